@@ -1,0 +1,144 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/moa-run/moa/contracts"
+)
+
+// Recover turns a handler panic into contracts.ErrPanic (an error reply for requests, a nak for
+// events) and counts it, so one bad message never takes the service down. The stack goes to
+// the error's local cause, which the logging middleware prints; callers only see the code.
+func Recover(m *metrics) Middleware {
+	return func(next Handler) Handler {
+		return func(ctx context.Context, msg *Msg) (out []byte, err error) {
+			defer func() {
+				if p := recover(); p != nil {
+					m.panics.WithLabelValues(msg.Service, msg.Kind.String(), msg.Name).Inc()
+					err = contracts.ErrPanic.Wrap(fmt.Errorf("panic: %v\n%s", p, debug.Stack()))
+					out = nil
+				}
+			}()
+			return next(ctx, msg)
+		}
+	}
+}
+
+// Logging logs failed messages at WARN (client errors) or ERROR (server errors) and successful
+// ones at DEBUG, with the trace id so a log line leads to its trace.
+func Logging(log *slog.Logger) Middleware {
+	return func(next Handler) Handler {
+		return func(ctx context.Context, msg *Msg) ([]byte, error) {
+			start := time.Now()
+			out, err := next(ctx, msg)
+			attrs := []slog.Attr{
+				slog.String("service", msg.Service), slog.String("kind", msg.Kind.String()),
+				slog.String("name", msg.Name), slog.String("subject", msg.Subject),
+				slog.Duration("took", time.Since(start)),
+			}
+			if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
+				attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
+			}
+			if msg.Kind == KindEvent {
+				attrs = append(attrs, slog.Uint64("seq", msg.Sequence), slog.Uint64("deliveries", msg.Deliveries))
+			}
+			if err == nil {
+				log.LogAttrs(ctx, slog.LevelDebug, "handled", attrs...)
+				return out, nil
+			}
+			ce := contracts.AsError(err)
+			attrs = append(attrs, slog.String("code", ce.Code), slog.String("error", err.Error()))
+			if cause := ce.Unwrap(); cause != nil {
+				attrs = append(attrs, slog.String("cause", cause.Error()))
+			}
+			level := slog.LevelWarn
+			if ce.Kind == contracts.KindInternal {
+				level = slog.LevelError
+			}
+			log.LogAttrs(ctx, level, "handler failed", attrs...)
+			return out, err
+		}
+	}
+}
+
+// Metrics counts messages and errors and observes latency per endpoint or consumer.
+func Metrics(m *metrics) Middleware {
+	return func(next Handler) Handler {
+		return func(ctx context.Context, msg *Msg) ([]byte, error) {
+			start := time.Now()
+			out, err := next(ctx, msg)
+			kind := msg.Kind.String()
+			m.latency.WithLabelValues(msg.Service, kind, msg.Name).Observe(time.Since(start).Seconds())
+			if err != nil {
+				m.handled.WithLabelValues(msg.Service, kind, msg.Name, "error").Inc()
+				m.errors.WithLabelValues(msg.Service, kind, msg.Name, contracts.AsError(err).Code).Inc()
+			} else {
+				m.handled.WithLabelValues(msg.Service, kind, msg.Name, "ok").Inc()
+			}
+			return out, err
+		}
+	}
+}
+
+// Tracing continues the trace whose context the message carries in its headers (W3C
+// traceparent), in a server span (requests) or consumer span (events).
+func Tracing(tracer trace.Tracer, prop propagation.TextMapPropagator) Middleware {
+	return func(next Handler) Handler {
+		return func(ctx context.Context, msg *Msg) ([]byte, error) {
+			ctx = prop.Extract(ctx, headerCarrier(msg.Header))
+			kind := trace.SpanKindServer
+			if msg.Kind == KindEvent {
+				kind = trace.SpanKindConsumer
+			}
+			ctx, span := tracer.Start(ctx, msg.Service+" "+msg.Name, trace.WithSpanKind(kind),
+				trace.WithAttributes(
+					attribute.String("messaging.system", "nats"),
+					attribute.String("messaging.destination.name", msg.Subject),
+				))
+			defer span.End()
+			out, err := next(ctx, msg)
+			if err != nil {
+				ce := contracts.AsError(err)
+				span.SetStatus(codes.Error, ce.Code)
+				span.SetAttributes(attribute.String("moa.error.code", ce.Code))
+			}
+			return out, err
+		}
+	}
+}
+
+// headerCarrier adapts nats.Header to the OpenTelemetry TextMapCarrier.
+type headerCarrier map[string][]string
+
+func (c headerCarrier) Get(key string) string {
+	if v := c[key]; len(v) > 0 {
+		return v[0]
+	}
+	// W3C names are lower case, and NATS headers are case-sensitive: also try canonical.
+	for k, v := range c {
+		if len(v) > 0 && strings.EqualFold(k, key) {
+			return v[0]
+		}
+	}
+	return ""
+}
+
+func (c headerCarrier) Set(key, value string) { c[key] = []string{value} }
+
+func (c headerCarrier) Keys() []string {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	return keys
+}

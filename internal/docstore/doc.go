@@ -1,0 +1,2 @@
+// Package docstore embeds FerretDB with its SQLite backend.
+package docstore

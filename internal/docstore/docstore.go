@@ -1,0 +1,157 @@
+package docstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// Config describes an embedded document store.
+type Config struct {
+	// Dir holds the SQLite files, one per database. Created if missing.
+	Dir string
+
+	// Addr is the TCP address to listen on. Default "127.0.0.1:0" (a free
+	// loopback port).
+	Addr string
+
+	// Logger for FerretDB. Nil logs warnings and errors to stderr only:
+	// FerretDB logs every connection at info level.
+	Logger *slog.Logger
+
+	// StartTimeout bounds the wait for the first successful ping when ctx
+	// has no deadline. Default 30s.
+	StartTimeout time.Duration
+}
+
+// Store is a running embedded FerretDB.
+type Store struct {
+	uri     string
+	cancel  context.CancelFunc
+	done    chan struct{}
+	runErr  error
+	closeMu sync.Once
+}
+
+// newMu serialises ferretdb.New: it writes process-global version
+// information, which would race when tests start stores in parallel.
+var newMu sync.Mutex
+
+// Start starts FerretDB on cfg.Dir and returns once a MongoDB client can
+// ping it.
+func Start(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("docstore: Config.Dir is required")
+	}
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("docstore: dir: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("docstore: dir: %w", err)
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	if cfg.StartTimeout <= 0 {
+		cfg.StartTimeout = 30 * time.Second
+	}
+
+	// FerretDB wants a "file:" URI naming a directory, with a trailing
+	// slash; building it as a URL escapes odd characters in the path.
+	sqliteURL := (&url.URL{Scheme: "file", Path: dir + "/"}).String()
+	newMu.Lock()
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: cfg.Addr},
+		Handler:   "sqlite",
+		SQLiteURL: sqliteURL,
+		Logger:    cfg.Logger,
+	})
+	newMu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("docstore: start FerretDB in %s: %w", dir, err)
+	}
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	s := &Store{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		s.runErr = f.Run(runCtx)
+	}()
+
+	// MongoDBURI blocks until the listener is up, so it must run after Run
+	// started; asking from a goroutine keeps a broken start from hanging us.
+	uriCh := make(chan string, 1)
+	go func() { uriCh <- f.MongoDBURI() }()
+
+	waitCtx, waitCancel := withDefaultTimeout(ctx, cfg.StartTimeout)
+	defer waitCancel()
+	select {
+	case s.uri = <-uriCh:
+	case <-s.done:
+		return nil, fmt.Errorf("docstore: FerretDB stopped while starting: %v", s.runErr)
+	case <-waitCtx.Done():
+		s.Close()
+		return nil, fmt.Errorf("docstore: FerretDB did not listen: %w", waitCtx.Err())
+	}
+	if err := waitPing(waitCtx, s.uri); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("docstore: FerretDB at %s: %w", s.uri, err)
+	}
+	return s, nil
+}
+
+// URI is the mongodb:// URI clients connect to.
+func (s *Store) URI() string { return s.uri }
+
+// Close stops FerretDB and waits until its listener and SQLite files are
+// closed. It is safe to call more than once.
+func (s *Store) Close() error {
+	s.closeMu.Do(func() {
+		s.cancel()
+		<-s.done
+	})
+	return s.runErr
+}
+
+// waitPing polls until a client can ping uri.
+func waitPing(ctx context.Context, uri string) error {
+	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetServerSelectionTimeout(time.Second))
+	if err != nil {
+		return err
+	}
+	defer client.Disconnect(context.WithoutCancel(ctx))
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		err = client.Ping(ctx, nil)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no ping answer: %w (last error: %v)", ctx.Err(), err)
+		case <-tick.C:
+		}
+	}
+}
+
+func withDefaultTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, d)
+}
