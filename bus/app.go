@@ -1,0 +1,37 @@
+package bus
+
+import (
+	"context"
+	"log/slog"
+)
+
+// Env is what a hosting process (moa dev, moa serve, a test) hands to a service at start.
+// Each service owns its data: PostgresURL points at the service's own database, MongoURL and
+// MongoDatabase at its own document database.
+type Env struct {
+	Runtime       *Runtime
+	Logger        *slog.Logger
+	PostgresURL   string
+	MongoURL      string
+	MongoDatabase string
+	// Setting returns a service-specific setting (MOA_<SERVICE>_<KEY> in the environment),
+	// or "" when unset.
+	Setting func(key string) string
+}
+
+// Component is a started service. Stop releases what Start acquired (pools, relays,
+// background loops); the runtime stops the service's endpoints and consumers itself.
+type Component interface {
+	Stop(ctx context.Context) error
+}
+
+// StartFunc starts one service: every Moa service package exports
+//
+//	func Start(ctx context.Context, env bus.Env) (bus.Component, error)
+type StartFunc func(ctx context.Context, env Env) (Component, error)
+
+// Stopper adapts a function to Component.
+type Stopper func(ctx context.Context) error
+
+// Stop calls f.
+func (f Stopper) Stop(ctx context.Context) error { return f(ctx) }

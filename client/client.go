@@ -1,0 +1,26 @@
+// Package client is Moa's microservice SDK: typed Go calls over contracts, e.g.
+//
+//	c := client.New(rt.Client())
+//	p, err := c.Catalog.GetProduct(ctx, id)
+//
+// Every call goes through bus.Call, so it carries the caller's deadline and trace, and its
+// errors are *contracts.Error (errors.Is(err, contracts.ErrNotFound) works).
+package client
+
+import "github.com/moa-run/moa/bus"
+
+// Client groups the typed clients of every Moa service.
+type Client struct {
+	Auth    *AuthClient
+	Catalog *CatalogClient
+	Search  *SearchClient
+}
+
+// New returns the typed clients over one bus client.
+func New(c *bus.Client) *Client {
+	return &Client{
+		Auth:    &AuthClient{c: c},
+		Catalog: &CatalogClient{c: c},
+		Search:  &SearchClient{c: c},
+	}
+}
