@@ -122,6 +122,9 @@ func (c *Client) send(ctx context.Context, req *Request) (*Reply, error) {
 		setTimeout(req.Header, time.Until(d))
 	}
 	c.rt.prop.Inject(ctx, headerCarrier(req.Header))
+	if tok := AuthToken(ctx); tok != "" {
+		req.Header.Set(HeaderAuthorization, "Bearer "+tok)
+	}
 	if max := c.rt.nc.MaxPayload(); int64(len(req.Data)) > max-1024 {
 		return nil, contracts.ErrPayloadTooBig.Msg("the request is %d bytes; the server accepts %d", len(req.Data), max)
 	}

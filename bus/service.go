@@ -173,6 +173,9 @@ func (s *Service) dispatch(e *endpoint, req micro.Request) {
 		}()
 		ctx, cancel := requestContext(s.rt.ctx, msg.Header, e.timeout)
 		defer cancel()
+		if tok := tokenFromHeader(msg.Header); tok != "" {
+			ctx = WithAuthToken(ctx, tok)
+		}
 		out, err := e.handler(ctx, msg)
 		if err != nil {
 			e.errors.Add(1)

@@ -247,3 +247,28 @@ func TestReplicasShareWork(t *testing.T) {
 		t.Fatalf("queue group split %v/%v, want both > 0 and sum 200", na, nb)
 	}
 }
+
+var epWhoAmI = contracts.Endpoint[contracts.Empty, echoResp]{Service: contracts.Service{Name: "who", Version: "1.0.0", Major: 1}, Name: "am_i"}
+
+func TestAuthTokenPropagatesAcrossHops(t *testing.T) {
+	url := startNATS(t)
+	rt := newRuntime(t, url)
+	svc, err := rt.AddService(epWhoAmI.Service)
+	must(t, err)
+	must(t, bus.Handle(svc, epWhoAmI, func(ctx context.Context, _ contracts.Empty) (echoResp, error) {
+		return echoResp{Text: bus.AuthToken(ctx)}, nil
+	}))
+	hop := contracts.Service{Name: "hop", Version: "1.0.0", Major: 1}
+	relay := contracts.Endpoint[contracts.Empty, echoResp]{Service: hop, Name: "relay"}
+	svc2, err := rt.AddService(hop)
+	must(t, err)
+	must(t, bus.Handle(svc2, relay, func(ctx context.Context, _ contracts.Empty) (echoResp, error) {
+		return bus.Call(ctx, rt.Client(), epWhoAmI, contracts.Empty{})
+	}))
+	ctx := bus.WithAuthToken(context.Background(), "tok-123")
+	resp, err := bus.Call(ctx, rt.Client(), relay, contracts.Empty{})
+	must(t, err)
+	if resp.Text != "tok-123" {
+		t.Fatalf("second hop saw token %q", resp.Text)
+	}
+}

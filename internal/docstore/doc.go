@@ -1,2 +1,48 @@
-// Package docstore embeds FerretDB with its SQLite backend.
+// Package docstore runs an embedded FerretDB 1.x with its SQLite backend:
+// a MongoDB wire-protocol server inside the Go process, storing one SQLite
+// file per database in a directory. It is what `moa dev` and the moatest
+// harness use instead of a MongoDB server; production talks to real
+// MongoDB.
+//
+// FerretDB implements a subset of MongoDB. Code that must run on both
+// should stay inside the supported column below. Every row was checked
+// against FerretDB v1.24.0 (SQLite) with mongo-driver v2; the tests in
+// this package (features_test.go) assert each row, so an upgrade that
+// changes one fails loudly instead of silently.
+//
+//	Feature                                       FerretDB 1.24 SQLite   MongoDB
+//	--------------------------------------------  ---------------------  -------
+//	CRUD, filters, $regex, projections, sort       supported              yes
+//	update operators ($set, $inc, $push), upsert   supported              yes
+//	findOneAndUpdate, bulk writes                  supported              yes
+//	unique indexes, E11000 duplicate key errors    supported (1)          yes
+//	aggregate $match $group $sort $limit $project  supported              yes
+//	aggregate $unwind $count $addFields            supported              yes
+//	aggregate $lookup, $facet                      NotImplemented         yes
+//	multi-document transactions                    no (2)                 replica set
+//	change streams (Watch)                         NotImplemented         replica set
+//	TTL indexes (expireAfterSeconds)               NotImplemented (3)     yes
+//	partial indexes (partialFilterExpression)      NotImplemented         yes
+//	text indexes and $text queries                 no (4)                 yes
+//	2dsphere (geo) indexes                         no                     yes
+//
+// (1) mongo.IsDuplicateKeyError reports true and the message starts with
+// "E11000", as with MongoDB, for InsertOne and InsertMany alike.
+//
+// (2) StartSession succeeds (sessions are client-side), but the first
+// command of a transaction fails with FailedToParse (`unknown field
+// "startTransaction"`); nothing is written. Code that needs atomicity across
+// documents must not rely on transactions here.
+//
+// (3) createIndexes fails with NotImplemented, so a service that creates a
+// TTL index at start-up fails on FerretDB: create it only against MongoDB,
+// or expire documents yourself.
+//
+// (4) creating a text index fails (IndexNotFound) and $text is rejected as
+// an unknown top-level operator (BadValue). A $regex filter is the
+// portable, if slower, substitute.
+//
+// Production MongoDB is also a replica set with majority write concern,
+// which FerretDB does not emulate; FerretDB answers endSessions with
+// CommandNotFound, which drivers ignore.
 package docstore

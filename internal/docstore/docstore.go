@@ -25,8 +25,9 @@ type Config struct {
 	// loopback port).
 	Addr string
 
-	// Logger for FerretDB. Nil logs warnings and errors to stderr only:
-	// FerretDB logs every connection at info level.
+	// Logger for FerretDB. Nil logs warnings and errors to stderr only
+	// (FerretDB logs every connection at info level), without FerretDB's
+	// dumps of error responses the client receives anyway.
 	Logger *slog.Logger
 
 	// StartTimeout bounds the wait for the first successful ping when ctx
@@ -64,7 +65,7 @@ func Start(ctx context.Context, cfg Config) (*Store, error) {
 		cfg.Addr = "127.0.0.1:0"
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		cfg.Logger = defaultLogger()
 	}
 	if cfg.StartTimeout <= 0 {
 		cfg.StartTimeout = 30 * time.Second
