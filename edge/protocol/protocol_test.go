@@ -1,0 +1,64 @@
+package protocol
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/moa-run/moa/contracts"
+)
+
+func TestDecodeAcceptsEveryDocumentedFrame(t *testing.T) {
+	for _, s := range []string{
+		`{"v":1,"type":"auth","id":"a1","token":"eyJ.x.y"}`,
+		`{"v":1,"type":"refresh","id":"a2","token":"eyJ.x.y"}`,
+		`{"v":1,"type":"req","id":"r1","method":"catalog.get_product","body":{"id":"p1"}}`,
+		`{"v":1,"type":"req","id":"r2","method":"catalog.list_products"}`,
+		`{"v":1,"type":"resume","id":"s1","since":0}`,
+		`{"v":1,"type":"typing","room":"room-1"}`,
+		`{"v":1,"type":"subscribe","id":"t1","topic":"presence"}`,
+		`{"v":1,"type":"ping"}`,
+	} {
+		if _, err := Decode([]byte(s)); err != nil {
+			t.Errorf("%s: %v", s, err)
+		}
+	}
+}
+
+func TestDecodeRejectsWithCodes(t *testing.T) {
+	cases := []struct{ frame, code, field string }{
+		{`not json`, "bad_request", ""},
+		{`{"v":1,"type":"ping"} {}`, "bad_request", ""},
+		{`{"v":2,"type":"ping"}`, "validation_failed", "v"},
+		{`{"v":1}`, "validation_failed", "type"},
+		{`{"v":1,"type":"shout"}`, "validation_failed", "type"},
+		{`{"v":1,"type":"ping","extra":1}`, "bad_request", ""},
+		{`{"v":1,"type":"auth","id":"a"}`, "validation_failed", "token"},
+		{`{"v":1,"type":"req","id":"r","method":"catalog.>"}`, "validation_failed", "method"},
+		{`{"v":1,"type":"req","id":"r","method":"catalog.x.y"}`, "validation_failed", "method"},
+		{`{"v":1,"type":"req","id":"r","method":"catalog.get","body":[1]}`, "validation_failed", "body"},
+		{`{"v":1,"type":"req","method":"catalog.get"}`, "validation_failed", "id"},
+		{`{"v":1,"type":"typing","room":"a.b"}`, "invalid_subject_token", "room"},
+		{`{"v":1,"type":"typing","room":"a *"}`, "invalid_subject_token", "room"},
+		{`{"v":1,"type":"resume","id":"s"}`, "validation_failed", "since"},
+		{`{"v":1,"type":"ping","id":"` + strings.Repeat("x", 65) + `"}`, "validation_failed", "id"},
+	}
+	for _, c := range cases {
+		_, err := Decode([]byte(c.frame))
+		var ce *contracts.Error
+		if !errors.As(err, &ce) || ce.Code != c.code || ce.Field != c.field {
+			t.Errorf("%s: got %v, want %s on %q", c.frame, err, c.code, c.field)
+		}
+	}
+}
+
+func TestErrorFrameHidesCauses(t *testing.T) {
+	f := ErrorFrame("x", contracts.ErrInternal.Wrap(errors.New("db password is hunter2")))
+	b, err := Encode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "hunter2") {
+		t.Fatalf("cause leaked: %s", b)
+	}
+}
