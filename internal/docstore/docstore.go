@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -69,6 +70,14 @@ func Start(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if cfg.StartTimeout <= 0 {
 		cfg.StartTimeout = 30 * time.Second
+	}
+
+	// ferretdb.New leaks its SQLite backend when it cannot bind, and
+	// FerretDB guards that backend with a finalizer that panics, crashing
+	// the whole process at the next GC. Checking the address first turns
+	// the common failure (port taken) into an ordinary error.
+	if err := checkBindable(cfg.Addr); err != nil {
+		return nil, fmt.Errorf("docstore: listen on %s: %w", cfg.Addr, err)
 	}
 
 	// FerretDB wants a "file:" URI naming a directory, with a trailing
@@ -148,6 +157,14 @@ func waitPing(ctx context.Context, uri string) error {
 		case <-tick.C:
 		}
 	}
+}
+
+func checkBindable(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return l.Close()
 }
 
 func withDefaultTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {

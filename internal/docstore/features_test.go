@@ -3,10 +3,10 @@ package docstore
 // These tests pin the support table in the package comment.
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -121,8 +121,8 @@ func TestAggregationGroupSortLimit(t *testing.T) {
 	}
 }
 
-// notImplemented reports whether err is FerretDB's answer for a feature it
-// does not have.
+// wantServerError asserts that FerretDB refused a feature with the given
+// error code, which is how the table in the package comment was found.
 func wantServerError(t *testing.T, what string, err error, code int32) {
 	t.Helper()
 	var ce mongo.CommandError
@@ -204,5 +204,3 @@ func TestUnsupportedFeatures(t *testing.T) {
 		})
 	}
 }
-
-var _ = time.Second

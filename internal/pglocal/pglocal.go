@@ -47,9 +47,11 @@ type Config struct {
 	// is still quoted in errors.
 	Logger *slog.Logger
 
-	// Fast trades durability for speed (fsync, synchronous_commit and
-	// full_page_writes off). Only for throwaway test data: a machine crash
-	// can corrupt the cluster.
+	// Fast trades durability for speed: fsync, synchronous_commit and
+	// full_page_writes off. Only for throwaway data: a killed server loses
+	// the commits of its last fraction of a second, and a machine crash can
+	// corrupt the cluster. Crash tests want Settings fsync=off and
+	// full_page_writes=off instead, which survive Kill.
 	Fast bool
 
 	// NoSync passes --no-sync to initdb.
@@ -97,6 +99,10 @@ func (c *Config) setDefaults() error {
 	return nil
 }
 
+// debianRoot is where Debian and Ubuntu install the server binaries of each
+// major version (a variable so tests can point it elsewhere).
+var debianRoot = "/usr/lib/postgresql"
+
 // Binaries are the server programs this package runs.
 type Binaries struct {
 	Initdb   string
@@ -119,7 +125,7 @@ func FindBinaries(binDir string) (Binaries, error) {
 	if err1 == nil && err2 == nil {
 		return Binaries{Initdb: initdb, Postgres: postgres}, nil
 	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	dirs, _ := filepath.Glob(filepath.Join(debianRoot, "*", "bin"))
 	sort.Slice(dirs, func(i, j int) bool { return debianVersion(dirs[i]) > debianVersion(dirs[j]) })
 	for _, d := range dirs {
 		if b, ok := binariesIn(d); ok {

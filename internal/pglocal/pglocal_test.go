@@ -86,6 +86,50 @@ func TestFindBinariesMissingSaysWhatToDo(t *testing.T) {
 	}
 }
 
+func TestFindBinariesSearchOrder(t *testing.T) {
+	root := t.TempDir()
+	for _, v := range []string{"9.6", "16", "10"} {
+		makeFakeBinaries(t, filepath.Join(root, v, "bin"))
+	}
+	os.MkdirAll(filepath.Join(root, "17", "bin"), 0o755) // incomplete install: skipped
+	debianRoot = root
+	t.Cleanup(func() { debianRoot = "/usr/lib/postgresql" })
+
+	t.Setenv("PATH", t.TempDir())
+	b, err := FindBinaries("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(root, "16", "bin", "postgres"); b.Postgres != want {
+		t.Fatalf("postgres = %s, want the highest version %s", b.Postgres, want)
+	}
+
+	onPath := t.TempDir()
+	makeFakeBinaries(t, onPath)
+	t.Setenv("PATH", onPath)
+	if b, err := FindBinaries(""); err != nil || b.Initdb != filepath.Join(onPath, "initdb") {
+		t.Fatalf("PATH must win: %+v, %v", b, err)
+	}
+
+	t.Setenv("PATH", t.TempDir())
+	debianRoot = t.TempDir()
+	if _, err := FindBinaries(""); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("err = %v, want ErrNotFound", err)
+	}
+}
+
+func makeFakeBinaries(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"initdb", "postgres"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestDebianVersionOrder(t *testing.T) {
 	if !(debianVersion("/usr/lib/postgresql/10/bin") > debianVersion("/usr/lib/postgresql/9.6/bin")) {
 		t.Fatal("10 must rank above 9.6")
@@ -165,6 +209,11 @@ func TestStopReleasesPort(t *testing.T) {
 	if err := srv.Stop(ctxT(t)); err != nil {
 		t.Fatalf("second Stop: %v", err)
 	}
+	// A stopped server can come back, e.g. for `moa dev` after a pause.
+	if err := srv.Restart(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	connect(t, srv.URL("postgres"))
 }
 
 func TestFixedPortAndSettings(t *testing.T) {
@@ -228,4 +277,3 @@ func TestCreateDropDatabase(t *testing.T) {
 		t.Fatal("creating an existing database succeeded")
 	}
 }
-

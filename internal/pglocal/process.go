@@ -65,7 +65,8 @@ func (p *process) waitReady(ctx context.Context, url string) error {
 		conn, err := pgconn.Connect(attempt, url)
 		cancel()
 		if err == nil {
-			return conn.Close(ctx)
+			_ = conn.Close(ctx) // the server answered; that is all we asked
+			return nil
 		}
 		lastErr = err
 		select {

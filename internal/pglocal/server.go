@@ -15,11 +15,10 @@ import (
 // Server is a running (or stopped, after Stop or Kill) local PostgreSQL.
 // Its methods are safe for concurrent use.
 type Server struct {
-	cfg      Config
-	bins     Binaries
-	own      *owner
-	sockDir  string
-	autoPort bool
+	cfg     Config
+	bins    Binaries
+	own     *owner
+	sockDir string
 
 	mu   sync.Mutex
 	port int
@@ -54,10 +53,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		os.RemoveAll(sockDir)
 		return nil, fmt.Errorf("pglocal: socket dir: %w", err)
 	}
-	s := &Server{cfg: cfg, bins: bins, own: own, sockDir: sockDir, port: cfg.Port, autoPort: cfg.Port == 0}
+	s := &Server{cfg: cfg, bins: bins, own: own, sockDir: sockDir, port: cfg.Port}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.startLocked(ctx); err != nil {
+	if err := s.startLocked(ctx, cfg.Port == 0); err != nil {
 		os.RemoveAll(sockDir)
 		return nil, err
 	}
@@ -116,7 +115,7 @@ func (s *Server) Restart(ctx context.Context) error {
 	if err := s.own.makeDir(s.sockDir); err != nil {
 		return fmt.Errorf("pglocal: socket dir: %w", err)
 	}
-	return s.startLocked(ctx)
+	return s.startLocked(ctx, false)
 }
 
 func (s *Server) stopLocked(ctx context.Context) error {
@@ -130,7 +129,9 @@ func (s *Server) stopLocked(ctx context.Context) error {
 
 // startLocked launches postgres and waits for it to accept connections,
 // retrying the failures that are about timing rather than configuration.
-func (s *Server) startLocked(ctx context.Context) error {
+// Only the first start may move to another port: clients of a restarted
+// server expect it where it was.
+func (s *Server) startLocked(ctx context.Context, mayChangePort bool) error {
 	ctx, cancel := withDefaultTimeout(ctx, s.cfg.StartTimeout)
 	defer cancel()
 	retry := time.NewTicker(50 * time.Millisecond)
@@ -158,7 +159,7 @@ func (s *Server) startLocked(ctx context.Context) error {
 		switch {
 		case ctx.Err() != nil:
 			return fmt.Errorf("pglocal: start postgres on port %d: %w", s.port, err)
-		case s.autoPort && portTries < 3 && p.log.contains("could not bind"):
+		case mayChangePort && portTries < 3 && p.log.contains("could not bind"):
 			// Someone took the free port between our probe and the bind.
 			portTries++
 			s.port = 0
