@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/moa-run/moa/contracts"
 )
@@ -16,60 +18,115 @@ import (
 // OnField naming the field.
 type Validator interface{ Validate() error }
 
-// requiredFields lists, per struct type, the JSON names of fields without omitempty. The same
-// rule decides "required" in the generated JSON Schemas (invopop/jsonschema's default), so Go
-// and non-Go callers see one contract.
-var requiredFields sync.Map // reflect.Type -> []string
+// field is one required JSON field of a struct type.
+type field struct {
+	name     string
+	nullable bool         // pointers, slices and maps may be null; Go writes nil ones so
+	elem     reflect.Type // struct type to check inside (the field's, or its slice element's)
+	slice    bool
+}
 
-func required(t reflect.Type) []string {
+// requiredFields lists, per struct type, the fields without omitempty. The same rule decides
+// "required" in the generated JSON Schemas (invopop/jsonschema's default), so Go and non-Go
+// callers see one contract.
+var requiredFields sync.Map // reflect.Type -> []field
+
+func required(t reflect.Type) []field {
 	if v, ok := requiredFields.Load(t); ok {
-		return v.([]string)
+		return v.([]field)
 	}
-	var names []string
-	if t.Kind() == reflect.Struct {
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			if !f.IsExported() || f.Anonymous {
+	var fields []field
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() || f.Anonymous {
+			continue
+		}
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "" {
+			name = f.Name
+		}
+		if strings.Contains(opts, "omitempty") || strings.Contains(opts, "omitzero") {
+			continue
+		}
+		fd := field{name: name}
+		ft := f.Type
+		switch ft.Kind() {
+		case reflect.Pointer, reflect.Map, reflect.Interface:
+			fd.nullable = true
+		case reflect.Slice:
+			fd.nullable = ft != reflect.TypeFor[json.RawMessage]()
+			if ft.Elem().Kind() == reflect.Struct {
+				fd.elem, fd.slice = ft.Elem(), true
+			}
+		case reflect.Struct:
+			if ft != reflect.TypeFor[time.Time]() {
+				fd.elem = ft
+			}
+		}
+		fields = append(fields, fd)
+	}
+	requiredFields.Store(t, fields)
+	return fields
+}
+
+// checkRequired walks obj (a JSON object) and reports the first required field of t that is
+// missing or null where null is not allowed, with its dotted path.
+func checkRequired(t reflect.Type, obj json.RawMessage, path string) error {
+	var present map[string]json.RawMessage
+	if err := json.Unmarshal(obj, &present); err != nil {
+		return jsonError(err)
+	}
+	for _, f := range required(t) {
+		p := path + f.name
+		raw, ok := present[f.name]
+		isNull := ok && string(bytes.TrimSpace(raw)) == "null"
+		if !ok || (isNull && !f.nullable) {
+			return contracts.ErrValidation.OnField(p, "%s is required", p)
+		}
+		if f.elem == nil || isNull {
+			continue
+		}
+		if !f.slice {
+			if !isObject(raw) {
+				continue // the typed decode below reports the type error with its field
+			}
+			if err := checkRequired(f.elem, raw, p+"."); err != nil {
+				return err
+			}
+			continue
+		}
+		var items []json.RawMessage
+		if json.Unmarshal(raw, &items) != nil {
+			continue // the typed decode below reports the type error
+		}
+		for i, it := range items {
+			if !isObject(it) {
 				continue
 			}
-			tag := f.Tag.Get("json")
-			if tag == "-" {
-				continue
+			if err := checkRequired(f.elem, it, p+"["+strconv.Itoa(i)+"]."); err != nil {
+				return err
 			}
-			name, opts, _ := strings.Cut(tag, ",")
-			if name == "" {
-				name = f.Name
-			}
-			if strings.Contains(opts, "omitempty") || strings.Contains(opts, "omitzero") {
-				continue
-			}
-			names = append(names, name)
 		}
 	}
-	requiredFields.Store(t, names)
-	return names
+	return nil
 }
 
 // decodeRequest decodes a request body strictly: valid JSON, no unknown fields, every required
-// field present, then the type's own Validate. Every failure is a *contracts.Error naming the
-// field, so a caller never sees a timeout or a panic for bad input.
+// field present (at any depth) and not null unless nullable, then the type's own Validate.
+// Every failure is a *contracts.Error naming the field, so a caller never sees a timeout or a
+// panic for bad input.
 func decodeRequest[T any](data []byte) (T, error) {
 	var v T
 	if len(bytes.TrimSpace(data)) == 0 {
 		data = []byte("{}")
 	}
-	t := reflect.TypeOf(v)
-	if t != nil && t.Kind() == reflect.Struct {
-		if names := required(t); len(names) > 0 {
-			var present map[string]json.RawMessage
-			if err := json.Unmarshal(data, &present); err != nil {
-				return v, jsonError(err)
-			}
-			for _, n := range names {
-				if _, ok := present[n]; !ok {
-					return v, contracts.ErrValidation.OnField(n, "%s is required", n)
-				}
-			}
+	if t := reflect.TypeOf(v); t != nil && t.Kind() == reflect.Struct && hasRequired(t) {
+		if err := checkRequired(t, data, ""); err != nil {
+			return v, err
 		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -92,6 +149,14 @@ func decodeRequest[T any](data []byte) (T, error) {
 	return v, nil
 }
 
+func isObject(raw json.RawMessage) bool {
+	b := bytes.TrimSpace(raw)
+	return len(b) > 0 && b[0] == '{'
+}
+
+// hasRequired reports whether t has any required field (so the presence pass can be skipped).
+func hasRequired(t reflect.Type) bool { return len(required(t)) > 0 }
+
 // jsonError maps encoding/json's errors to catalogue errors.
 func jsonError(err error) error {
 	var syn *json.SyntaxError
@@ -102,7 +167,7 @@ func jsonError(err error) error {
 	case errors.As(err, &typ):
 		field := typ.Field
 		if field == "" {
-			return contracts.ErrBadRequest.Msg("the body must be a JSON %s, not %s", typ.Type.Kind(), typ.Value)
+			return contracts.ErrBadRequest.Msg("the body must be %s, not %s", kindName(typ.Type), typ.Value)
 		}
 		return contracts.ErrValidation.OnField(field, "%s must be %s, not %s", field, kindName(typ.Type), typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):

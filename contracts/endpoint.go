@@ -31,7 +31,7 @@ type Endpoint[Req, Resp any] struct {
 	Timeout time.Duration
 	// Idempotent endpoints may be retried by the client on transient failures. Only declare it
 	// when repeating the call cannot repeat an effect.
-	Idempotent bool
+	Idempotent  bool
 	Description string
 }
 

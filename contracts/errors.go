@@ -33,7 +33,7 @@ type Error struct {
 	Kind    Kind   `json:"kind"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
-	cause error
+	cause   error
 }
 
 func (e *Error) Error() string {
