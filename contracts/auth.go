@@ -1,0 +1,252 @@
+package contracts
+
+import (
+	"net/mail"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// AuthService owns accounts, sessions and the keys that sign access tokens. Other services
+// never call it to check a token: they fetch its public keys (AuthKeys) once and verify
+// locally with client/authn.
+var AuthService = Service{Name: "auth", Version: "1.0.0", Major: 1,
+	Description: "accounts, sessions and access-token signing keys"}
+
+// Role is what an account may do in the marketplace.
+type Role string
+
+// The roles. An account has exactly one.
+const (
+	RoleConsumer Role = "consumer" // browses, subscribes, pays
+	RoleSeller   Role = "seller"   // publishes subscription products
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r == RoleConsumer || r == RoleSeller }
+
+// Principal is the authenticated end user as every service sees it after verifying an access
+// token. It comes from the token's claims, never from a request body.
+type Principal struct {
+	UserID      string `json:"user_id"`
+	Role        Role   `json:"role"`
+	Email       string `json:"email"`
+	DisplayName string `json:"display_name"`
+}
+
+// Access tokens are JWTs signed with Ed25519 (alg EdDSA), with a kid header naming the key in
+// AuthKeys and these claims: iss (AccessTokenIssuer), sub (user id), role, email, name, iat,
+// exp, jti.
+const (
+	AccessTokenIssuer = "moa-auth"
+	AccessTokenTTL    = 15 * time.Minute
+	// RefreshTokenTTL bounds a session's life without use; each refresh starts a new period.
+	RefreshTokenTTL = 30 * 24 * time.Hour
+)
+
+// Input limits, part of the contract so that forms and non-Go callers can check early.
+const (
+	MaxEmailLen       = 254
+	MinPasswordLen    = 8
+	MaxPasswordLen    = 256 // bytes; bounds the work an attacker can make one login cost
+	MaxDisplayNameLen = 64  // characters
+)
+
+// Auth endpoints. Signup and login run argon2id, which is deliberately slow, hence the longer
+// deadlines.
+var (
+	AuthSignup = Endpoint[SignupRequest, User]{Service: AuthService, Name: "signup", Timeout: 10 * time.Second,
+		Description: "create an account (consumer or seller)"}
+	AuthLogin = Endpoint[LoginRequest, Session]{Service: AuthService, Name: "login", Timeout: 10 * time.Second,
+		Description: "exchange email and password for an access token and a refresh token"}
+	AuthRefresh = Endpoint[RefreshRequest, Session]{Service: AuthService, Name: "refresh",
+		Description: "exchange a refresh token for a new pair; the old refresh token stops working"}
+	AuthLogout = Endpoint[LogoutRequest, Empty]{Service: AuthService, Name: "logout", Idempotent: true,
+		Description: "end the session of a refresh token (or every session of its user)"}
+	AuthMe = Endpoint[Empty, User]{Service: AuthService, Name: "me", Idempotent: true,
+		Description: "the account of the caller's access token"}
+	AuthKeys = Endpoint[Empty, KeySet]{Service: AuthService, Name: "keys", Idempotent: true,
+		Description: "public keys that verify access tokens (JWKS)"}
+)
+
+// User is an account as the auth service shows it to its owner.
+type User struct {
+	ID          string    `json:"id"`
+	Email       string    `json:"email"`
+	Role        Role      `json:"role"`
+	DisplayName string    `json:"display_name"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// Principal returns the user as a principal.
+func (u User) Principal() Principal {
+	return Principal{UserID: u.ID, Role: u.Role, Email: u.Email, DisplayName: u.DisplayName}
+}
+
+// SignupRequest creates an account. Email is normalised (trimmed, lower-cased) and unique.
+type SignupRequest struct {
+	Email       string `json:"email"`
+	Password    string `json:"password"`
+	Role        Role   `json:"role"`
+	DisplayName string `json:"display_name"`
+}
+
+// Validate checks every field; the first failure names its field.
+func (r SignupRequest) Validate() error {
+	if _, err := NormalizeEmail(r.Email); err != nil {
+		return err
+	}
+	if err := checkPassword(r.Password, true); err != nil {
+		return err
+	}
+	if !r.Role.Valid() {
+		return ErrValidation.OnField("role", "role must be %q or %q", RoleConsumer, RoleSeller)
+	}
+	if _, err := NormalizeDisplayName(r.DisplayName); err != nil {
+		return err
+	}
+	return nil
+}
+
+// LoginRequest asks for a session. An unknown email and a wrong password give the same error.
+type LoginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// Validate checks the shape only: the password policy is not applied at login, so that a
+// policy change never locks out existing accounts.
+func (r LoginRequest) Validate() error {
+	if _, err := NormalizeEmail(r.Email); err != nil {
+		return err
+	}
+	return checkPassword(r.Password, false)
+}
+
+// RefreshRequest exchanges a refresh token for a new session pair.
+type RefreshRequest struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+// Validate requires a token.
+func (r RefreshRequest) Validate() error {
+	if strings.TrimSpace(r.RefreshToken) == "" {
+		return ErrValidation.OnField("refresh_token", "refresh_token is required")
+	}
+	return nil
+}
+
+// LogoutRequest ends the session the refresh token belongs to. AllSessions ends every session
+// of the token's user (log out everywhere).
+type LogoutRequest struct {
+	RefreshToken string `json:"refresh_token"`
+	AllSessions  bool   `json:"all_sessions,omitempty"`
+}
+
+// Validate requires a token.
+func (r LogoutRequest) Validate() error {
+	if strings.TrimSpace(r.RefreshToken) == "" {
+		return ErrValidation.OnField("refresh_token", "refresh_token is required")
+	}
+	return nil
+}
+
+// Session is what login and refresh return. The refresh token is opaque; keep it secret and
+// send it back only to AuthRefresh and AuthLogout.
+type Session struct {
+	AccessToken      string    `json:"access_token"`
+	TokenType        string    `json:"token_type"` // always "Bearer"
+	ExpiresAt        time.Time `json:"expires_at"`
+	RefreshToken     string    `json:"refresh_token"`
+	RefreshExpiresAt time.Time `json:"refresh_expires_at"`
+	User             User      `json:"user"`
+}
+
+// KeySet is a JSON Web Key Set (RFC 7517) of Ed25519 public keys (RFC 8037). It holds the
+// current signing key and every retired key whose tokens may not have expired yet.
+type KeySet struct {
+	Keys []JWK `json:"keys"`
+}
+
+// JWK is one public key: kty "OKP", crv "Ed25519", alg "EdDSA", use "sig", x the base64url
+// (unpadded) raw 32-byte public key.
+type JWK struct {
+	Kty string `json:"kty"`
+	Crv string `json:"crv"`
+	Alg string `json:"alg"`
+	Use string `json:"use"`
+	Kid string `json:"kid"`
+	X   string `json:"x"`
+}
+
+// UserSignedUp is emitted once per new account, keyed by user id.
+type UserSignedUp struct {
+	UserID      string `json:"user_id"`
+	Email       string `json:"email"`
+	Role        Role   `json:"role"`
+	DisplayName string `json:"display_name"`
+}
+
+// AuthUserSignedUp is evt.auth.user_signed_up.<user_id>.
+var AuthUserSignedUp = Event[UserSignedUp]{Stream: StreamAuth, Domain: "auth", Name: "user_signed_up", Version: 1}
+
+func init() {
+	register(AuthSignup, AuthLogin, AuthRefresh, AuthLogout, AuthMe, AuthKeys, AuthUserSignedUp)
+}
+
+// NormalizeEmail trims and lower-cases an address and checks it is a plain addr-spec
+// (local@domain, no display name or comments, a dot in the domain). Lower-casing the local part
+// is a deliberate simplification: two accounts differing only in case would confuse people
+// more than it would help anyone.
+func NormalizeEmail(s string) (string, error) {
+	e := strings.ToLower(strings.TrimSpace(s))
+	switch {
+	case e == "":
+		return "", ErrValidation.OnField("email", "email is required")
+	case len(e) > MaxEmailLen:
+		return "", ErrValidation.OnField("email", "email is longer than %d bytes", MaxEmailLen)
+	case !utf8.ValidString(e) || strings.IndexFunc(e, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+		return "", ErrValidation.OnField("email", "email contains spaces or control characters")
+	}
+	local, domain, ok := strings.Cut(e, "@")
+	if !ok || local == "" || len(local) > 64 || strings.Contains(domain, "@") ||
+		!strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") ||
+		strings.Contains(domain, "..") {
+		return "", ErrValidation.OnField("email", "email is not a valid address")
+	}
+	if a, err := mail.ParseAddress(e); err != nil || a.Address != e || a.Name != "" {
+		return "", ErrValidation.OnField("email", "email is not a valid address")
+	}
+	return e, nil
+}
+
+// NormalizeDisplayName trims a display name and checks its length and characters.
+func NormalizeDisplayName(s string) (string, error) {
+	n := strings.TrimSpace(s)
+	switch {
+	case n == "":
+		return "", ErrValidation.OnField("display_name", "display_name is required")
+	case !utf8.ValidString(n):
+		return "", ErrValidation.OnField("display_name", "display_name is not valid UTF-8")
+	case utf8.RuneCountInString(n) > MaxDisplayNameLen:
+		return "", ErrValidation.OnField("display_name", "display_name is longer than %d characters", MaxDisplayNameLen)
+	case strings.IndexFunc(n, unicode.IsControl) >= 0:
+		return "", ErrValidation.OnField("display_name", "display_name contains control characters")
+	}
+	return n, nil
+}
+
+// checkPassword applies the length policy (policy=true at signup) or only presence and the
+// upper bound (at login).
+func checkPassword(p string, policy bool) error {
+	switch {
+	case p == "":
+		return ErrValidation.OnField("password", "password is required")
+	case len(p) > MaxPasswordLen:
+		return ErrValidation.OnField("password", "password is longer than %d bytes", MaxPasswordLen)
+	case policy && utf8.RuneCountInString(p) < MinPasswordLen:
+		return ErrValidation.OnField("password", "password must have at least %d characters", MinPasswordLen)
+	}
+	return nil
+}

@@ -1,0 +1,160 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/moa-run/moa/client/authn"
+	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/services/auth/domain"
+)
+
+// Signup creates an account.
+func (s *Service) Signup(ctx context.Context, req contracts.SignupRequest) (contracts.User, error) {
+	a, err := domain.NewAccount(req.Email, req.Role, req.DisplayName, s.cfg.Now())
+	if err != nil {
+		return contracts.User{}, err
+	}
+	err = s.hashing(ctx, func() (err error) {
+		a.PasswordHash, err = domain.HashPassword(s.cfg.Argon2, req.Password)
+		return err
+	})
+	if err != nil {
+		return contracts.User{}, err
+	}
+	if err := s.accounts.Create(ctx, a); err != nil {
+		return contracts.User{}, err
+	}
+	return a.User(), nil
+}
+
+// Login checks credentials and starts a session.
+//
+// Unknown emails and wrong passwords are indistinguishable to the caller: same error, and an
+// argon2id check against a dummy hash for unknown emails so that both take the same time. The
+// throttle counts the attempt before the password is checked, for known and unknown emails
+// alike.
+func (s *Service) Login(ctx context.Context, req contracts.LoginRequest) (contracts.Session, error) {
+	email, err := contracts.NormalizeEmail(req.Email)
+	if err != nil {
+		return contracts.Session{}, err
+	}
+	now := s.cfg.Now()
+	n, start, err := s.throttle.Count(ctx, email, now, s.cfg.Login.Window)
+	if err != nil {
+		return contracts.Session{}, err
+	}
+	if err := s.cfg.Login.Check(n, start, now); err != nil {
+		return contracts.Session{}, err
+	}
+	acc, err := s.accounts.ByEmail(ctx, email)
+	known := err == nil
+	if err != nil && !errors.Is(err, contracts.ErrNotFound) {
+		return contracts.Session{}, err
+	}
+	hash := s.dummyHash
+	if known {
+		hash = acc.PasswordHash
+	}
+	var ok, rehash bool
+	err = s.hashing(ctx, func() (err error) {
+		ok, rehash, err = domain.VerifyPassword(s.cfg.Argon2, hash, req.Password)
+		return err
+	})
+	if err != nil {
+		return contracts.Session{}, contracts.AsError(err)
+	}
+	if !known || !ok {
+		return contracts.Session{}, contracts.ErrInvalidCredentials.Msg("email or password is wrong")
+	}
+	if err := s.throttle.Reset(ctx, email); err != nil {
+		return contracts.Session{}, err
+	}
+	if rehash {
+		s.upgradeHash(ctx, acc.ID, req.Password)
+	}
+	return s.startSession(ctx, acc, now)
+}
+
+// upgradeHash stores a hash with the current parameters. Failing is harmless (the old hash
+// still works), so errors are dropped.
+func (s *Service) upgradeHash(ctx context.Context, id, password string) {
+	_ = s.hashing(ctx, func() error {
+		h, err := domain.HashPassword(s.cfg.Argon2, password)
+		if err != nil {
+			return err
+		}
+		return s.accounts.SetPasswordHash(ctx, id, h)
+	})
+}
+
+func (s *Service) startSession(ctx context.Context, acc domain.Account, now time.Time) (contracts.Session, error) {
+	refresh, hash, err := domain.NewRefreshToken()
+	if err != nil {
+		return contracts.Session{}, err
+	}
+	sid, err := uuid.NewV7()
+	if err != nil {
+		return contracts.Session{}, err
+	}
+	first := domain.RefreshToken{Hash: hash, SessionID: sid.String(), UserID: acc.ID, IssuedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTTL)}
+	if err := s.sessions.Start(ctx, first); err != nil {
+		return contracts.Session{}, err
+	}
+	return s.session(ctx, acc, refresh, first.ExpiresAt, now)
+}
+
+// session signs an access token for acc and assembles the reply.
+func (s *Service) session(ctx context.Context, acc domain.Account, refresh string, refreshExp, now time.Time) (contracts.Session, error) {
+	key, err := s.keys.Signer(ctx)
+	if err != nil {
+		return contracts.Session{}, err
+	}
+	user := acc.User()
+	access, exp, err := authn.Issue(key.Private, key.ID, user.Principal(), now, s.cfg.AccessTTL)
+	if err != nil {
+		return contracts.Session{}, err
+	}
+	return contracts.Session{AccessToken: access, TokenType: "Bearer", ExpiresAt: exp.UTC(),
+		RefreshToken: refresh, RefreshExpiresAt: refreshExp.UTC(), User: user}, nil
+}
+
+// Refresh exchanges a refresh token for a new pair. The old token is spent; presenting it
+// again revokes the session (ErrTokenReused).
+func (s *Service) Refresh(ctx context.Context, req contracts.RefreshRequest) (contracts.Session, error) {
+	now := s.cfg.Now()
+	refresh, hash, err := domain.NewRefreshToken()
+	if err != nil {
+		return contracts.Session{}, err
+	}
+	next := domain.RefreshToken{Hash: hash, IssuedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTTL)}
+	acc, err := s.sessions.Refresh(ctx, domain.HashRefreshToken(req.RefreshToken), now, next)
+	if err != nil {
+		return contracts.Session{}, err
+	}
+	return s.session(ctx, acc, refresh, next.ExpiresAt, now)
+}
+
+// Logout ends the session of a refresh token (or all of its user's sessions).
+func (s *Service) Logout(ctx context.Context, req contracts.LogoutRequest) error {
+	return s.sessions.End(ctx, domain.HashRefreshToken(req.RefreshToken), req.AllSessions, s.cfg.Now())
+}
+
+// Me returns the account of the access token on ctx, verified with the service's own keys.
+func (s *Service) Me(ctx context.Context) (contracts.User, error) {
+	p, err := s.keys.Verifier().FromContext(ctx)
+	if err != nil {
+		return contracts.User{}, err
+	}
+	acc, err := s.accounts.ByID(ctx, p.UserID)
+	if errors.Is(err, contracts.ErrNotFound) {
+		return contracts.User{}, contracts.ErrTokenInvalid.Msg("the token's account does not exist")
+	}
+	if err != nil {
+		return contracts.User{}, err
+	}
+	return acc.User(), nil
+}

@@ -1,0 +1,215 @@
+package auth_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/moa-run/moa/bus"
+	"github.com/moa-run/moa/client/authn"
+	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/moatest"
+)
+
+func TestSignupLoginMe(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	c := ctx(t)
+	u, err := h.c.Auth.Signup(c, contracts.SignupRequest{
+		Email: "  Kim.Minji@Example.COM ", Password: "비밀번호-long-enough", Role: contracts.RoleSeller, DisplayName: " 김민지 ",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Email != "kim.minji@example.com" || u.DisplayName != "김민지" || u.Role != contracts.RoleSeller || u.ID == "" || u.CreatedAt.IsZero() {
+		t.Fatalf("signup returned %+v", u)
+	}
+
+	// Login accepts the email in any case and spacing.
+	s, err := h.c.Auth.Login(c, "KIM.MINJI@example.com ", "비밀번호-long-enough")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.TokenType != "Bearer" || s.RefreshToken == "" || s.User.ID != u.ID {
+		t.Fatalf("session %+v", s)
+	}
+	if ttl := time.Until(s.ExpiresAt); ttl < 14*time.Minute || ttl > 15*time.Minute+time.Second {
+		t.Fatalf("access token expires in %v, want about 15m", ttl)
+	}
+	if ttl := time.Until(s.RefreshExpiresAt); ttl < 29*24*time.Hour {
+		t.Fatalf("refresh token expires in %v", ttl)
+	}
+
+	// The token is an EdDSA JWT with a kid, verifiable by any service with the public keys.
+	var claims jwt.MapClaims
+	tok, _, err := jwt.NewParser().ParseUnverified(s.AccessToken, &claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.Method.Alg() != "EdDSA" || tok.Header["kid"] == "" || claims["sub"] != u.ID || claims["role"] != "seller" ||
+		claims["email"] != u.Email || claims["name"] != "김민지" || claims["iss"] != contracts.AccessTokenIssuer {
+		t.Fatalf("token header %v claims %v", tok.Header, claims)
+	}
+	p, err := authn.NewVerifier(h.rt.Client()).Verify(c, s.AccessToken)
+	if err != nil || p != u.Principal() {
+		t.Fatalf("Verify = %+v, %v; want %+v", p, err, u.Principal())
+	}
+
+	me, err := h.c.Auth.Me(bus.WithAuthToken(c, s.AccessToken))
+	if err != nil || me != u {
+		t.Fatalf("Me = %+v, %v; want %+v", me, err, u)
+	}
+	_, err = h.c.Auth.Me(c)
+	wantErr(t, err, contracts.ErrUnauthenticated, "")
+	_, err = h.c.Auth.Me(bus.WithAuthToken(c, "garbage"))
+	wantErr(t, err, contracts.ErrTokenInvalid, "")
+	_, err = h.c.Auth.Me(bus.WithAuthToken(c, s.AccessToken[:len(s.AccessToken)-4]+"AAAA"))
+	wantErr(t, err, contracts.ErrTokenInvalid, "")
+
+	// The password is stored as an argon2id hash only.
+	var stored string
+	if err := h.db.QueryRow(c, `SELECT password_hash FROM users WHERE id = $1`, u.ID).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(stored, "$argon2id$v=19$m=19456,t=2,p=1$") || strings.Contains(stored, "long-enough") {
+		t.Fatalf("stored password hash %q", stored)
+	}
+}
+
+// raw lets a test send JSON the typed client could never produce.
+var rawSignup = contracts.Endpoint[map[string]any, contracts.User]{Service: contracts.AuthService, Name: "signup", Timeout: 10 * time.Second}
+
+func TestSignupValidation(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	ok := contracts.SignupRequest{Email: "ok@example.com", Password: "password1", Role: contracts.RoleConsumer, DisplayName: "Ok"}
+	cases := []struct {
+		name  string
+		edit  func(r *contracts.SignupRequest)
+		field string
+	}{
+		{"empty email", func(r *contracts.SignupRequest) { r.Email = "" }, "email"},
+		{"no at", func(r *contracts.SignupRequest) { r.Email = "example.com" }, "email"},
+		{"no dot in domain", func(r *contracts.SignupRequest) { r.Email = "a@localhost" }, "email"},
+		{"display-name form", func(r *contracts.SignupRequest) { r.Email = "A <a@example.com>" }, "email"},
+		{"space inside", func(r *contracts.SignupRequest) { r.Email = "a b@example.com" }, "email"},
+		{"too long email", func(r *contracts.SignupRequest) {
+			r.Email = strings.Repeat("a", 60) + "@" + strings.Repeat("b", 200) + ".com"
+		}, "email"},
+		{"empty password", func(r *contracts.SignupRequest) { r.Password = "" }, "password"},
+		{"short password", func(r *contracts.SignupRequest) { r.Password = "1234567" }, "password"},
+		{"long password", func(r *contracts.SignupRequest) { r.Password = strings.Repeat("p", contracts.MaxPasswordLen+1) }, "password"},
+		{"unknown role", func(r *contracts.SignupRequest) { r.Role = "admin" }, "role"},
+		{"empty role", func(r *contracts.SignupRequest) { r.Role = "" }, "role"},
+		{"blank name", func(r *contracts.SignupRequest) { r.DisplayName = "  " }, "display_name"},
+		{"long name", func(r *contracts.SignupRequest) { r.DisplayName = strings.Repeat("n", 65) }, "display_name"},
+		{"control char in name", func(r *contracts.SignupRequest) { r.DisplayName = "a\x00b" }, "display_name"},
+	}
+	for _, tc := range cases {
+		req := ok
+		tc.edit(&req)
+		_, err := h.c.Auth.Signup(ctx(t), req)
+		if err == nil {
+			t.Fatalf("%s: signup accepted %+v", tc.name, req)
+		}
+		wantErr(t, err, contracts.ErrValidation, tc.field)
+	}
+
+	// Shape errors from the runtime: a missing required field and an unknown one.
+	_, err := bus.Call(ctx(t), h.rt.Client(), rawSignup, map[string]any{"email": "a@example.com", "password": "password1", "role": "consumer"})
+	wantErr(t, err, contracts.ErrValidation, "display_name")
+	_, err = bus.Call(ctx(t), h.rt.Client(), rawSignup, map[string]any{"email": "a@example.com", "password": "password1",
+		"role": "consumer", "display_name": "A", "is_admin": true})
+	wantErr(t, err, contracts.ErrUnknownField, "is_admin")
+	_, err = bus.Call(ctx(t), h.rt.Client(), rawSignup, map[string]any{"email": 7, "password": "password1", "role": "consumer", "display_name": "A"})
+	wantErr(t, err, contracts.ErrValidation, "email")
+
+	// None of it left an account behind.
+	var n int
+	if err := h.db.QueryRow(ctx(t), `SELECT count(*) FROM users`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d users after only invalid signups (%v)", n, err)
+	}
+
+	// Login, refresh and logout validate too.
+	_, err = h.c.Auth.Login(ctx(t), "not-an-email", "x")
+	wantErr(t, err, contracts.ErrValidation, "email")
+	_, err = h.c.Auth.Login(ctx(t), "a@example.com", "")
+	wantErr(t, err, contracts.ErrValidation, "password")
+	_, err = h.c.Auth.Refresh(ctx(t), " ")
+	wantErr(t, err, contracts.ErrValidation, "refresh_token")
+	err = h.c.Auth.Logout(ctx(t), "")
+	wantErr(t, err, contracts.ErrValidation, "refresh_token")
+}
+
+func TestSignupEmailIsUnique(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	req := contracts.SignupRequest{Email: "dup@example.com", Password: "password1", Role: contracts.RoleConsumer, DisplayName: "One"}
+	if _, err := h.c.Auth.Signup(ctx(t), req); err != nil {
+		t.Fatal(err)
+	}
+	req.Email, req.Role = "  DUP@Example.com", contracts.RoleSeller
+	_, err := h.c.Auth.Signup(ctx(t), req)
+	wantErr(t, err, contracts.ErrAlreadyExists, "email")
+}
+
+func TestUserSignedUpEvent(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	u, _ := h.signup(contracts.RoleSeller)
+	_, err := h.c.Auth.Signup(ctx(t), contracts.SignupRequest{Email: u.Email, Password: "password1", Role: contracts.RoleSeller, DisplayName: "Dup"})
+	wantErr(t, err, contracts.ErrAlreadyExists, "email")
+
+	stream, err := h.rt.JetStream().Stream(ctx(t), contracts.StreamAuth.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env contracts.Envelope
+	moatest.WaitFor(t, 20*time.Second, func() error {
+		m, err := stream.GetLastMsgForSubject(ctx(t), contracts.AuthUserSignedUp.Subject(u.ID))
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(m.Data, &env)
+	})
+	var data contracts.UserSignedUp
+	if err := json.Unmarshal(env.Data, &data); err != nil {
+		t.Fatal(err)
+	}
+	if env.Type != "auth.user_signed_up" || env.Source != "auth" || env.Key != u.ID ||
+		data != (contracts.UserSignedUp{UserID: u.ID, Email: u.Email, Role: contracts.RoleSeller, DisplayName: "User"}) {
+		t.Fatalf("event %+v data %+v", env, data)
+	}
+	// The failed (duplicate) signup emitted nothing.
+	info, err := stream.Info(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 1 {
+		t.Fatalf("AUTH stream has %d events after one successful signup", info.State.Msgs)
+	}
+}
+
+func TestKeysEndpointIsPublic(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	set, err := h.c.Auth.Keys(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Keys) != 1 {
+		t.Fatalf("%d keys on a fresh service, want 1", len(set.Keys))
+	}
+	k := set.Keys[0]
+	if k.Kty != "OKP" || k.Crv != "Ed25519" || k.Alg != "EdDSA" || k.Use != "sig" {
+		t.Fatalf("key %+v", k)
+	}
+	pub, err := authn.ParseJWK(k)
+	if err != nil || authn.Thumbprint(pub) != k.Kid {
+		t.Fatalf("kid %s is not the key's thumbprint (%v)", k.Kid, err)
+	}
+}
