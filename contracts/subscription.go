@@ -1,0 +1,199 @@
+package contracts
+
+import "time"
+
+// The subscription saga (choreography, no orchestrator). Every step is an event through the
+// emitting service's outbox and is consumed through the receiving service's inbox:
+//
+//	subscription.requested ─► catalog reserves a seat ─► catalog.seat_reserved ─► billing charges
+//	                                         └─► catalog.seat_unavailable ─► subscription CANCELLED (nothing charged)
+//	billing.payment_succeeded ─► subscription ACTIVE
+//	billing.payment_failed    ─► subscription CANCELLED, and catalog releases the seat (compensation)
+//	subscription.cancel_requested (consumer cancels an ACTIVE one)
+//	    ─► billing refunds pro rata (billing.refund_issued) and catalog releases the seat (catalog.seat_released)
+//	    ─► subscription CANCELLED once both happened
+//
+// subscription.activated and subscription.cancelled are the terminal events: notify turns each
+// into exactly one notification to the consumer and one to the seller.
+
+// SubscriptionService owns subscriptions and their state machine.
+var SubscriptionService = Service{Name: "subscription", Version: "1.0.0", Major: 1,
+	Description: "subscriptions, their saga state machine and the sellers' dashboard"}
+
+// SubscriptionState is a state of the saga's state machine.
+type SubscriptionState string
+
+// States. PENDING and CANCELLING are in progress; ACTIVE and CANCELLED are terminal for their saga.
+const (
+	SubPending    SubscriptionState = "PENDING"    // requested; waiting for seat and payment
+	SubActive     SubscriptionState = "ACTIVE"     // paid, seat held
+	SubCancelling SubscriptionState = "CANCELLING" // consumer cancelled; waiting for refund and seat release
+	SubCancelled  SubscriptionState = "CANCELLED"  // terminal
+)
+
+// Subscription is a consumer's subscription to a product.
+type Subscription struct {
+	ID          string            `json:"id"`
+	ProductID   string            `json:"product_id"`
+	ConsumerID  string            `json:"consumer_id"`
+	SellerID    string            `json:"seller_id"`
+	State       SubscriptionState `json:"state"`
+	PriceMinor  int64             `json:"price_minor"` // price snapshot at request time
+	Currency    string            `json:"currency"`
+	Period      BillingPeriod     `json:"billing_period"`
+	Reason      string            `json:"reason,omitempty"` // why it was cancelled
+	RefundMinor int64             `json:"refund_minor,omitempty"`
+	CreatedAt   time.Time         `json:"created_at"`
+	UpdatedAt   time.Time         `json:"updated_at"`
+	ActiveUntil *time.Time        `json:"active_until,omitempty"`
+}
+
+// SubscribeRequest starts a saga for the calling consumer.
+type SubscribeRequest struct {
+	ProductID string `json:"product_id"`
+	// IdempotencyKey makes a retried subscribe return the same subscription.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+}
+
+// Validate checks the product id.
+func (r SubscribeRequest) Validate() error {
+	if _, err := Token("product_id", r.ProductID); err != nil {
+		return ErrValidation.OnField("product_id", "product_id must be a valid id")
+	}
+	if len(r.IdempotencyKey) > 128 {
+		return ErrValidation.OnField("idempotency_key", "idempotency_key is longer than 128 bytes")
+	}
+	return nil
+}
+
+// SubscriptionRef names one subscription.
+type SubscriptionRef struct {
+	ID string `json:"id"`
+}
+
+// Validate checks the id.
+func (r SubscriptionRef) Validate() error {
+	if _, err := Token("id", r.ID); err != nil {
+		return ErrValidation.OnField("id", "id must be a valid id")
+	}
+	return nil
+}
+
+// SubscriptionList is a list of subscriptions.
+type SubscriptionList struct {
+	Items []Subscription `json:"items"`
+}
+
+// ProductRefID names a product (for the dashboard and subscriber queries).
+type ProductRefID struct {
+	ProductID string `json:"product_id"`
+}
+
+// Validate checks the id.
+func (r ProductRefID) Validate() error {
+	if _, err := Token("product_id", r.ProductID); err != nil {
+		return ErrValidation.OnField("product_id", "product_id must be a valid id")
+	}
+	return nil
+}
+
+// Subscribers lists the consumers with an ACTIVE subscription to a product.
+type Subscribers struct {
+	ProductID   string   `json:"product_id"`
+	ConsumerIDs []string `json:"consumer_ids"`
+}
+
+// Dashboard is the seller's read model for one product (a CQRS projection fed by events).
+type Dashboard struct {
+	ProductID         string `json:"product_id"`
+	SellerID          string `json:"seller_id"`
+	ActiveSubscribers int64  `json:"active_subscribers"`
+	RevenueMinor      int64  `json:"revenue_minor"` // charged minus refunded
+	Currency          string `json:"currency"`
+	Churned           int64  `json:"churned"` // cancelled after having been active
+	Failed            int64  `json:"failed"`  // never became active (no seat, payment failed)
+}
+
+// DashboardList is a seller's dashboards.
+type DashboardList struct {
+	Items []Dashboard `json:"items"`
+}
+
+// Subscription endpoints.
+var (
+	SubscriptionSubscribe = Endpoint[SubscribeRequest, Subscription]{Service: SubscriptionService, Name: "subscribe",
+		Description: "consumer: start subscribing to a product (the saga runs asynchronously)"}
+	SubscriptionGet = Endpoint[SubscriptionRef, Subscription]{Service: SubscriptionService, Name: "get", Idempotent: true,
+		Description: "the consumer or the product's seller: one subscription"}
+	SubscriptionMine = Endpoint[Empty, SubscriptionList]{Service: SubscriptionService, Name: "mine", Idempotent: true,
+		Description: "consumer: my subscriptions"}
+	SubscriptionCancel = Endpoint[SubscriptionRef, Subscription]{Service: SubscriptionService, Name: "cancel",
+		Description: "consumer: cancel an active subscription (pro-rata refund, seat released)"}
+	SubscriptionSubscribers = Endpoint[ProductRefID, Subscribers]{Service: SubscriptionService, Name: "subscribers", Idempotent: true,
+		Description: "the product's seller or a service: consumers with an active subscription"}
+	SubscriptionDashboard = Endpoint[Empty, DashboardList]{Service: SubscriptionService, Name: "dashboard", Idempotent: true,
+		Description: "seller: active subscribers, revenue and churn per product"}
+)
+
+// SubscriptionRequestedData starts the saga. Price and seller are snapshots taken from the
+// catalog when the consumer subscribed.
+type SubscriptionRequestedData struct {
+	SubscriptionID string        `json:"subscription_id"`
+	ProductID      string        `json:"product_id"`
+	ConsumerID     string        `json:"consumer_id"`
+	SellerID       string        `json:"seller_id"`
+	PriceMinor     int64         `json:"price_minor"`
+	Currency       string        `json:"currency"`
+	Period         BillingPeriod `json:"billing_period"`
+}
+
+// SubscriptionCancelRequestedData asks billing to refund and catalog to release the seat.
+type SubscriptionCancelRequestedData struct {
+	SubscriptionID string `json:"subscription_id"`
+	ProductID      string `json:"product_id"`
+	ConsumerID     string `json:"consumer_id"`
+	SellerID       string `json:"seller_id"`
+	RefundMinor    int64  `json:"refund_minor"`
+	Currency       string `json:"currency"`
+}
+
+// SubscriptionTerminalData is the body of the terminal events.
+type SubscriptionTerminalData struct {
+	SubscriptionID string            `json:"subscription_id"`
+	ProductID      string            `json:"product_id"`
+	ConsumerID     string            `json:"consumer_id"`
+	SellerID       string            `json:"seller_id"`
+	State          SubscriptionState `json:"state"`
+	AmountMinor    int64             `json:"amount_minor"` // charged (activated) or refunded (cancelled)
+	Currency       string            `json:"currency"`
+	Reason         string            `json:"reason,omitempty"` // seat_unavailable, payment_failed, by_consumer, timed_out
+	WasActive      bool              `json:"was_active"`       // cancelled after having been active (churn)
+}
+
+// Subscription events; the key is the subscription id.
+var (
+	SubscriptionRequested       = Event[SubscriptionRequestedData]{Stream: StreamSubscription, Domain: "subscription", Name: "requested", Version: 1}
+	SubscriptionCancelRequested = Event[SubscriptionCancelRequestedData]{Stream: StreamSubscription, Domain: "subscription", Name: "cancel_requested", Version: 1}
+	SubscriptionActivated       = Event[SubscriptionTerminalData]{Stream: StreamSubscription, Domain: "subscription", Name: "activated", Version: 1}
+	SubscriptionCancelled       = Event[SubscriptionTerminalData]{Stream: StreamSubscription, Domain: "subscription", Name: "cancelled", Version: 1}
+)
+
+// SeatData is the body of the catalog's seat events; the key is the subscription id.
+type SeatData struct {
+	SubscriptionID string `json:"subscription_id"`
+	ProductID      string `json:"product_id"`
+	Reason         string `json:"reason,omitempty"` // for seat_unavailable: sold_out, product_deleted
+}
+
+// Seat events, emitted by catalog (it owns capacity).
+var (
+	SeatReserved    = Event[SeatData]{Stream: StreamCatalog, Domain: "catalog", Name: "seat_reserved", Version: 1}
+	SeatUnavailable = Event[SeatData]{Stream: StreamCatalog, Domain: "catalog", Name: "seat_unavailable", Version: 1}
+	SeatReleased    = Event[SeatData]{Stream: StreamCatalog, Domain: "catalog", Name: "seat_released", Version: 1}
+)
+
+func init() {
+	register(SubscriptionSubscribe, SubscriptionGet, SubscriptionMine, SubscriptionCancel, SubscriptionSubscribers,
+		SubscriptionDashboard, SubscriptionRequested, SubscriptionCancelRequested, SubscriptionActivated,
+		SubscriptionCancelled, SeatReserved, SeatUnavailable, SeatReleased)
+}
