@@ -1,0 +1,97 @@
+package adapters_test
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/moatest"
+	"github.com/moa-run/moa/services/catalog/adapters"
+)
+
+func newCache(t *testing.T) *adapters.Cache {
+	t.Helper()
+	js, err := jetstream.New(moatest.NATS(t).Conn(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := adapters.NewCache(t.Context(), js, time.Minute, 1, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func loader(title string, calls *int) func(context.Context) (contracts.Product, error) {
+	return func(context.Context) (contracts.Product, error) {
+		*calls++
+		return contracts.Product{ID: "p1", Title: title}, nil
+	}
+}
+
+func TestCacheReadThrough(t *testing.T) {
+	c := newCache(t)
+	ctx := t.Context()
+	var calls int
+	for range 3 {
+		p, err := c.Product(ctx, "p1", loader("v1", &calls))
+		if err != nil || p.Title != "v1" {
+			t.Fatalf("%+v, %v", p, err)
+		}
+	}
+	if calls != 1 {
+		t.Fatalf("loaded %d times, want 1", calls)
+	}
+	if err := c.Invalidate(ctx, "p1"); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := c.Product(ctx, "p1", loader("v2", &calls)); p.Title != "v2" || calls != 2 {
+		t.Fatalf("after invalidation %+v, %d loads", p, calls)
+	}
+	// Invalidating one product leaves another's entry alone but drops every list page.
+	var other, pages int
+	_, _ = c.Product(ctx, "p2", loader("p2", &other))
+	page := func(context.Context) (contracts.ProductPage, error) { pages++; return contracts.ProductPage{}, nil }
+	_, _ = c.Page(ctx, "k", page)
+	_ = c.Invalidate(ctx, "p1")
+	_, _ = c.Product(ctx, "p2", loader("p2", &other))
+	_, _ = c.Page(ctx, "k", page)
+	if other != 1 || pages != 2 {
+		t.Fatalf("p2 loaded %d times (want 1), page %d times (want 2)", other, pages)
+	}
+}
+
+// A reader that loaded a value before a change committed, and stores it only after the change
+// was invalidated, must not make the old value current again.
+func TestCacheLateStoreOfAStaleValue(t *testing.T) {
+	c := newCache(t)
+	ctx := t.Context()
+	loaded, release := make(chan struct{}), make(chan struct{})
+	done := make(chan contracts.Product)
+	go func() {
+		p, _ := c.Product(ctx, "p1", func(context.Context) (contracts.Product, error) {
+			close(loaded) // read the database: the old title
+			<-release     // ...and stall before storing it
+			return contracts.Product{ID: "p1", Title: "old"}, nil
+		})
+		done <- p
+	}()
+	<-loaded
+	// Meanwhile the update commits and its event invalidates the product.
+	if err := c.Invalidate(ctx, "p1"); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if p := <-done; p.Title != "old" {
+		t.Fatalf("the slow reader got %q", p.Title)
+	}
+	var calls int
+	p, err := c.Product(ctx, "p1", loader("new", &calls))
+	if err != nil || p.Title != "new" || calls != 1 {
+		t.Fatalf("read after invalidation: %+v (%d loads), %v; the late store resurrected the old value", p, calls, err)
+	}
+}

@@ -1,0 +1,68 @@
+package app
+
+import (
+	"context"
+
+	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/services/catalog/domain"
+)
+
+// CreateProduct publishes a product owned by actor.
+func (a *App) CreateProduct(ctx context.Context, actor domain.Actor, f domain.Fields) (domain.Product, error) {
+	p, err := domain.NewProduct(a.newID(), actor, f, a.now())
+	if err != nil {
+		return domain.Product{}, err
+	}
+	if err := a.products.Create(ctx, p); err != nil {
+		return domain.Product{}, err
+	}
+	return p, nil
+}
+
+// UpdateProduct applies patch to the product if actor owns it.
+func (a *App) UpdateProduct(ctx context.Context, actor domain.Actor, id string, patch domain.Patch) (domain.Product, error) {
+	if err := domain.RequireSeller(actor); err != nil {
+		return domain.Product{}, err
+	}
+	now := a.now()
+	return a.products.Update(ctx, id, func(p *domain.Product) (domain.Change, error) {
+		return p.Apply(actor, patch, now)
+	})
+}
+
+// DeleteProduct deletes the product if actor owns it and no seat is taken.
+func (a *App) DeleteProduct(ctx context.Context, actor domain.Actor, id string) error {
+	if err := domain.RequireSeller(actor); err != nil {
+		return err
+	}
+	return a.products.Delete(ctx, id, func(p *domain.Product) error { return p.CheckDelete(actor) })
+}
+
+// ViewProduct counts a view by viewer (a user or an anonymous visitor id), at most once per
+// product per dedup window. The dedup key is taken first: of many concurrent first views by one
+// viewer exactly one wins it, and the count itself is one atomic increment in the database.
+func (a *App) ViewProduct(ctx context.Context, id, viewer string) (contracts.ViewProductResponse, error) {
+	key := domain.ViewerKey(viewer)
+	first, err := a.views.FirstView(ctx, id, key)
+	if err != nil {
+		return contracts.ViewProductResponse{}, err
+	}
+	if !first {
+		n, err := a.products.Views(ctx, id)
+		return contracts.ViewProductResponse{Views: n}, err
+	}
+	n, err := a.products.AddView(ctx, id)
+	if err != nil {
+		// The view was not counted: let the viewer's next view try again.
+		if ferr := a.views.Forget(context.WithoutCancel(ctx), id, key); ferr != nil {
+			a.log.Warn("forgetting an uncounted view", "product", id, "error", ferr)
+		}
+		return contracts.ViewProductResponse{}, err
+	}
+	return contracts.ViewProductResponse{Views: n, Counted: true}, nil
+}
+
+// Invalidate drops what the cache holds about a product; the change-event consumer calls it.
+func (a *App) Invalidate(ctx context.Context, productID string) error {
+	return a.cache.Invalidate(ctx, productID)
+}

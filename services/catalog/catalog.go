@@ -1,0 +1,148 @@
+// Package catalog is the marketplace's product catalog service: sellers publish subscription
+// products, consumers list, search and view them. It owns a PostgreSQL database (products, its
+// outbox) and three NATS KV buckets (read cache, cache generations, view dedup).
+//
+// Settings (MOA_CATALOG_<KEY>): CACHE_TTL (Go duration, default 2m; 0 turns the cache off),
+// VIEW_WINDOW (default 24h: one counted view per viewer per product per window).
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/moa-run/moa/bus"
+	"github.com/moa-run/moa/bus/outbox"
+	"github.com/moa-run/moa/client/authn"
+	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/services/catalog/adapters"
+	"github.com/moa-run/moa/services/catalog/app"
+	"github.com/moa-run/moa/services/catalog/ports"
+)
+
+// Defaults of the settings.
+const (
+	DefaultCacheTTL   = 2 * time.Minute
+	DefaultViewWindow = 24 * time.Hour
+)
+
+// Start migrates the catalog's database, starts its outbox relay and cache consumer, and
+// serves its endpoints on env.Runtime.
+func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
+	rt := env.Runtime
+	if rt == nil || env.PostgresURL == "" {
+		return nil, errors.New("catalog: needs a runtime and a PostgreSQL URL")
+	}
+	log := env.Logger
+	if log == nil {
+		log = rt.Logger()
+	}
+	log = log.With("service", contracts.CatalogService.Name)
+	cacheTTL, err := duration(env, "CACHE_TTL", DefaultCacheTTL)
+	if err != nil {
+		return nil, err
+	}
+	window, err := duration(env, "VIEW_WINDOW", DefaultViewWindow)
+	if err != nil {
+		return nil, err
+	}
+	if window <= 0 {
+		return nil, errors.New("catalog: VIEW_WINDOW must be positive")
+	}
+
+	var stops []func(context.Context) error
+	stop := func(ctx context.Context) error {
+		var errs []error
+		for i := len(stops) - 1; i >= 0; i-- {
+			errs = append(errs, stops[i](ctx))
+		}
+		return errors.Join(errs...)
+	}
+	defer func() {
+		if err != nil {
+			_ = stop(context.WithoutCancel(ctx))
+		}
+	}()
+
+	pool, err := pgxpool.New(ctx, env.PostgresURL)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: database: %w", err)
+	}
+	stops = append(stops, func(context.Context) error { pool.Close(); return nil })
+	if err := adapters.Migrate(ctx, pool); err != nil {
+		return nil, err
+	}
+	if err := outbox.Migrate(ctx, pool); err != nil {
+		return nil, fmt.Errorf("catalog: outbox: %w", err)
+	}
+	if err := rt.EnsureStreams(ctx, contracts.StreamCatalog, contracts.StreamDeadLetter); err != nil {
+		return nil, err
+	}
+	if err := rt.CheckDurability(ctx, contracts.StreamCatalog, contracts.StreamDeadLetter); err != nil {
+		return nil, err
+	}
+
+	replicas := 1
+	if rt.Conn().ConnectedClusterName() != "" {
+		replicas = 3
+	}
+	var cache app.Cache = adapters.NoCache{}
+	if cacheTTL > 0 {
+		if cache, err = adapters.NewCache(ctx, rt.JetStream(), cacheTTL, replicas, log); err != nil {
+			return nil, err
+		}
+	}
+	views, err := adapters.NewViews(ctx, rt.JetStream(), window, replicas)
+	if err != nil {
+		return nil, err
+	}
+	a := app.New(adapters.NewProducts(pool), adapters.NewReadModel(pool), cache, views, newID, log)
+
+	relay := outbox.StartRelay(ctx, pool, rt, outbox.RelayOptions{Name: contracts.CatalogService.Name})
+	stops = append(stops, relay.Stop)
+
+	cons, err := rt.Consume(ctx, contracts.CatalogService.Name, ports.CacheConsumer, ports.CacheInvalidation(a),
+		bus.WithKey(bus.SubjectKey), bus.WithConcurrency(8))
+	if err != nil {
+		return nil, err
+	}
+	stops = append(stops, func(context.Context) error { cons.Stop(); return nil })
+
+	svc, err := rt.AddService(contracts.CatalogService)
+	if err != nil {
+		return nil, err
+	}
+	stops = append(stops, func(context.Context) error { return svc.Micro().Stop() })
+	if err := ports.Register(svc, a, authn.NewVerifier(rt.NewClient(contracts.CatalogService.Name))); err != nil {
+		return nil, err
+	}
+	log.Info("catalog started", "cache_ttl", cacheTTL, "view_window", window)
+	return bus.Stopper(stop), nil
+}
+
+// newID makes time-ordered product ids (UUIDv7), which keep the primary key index append-only.
+func newID() string {
+	if id, err := uuid.NewV7(); err == nil {
+		return id.String()
+	}
+	return uuid.NewString()
+}
+
+func duration(env bus.Env, key string, def time.Duration) (time.Duration, error) {
+	if env.Setting == nil {
+		return def, nil
+	}
+	s := env.Setting(key)
+	if s == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("catalog: setting %s=%q is not a non-negative duration", key, s)
+	}
+	return d, nil
+}
