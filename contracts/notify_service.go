@@ -1,0 +1,142 @@
+package contracts
+
+import "time"
+
+// The notify service's endpoints besides NotifySince (contracts/notify.go): paging through the
+// caller's notifications, their read state, and the dev mailbox of `moa dev`.
+
+// Limits of the notify endpoints.
+const (
+	NotifyListDefault     = 20
+	NotifyListMax         = 100
+	NotifyMarkReadMaxSeqs = 500
+	DevMailboxDefault     = 50
+	DevMailboxMax         = 200
+)
+
+// Notification kinds the notify service stores; Notification.Data holds NotificationRef.
+const (
+	NotificationSubscriptionActivated = "subscription.activated"
+	NotificationSubscriptionCancelled = "subscription.cancelled"
+	NotificationTermsChanged          = "product.terms_changed"
+)
+
+// NotificationRef is the Data of the notify service's own notification kinds: what the
+// notification links to, and whether the user is the consumer or the seller in it.
+type NotificationRef struct {
+	SubscriptionID string `json:"subscription_id,omitempty"`
+	ProductID      string `json:"product_id"`
+	Role           Role   `json:"role"`
+	Reason         string `json:"reason,omitempty"`
+	TermsVersion   int    `json:"terms_version,omitempty"`
+}
+
+// More notify endpoints. The user is always the one of the caller's access token, except for
+// the dev mailbox, which only exists in development.
+var (
+	NotifyList = Endpoint[NotifyListReq, NotifyListResp]{Service: NotifyService, Name: "list", Idempotent: true,
+		Description: "a page of the caller's notifications, newest first, with their read state"}
+	NotifyMarkRead = Endpoint[NotifyMarkReadReq, NotifyUnread]{Service: NotifyService, Name: "mark_read", Idempotent: true,
+		Description: "mark the caller's notifications read, by sequence or up to a sequence"}
+	NotifyUnreadCount = Endpoint[Empty, NotifyUnread]{Service: NotifyService, Name: "unread_count", Idempotent: true,
+		Description: "how many of the caller's stored notifications are unread"}
+	NotifyDevMailbox = Endpoint[DevMailboxReq, DevMailbox]{Service: NotifyService, Name: "dev_mailbox", Idempotent: true,
+		Description: "moa dev only (no SMTP server configured): the mails the service sent to its dev mailbox"}
+)
+
+func init() { register(NotifyList, NotifyMarkRead, NotifyUnreadCount, NotifyDevMailbox) }
+
+// NotifyListReq asks for a page of the caller's notifications, newest first. Before is a
+// sequence: the page holds notifications older than it (0: from the newest). UnreadOnly skips
+// the read ones. Limit defaults to NotifyListDefault.
+type NotifyListReq struct {
+	Before     uint64 `json:"before,omitempty"`
+	Limit      int    `json:"limit,omitempty"`
+	UnreadOnly bool   `json:"unread_only,omitempty"`
+}
+
+// Validate checks the limit.
+func (r NotifyListReq) Validate() error {
+	if r.Limit < 0 || r.Limit > NotifyListMax {
+		return ErrValidation.OnField("limit", "limit must be between 1 and %d (0: %d)", NotifyListMax, NotifyListDefault)
+	}
+	return nil
+}
+
+// NotificationItem is a notification with the caller's read state.
+type NotificationItem struct {
+	Notification
+	Read bool `json:"read"`
+}
+
+// NotifyListResp is one page. NextBefore is the Before of the next (older) page, 0 when this
+// is the last one. LastSeq is the user's latest sequence, as in NotifySinceResp.
+type NotifyListResp struct {
+	Items      []NotificationItem `json:"items"`
+	NextBefore uint64             `json:"next_before"`
+	LastSeq    uint64             `json:"last_seq"`
+}
+
+// NotifyMarkReadReq marks read every notification with a sequence up to UpTo (when not 0) and
+// the ones listed in Seqs. Marking a read notification again changes nothing.
+type NotifyMarkReadReq struct {
+	UpTo uint64   `json:"up_to,omitempty"`
+	Seqs []uint64 `json:"seqs,omitempty"`
+}
+
+// Validate requires something to mark.
+func (r NotifyMarkReadReq) Validate() error {
+	if r.UpTo == 0 && len(r.Seqs) == 0 {
+		return ErrValidation.OnField("up_to", "give up_to or seqs")
+	}
+	if len(r.Seqs) > NotifyMarkReadMaxSeqs {
+		return ErrValidation.OnField("seqs", "at most %d seqs at once", NotifyMarkReadMaxSeqs)
+	}
+	for _, s := range r.Seqs {
+		if s == 0 {
+			return ErrValidation.OnField("seqs", "sequences start at 1")
+		}
+	}
+	return nil
+}
+
+// NotifyUnread is the caller's unread count among stored notifications and latest sequence.
+type NotifyUnread struct {
+	Unread  int64  `json:"unread"`
+	LastSeq uint64 `json:"last_seq"`
+}
+
+// DevMailboxReq lists the dev mailbox, newest first; To filters by recipient address.
+type DevMailboxReq struct {
+	To    string `json:"to,omitempty"`
+	Limit int    `json:"limit,omitempty"`
+}
+
+// Validate checks the limit and the address length.
+func (r DevMailboxReq) Validate() error {
+	if r.Limit < 0 || r.Limit > DevMailboxMax {
+		return ErrValidation.OnField("limit", "limit must be between 1 and %d (0: %d)", DevMailboxMax, DevMailboxDefault)
+	}
+	if len(r.To) > 320 {
+		return ErrValidation.OnField("to", "to is longer than an address can be")
+	}
+	return nil
+}
+
+// DevMail is one mail in the dev mailbox. Status is "pending" while the recipient's address is
+// not known yet (the account's signup event has not arrived), "sent" once delivered.
+type DevMail struct {
+	ID        int64      `json:"id"`
+	UserID    string     `json:"user_id"`
+	To        string     `json:"to"`
+	Subject   string     `json:"subject"`
+	Body      string     `json:"body"`
+	Status    string     `json:"status"`
+	CreatedAt time.Time  `json:"created_at"`
+	SentAt    *time.Time `json:"sent_at,omitempty"`
+}
+
+// DevMailbox is a page of the dev mailbox.
+type DevMailbox struct {
+	Items []DevMail `json:"items"`
+}

@@ -1,0 +1,117 @@
+package domain_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/services/notify/domain"
+)
+
+func TestRecoverable(t *testing.T) {
+	const max = 500
+	for _, c := range []struct {
+		name               string
+		since, last, first uint64
+		want               bool
+	}{
+		{"nothing yet", 0, 0, 0, true},
+		{"up to date", 7, 7, 0, true},
+		{"all kept", 0, 3, 1, true},
+		{"behind, next kept", 4, 9, 5, true},
+		{"behind, next pruned", 4, 9, 6, false},
+		{"nothing kept after since", 4, 9, 0, false},
+		{"exactly max behind", 0, max, 1, true},
+		{"more than max behind", 0, max + 1, 1, false},
+		{"client ahead of the service", 12, 9, 0, false},
+	} {
+		if got := domain.Recoverable(c.since, c.last, c.first, max); got != c.want {
+			t.Errorf("%s: Recoverable(%d, %d, %d) = %v, want %v", c.name, c.since, c.last, c.first, got, c.want)
+		}
+	}
+}
+
+func terminal() contracts.SubscriptionTerminalData {
+	return contracts.SubscriptionTerminalData{SubscriptionID: "s-1", ProductID: "p-1", ConsumerID: "c-1", SellerID: "v-1",
+		State: contracts.SubActive, AmountMinor: 1250, Currency: "EUR"}
+}
+
+func TestSubscriptionEndedGivesOneToEachPartyAndMailsTheConsumer(t *testing.T) {
+	n, err := domain.SubscriptionEnded(contracts.NotificationSubscriptionActivated, terminal(), domain.Product{Title: "Family plan"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(n.Notifications) != 2 || n.Notifications[0].UserID != "c-1" || n.Notifications[1].UserID != "v-1" {
+		t.Fatalf("notifications: %+v", n.Notifications)
+	}
+	if n.Notifications[0].DedupKey == n.Notifications[1].DedupKey {
+		t.Errorf("consumer and seller share a dedup key %q: a seller subscribing to their own product would lose one", n.Notifications[0].DedupKey)
+	}
+	if len(n.Mails) != 1 || n.Mails[0].UserID != "c-1" {
+		t.Fatalf("mails: %+v", n.Mails)
+	}
+	if !strings.Contains(n.Mails[0].Body, `"Family plan"`) || !strings.Contains(n.Mails[0].Body, "12.50 EUR") {
+		t.Errorf("mail body lacks product or amount: %q", n.Mails[0].Body)
+	}
+}
+
+func TestCancelledWordsDependOnHistory(t *testing.T) {
+	d := terminal()
+	d.State, d.Reason, d.AmountMinor = contracts.SubCancelled, "seat_unavailable", 0
+	n, err := domain.SubscriptionEnded(contracts.NotificationSubscriptionCancelled, d, domain.Product{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := n.Notifications[0].Body; !strings.Contains(b, "no seats") || !strings.Contains(b, "Nothing was charged") || !strings.Contains(b, "product p-1") {
+		t.Errorf("never-active cancellation: %q", b)
+	}
+	d.Reason, d.WasActive, d.AmountMinor = "by_consumer", true, 500
+	n, err = domain.SubscriptionEnded(contracts.NotificationSubscriptionCancelled, d, domain.Product{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := n.Notifications[0].Body; !strings.Contains(b, "Refunded: 5.00 EUR") {
+		t.Errorf("cancellation with refund: %q", b)
+	}
+}
+
+func TestSubscriptionEndedRejectsIDsThatAreNotTokens(t *testing.T) {
+	d := terminal()
+	d.SellerID = "a.b"
+	_, err := domain.SubscriptionEnded(contracts.NotificationSubscriptionActivated, d, domain.Product{})
+	var ce *contracts.Error
+	if !errors.As(err, &ce) || ce.Code != contracts.ErrValidation.Code || ce.Field != "seller_id" {
+		t.Fatalf("got %v, want validation_failed on seller_id", err)
+	}
+}
+
+func TestTermsChangedMailsTheFullTermsOncePerSubscriber(t *testing.T) {
+	terms := strings.Repeat("Clause. ", 100) + "THE END"
+	d := contracts.ProductTermsChangedData{ProductID: "p-1", SellerID: "v-1", TermsVersion: 3, PreviousVersion: 2, Terms: terms}
+	n, err := domain.TermsChanged(d, domain.Product{Title: "Plan"}, []string{"c-1", "c-2", "c-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(n.Notifications) != 2 || len(n.Mails) != 2 {
+		t.Fatalf("got %d notifications and %d mails for two distinct subscribers", len(n.Notifications), len(n.Mails))
+	}
+	for _, m := range n.Mails {
+		if !strings.Contains(m.Body, terms) {
+			t.Errorf("mail to %s lacks the full terms", m.UserID)
+		}
+	}
+	if b := n.Notifications[0].Body; strings.Contains(b, "THE END") || !strings.HasSuffix(b, "…") {
+		t.Errorf("notification body is not an excerpt: %q", b)
+	}
+}
+
+func TestMoney(t *testing.T) {
+	for in, want := range map[[2]any]string{
+		{int64(999), "USD"}: "9.99 USD", {int64(5900), "KRW"}: "5900 KRW", {int64(5), "EUR"}: "0.05 EUR", {int64(-120), "EUR"}: "-1.20 EUR",
+	} {
+		if got := domain.Money(in[0].(int64), in[1].(string)); got != want {
+			t.Errorf("Money(%v) = %q, want %q", in, got, want)
+		}
+	}
+}

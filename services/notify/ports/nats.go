@@ -1,0 +1,78 @@
+// Package ports puts the notify service on the bus: its endpoints, where the caller is always
+// the user of the verified access token, and its event consumers, which write through the inbox
+// and push after the commit.
+package ports
+
+import (
+	"context"
+
+	"github.com/moa-run/moa/bus"
+	"github.com/moa-run/moa/client/authn"
+	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/services/notify/app"
+)
+
+// Endpoints adapts the app to contracts.
+type Endpoints struct {
+	app    *app.App
+	verify *authn.Verifier
+}
+
+// Register adds every notify endpoint to svc.
+func Register(svc *bus.Service, a *app.App, v *authn.Verifier) error {
+	e := &Endpoints{app: a, verify: v}
+	for _, err := range []error{
+		bus.Handle(svc, contracts.NotifySince, e.since),
+		bus.Handle(svc, contracts.NotifyList, e.list),
+		bus.Handle(svc, contracts.NotifyMarkRead, e.markRead),
+		bus.Handle(svc, contracts.NotifyUnreadCount, e.unread),
+		bus.Handle(svc, contracts.NotifyDevMailbox, e.devMailbox),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Endpoints) user(ctx context.Context) (string, error) {
+	p, err := e.verify.FromContext(ctx)
+	return p.UserID, err
+}
+
+func (e *Endpoints) since(ctx context.Context, r contracts.NotifySinceReq) (contracts.NotifySinceResp, error) {
+	u, err := e.user(ctx)
+	if err != nil {
+		return contracts.NotifySinceResp{}, err
+	}
+	return e.app.Since(ctx, u, r.Since)
+}
+
+func (e *Endpoints) list(ctx context.Context, r contracts.NotifyListReq) (contracts.NotifyListResp, error) {
+	u, err := e.user(ctx)
+	if err != nil {
+		return contracts.NotifyListResp{}, err
+	}
+	return e.app.List(ctx, u, r)
+}
+
+func (e *Endpoints) markRead(ctx context.Context, r contracts.NotifyMarkReadReq) (contracts.NotifyUnread, error) {
+	u, err := e.user(ctx)
+	if err != nil {
+		return contracts.NotifyUnread{}, err
+	}
+	return e.app.MarkRead(ctx, u, r)
+}
+
+func (e *Endpoints) unread(ctx context.Context, _ contracts.Empty) (contracts.NotifyUnread, error) {
+	u, err := e.user(ctx)
+	if err != nil {
+		return contracts.NotifyUnread{}, err
+	}
+	return e.app.UnreadCount(ctx, u)
+}
+
+// devMailbox needs no token: it only answers in development, where the demo page shows it.
+func (e *Endpoints) devMailbox(ctx context.Context, r contracts.DevMailboxReq) (contracts.DevMailbox, error) {
+	return e.app.DevMailbox(ctx, r)
+}
