@@ -3,8 +3,9 @@
 //	c := client.New(rt.Client())
 //	p, err := c.Catalog.GetProduct(ctx, id)
 //
-// Every call goes through bus.Call, so it carries the caller's deadline and trace, and its
-// errors are *contracts.Error (errors.Is(err, contracts.ErrNotFound) works).
+// Every call goes through bus.Call, so it carries the caller's deadline, trace and end-user
+// token, gets the runtime's resilience defaults, and returns *contracts.Error on failure
+// (errors.Is(err, contracts.ErrNotFound) works).
 package client
 
 import "github.com/moa-run/moa/bus"
@@ -14,6 +15,8 @@ type Client struct {
 	Auth    *AuthClient
 	Catalog *CatalogClient
 	Search  *SearchClient
+	Chat    *ChatClient
+	Notify  *NotifyClient
 }
 
 // New returns the typed clients over one bus client.
@@ -22,5 +25,7 @@ func New(c *bus.Client) *Client {
 		Auth:    &AuthClient{c: c},
 		Catalog: &CatalogClient{c: c},
 		Search:  &SearchClient{c: c},
+		Chat:    &ChatClient{c: c},
+		Notify:  &NotifyClient{c: c},
 	}
 }

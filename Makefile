@@ -1,0 +1,51 @@
+# Moa. `make run` and `make test` work on a fresh Debian machine with Go installed: they
+# install the PostgreSQL server package (and Chromium for the tests) when it is missing.
+
+GO        ?= go
+# Extra flags for every `go test` of `make test`, e.g. TESTFLAGS='-count=1 -v' or -run X.
+TESTFLAGS ?=
+# Packages tested with the race detector: the bus runtime, its concurrency at the core.
+RACEPKGS  ?= ./bus/...
+# Flags for `moa dev` under `make run`, e.g. ARGS='--http-addr 127.0.0.1:9000'.
+ARGS      ?=
+# `make bench`: flags for cmd/moabench, and the packages and time of the go test benchmarks.
+BENCHFLAGS ?=
+BENCHPKGS  ?= ./bus/...
+BENCHTIME  ?= 2s
+
+.PHONY: run test bench lint build deps-run deps-test
+
+## run: install PostgreSQL if missing, then run everything in one process (moa dev)
+run: deps-run build
+	exec bin/moa dev $(ARGS)
+
+## test: the whole suite, with -race on $(RACEPKGS)
+# Both runs always happen, so one failure does not hide the others; the status is the worst.
+test: deps-test
+	@status=0; \
+	echo "$(GO) test $(TESTFLAGS) -race $(RACEPKGS)"; \
+	$(GO) test $(TESTFLAGS) -race $(RACEPKGS) || status=1; \
+	echo "$(GO) test $(TESTFLAGS) (every other package)"; \
+	$(GO) test $(TESTFLAGS) $$($(GO) list ./... | grep -vxF "$$($(GO) list $(RACEPKGS))") || status=1; \
+	exit $$status
+
+## bench: request-reply and consumer overhead against raw nats.go, as tables
+bench:
+	$(GO) run ./cmd/moabench $(BENCHFLAGS)
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(BENCHPKGS)
+
+## lint: gofmt must have nothing to say, go vet neither
+lint:
+	@files=$$(find . -name '*.go' -not -path './.moa/*' -not -path './.git/*' | xargs gofmt -l); \
+	if [ -n "$$files" ]; then echo "gofmt -l:"; echo "$$files"; exit 1; fi
+	$(GO) vet ./...
+
+## build: the moa binary in ./bin
+build:
+	$(GO) build -o bin/moa ./cmd/moa
+
+deps-run:
+	@scripts/deps.sh postgres
+
+deps-test:
+	@scripts/deps.sh postgres chromium

@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/moa-run/moa/bus"
+	"github.com/moa-run/moa/bus/dlq"
+	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/system"
+)
+
+// runDLQ is `moa dlq`: the dead-letter tool of bus/dlq, run against the NATS of a `moa dev`
+// on its default address unless MOA_NATS_URL (or --nats-url) says otherwise. The connection
+// flags of the settings table are taken out of args; everything else is the tool's.
+func runDLQ(ctx context.Context, args []string, stdout, _ io.Writer, getenv func(string) string) error {
+	ours, theirs := splitSettingFlags(cmdDLQ, args)
+	if len(theirs) == 0 || theirs[0] == "help" || theirs[0] == "-h" || theirs[0] == "--help" {
+		_, err := io.WriteString(stdout, dlq.Usage)
+		return err
+	}
+	o, _, err := parse(cmdDLQ, ours, getenv)
+	if err != nil {
+		return err
+	}
+	nc, err := dlqConn(o)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	err = dlq.Run(ctx, nc, theirs, stdout)
+	if errors.Is(err, contracts.ErrValidation) {
+		return usageError{msg: err.Error()}
+	}
+	return err
+}
+
+// splitSettingFlags separates the flags of the settings table that apply to cmd (with their
+// values) from the other arguments.
+func splitSettingFlags(cmd string, args []string) (ours, theirs []string) {
+	known := map[string]setting{}
+	for _, s := range settings {
+		if s.appliesTo(cmd) {
+			known[s.Flag] = s
+		}
+	}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			theirs = append(theirs, args[i:]...)
+			break
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		s, ok := known[name]
+		if !strings.HasPrefix(a, "-") || !ok {
+			theirs = append(theirs, a)
+			continue
+		}
+		ours = append(ours, a)
+		if !hasValue && s.Arg != "" && i+1 < len(args) {
+			i++
+			ours = append(ours, args[i])
+		}
+	}
+	return ours, theirs
+}
+
+func dlqConn(o *Options) (*nats.Conn, error) {
+	n := o.System.NATS
+	url := n.URL
+	if url == "" {
+		url = "nats://" + system.DefaultNATSAddr
+	}
+	return bus.Connect(bus.ConnectConfig{
+		URLs: url, Name: "moa dlq",
+		Creds: n.Creds, NKeySeed: n.NKey, User: n.User, Password: n.Password, Token: n.Token,
+		TLSCert: n.TLSCert, TLSKey: n.TLSKey, TLSCA: n.TLSCA,
+	})
+}

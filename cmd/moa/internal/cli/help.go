@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/moa-run/moa/system"
+)
+
+const intro = `moa runs the Moa subscription marketplace: services on NATS (request-reply and
+JetStream events), each with its own PostgreSQL and MongoDB databases.
+
+Usage:
+  moa dev [flags]               everything in one process on embedded defaults: NATS with
+                                JetStream, PostgreSQL (local server under the data dir),
+                                FerretDB, every service; prints "nats: URL" and "web: URL"
+  moa serve [flags] SERVICE...  the chosen services against external NATS, PostgreSQL and
+                                MongoDB (the production shape, one container per service)
+  moa dlq COMMAND [flags]       dead letters: ls, show, replay, purge (moa dlq help)
+  moa help                      this text
+
+SIGTERM or SIGINT drains subscriptions, lets in-flight work finish and exits 0.
+HTTP: /healthz (alive), /readyz (NATS, JetStream and every service up), /metrics (Prometheus).
+`
+
+// writeHelp prints the usage, every flag with its variable, default and commands, and every
+// per-service variable.
+func writeHelp(w io.Writer) {
+	fmt.Fprint(w, intro)
+	fmt.Fprintf(w, "\nServices: %s\n", knownServices())
+	fmt.Fprint(w, "\nFlags and environment variables (a flag wins over its variable):\n")
+	for _, s := range settings {
+		head := "  --" + s.Flag
+		if s.Arg != "" {
+			head += " " + s.Arg
+		}
+		meta := []string{s.Env}
+		if s.Default != "" {
+			meta = append(meta, "default "+s.Default)
+		}
+		meta = append(meta, strings.Join(s.Commands, ", "))
+		fmt.Fprintf(w, "%s  (%s)\n", head, strings.Join(meta, "; "))
+		fmt.Fprintf(w, "%s\n", indent(s.Usage, "        ", 88))
+	}
+	fmt.Fprint(w, "\nPer-service environment variables (<SERVICE> upper-cased, e.g. MOA_CATALOG_POSTGRES_URL):\n")
+	for _, v := range perService {
+		fmt.Fprintf(w, "  %s\n%s\n", v.Env, indent(v.Usage, "        ", 88))
+	}
+	for _, name := range system.Services() {
+		reg, _ := system.Lookup(name)
+		for _, d := range reg.Settings {
+			fmt.Fprintf(w, "  %s\n%s\n", system.SettingEnv(name, d.Key), indent(d.Usage, "        ", 88))
+		}
+	}
+}
+
+// indent wraps text at width and prefixes every line.
+func indent(text, prefix string, width int) string {
+	var lines []string
+	line := prefix
+	for _, word := range strings.Fields(text) {
+		if len(line) > len(prefix) && len(line)+1+len(word) > width {
+			lines = append(lines, line)
+			line = prefix
+		}
+		if len(line) > len(prefix) {
+			line += " "
+		}
+		line += word
+	}
+	return strings.Join(append(lines, line), "\n")
+}

@@ -1,0 +1,119 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/moa-run/moa/system"
+)
+
+// stopGrace is added to the drain timeout for what comes after the drain: services releasing
+// their resources and the local databases shutting down.
+const stopGrace = 45 * time.Second
+
+// Main runs moa with args (without the program name) and returns the exit status: 0 on
+// success and after a signal-triggered shutdown, 1 on failure, 2 on a usage error.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 0 {
+		writeHelp(stderr)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	var err error
+	switch cmd {
+	case "help", "-h", "--help", "-help":
+		writeHelp(stdout)
+		return 0
+	case cmdDev, cmdServe:
+		err = runSystem(ctx, cmd, rest, stdout, stderr, getenv)
+	case cmdDLQ:
+		err = runDLQ(ctx, rest, stdout, stderr, getenv)
+	default:
+		err = usagef("unknown command %q", cmd)
+	}
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errHelp):
+		writeHelp(stdout)
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "moa: %v\nRun 'moa help' for usage.\n", err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "moa: %v\n", err)
+		return 1
+	}
+}
+
+// runSystem is `moa dev` and `moa serve`: start, print where to connect, wait for a signal,
+// stop.
+func runSystem(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	o, positional, err := parse(cmd, args, getenv)
+	if err != nil {
+		return err
+	}
+	cfg := o.System
+	switch cmd {
+	case cmdDev:
+		if len(positional) > 0 {
+			return usagef("moa dev takes no arguments (got %q); choose services with --services", positional)
+		}
+	case cmdServe:
+		if len(positional) == 0 {
+			return usagef("moa serve needs at least one service (known: %s)", knownServices())
+		}
+		for _, name := range positional {
+			if _, ok := system.Lookup(name); !ok {
+				return usagef("unknown service %q (known: %s)", name, knownServices())
+			}
+		}
+		cfg.Services = positional
+		cfg.External = true
+	}
+	log := newLogger(stderr, o)
+	cfg.Logger = log
+
+	ctx, stopSignals := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stopSignals()
+	sys, err := system.Start(ctx, cfg)
+	if err != nil {
+		if ctx.Err() != nil {
+			log.Info("interrupted while starting; stopped")
+			return nil
+		}
+		return err
+	}
+	fmt.Fprintf(stdout, "nats: %s\nweb: %s\n", sys.NATSURL(), sys.HTTPURL())
+
+	<-ctx.Done()
+	// From here a second signal kills the process the default way, for the impatient.
+	stopSignals()
+	log.Info("signal received, draining")
+	drain := cfg.DrainTimeout
+	if drain <= 0 {
+		drain = system.DefaultDrainTimeout
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain+stopGrace)
+	defer cancel()
+	if err := sys.Stop(sctx); err != nil {
+		return fmt.Errorf("stop: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func newLogger(w io.Writer, o *Options) *slog.Logger {
+	ho := &slog.HandlerOptions{Level: o.LogLevel}
+	if o.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, ho))
+	}
+	return slog.New(slog.NewTextHandler(w, ho))
+}

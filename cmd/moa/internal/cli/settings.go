@@ -1,0 +1,172 @@
+// Package cli is the `moa` command: its subcommands, and the one table of settings that
+// both the flag parser and `moa help` read, so the help cannot drift from what is parsed.
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moa-run/moa/system"
+)
+
+// Options is everything a command line and the environment can set.
+type Options struct {
+	System    system.Config
+	LogLevel  slog.Level
+	LogFormat string // text or json
+}
+
+// setting is one configuration knob: a flag and the MOA_* variable behind it. A flag given on
+// the command line wins over the variable, which wins over the default.
+type setting struct {
+	Flag     string
+	Env      string
+	Arg      string // placeholder in help, "" for booleans
+	Default  string
+	Usage    string
+	Commands []string // where it applies
+	apply    func(o *Options, v string) error
+}
+
+const (
+	cmdDev   = "dev"
+	cmdServe = "serve"
+	cmdDLQ   = "dlq"
+)
+
+var (
+	all    = []string{cmdDev, cmdServe, cmdDLQ}
+	hosted = []string{cmdDev, cmdServe}
+)
+
+// settings is the table. Order is the order of `moa help`.
+var settings = []setting{
+	{Flag: "data-dir", Env: "MOA_DATA_DIR", Arg: "DIR", Default: "./" + system.DefaultDataDir, Commands: []string{cmdDev},
+		Usage: "where embedded NATS (nats/), PostgreSQL (pg/) and FerretDB (mongo/) keep their data",
+		apply: func(o *Options, v string) error { o.System.DataDir = v; return nil }},
+	{Flag: "nats-addr", Env: "MOA_NATS_ADDR", Arg: "HOST:PORT", Default: system.DefaultNATSAddr, Commands: []string{cmdDev},
+		Usage: "listen address of the embedded NATS server (port 0 picks a free port); 4223 so as not to collide with a nats-server on 4222",
+		apply: func(o *Options, v string) error { o.System.NATS.Addr = v; return nil }},
+	{Flag: "nats-sync-always", Env: "MOA_NATS_SYNC_ALWAYS", Default: "false", Commands: []string{cmdDev},
+		Usage: "fsync every JetStream write before acking it (embedded NATS); off, an acked event survives a crash of moa but not a power loss",
+		apply: func(o *Options, v string) (err error) { o.System.NATS.SyncAlways, err = parseBool(v); return }},
+	{Flag: "nats-url", Env: "MOA_NATS_URL", Arg: "URLS", Commands: all,
+		Usage: "external NATS servers, comma-separated (required by serve; dev starts its own when unset; dlq defaults to nats://" + system.DefaultNATSAddr + ")",
+		apply: func(o *Options, v string) error { o.System.NATS.URL = v; return nil }},
+	{Flag: "nats-creds", Env: "MOA_NATS_CREDS", Arg: "FILE", Commands: all,
+		Usage: "NATS credentials file (user JWT and nkey seed)",
+		apply: func(o *Options, v string) error { o.System.NATS.Creds = v; return nil }},
+	{Flag: "nats-nkey", Env: "MOA_NATS_NKEY", Arg: "FILE", Commands: all,
+		Usage: "NATS nkey seed file",
+		apply: func(o *Options, v string) error { o.System.NATS.NKey = v; return nil }},
+	{Flag: "nats-user", Env: "MOA_NATS_USER", Arg: "NAME", Commands: all,
+		Usage: "NATS user name (with MOA_NATS_PASSWORD)",
+		apply: func(o *Options, v string) error { o.System.NATS.User = v; return nil }},
+	{Flag: "nats-password", Env: "MOA_NATS_PASSWORD", Arg: "SECRET", Commands: all,
+		Usage: "NATS password (prefer the variable: flags show in ps)",
+		apply: func(o *Options, v string) error { o.System.NATS.Password = v; return nil }},
+	{Flag: "nats-token", Env: "MOA_NATS_TOKEN", Arg: "SECRET", Commands: all,
+		Usage: "NATS authentication token (prefer the variable)",
+		apply: func(o *Options, v string) error { o.System.NATS.Token = v; return nil }},
+	{Flag: "nats-tls-cert", Env: "MOA_NATS_TLS_CERT", Arg: "FILE", Commands: all,
+		Usage: "client certificate for mutual TLS with NATS (with MOA_NATS_TLS_KEY)",
+		apply: func(o *Options, v string) error { o.System.NATS.TLSCert = v; return nil }},
+	{Flag: "nats-tls-key", Env: "MOA_NATS_TLS_KEY", Arg: "FILE", Commands: all,
+		Usage: "client key for mutual TLS with NATS",
+		apply: func(o *Options, v string) error { o.System.NATS.TLSKey = v; return nil }},
+	{Flag: "nats-tls-ca", Env: "MOA_NATS_TLS_CA", Arg: "FILE", Commands: all,
+		Usage: "CA certificate that verifies the NATS servers (turns TLS on)",
+		apply: func(o *Options, v string) error { o.System.NATS.TLSCA = v; return nil }},
+	{Flag: "postgres-url", Env: "MOA_POSTGRES_URL", Arg: "URL", Commands: hosted,
+		Usage: "existing PostgreSQL server, postgres://user:pass@host:port/postgres; each service uses its own database <db-prefix><service> on it, created if missing (dev starts a local server when unset)",
+		apply: func(o *Options, v string) error { o.System.PostgresURL = v; return nil }},
+	{Flag: "postgres-port", Env: "MOA_POSTGRES_PORT", Arg: "PORT", Default: "0", Commands: []string{cmdDev},
+		Usage: "port of the local PostgreSQL server on 127.0.0.1 (0 picks a free port)",
+		apply: func(o *Options, v string) (err error) { o.System.PostgresPort, err = parsePort(v); return }},
+	{Flag: "mongo-url", Env: "MOA_MONGO_URL", Arg: "URL", Commands: hosted,
+		Usage: "existing MongoDB, mongodb://...; each service uses its own database <db-prefix><service> (dev embeds FerretDB when unset)",
+		apply: func(o *Options, v string) error { o.System.MongoURL = v; return nil }},
+	{Flag: "db-prefix", Env: "MOA_DB_PREFIX", Arg: "PREFIX", Default: system.DefaultDatabasePrefix, Commands: hosted,
+		Usage: "prefix of the per-service database names (lower-case letters, digits, _)",
+		apply: func(o *Options, v string) error { o.System.DatabasePrefix = v; return nil }},
+	{Flag: "http-addr", Env: "MOA_HTTP_ADDR", Arg: "HOST:PORT", Default: system.DefaultHTTPAddr, Commands: hosted,
+		Usage: "listen address of /healthz, /readyz, /metrics and the web status page (port 0 picks a free port)",
+		apply: func(o *Options, v string) error { o.System.HTTPAddr = v; return nil }},
+	{Flag: "services", Env: "MOA_SERVICES", Arg: "LIST", Default: "all", Commands: []string{cmdDev},
+		Usage: "comma-separated services for dev to run",
+		apply: func(o *Options, v string) error {
+			o.System.Services = nil
+			if v == "all" || v == "" {
+				return nil
+			}
+			for _, s := range strings.Split(v, ",") {
+				if s = strings.TrimSpace(s); s != "" {
+					o.System.Services = append(o.System.Services, s)
+				}
+			}
+			return nil
+		}},
+	{Flag: "drain-timeout", Env: "MOA_DRAIN_TIMEOUT", Arg: "DURATION", Default: system.DefaultDrainTimeout.String(), Commands: hosted,
+		Usage: "on SIGTERM, how long in-flight requests and events may take to finish",
+		apply: func(o *Options, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("want a positive duration like 10s, got %q", v)
+			}
+			o.System.DrainTimeout = d
+			return nil
+		}},
+	{Flag: "log-level", Env: "MOA_LOG_LEVEL", Arg: "LEVEL", Default: "info", Commands: all,
+		Usage: "debug, info, warn or error",
+		apply: func(o *Options, v string) error {
+			if err := o.LogLevel.UnmarshalText([]byte(v)); err != nil {
+				return fmt.Errorf("want debug, info, warn or error, got %q", v)
+			}
+			return nil
+		}},
+	{Flag: "log-format", Env: "MOA_LOG_FORMAT", Arg: "FORMAT", Default: "text", Commands: all,
+		Usage: "text or json; logs go to stderr",
+		apply: func(o *Options, v string) error {
+			if v != "text" && v != "json" {
+				return fmt.Errorf("want text or json, got %q", v)
+			}
+			o.LogFormat = v
+			return nil
+		}},
+}
+
+// perService documents the variables read for each service. They have no flags: one flag per
+// service and key would make the flag set depend on the registry.
+var perService = []struct{ Env, Usage string }{
+	{"MOA_<SERVICE>_POSTGRES_URL", "the service's own database URL, used as is (instead of its database on MOA_POSTGRES_URL)"},
+	{"MOA_<SERVICE>_MONGO_URL", "the service's MongoDB URL (instead of MOA_MONGO_URL)"},
+	{"MOA_<SERVICE>_<KEY>", "a service's own settings, listed below per service"},
+}
+
+func (s setting) appliesTo(cmd string) bool {
+	for _, c := range s.Commands {
+		if c == cmd {
+			return true
+		}
+	}
+	return false
+}
+
+func parseBool(v string) (bool, error) {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("want true or false, got %q", v)
+	}
+	return b, nil
+}
+
+func parsePort(v string) (int, error) {
+	p, err := strconv.Atoi(v)
+	if err != nil || p < 0 || p > 65535 {
+		return 0, fmt.Errorf("want a port number, got %q", v)
+	}
+	return p, nil
+}

@@ -1,0 +1,239 @@
+package main_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/moa-run/moa/bus"
+	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/moatest"
+	"github.com/moa-run/moa/system"
+)
+
+func TestDevRunsTheWholeSystemAndStopsCleanlyOnSIGTERM(t *testing.T) {
+	dataDir := t.TempDir()
+	p := start(t, map[string]string{"MOA_DATA_DIR": dataDir},
+		"dev", "--nats-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
+	natsURL, webURL := p.readReady(t)
+	if !strings.HasPrefix(natsURL, "nats://127.0.0.1:") || !strings.HasPrefix(webURL, "http://127.0.0.1:") || !strings.HasSuffix(webURL, "/") {
+		t.Fatalf("addresses: nats %q, web %q", natsURL, webURL)
+	}
+
+	nc, err := nats.Connect(natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	discover(t, nc, system.Services())
+	// One real call, so the process has handled something its metrics must show.
+	keys, err := bus.Call(ctxTimeout(t, 30*time.Second), busClient(t, nc), contracts.AuthKeys, contracts.Empty{})
+	if err != nil || len(keys.Keys) == 0 {
+		t.Errorf("auth.v1.keys = %+v, %v; want the signing keys", keys, err)
+	}
+	checkHTTP(t, webURL)
+	// The dead-letter tool finds the dev server's DLQ stream (created at start) by URL.
+	dl := start(t, map[string]string{"MOA_NATS_URL": natsURL}, "dlq", "ls", "--limit", "5")
+	if code := dl.wait(t); code != 0 || !strings.Contains(strings.Join(dl.stdout.lines(), "\n"), "no dead letters") {
+		t.Errorf("moa dlq ls: exit %d, stdout %q", code, dl.stdout.lines())
+	}
+	pg := postgresUnder(dataDir)
+	if len(pg) == 0 {
+		t.Errorf("no postgres process runs on a data directory under %s", dataDir)
+	}
+
+	if code := p.terminate(t); code != 0 {
+		t.Errorf("exit code after SIGTERM = %d, want 0", code)
+	}
+	if out := p.stdout.lines(); len(out) != 2 {
+		t.Errorf("stdout = %q, want exactly the nats: and web: lines", out)
+	}
+	if left := stillPostgres(pg); len(left) > 0 {
+		t.Errorf("postgres processes %v outlived moa", left)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "pg", "postmaster.pid")); !os.IsNotExist(err) {
+		t.Errorf("postmaster.pid left behind (%v): PostgreSQL was not shut down cleanly", err)
+	}
+	for _, log := range []string{"signal received, draining", "stopped"} {
+		if !strings.Contains(p.stderr.String(), log) {
+			t.Errorf("stderr lacks %q", log)
+		}
+	}
+}
+
+// `moa serve` is the production shape: it starts nothing itself. Here it runs two services
+// against test infrastructure, one database URL given per service (auth) and one shared
+// server URL (search's MongoDB).
+func TestServeRunsChosenServicesAgainstExternalInfrastructure(t *testing.T) {
+	ns := moatest.NATS(t)
+	p := start(t, map[string]string{
+		"MOA_NATS_URL":          ns.URL(),
+		"MOA_AUTH_POSTGRES_URL": moatest.Postgres(t),
+		"MOA_MONGO_URL":         moatest.Mongo(t),
+		"MOA_HTTP_ADDR":         "127.0.0.1:0",
+		"MOA_LOG_FORMAT":        "json",
+	}, "serve", "auth", "search")
+	natsURL, webURL := p.readReady(t)
+	if natsURL != ns.URL() {
+		t.Errorf("nats line %q, want the external server %q", natsURL, ns.URL())
+	}
+	code, body := get(t, webURL+"readyz")
+	if code != http.StatusOK {
+		t.Errorf("/readyz = %d %s", code, body)
+	}
+	discover(t, ns.Conn(t), []string{"auth", "search"})
+	if code := p.terminate(t); code != 0 {
+		t.Errorf("exit code after SIGTERM = %d, want 0", code)
+	}
+	first, _, _ := strings.Cut(p.stderr.String(), "\n")
+	if !json.Valid([]byte(first)) {
+		t.Errorf("MOA_LOG_FORMAT=json, but the first log line is %q", first)
+	}
+}
+
+func TestCommandLineMistakes(t *testing.T) {
+	cases := []struct {
+		name string
+		env  map[string]string
+		args []string
+		code int
+		want string
+	}{
+		{"no command", nil, nil, 2, "Usage:"},
+		{"unknown command", nil, []string{"deploy"}, 2, `unknown command "deploy"`},
+		{"serve without services", nil, []string{"serve"}, 2, "at least one service"},
+		{"serve unknown service", nil, []string{"serve", "payroll"}, 2, `unknown service "payroll"`},
+		{"serve without NATS", nil, []string{"serve", "search"}, 1, "MOA_NATS_URL"},
+		{"bad variable", map[string]string{"MOA_DRAIN_TIMEOUT": "soon"}, []string{"dev"}, 2, "MOA_DRAIN_TIMEOUT"},
+		{"bad flag", nil, []string{"dev", "--nats-adr", "x"}, 2, "nats-adr"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := start(t, c.env, c.args...)
+			if code := p.wait(t); code != c.code {
+				t.Errorf("exit code %d, want %d", code, c.code)
+			}
+			if !strings.Contains(p.stderr.String(), c.want) {
+				t.Errorf("stderr %q lacks %q", p.stderr.String(), c.want)
+			}
+		})
+	}
+}
+
+func TestHelpListsEveryVariable(t *testing.T) {
+	p := start(t, nil, "help")
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("moa help exited %d", code)
+	}
+	out := strings.Join(p.stdout.lines(), "\n")
+	for _, want := range []string{"moa dev", "moa serve", "MOA_DATA_DIR", "--nats-addr", "MOA_NATS_URL", "MOA_POSTGRES_URL",
+		"MOA_MONGO_URL", "MOA_<SERVICE>_POSTGRES_URL", "--http-addr", "MOA_LOG_LEVEL", "MOA_LOG_FORMAT"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("moa help lacks %q", want)
+		}
+	}
+}
+
+func checkHTTP(t *testing.T, webURL string) {
+	t.Helper()
+	if code, body := get(t, webURL+"healthz"); code != http.StatusOK {
+		t.Errorf("/healthz = %d %s", code, body)
+	}
+	code, body := get(t, webURL+"readyz")
+	var r system.Readiness
+	if err := json.Unmarshal([]byte(body), &r); err != nil || code != http.StatusOK || !r.Ready {
+		t.Errorf("/readyz = %d %s", code, body)
+	}
+	code, body = get(t, webURL+"metrics")
+	for _, want := range []string{`moa_handled_total{kind="request",name="keys",outcome="ok",service="auth"} 1`, "go_goroutines"} {
+		if code != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("/metrics (%d) lacks %q", code, want)
+		}
+	}
+	code, body = get(t, webURL)
+	for _, name := range system.Services() {
+		if code != http.StatusOK || !strings.Contains(body, name) {
+			t.Errorf("status page (%d) does not list %s", code, name)
+		}
+	}
+}
+
+// discover finds the services through $SRV.PING, as `nats micro ls` does, and checks with
+// $SRV.INFO that each serves exactly the endpoints contracts declares for it, in a queue
+// group.
+func discover(t *testing.T, nc *nats.Conn, want []string) {
+	t.Helper()
+	var found []string
+	moatest.WaitFor(t, 30*time.Second, func() error {
+		found = ping(t, nc)
+		if !equal(found, want) {
+			return fmt.Errorf("$SRV.PING answered by %v, want %v", found, want)
+		}
+		return nil
+	})
+	declared := map[string][]string{}
+	for _, ep := range contracts.Endpoints() {
+		info := ep.Info()
+		declared[info.Service.Name] = append(declared[info.Service.Name], info.Subject)
+	}
+	for _, name := range want {
+		msg, err := nc.Request("$SRV.INFO."+name, nil, 10*time.Second)
+		if err != nil {
+			t.Errorf("$SRV.INFO.%s: %v", name, err)
+			continue
+		}
+		var info micro.Info
+		if err := json.Unmarshal(msg.Data, &info); err != nil {
+			t.Errorf("$SRV.INFO.%s: %v", name, err)
+			continue
+		}
+		var subjects []string
+		for _, ep := range info.Endpoints {
+			subjects = append(subjects, ep.Subject)
+			if ep.QueueGroup == "" {
+				t.Errorf("%s: endpoint %s is not in a queue group", name, ep.Subject)
+			}
+		}
+		if len(declared[name]) == 0 || !equal(subjects, declared[name]) {
+			t.Errorf("$SRV.INFO.%s endpoints = %v, contracts declare %v", name, subjects, declared[name])
+		}
+	}
+}
+
+// ping collects the $SRV.PING answers that arrive within a second.
+func ping(t *testing.T, nc *nats.Conn) []string {
+	t.Helper()
+	inbox := nc.NewRespInbox()
+	sub, err := nc.SubscribeSync(inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := nc.PublishRequest("$SRV.PING", inbox, nil); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for {
+		msg, err := sub.NextMsg(time.Second)
+		if err != nil {
+			break
+		}
+		var p micro.Ping
+		if json.Unmarshal(msg.Data, &p) == nil {
+			seen[p.Name] = true
+		}
+	}
+	var names []string
+	for n := range seen {
+		names = append(names, n)
+	}
+	return names
+}

@@ -1,0 +1,210 @@
+package system
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults. The embedded NATS port is 4223, not 4222, so that `moa dev` runs beside a
+// nats-server already listening on the standard port.
+const (
+	DefaultDataDir        = ".moa"
+	DefaultNATSAddr       = "127.0.0.1:4223"
+	DefaultHTTPAddr       = "127.0.0.1:8080"
+	DefaultDatabasePrefix = "moa_"
+	DefaultDrainTimeout   = 10 * time.Second
+)
+
+// Config describes one Moa process. The zero value plus a DataDir is a working `moa dev`.
+type Config struct {
+	// DataDir holds what the embedded infrastructure writes: nats/ (JetStream store), pg/
+	// (the local PostgreSQL cluster) and mongo/ (FerretDB's SQLite files). Default ./.moa.
+	DataDir string
+
+	NATS NATSConfig
+
+	// PostgresURL points at an existing PostgreSQL server (its database is only used to
+	// create the services' databases). Empty: a local server is started under DataDir/pg.
+	PostgresURL string
+	// PostgresPort is the local server's port; 0 picks a free one.
+	PostgresPort int
+	// MongoURL points at an existing MongoDB. Empty: an embedded FerretDB under DataDir/mongo.
+	MongoURL string
+
+	// DatabasePrefix names each service's own databases: PostgreSQL database and MongoDB
+	// database <prefix><service> (default "moa_", e.g. moa_catalog).
+	DatabasePrefix string
+	// ServicePostgresURL overrides the database URL of one service (used as is; the
+	// database must exist unless PostgresURL is set, which is then used to create it).
+	ServicePostgresURL map[string]string
+	// ServiceMongoURL overrides the MongoDB URL of one service.
+	ServiceMongoURL map[string]string
+
+	// HTTPAddr is where /healthz, /readyz, /metrics, the status page and the edge listen.
+	// Port 0 picks a free port (see [System.HTTPURL]).
+	HTTPAddr string
+
+	// Services to start; empty means every registered service.
+	Services []string
+
+	// External is the production shape (`moa serve`): nothing is started locally, and a
+	// missing NATS URL, or a missing database URL for a service that needs one, is an error.
+	External bool
+
+	// DrainTimeout bounds how long Stop lets in-flight handlers finish.
+	DrainTimeout time.Duration
+
+	// Logger for the system and, with a "service" attribute, for each service.
+	Logger *slog.Logger
+
+	// Setting returns a service's own setting; default: the environment variable
+	// MOA_<SERVICE>_<KEY>. See [SettingEnv].
+	Setting func(service, key string) string
+
+	// Registry replaces the built-in service registry (tests hosting their own services).
+	Registry map[string]Registration
+}
+
+// NATSConfig says where the bus is.
+type NATSConfig struct {
+	// URL of external servers (comma-separated). Empty: an embedded server on Addr.
+	URL string
+	// Addr is the embedded server's listen address (default 127.0.0.1:4223; port 0 picks a
+	// free port).
+	Addr string
+	// SyncAlways makes the embedded server fsync every JetStream write before acking it.
+	SyncAlways bool
+
+	// Credentials and TLS for external servers (see bus.ConnectConfig).
+	Creds    string
+	NKey     string
+	User     string
+	Password string
+	Token    string
+	TLSCert  string
+	TLSKey   string
+	TLSCA    string
+}
+
+// SettingEnv is the environment variable holding a service setting: MOA_<SERVICE>_<KEY>,
+// upper-cased, with '-' and '.' turned into '_'.
+func SettingEnv(service, key string) string {
+	r := strings.NewReplacer("-", "_", ".", "_")
+	return "MOA_" + strings.ToUpper(r.Replace(service)) + "_" + strings.ToUpper(r.Replace(key))
+}
+
+// DatabaseName is the name of a service's own PostgreSQL and MongoDB databases.
+func DatabaseName(prefix, service string) string {
+	if prefix == "" {
+		prefix = DefaultDatabasePrefix
+	}
+	return prefix + strings.ReplaceAll(service, "-", "_")
+}
+
+func (c *Config) setDefaults() {
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir
+	}
+	if c.NATS.Addr == "" {
+		c.NATS.Addr = DefaultNATSAddr
+	}
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = DefaultHTTPAddr
+	}
+	if c.DatabasePrefix == "" {
+		c.DatabasePrefix = DefaultDatabasePrefix
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = DefaultDrainTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Setting == nil {
+		c.Setting = func(service, key string) string { return os.Getenv(SettingEnv(service, key)) }
+	}
+	if c.Registry == nil {
+		c.Registry = registry
+	}
+}
+
+// validate checks what can be checked before anything starts, so a typo fails in
+// milliseconds rather than after PostgreSQL was initialised.
+func (c *Config) validate() error {
+	var errs []error
+	if c.External {
+		if c.NATS.URL == "" {
+			errs = append(errs, errors.New("no NATS URL: set MOA_NATS_URL (or --nats-url)"))
+		}
+	} else if _, _, err := splitAddr(c.NATS.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("nats addr %q: %w", c.NATS.Addr, err))
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		errs = append(errs, fmt.Errorf("http addr %q: %w", c.HTTPAddr, err))
+	}
+	if !validPrefix(c.DatabasePrefix) {
+		errs = append(errs, fmt.Errorf("database prefix %q: use lower-case letters, digits and '_'", c.DatabasePrefix))
+	}
+	for _, name := range c.Services {
+		if _, ok := c.Registry[name]; !ok {
+			errs = append(errs, fmt.Errorf("unknown service %q (known: %s)", name, strings.Join(names(c.Registry), ", ")))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// selected returns the services to start, in a stable order.
+func (c *Config) selected() []string {
+	if len(c.Services) == 0 {
+		return names(c.Registry)
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range c.Services {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (c *Config) natsDir() string  { return filepath.Join(c.DataDir, "nats") }
+func (c *Config) pgDir() string    { return filepath.Join(c.DataDir, "pg") }
+func (c *Config) mongoDir() string { return filepath.Join(c.DataDir, "mongo") }
+
+// splitAddr parses an embedded server address. Port 0 becomes -1, which nats-server reads
+// as "pick a free port" (0 would mean its default, 4222).
+func splitAddr(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port %q", p)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	if port == 0 {
+		port = -1
+	}
+	return host, port, nil
+}
+
+func validPrefix(p string) bool {
+	for _, r := range p {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return p != ""
+}

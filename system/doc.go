@@ -1,0 +1,16 @@
+// Package system assembles Moa in one process: NATS (embedded or external), one PostgreSQL
+// database and one MongoDB database per service (local servers under a data dir, or external
+// URLs), one bus runtime, the event streams declared in contracts, the services from the
+// registry (services.go), and an HTTP server for /healthz, /readyz, /metrics and the edge.
+//
+// `moa dev` calls [Start] with embedded defaults; `moa serve SVC...` calls it with
+// Config.External set, so nothing is started locally and missing URLs are errors; tests call
+// it through system/systemtest.
+//
+// Durability choice for the embedded NATS: JetStream does not fsync every write by default
+// (the server syncs every two minutes). An acked event is in the kernel's page cache, so it
+// survives a crash of the moa process, but not a power loss of the machine. That is the right
+// trade for a development store; set Config.NATS.SyncAlways (MOA_NATS_SYNC_ALWAYS) to fsync
+// before every ack. Production runs an external nats-server whose config decides
+// (deploy/nats/nats.conf sets sync_interval: always).
+package system

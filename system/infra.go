@@ -1,0 +1,208 @@
+package system
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/moa-run/moa/bus"
+	"github.com/moa-run/moa/internal/docstore"
+	"github.com/moa-run/moa/internal/pglocal"
+)
+
+// startNATS starts the embedded server (unless a URL is configured) and connects to it.
+// /readyz and the status page may look while this runs, hence the lock around the results.
+func (s *System) startNATS() error {
+	c := &s.cfg
+	natsURL := c.NATS.URL
+	if natsURL == "" {
+		host, port, _ := splitAddr(c.NATS.Addr) // validated
+		if err := os.MkdirAll(c.natsDir(), 0o755); err != nil {
+			return fmt.Errorf("nats store: %w", err)
+		}
+		ns, err := bus.StartEmbedded(bus.EmbeddedConfig{
+			Host: host, Port: port, StoreDir: c.natsDir(), SyncAlways: c.NATS.SyncAlways,
+		})
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.ns = ns
+		s.mu.Unlock()
+		natsURL = ns.ClientURL()
+	}
+	nc, err := bus.Connect(bus.ConnectConfig{
+		URLs: natsURL, Name: s.connName(),
+		Creds: c.NATS.Creds, NKeySeed: c.NATS.NKey, User: c.NATS.User, Password: c.NATS.Password,
+		Token: c.NATS.Token, TLSCert: c.NATS.TLSCert, TLSKey: c.NATS.TLSKey, TLSCA: c.NATS.TLSCA,
+	})
+	if err != nil {
+		return err
+	}
+	if c.NATS.URL != "" {
+		natsURL = nc.ConnectedUrlRedacted()
+	}
+	s.mu.Lock()
+	s.nc, s.natsURL = nc, natsURL
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *System) connName() string {
+	if s.cfg.External {
+		return "moa serve " + strings.Join(s.names, " ")
+	}
+	return "moa dev"
+}
+
+func (s *System) stopNATS() {
+	if s.nc != nil && !s.nc.IsClosed() {
+		s.nc.Close()
+	}
+	if s.ns != nil {
+		s.ns.Shutdown()
+		s.ns.WaitForShutdown()
+	}
+}
+
+// startPostgres returns the URL services' databases are created through: the configured
+// server, or a local one started under DataDir/pg.
+func (s *System) startPostgres(ctx context.Context) error {
+	if s.cfg.PostgresURL != "" || s.cfg.External {
+		return nil // pgAdmin is the configured URL, set by Start
+	}
+	pg, err := pglocal.Start(ctx, pglocal.Config{
+		DataDir: s.cfg.pgDir(),
+		Port:    s.cfg.PostgresPort,
+		Logger:  s.log.With("component", "postgres"),
+	})
+	if err != nil {
+		return err
+	}
+	s.pg = pg
+	s.pgAdmin = pg.URL("postgres")
+	return nil
+}
+
+// postgresFor returns the URL of a service's own database, creating the database when it
+// does not exist yet and an admin URL is known.
+func (s *System) postgresFor(ctx context.Context, name string) (string, error) {
+	dbURL := s.cfg.ServicePostgresURL[name]
+	if dbURL == "" {
+		if s.pgAdmin == "" {
+			return "", fmt.Errorf("%s needs PostgreSQL: set MOA_POSTGRES_URL or %s", name, SettingEnv(name, "postgres_url"))
+		}
+		db := DatabaseName(s.cfg.DatabasePrefix, name)
+		u, err := withDatabase(s.pgAdmin, db)
+		if err != nil {
+			return "", err
+		}
+		dbURL = u
+	}
+	if err := s.ensureDatabase(ctx, dbURL); err != nil {
+		return "", fmt.Errorf("%s database: %w", name, err)
+	}
+	return dbURL, nil
+}
+
+// ensureDatabase connects to dbURL and, if the database does not exist, creates it through
+// the admin URL. Two instances starting at once may both try: the loser's duplicate_database
+// error is success.
+func (s *System) ensureDatabase(ctx context.Context, dbURL string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err := ping(ctx, dbURL)
+	var pgErr *pgconn.PgError
+	if err == nil || !errors.As(err, &pgErr) || pgErr.Code != "3D000" || s.pgAdmin == "" {
+		return err
+	}
+	cfg, perr := pgx.ParseConfig(dbURL)
+	if perr != nil {
+		return perr
+	}
+	s.log.Info("creating database", "database", cfg.Database)
+	if err := pglocal.CreateDatabase(ctx, s.pgAdmin, cfg.Database); err != nil {
+		if !errors.As(err, &pgErr) || pgErr.Code != "42P04" {
+			return err
+		}
+	}
+	return ping(ctx, dbURL)
+}
+
+func ping(ctx context.Context, dbURL string) error {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	return conn.Close(ctx)
+}
+
+// withDatabase returns the URL u with its database replaced by db. Only URL syntax is
+// accepted (postgres://user:pass@host:port/db?params): key=value DSNs cannot be rewritten
+// safely, and MOA_<SERVICE>_POSTGRES_URL covers that case.
+func withDatabase(u, db string) (string, error) {
+	p, err := url.Parse(u)
+	if err != nil || (p.Scheme != "postgres" && p.Scheme != "postgresql") {
+		return "", fmt.Errorf("PostgreSQL URL must look like postgres://user:password@host:port/postgres, not %q", redactURL(u))
+	}
+	p.Path = "/" + db
+	p.RawPath = ""
+	return p.String(), nil
+}
+
+func (s *System) stopPostgres(ctx context.Context) error {
+	if s.pg == nil {
+		return nil
+	}
+	return s.pg.Stop(ctx)
+}
+
+// startMongo starts the embedded FerretDB unless a URL is configured.
+func (s *System) startMongo(ctx context.Context) error {
+	if s.cfg.MongoURL != "" || s.cfg.External {
+		return nil // mongoURL is the configured URL, set by Start
+	}
+	st, err := docstore.Start(ctx, docstore.Config{Dir: s.cfg.mongoDir(), Addr: "127.0.0.1:0"})
+	if err != nil {
+		return err
+	}
+	s.docs = st
+	s.mongoURL = st.URI()
+	return nil
+}
+
+func (s *System) mongoFor(name string) (string, error) {
+	if u := s.cfg.ServiceMongoURL[name]; u != "" {
+		return u, nil
+	}
+	if s.mongoURL == "" {
+		return "", fmt.Errorf("%s needs MongoDB: set MOA_MONGO_URL or %s", name, SettingEnv(name, "mongo_url"))
+	}
+	return s.mongoURL, nil
+}
+
+func (s *System) stopMongo() error {
+	if s.docs == nil {
+		return nil
+	}
+	return s.docs.Close()
+}
+
+// redactURL hides a password in u for messages and the status page.
+func redactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.User == nil {
+		if err != nil {
+			return "(unparsable URL)"
+		}
+		return u
+	}
+	return p.Redacted()
+}

@@ -1,0 +1,253 @@
+package system
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/moa-run/moa/bus"
+	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/internal/docstore"
+	"github.com/moa-run/moa/internal/pglocal"
+)
+
+// infraStopTimeout bounds stopping the local databases. It is separate from the caller's
+// context so that a drain that used up its budget still leaves PostgreSQL a clean shutdown.
+const infraStopTimeout = 30 * time.Second
+
+// State is where a System is in its life.
+type State string
+
+const (
+	StateStarting State = "starting"
+	StateReady    State = "ready"
+	StateStopping State = "stopping"
+	StateStopped  State = "stopped"
+)
+
+// System is a running Moa process: infrastructure, one runtime, the selected services and
+// the HTTP server.
+type System struct {
+	cfg   Config
+	log   *slog.Logger
+	names []string // selected services, in start order
+
+	pg       *pglocal.Server // local PostgreSQL, nil when external or unused
+	pgAdmin  string
+	docs     *docstore.Store // embedded FerretDB, nil when external or unused
+	mongoURL string
+	reg      *prometheus.Registry
+	web      *web
+
+	// mu guards what the HTTP handlers may read while Start is still running.
+	mu      sync.Mutex
+	state   State
+	started []startedService
+	ns      *server.Server // embedded NATS, nil when external
+	nc      *nats.Conn
+	natsURL string
+	rt      *bus.Runtime
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+type startedService struct {
+	name string
+	env  bus.Env
+	comp bus.Component
+}
+
+// Start brings the system up: HTTP listener (so /healthz answers while databases start),
+// NATS, every stream declared in contracts (not in the External shape), databases, then each
+// selected service in name order. It returns once every
+// service's Start returned; on any failure what was started is stopped again.
+func Start(ctx context.Context, cfg Config) (*System, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("system: %w", err)
+	}
+	s := &System{cfg: cfg, log: cfg.Logger, names: cfg.selected(), state: StateStarting,
+		pgAdmin: cfg.PostgresURL, mongoURL: cfg.MongoURL}
+	s.reg = prometheus.NewRegistry()
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	w, err := s.listenHTTP()
+	if err != nil {
+		return nil, fmt.Errorf("system: http: %w", err)
+	}
+	s.web = w
+	if cfg.External {
+		s.log.Info("moa starting", "services", s.names)
+	} else {
+		s.log.Info("moa starting", "services", s.names, "data_dir", cfg.DataDir)
+	}
+	if err := s.start(ctx); err != nil {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.DrainTimeout)
+		defer cancel()
+		if serr := s.Stop(stopCtx); serr != nil {
+			s.log.Warn("stopping after a failed start", "error", serr)
+		}
+		return nil, fmt.Errorf("system: %w", err)
+	}
+	s.setState(StateReady)
+	s.log.Info("moa ready", "nats", s.natsURL, "web", s.HTTPURL(), "services", s.names)
+	return s, nil
+}
+
+func (s *System) start(ctx context.Context) error {
+	needPG, needMongo := false, false
+	// A service whose database URL is given on its own needs no server from us.
+	for _, n := range s.names {
+		r := s.cfg.Registry[n]
+		needPG = needPG || r.Postgres && s.cfg.ServicePostgresURL[n] == ""
+		needMongo = needMongo || r.Mongo && s.cfg.ServiceMongoURL[n] == ""
+	}
+	// The databases start beside NATS: initdb on a first run takes seconds, and nothing about
+	// NATS depends on it.
+	g, gctx := errgroup.WithContext(ctx)
+	if needPG {
+		g.Go(func() error { return wrap("postgres", s.startPostgres(gctx)) })
+	}
+	if needMongo {
+		g.Go(func() error { return wrap("mongodb", s.startMongo(gctx)) })
+	}
+	g.Go(func() error {
+		if err := s.startNATS(); err != nil {
+			return wrap("nats", err)
+		}
+		rt, err := bus.New(s.nc, bus.WithLogger(s.log), bus.WithRegisterer(s.reg))
+		if err != nil {
+			return wrap("bus", err)
+		}
+		s.mu.Lock()
+		s.rt = rt
+		s.mu.Unlock()
+		if s.cfg.External {
+			// In production each service creates the streams it uses, within the NATS
+			// permissions of its own user (deploy/nats/nats.conf); one process creating
+			// every stream would need them all.
+			return nil
+		}
+		return wrap("streams", rt.EnsureStreams(gctx, contracts.Streams()...))
+	})
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for _, name := range s.names {
+		if err := s.startService(ctx, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *System) startService(ctx context.Context, name string) error {
+	reg := s.cfg.Registry[name]
+	env := bus.Env{
+		Runtime: s.rt,
+		Logger:  s.log.With("service", name),
+		Setting: func(key string) string { return s.cfg.Setting(name, key) },
+	}
+	if reg.Postgres {
+		u, err := s.postgresFor(ctx, name)
+		if err != nil {
+			return err
+		}
+		env.PostgresURL = u
+	}
+	if reg.Mongo {
+		u, err := s.mongoFor(name)
+		if err != nil {
+			return err
+		}
+		env.MongoURL = u
+		env.MongoDatabase = DatabaseName(s.cfg.DatabasePrefix, name)
+	}
+	comp, err := reg.Start(ctx, env)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	if comp == nil {
+		comp = bus.Stopper(func(context.Context) error { return nil })
+	}
+	s.mu.Lock()
+	s.started = append(s.started, startedService{name: name, env: env, comp: comp})
+	s.mu.Unlock()
+	s.log.Info("service started", "service", name)
+	return nil
+}
+
+// Stop shuts the system down: the HTTP server stops taking requests, the runtime stops its
+// endpoints and consumers and lets in-flight handlers finish (up to Config.DrainTimeout or
+// ctx), services release what they hold (in reverse start order), the NATS connection is
+// drained, then embedded NATS, FerretDB and PostgreSQL stop. Calling it again returns the
+// first result.
+func (s *System) Stop(ctx context.Context) error {
+	s.stopOnce.Do(func() { s.stopErr = s.stop(ctx) })
+	return s.stopErr
+}
+
+func (s *System) stop(ctx context.Context) error {
+	s.setState(StateStopping)
+	var errs []error
+	if s.web != nil {
+		errs = append(errs, wrap("http", s.web.shutdown(ctx)))
+	}
+	if s.rt != nil {
+		dctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
+		errs = append(errs, wrap("drain", s.rt.Close(dctx, false)))
+		cancel()
+	}
+	s.mu.Lock()
+	started := s.started
+	s.mu.Unlock()
+	for i := len(started) - 1; i >= 0; i-- {
+		errs = append(errs, wrap("stop "+started[i].name, started[i].comp.Stop(ctx)))
+	}
+	if s.nc != nil {
+		errs = append(errs, wrap("nats drain", drainConn(ctx, s.nc)))
+	}
+	s.stopNATS()
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), infraStopTimeout)
+	defer cancel()
+	errs = append(errs, wrap("mongodb", s.stopMongo()), wrap("postgres", s.stopPostgres(ictx)))
+	s.setState(StateStopped)
+	return errors.Join(errs...)
+}
+
+// drainConn drains nc (pending publishes are flushed, subscriptions finish) and waits until
+// it is closed or ctx ends.
+func drainConn(ctx context.Context, nc *nats.Conn) error {
+	if nc.IsClosed() {
+		return nil
+	}
+	closed := make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+	if err := nc.Drain(); err != nil {
+		nc.Close()
+		return nil
+	}
+	select {
+	case <-closed:
+		return nil
+	case <-ctx.Done():
+		nc.Close()
+		return ctx.Err()
+	}
+}
+
+func wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
