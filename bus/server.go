@@ -91,6 +91,10 @@ type ConnectConfig struct {
 	TLSCert  string // client certificate (mutual TLS)
 	TLSKey   string
 	TLSCA    string // CA to verify the servers
+	// InboxPrefix replaces "_INBOX" for this connection's reply subjects, so that the server's
+	// permissions can give each service its own inbox space (_INBOX_<svc>.>) and no service can
+	// read another's replies.
+	InboxPrefix string
 }
 
 // Connect opens a connection that reconnects forever, so a restarted server or a failover in a
@@ -102,6 +106,9 @@ func Connect(cfg ConnectConfig) (*nats.Conn, error) {
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.ReconnectBufSize(64 << 20),
 		nats.RetryOnFailedConnect(false),
+	}
+	if cfg.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(cfg.InboxPrefix))
 	}
 	switch {
 	case cfg.Creds != "":
