@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -19,6 +20,11 @@ type Request struct {
 	Endpoint contracts.EndpointInfo
 	Header   nats.Header
 	Data     []byte
+
+	// Per-call options (see CallOption).
+	fallback Fallback
+	noRetry  bool
+	st       *callState // the endpoint's state, found once per call
 }
 
 // Reply is a successful reply. Degraded is set when a fallback, not the service, produced it.
@@ -36,47 +42,97 @@ type Invoker func(ctx context.Context, req *Request) (*Reply, error)
 // circuit breakers, bulkheads and fallbacks live.
 type CallMiddleware func(Invoker) Invoker
 
-// Client makes typed calls. Each client has a name (the calling service) used in metrics.
+// Client makes typed calls. Each client has a name (the calling service) used in metrics and
+// keeps, per endpoint it calls, the resilience state of [Policy]: a breaker, a bulkhead; and
+// one retry budget for all its calls.
 type Client struct {
 	rt     *Runtime
 	name   string
 	invoke Invoker
+	cfg    clientConfig
+	rm     *resilienceMetrics
+	budget *retryBudget
+
+	mu     sync.Mutex // serializes creating endpoint states
+	states sync.Map   // subject -> *callState
 }
 
-// NewClient returns a client named after the calling service. mws wrap every call, mws[0]
-// outermost, inside the client's tracing and metrics.
+// NewClient returns a client named after the calling service, with the default resilience
+// policy ([DefaultPolicy], [DefaultRetryBudget]). mws wrap every call, mws[0] outermost,
+// inside the client's tracing and metrics.
 func (r *Runtime) NewClient(name string, mws ...CallMiddleware) *Client {
-	c := &Client{rt: r, name: name}
+	return r.NewClientWith(name, WithCallMiddleware(mws...))
+}
+
+// NewClientWith returns a client configured by opts: per-endpoint policies, fallbacks, the
+// retry budget, call middleware.
+//
+// The layers of a call, outermost first: deadline (Invoke), tracing and metrics, the caller's
+// middleware, fallback, bulkhead, retries, circuit breaker, one NATS request.
+func (r *Runtime) NewClientWith(name string, opts ...ClientOption) *Client {
+	c := &Client{rt: r, name: name, cfg: newClientConfig(opts), rm: newResilienceMetrics(r.reg)}
+	c.budget = newRetryBudget(c.cfg.budget, time.Now())
 	inv := c.send
-	for i := len(mws) - 1; i >= 0; i-- {
-		inv = mws[i](inv)
+	if !c.cfg.plain {
+		inv = c.resilience(inv)
+	}
+	for i := len(c.cfg.mws) - 1; i >= 0; i-- {
+		inv = c.cfg.mws[i](inv)
 	}
 	c.invoke = c.observe(inv)
 	return c
 }
 
+// Name returns the client's name.
+func (c *Client) Name() string { return c.name }
+
+// CallOption adjusts one call.
+type CallOption func(*Request)
+
+// CallFallback sets the fallback of this call, in place of the endpoint's.
+func CallFallback(fn Fallback) CallOption { return func(r *Request) { r.fallback = fn } }
+
+// NoRetry makes this call a single attempt.
+func NoRetry() CallOption { return func(r *Request) { r.noRetry = true } }
+
+// Idempotent declares this call safe to repeat although its endpoint is not (for instance
+// because it carries an idempotency key the service deduplicates on), so timeouts and
+// unavailable errors are retried.
+func Idempotent() CallOption { return func(r *Request) { r.Endpoint.Idempotent = true } }
+
 // Call calls ep with req and decodes the reply. The deadline sent to the service is the
 // smaller of ctx's deadline and the endpoint's declared timeout. Errors are *contracts.Error:
-// errors.Is(err, contracts.ErrNotFound) and errors.As work.
-func Call[Req, Resp any](ctx context.Context, c *Client, ep contracts.Endpoint[Req, Resp], req Req) (Resp, error) {
-	var resp Resp
-	r, err := CallReply(ctx, c, ep, req)
+// errors.Is(err, contracts.ErrNotFound) and errors.As work. A reply produced by a fallback is
+// decoded like any other; use CallReply to tell it apart.
+func Call[Req, Resp any](ctx context.Context, c *Client, ep contracts.Endpoint[Req, Resp], req Req, opts ...CallOption) (Resp, error) {
+	r, err := CallReply(ctx, c, ep, req, opts...)
 	if err != nil {
+		var resp Resp
 		return resp, err
 	}
-	if err := json.Unmarshal(r.Data, &resp); err != nil {
-		return resp, contracts.ErrInternal.Msg("reply from %s is not valid JSON: %v", ep.Subject(), err)
-	}
-	return resp, nil
+	return DecodeReply[Resp](ep.Subject(), r)
 }
 
 // CallReply is Call without decoding, for callers that need the reply's metadata (Degraded).
-func CallReply[Req, Resp any](ctx context.Context, c *Client, ep contracts.Endpoint[Req, Resp], req Req) (*Reply, error) {
+func CallReply[Req, Resp any](ctx context.Context, c *Client, ep contracts.Endpoint[Req, Resp], req Req, opts ...CallOption) (*Reply, error) {
 	data, err := json.Marshal(req)
 	if err != nil {
 		return nil, contracts.ErrBadRequest.Msg("encoding request: %v", err)
 	}
-	return c.Invoke(ctx, &Request{Endpoint: ep.Info(), Header: nats.Header{}, Data: data})
+	r := &Request{Endpoint: ep.Info(), Header: nats.Header{}, Data: data}
+	for _, o := range opts {
+		o(r)
+	}
+	return c.Invoke(ctx, r)
+}
+
+// DecodeReply decodes a reply body; subject names the endpoint in the error.
+func DecodeReply[Resp any](subject string, r *Reply) (Resp, error) {
+	var resp Resp
+	if err := json.Unmarshal(r.Data, &resp); err != nil {
+		return resp, contracts.ErrInternal.Msg("reply from %s is not valid JSON: %v", subject, err)
+	}
+	return resp, nil
 }
 
 // Invoke runs an untyped call through the client's middleware.
@@ -99,20 +155,28 @@ func (c *Client) Invoke(ctx context.Context, req *Request) (*Reply, error) {
 // observe adds the client span and metrics around every call.
 func (c *Client) observe(next Invoker) Invoker {
 	return func(ctx context.Context, req *Request) (*Reply, error) {
+		st := c.stateOf(req)
+		req.st = st
 		subject := req.Endpoint.Subject
-		ctx, span := c.rt.tracer.Start(ctx, "call "+subject, trace.WithSpanKind(trace.SpanKindClient),
-			trace.WithAttributes(attribute.String("messaging.system", "nats"), attribute.String("messaging.destination.name", subject)))
+		ctx, span := c.rt.tracer.Start(ctx, "call "+subject, trace.WithSpanKind(trace.SpanKindClient))
 		defer span.End()
+		if span.IsRecording() { // attributes cost allocations; skip them when tracing is off
+			span.SetAttributes(attribute.String("messaging.system", "nats"), attribute.String("messaging.destination.name", subject))
+		}
 		start := time.Now()
 		reply, err := next(ctx, req)
-		c.rt.metrics.callTime.WithLabelValues(c.name, subject).Observe(time.Since(start).Seconds())
-		code := "ok"
+		st.callTime.Observe(time.Since(start).Seconds())
 		if err != nil {
-			code = contracts.AsError(err).Code
+			code := contracts.AsError(err).Code
 			span.SetStatus(codes.Error, code)
+			c.rt.metrics.calls.WithLabelValues(c.name, subject, code).Inc()
+			return nil, err
 		}
-		c.rt.metrics.calls.WithLabelValues(c.name, subject, code).Inc()
-		return reply, err
+		if reply.Degraded {
+			span.SetAttributes(attribute.Bool("moa.degraded", true))
+		}
+		st.callsOK.Inc()
+		return reply, nil
 	}
 }
 

@@ -16,21 +16,30 @@ import (
 	"github.com/moa-run/moa/contracts"
 )
 
-// DefaultMaxInFlight bounds concurrent handlers per endpoint per instance. Past it the service
-// answers contracts.ErrOverloaded at once instead of queueing without bound.
+// DefaultMaxInFlight bounds concurrent handlers per endpoint per instance (the service-side
+// bulkhead). Requests past it wait in the endpoint's queue.
 const DefaultMaxInFlight = 512
 
-// Service is one micro service hosted by a runtime. Its endpoints run each request in its own
-// goroutine, so a slow request does not hold up the ones behind it; the in-flight bound keeps
-// that from growing without limit.
+// DefaultMaxQueue bounds the requests waiting for a handler slot per endpoint per instance.
+// Past it the service sheds load: it answers contracts.ErrOverloaded at once instead of
+// queueing without bound, and $SRV.STATS counts it.
+const DefaultMaxQueue = 512
+
+// Service is one micro service hosted by a runtime. Its endpoints run requests concurrently,
+// each on one of the endpoint's workers, so a slow request does not hold up the ones behind
+// it; the in-flight bound and the queue bound keep that from growing without limit (see
+// bulkhead.go).
 type Service struct {
 	rt   *Runtime
 	spec contracts.Service
 	svc  micro.Service
 	grp  micro.Group
+	rm   *resilienceMetrics
 
 	mu        sync.Mutex
 	endpoints map[string]*endpoint
+	quit      chan struct{} // closed by stop: idle workers exit
+	quitOnce  sync.Once
 }
 
 // endpoint is the runtime state of one registered endpoint.
@@ -39,25 +48,33 @@ type endpoint struct {
 	subject     string
 	timeout     time.Duration
 	handler     Handler
-	slots       chan struct{} // in-flight bound
-	inflight    atomic.Int64
+	jobs        chan *job    // the queue; a worker parked on it takes a job directly
+	workers     atomic.Int64 // live workers, at most maxInFlight
+	idle        atomic.Int64 // workers parked on jobs
+	idleFor     time.Duration
+	inflight    atomic.Int64 // handlers running
 	shed        atomic.Int64
+	expired     atomic.Int64
 	errors      atomic.Int64
 	maxInFlight int
+	maxQueue    int
 }
 
 // EndpointStats is what Moa adds to an endpoint's $SRV.STATS entry (the "data" field).
 type EndpointStats struct {
-	InFlight    int64 `json:"in_flight"`
-	MaxInFlight int   `json:"max_in_flight"`
-	Shed        int64 `json:"shed"`
-	Errors      int64 `json:"errors"`
+	InFlight    int64 `json:"in_flight"`     // handlers running
+	MaxInFlight int   `json:"max_in_flight"` // bound on handlers running
+	Queued      int64 `json:"queued"`        // requests waiting for a handler slot
+	MaxQueue    int   `json:"max_queue"`     // bound on waiting requests; past it requests are shed
+	Shed        int64 `json:"shed"`          // requests answered "overloaded" at once
+	Expired     int64 `json:"expired"`       // requests whose deadline passed while they waited
+	Errors      int64 `json:"errors"`        // handler errors
 }
 
 // AddService registers a micro service on the runtime's connection. From this call on the
 // service answers $SRV.PING, $SRV.INFO and $SRV.STATS; endpoints are added with [Handle].
 func (r *Runtime) AddService(spec contracts.Service) (*Service, error) {
-	s := &Service{rt: r, spec: spec, endpoints: map[string]*endpoint{}}
+	s := &Service{rt: r, spec: spec, endpoints: map[string]*endpoint{}, rm: newResilienceMetrics(r.reg), quit: make(chan struct{})}
 	svc, err := micro.AddService(r.nc, micro.Config{
 		Name:        spec.Name,
 		Version:     spec.Version,
@@ -70,7 +87,7 @@ func (r *Runtime) AddService(spec contracts.Service) (*Service, error) {
 			if ep == nil {
 				return nil
 			}
-			return EndpointStats{InFlight: ep.inflight.Load(), MaxInFlight: ep.maxInFlight, Shed: ep.shed.Load(), Errors: ep.errors.Load()}
+			return ep.stats()
 		},
 	})
 	if err != nil {
@@ -98,7 +115,18 @@ func (s *Service) Micro() micro.Service { return s.svc }
 type EndpointOption func(*endpoint)
 
 // MaxInFlight sets the endpoint's concurrent handler bound (default DefaultMaxInFlight).
-func MaxInFlight(n int) EndpointOption { return func(e *endpoint) { e.maxInFlight = n } }
+func MaxInFlight(n int) EndpointOption { return func(e *endpoint) { e.maxInFlight = max(n, 1) } }
+
+// MaxQueue sets how many requests may wait for a handler slot (default DefaultMaxQueue); 0
+// sheds every request that finds all slots taken.
+func MaxQueue(n int) EndpointOption { return func(e *endpoint) { e.maxQueue = max(n, 0) } }
+
+func (e *endpoint) stats() EndpointStats {
+	return EndpointStats{
+		InFlight: e.inflight.Load(), MaxInFlight: e.maxInFlight, Queued: int64(len(e.jobs)), MaxQueue: e.maxQueue,
+		Shed: e.shed.Load(), Expired: e.expired.Load(), Errors: e.errors.Load(),
+	}
+}
 
 // Handle registers fn as the handler of ep on s. The request body is decoded strictly (unknown
 // fields, missing required fields and Validate failures become validation errors naming the
@@ -127,14 +155,16 @@ func Handle[Req, Resp any](s *Service, ep contracts.Endpoint[Req, Resp], fn func
 }
 
 // HandleRaw registers an untyped handler for endpoint name (subject <prefix>.<name>).
-// timeout is the handler deadline for callers that send none.
+// timeout is the handler deadline for callers that send none. When it returns, the server
+// has the endpoint's subscription (it waits up to a second for the confirmation).
 func (s *Service) HandleRaw(name string, timeout time.Duration, meta map[string]string, h Handler, opts ...EndpointOption) error {
-	e := &endpoint{name: name, subject: s.spec.Prefix() + "." + name, timeout: timeout, maxInFlight: DefaultMaxInFlight}
+	e := &endpoint{name: name, subject: s.spec.Prefix() + "." + name, timeout: timeout,
+		maxInFlight: DefaultMaxInFlight, maxQueue: DefaultMaxQueue, idleFor: workerIdle}
 	for _, o := range opts {
 		o(e)
 	}
-	e.slots = make(chan struct{}, e.maxInFlight)
-	e.handler = s.rt.chain(h)
+	e.jobs = make(chan *job, e.maxQueue)
+	e.handler = s.rt.chain(deadlineErrors(h))
 	s.mu.Lock()
 	if _, dup := s.endpoints[name]; dup {
 		s.mu.Unlock()
@@ -142,46 +172,35 @@ func (s *Service) HandleRaw(name string, timeout time.Duration, meta map[string]
 	}
 	s.endpoints[name] = e
 	s.mu.Unlock()
-	return s.grp.AddEndpoint(name, micro.HandlerFunc(func(req micro.Request) { s.dispatch(e, req) }),
+	err := s.grp.AddEndpoint(name, micro.HandlerFunc(func(req micro.Request) { s.dispatch(e, req) }),
 		micro.WithEndpointMetadata(meta))
+	if err != nil {
+		return err
+	}
+	// Wait for the server to have the subscription, so that a request sent from another
+	// connection right after Handle returns finds the endpoint. Best effort: while the
+	// connection is down the subscription is replayed on reconnect anyway.
+	_ = s.rt.nc.FlushTimeout(time.Second)
+	return nil
 }
 
-// dispatch runs on the endpoint subscription's goroutine: it must not block, so it only takes
-// an in-flight slot (or sheds) and hands the request to its own goroutine.
-func (s *Service) dispatch(e *endpoint, req micro.Request) {
-	reply := req.Reply()
-	select {
-	case e.slots <- struct{}{}:
-	default:
-		e.shed.Add(1)
-		s.rt.metrics.shed.WithLabelValues(s.spec.Name, e.name).Inc()
-		s.respond(reply, nil, contracts.ErrOverloaded.Msg("%s has %d requests in flight", e.subject, e.maxInFlight))
-		return
-	}
-	msg := &Msg{Kind: KindRequest, Service: s.spec.Name, Name: e.name, Subject: req.Subject(),
-		Header: nats.Header(req.Headers()), Data: req.Data()}
-	if msg.Header == nil {
-		msg.Header = nats.Header{}
-	}
-	e.inflight.Add(1)
-	s.rt.inflight.Add(1)
-	go func() {
-		defer func() {
-			<-e.slots
-			e.inflight.Add(-1)
-			s.rt.inflight.Done()
-		}()
-		ctx, cancel := requestContext(s.rt.ctx, msg.Header, e.timeout)
-		defer cancel()
-		if tok := tokenFromHeader(msg.Header); tok != "" {
-			ctx = WithAuthToken(ctx, tok)
+// deadlineErrors reports a handler that gave up because its context ended as the catalogue's
+// deadline_exceeded or canceled, instead of an anonymous internal error.
+func deadlineErrors(h Handler) Handler {
+	return func(ctx context.Context, m *Msg) ([]byte, error) {
+		out, err := h(ctx, m)
+		if err == nil || ctx.Err() == nil {
+			return out, err
 		}
-		out, err := e.handler(ctx, msg)
-		if err != nil {
-			e.errors.Add(1)
+		var ce *contracts.Error
+		if errors.As(err, &ce) {
+			return out, err
 		}
-		s.respond(reply, out, err)
-	}()
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, contracts.ErrTimeout.Msg("%s passed its deadline", m.Subject).Wrap(err)
+		}
+		return nil, contracts.ErrCanceled.Msg("%s was canceled", m.Subject).Wrap(err)
+	}
 }
 
 // respond publishes the reply directly rather than through micro.Request, whose bookkeeping is
@@ -206,5 +225,10 @@ func (s *Service) respond(reply string, body []byte, err error) {
 	}
 }
 
-// stop drains the service's subscriptions (micro's Stop) so no new request is taken.
-func (s *Service) stop() error { return s.svc.Stop() }
+// stop drains the service's subscriptions (micro's Stop) so no new request is taken, and tells
+// idle workers to exit; busy ones finish the queue first.
+func (s *Service) stop() error {
+	err := s.svc.Stop()
+	s.quitOnce.Do(func() { close(s.quit) })
+	return err
+}

@@ -1,0 +1,90 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/moa-run/moa/contracts"
+)
+
+// TestWorkersComeAndGoWithoutLosingRequests makes workers exit after 1 ms idle, so that
+// requests keep arriving while workers leave: every request must still be answered, and the
+// pool must be empty once the traffic stops.
+func TestWorkersComeAndGoWithoutLosingRequests(t *testing.T) {
+	srv, err := StartEmbedded(EmbeddedConfig{Port: -1, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	rt, err := New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rt.Close(context.Background(), false) }()
+	spec := contracts.Service{Name: "churn", Version: "1.0.0", Major: 1}
+	ep := contracts.Endpoint[contracts.Empty, contracts.Empty]{Service: spec, Name: "work"}
+	svc, err := rt.AddService(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Handle(svc, ep, func(ctx context.Context, _ contracts.Empty) (contracts.Empty, error) {
+		if rand.IntN(4) == 0 { // some requests take a while, so the pool grows and shrinks
+			timer := time.NewTimer(time.Duration(rand.IntN(3)) * time.Millisecond)
+			defer timer.Stop()
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+			}
+		}
+		return contracts.Empty{}, nil
+	}, workerIdleFor(time.Millisecond), MaxInFlight(4), MaxQueue(1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := rt.NewClientWith("churn", WithoutResilience())
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := 0; w < 8; w++ {
+		wg.Go(func() {
+			for i := 0; i < 250; i++ {
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				_, err := Call(ctx, c, ep, contracts.Empty{})
+				cancel()
+				if err != nil {
+					errs <- fmt.Errorf("call %d: %w", i, err)
+					return
+				}
+				if rand.IntN(8) == 0 { // a pause long enough for idle workers to leave
+					<-time.After(2 * time.Millisecond)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	e := svc.endpoints["work"]
+	deadline := time.Now().Add(10 * time.Second)
+	for e.workers.Load() != 0 || e.idle.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("pool not empty after the traffic: %d workers, %d idle", e.workers.Load(), e.idle.Load())
+		}
+		<-time.After(5 * time.Millisecond) // polling the pool, with a deadline
+	}
+	if st := e.stats(); st.Shed != 0 || st.Expired != 0 || st.InFlight != 0 || st.Queued != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}

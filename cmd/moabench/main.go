@@ -1,0 +1,90 @@
+// Command moabench measures Moa's messaging overhead against raw nats.go on an embedded
+// nats-server and prints the tables (`make bench`):
+//
+//   - request-reply: raw nats.Conn.Request vs typed bus.Call, with and without the resilience
+//     layer, at 1 and 32 concurrent callers, 256-byte JSON each way;
+//   - the resilience layer's cost: the default client vs a WithoutResilience client;
+//   - durable consumers: raw jetstream Consume+Ack vs typed rt.Consume.
+//
+// Numbers depend on the machine and on what else runs on it; the header says where they were
+// taken. Flags shrink or grow the run.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/moa-run/moa/internal/bench"
+)
+
+func main() {
+	var cfg bench.Config
+	var only, callers string
+	var quiet bool
+	flag.DurationVar(&cfg.Duration, "duration", 300*time.Millisecond, "length of one request-reply measurement")
+	flag.IntVar(&cfg.Rounds, "rounds", 12, "request-reply measurements per row, interleaved across rows")
+	flag.IntVar(&cfg.ConsumerRounds, "consumer-rounds", 4, "drains per consumer row, interleaved across rows")
+	flag.StringVar(&callers, "callers", "1,32", "concurrent callers for request-reply, comma-separated")
+	flag.IntVar(&cfg.Messages, "messages", 20000, "events preloaded for the consumer benchmark")
+	flag.IntVar(&cfg.Samples, "samples", 300, "single-event latency samples per consumer run")
+	flag.StringVar(&only, "only", "rr,consumer", "benchmarks to run: rr, consumer")
+	flag.BoolVar(&quiet, "q", false, "no progress lines")
+	flag.Parse()
+	for _, s := range strings.Split(callers, ",") {
+		var n int
+		if _, err := fmt.Sscan(s, &n); err != nil || n < 1 {
+			fatal(fmt.Errorf("bad -callers %q", callers))
+		}
+		cfg.Callers = append(cfg.Callers, n)
+	}
+	if !quiet {
+		cfg.Log = os.Stderr
+	}
+	if err := run(os.Stdout, cfg, only); err != nil {
+		fatal(err)
+	}
+}
+
+func run(w io.Writer, cfg bench.Config, only string) error {
+	env, err := bench.Start()
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	fmt.Fprintf(w, "moabench: %s; embedded nats-server, file store\n", bench.Machine())
+	fmt.Fprintf(w, "each row pools %d (request-reply) or %d (consumer) rounds, interleaved with the other rows\n", cfg.Rounds, cfg.ConsumerRounds)
+	fmt.Fprintln(w, "of its table in alternating order, so that load changes on a shared machine hit all rows alike;")
+	fmt.Fprintln(w, "CPU/op is the whole process's CPU time per operation (callers, services and server share it)")
+	fmt.Fprintln(w)
+	if strings.Contains(only, "rr") {
+		rows, err := bench.RunReqReply(env, cfg)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "Request-reply, %d-byte JSON request and reply, %v per measurement\n", bench.PayloadSize, cfg.Duration)
+		bench.PrintReqReply(w, rows)
+		fmt.Fprintln(w, "\nResilience layer (retries, breaker, bulkhead, fallback check) on the healthy path")
+		bench.PrintResilience(w, rows)
+		fmt.Fprintln(w)
+	}
+	if strings.Contains(only, "consumer") {
+		rows, err := bench.RunConsumers(context.Background(), env, cfg)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "Durable consumer: drain of %d preloaded events (Moa envelope around %d-byte JSON), decode + ack each;\n", cfg.Messages, bench.PayloadSize)
+		fmt.Fprintf(w, "p50/p99: one event at a time, publish (PubAck) to handler, %d samples per round\n", cfg.Samples)
+		bench.PrintConsumers(w, rows)
+	}
+	return nil
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "moabench:", err)
+	os.Exit(1)
+}
