@@ -7,50 +7,74 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/moa-run/moa/contracts"
 )
 
-// Consumer runs a handler over a durable JetStream consumer.
+// Consumer runs a handler over a durable JetStream consumer. It is Moa's actor.
 //
-// Contract: every message gets its own context (the runtime's, with the handler timeout) and
-// is acked only after the handler returned nil. A failed message is redelivered after the
-// spec's backoff; after MaxDeliver deliveries, or at once for a permanent error, it is moved to
-// the dead-letter stream and terminated, so a poison message never blocks the ones behind it.
-// While a handler runs, the runtime keeps the message alive with InProgress, so AckWait only
-// bounds how fast a crashed instance's messages come back, not how long a handler may take.
+// With [WithKey], every key (an aggregate id, the last subject token with [SubjectKey]) is an
+// actor with a mailbox: its messages are handled one at a time, in the order the consumer
+// received them (stream order), while different keys run in parallel on up to
+// [WithConcurrency] workers. A free worker always takes the oldest message whose key is not
+// busy, so with one worker the consumer follows stream order exactly, and a hot key cannot
+// starve the others: their older messages go first. A failing message is retried in place,
+// after the spec's backoff, holding its key's mailbox (the messages behind it wait, so order
+// is kept) but not a worker (other keys keep going); after MaxDeliver attempts, or at once for
+// a permanent error, it is dead-lettered and the key moves on. Without a key, messages are independent: a failure is naked with the backoff delay
+// and the server redelivers it, to any instance.
 //
-// With [WithKey], the consumer is a set of actors: messages with the same key are handled one at
-// a time in stream order (a failing message is retried in place, holding its key's mailbox,
-// until it succeeds or is dead-lettered), while different keys run in parallel up to the
-// concurrency bound.
+// Every message the consumer holds, running or waiting in a mailbox, is kept alive with
+// InProgress, so AckWait only bounds how fast a crashed instance's messages come back, never
+// how long a handler may run or a mailbox may wait. A message is acked only after its handler
+// returned nil. The server is asked for MaxDeliver+1 deliveries: a delivery past MaxDeliver
+// means the consumer crashed or hung on every earlier one, and it is dead-lettered without
+// running the handler again (a poison message that kills the process must not kill it
+// forever). If even that fails, the server's MAX_DELIVERIES advisory triggers the same dead
+// letter from any live instance.
+//
+// MaxDeliver counts deliveries as JetStream does: a message handed back at shutdown (naked
+// unstarted, see [Consumer.Stop]) comes back as its next delivery. Leave room for restarts
+// in MaxDeliver; the default of 5 does.
+//
+// Order holds within one consumer instance. Several instances of one durable share its
+// messages, so two instances may hold messages of the same key: run one instance per durable
+// where cross-message order matters, and make handlers idempotent anyway (the inbox).
 type Consumer struct {
 	rt      *Runtime
 	service string
 	spec    contracts.ConsumerSpec
 	cfg     consumeConfig
 	h       Handler
-	iter    jetstream.MessagesContext
-	slots   chan struct{}
+	jcfg    jetstream.ConsumerConfig
 
-	mu        sync.Mutex
-	mailboxes map[string][]*delivery
-	pending   map[*delivery]struct{} // taken from the server, not yet acked/naked
+	iterMu sync.Mutex
+	iter   jetstream.MessagesContext
+
+	mu      sync.Mutex
+	work    *sync.Cond
+	boxes   map[string]*mailbox // keyed consumers: keys with messages held
+	ready   readyHeap           // mailboxes whose head may run now, oldest head first
+	arrived uint64              // arrival counter: the order of held messages
+	held    map[*delivery]struct{}
+	closing bool
+
 	workers   sync.WaitGroup
 	loopDone  chan struct{}
+	stopCh    chan struct{} // closed by stopFetching
+	quit      chan struct{} // closed when workers must stop
+	tickStop  chan struct{} // closed when the last worker has returned
+	tickDone  chan struct{}
 	stopOnce  sync.Once
-	stopTick  chan struct{}
-}
-
-// delivery is one message in the consumer's hands.
-type delivery struct {
-	js  jetstream.Msg
-	msg *Msg
+	waitOnce  sync.Once
+	unwatchFn func()
 }
 
 type consumeConfig struct {
 	concurrency    int
+	maxAckPending  int
 	key            func(*Msg) string
 	mws            []Middleware
 	handlerTimeout time.Duration
@@ -64,6 +88,17 @@ func WithConcurrency(n int) ConsumeOption {
 	return func(c *consumeConfig) {
 		if n > 0 {
 			c.concurrency = n
+		}
+	}
+}
+
+// WithMaxAckPending bounds the messages the server lets this consumer hold unacknowledged
+// (default max(256, 8×concurrency)). Held messages wait in mailboxes; the bound is what keeps
+// one hot key from pulling the whole stream into memory.
+func WithMaxAckPending(n int) ConsumeOption {
+	return func(c *consumeConfig) {
+		if n > 0 {
+			c.maxAckPending = n
 		}
 	}
 }
@@ -109,69 +144,137 @@ func ConsumerDefaults(spec contracts.ConsumerSpec) contracts.ConsumerSpec {
 
 // Consume starts a durable consumer for service on spec.Stream, creating or updating it.
 func (r *Runtime) Consume(ctx context.Context, service string, spec contracts.ConsumerSpec, h Handler, opts ...ConsumeOption) (*Consumer, error) {
+	if !contracts.IsToken(spec.Durable) {
+		return nil, contracts.ErrValidation.OnField("durable", "consumer name %q is not a valid subject token", spec.Durable)
+	}
 	spec = ConsumerDefaults(spec)
 	cfg := consumeConfig{concurrency: 1, handlerTimeout: time.Minute}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	jcfg := jetstream.ConsumerConfig{
-		Durable:        spec.Durable,
-		FilterSubjects: spec.FilterSubjects,
-		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        spec.AckWait,
-		MaxDeliver:     spec.MaxDeliver,
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
-		MaxAckPending:  max(256, cfg.concurrency*8),
-	}
-	jc, err := r.js.CreateOrUpdateConsumer(ctx, spec.Stream.Name, jcfg)
-	if err != nil {
-		return nil, fmt.Errorf("bus: consumer %s on %s: %w", spec.Durable, spec.Stream.Name, err)
+	if cfg.maxAckPending == 0 {
+		cfg.maxAckPending = max(256, cfg.concurrency*8)
 	}
 	c := &Consumer{
 		rt: r, service: service, spec: spec, cfg: cfg,
-		h:         r.chain(Chain(h, cfg.mws...)),
-		slots:     make(chan struct{}, cfg.concurrency),
-		mailboxes: map[string][]*delivery{},
-		pending:   map[*delivery]struct{}{},
-		loopDone:  make(chan struct{}),
-		stopTick:  make(chan struct{}),
+		h: r.chain(Chain(h, cfg.mws...)),
+		jcfg: jetstream.ConsumerConfig{
+			Durable:        spec.Durable,
+			FilterSubjects: spec.FilterSubjects,
+			AckPolicy:      jetstream.AckExplicitPolicy,
+			AckWait:        spec.AckWait,
+			MaxDeliver:     spec.MaxDeliver + 1, // the last one only dead-letters, see Consumer
+			DeliverPolicy:  jetstream.DeliverAllPolicy,
+			MaxAckPending:  cfg.maxAckPending,
+		},
+		boxes:    map[string]*mailbox{},
+		held:     map[*delivery]struct{}{},
+		loopDone: make(chan struct{}),
+		stopCh:   make(chan struct{}),
+		quit:     make(chan struct{}),
+		tickStop: make(chan struct{}),
+		tickDone: make(chan struct{}),
 	}
-	iter, err := jc.Messages(jetstream.PullMaxMessages(max(16, cfg.concurrency*2)))
+	c.work = sync.NewCond(&c.mu)
+	iter, err := c.open(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("bus: consumer %s: %w", spec.Durable, err)
+		return nil, err
 	}
 	c.iter = iter
+	unwatch, err := r.DeadLetterExhausted(service, spec)
+	if err != nil {
+		iter.Stop()
+		return nil, err
+	}
+	c.unwatchFn = unwatch
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
 		iter.Stop()
+		unwatch()
 		return nil, errors.New("bus: runtime closed")
 	}
 	r.consumers = append(r.consumers, c)
 	r.mu.Unlock()
+	for range cfg.concurrency {
+		c.workers.Add(1)
+		go c.worker()
+	}
 	go c.loop()
 	go c.keepAlive()
 	return c, nil
 }
 
-// loop takes messages from the server and hands them to workers. Waiting for a free slot here
-// is the consumer's backpressure: it stops pulling while every worker is busy.
+// open creates or updates the durable and starts pulling from it.
+func (c *Consumer) open(ctx context.Context) (jetstream.MessagesContext, error) {
+	jc, err := c.rt.js.CreateOrUpdateConsumer(ctx, c.spec.Stream.Name, c.jcfg)
+	if err != nil {
+		return nil, fmt.Errorf("bus: consumer %s on %s: %w", c.spec.Durable, c.spec.Stream.Name, err)
+	}
+	iter, err := jc.Messages(jetstream.PullMaxMessages(min(c.cfg.maxAckPending, max(64, c.cfg.concurrency*4))))
+	if err != nil {
+		return nil, fmt.Errorf("bus: consumer %s: %w", c.spec.Durable, err)
+	}
+	return iter, nil
+}
+
+// loop takes messages from the server into mailboxes. It never waits for a worker: a message
+// is held (and kept alive) from the moment it arrives, and MaxAckPending bounds how many.
 func (c *Consumer) loop() {
 	defer close(c.loopDone)
 	for {
-		jm, err := c.iter.Next()
-		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return
-			}
-			c.rt.log.Warn("consumer fetch", "consumer", c.spec.Durable, "error", err)
+		c.iterMu.Lock()
+		iter := c.iter
+		c.iterMu.Unlock()
+		jm, err := iter.Next()
+		if err == nil {
+			c.enqueue(jm)
 			continue
 		}
-		d := &delivery{js: jm, msg: c.toMsg(jm)}
-		c.mu.Lock()
-		c.pending[d] = struct{}{}
-		c.mu.Unlock()
-		c.dispatch(d)
+		if c.stopped() || c.rt.nc.IsClosed() {
+			return
+		}
+		// The iterator ended on its own: the consumer was deleted or the server refused the
+		// pull. Recreate it rather than going quietly deaf.
+		c.rt.log.Warn("consumer stopped receiving; recreating it", "consumer", c.spec.Durable, "error", err)
+		if !c.reopen() {
+			return
+		}
+	}
+}
+
+func (c *Consumer) reopen() bool {
+	wait := 100 * time.Millisecond
+	for {
+		select {
+		case <-c.stopCh:
+			return false
+		case <-time.After(wait):
+		}
+		ctx, cancel := context.WithTimeout(c.rt.ctx, 10*time.Second)
+		iter, err := c.open(ctx)
+		cancel()
+		if err == nil {
+			c.iterMu.Lock()
+			defer c.iterMu.Unlock()
+			if c.stopped() {
+				iter.Stop()
+				return false
+			}
+			c.iter = iter
+			return true
+		}
+		c.rt.log.Warn("recreating consumer failed", "consumer", c.spec.Durable, "error", err)
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+func (c *Consumer) stopped() bool {
+	select {
+	case <-c.stopCh:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -182,81 +285,50 @@ func (c *Consumer) toMsg(jm jetstream.Msg) *Msg {
 		m.Sequence, m.Deliveries = md.Sequence.Stream, md.NumDelivered
 	}
 	if m.Header == nil {
-		m.Header = map[string][]string{}
+		m.Header = nats.Header{}
 	}
 	return m
 }
 
-func (c *Consumer) dispatch(d *delivery) {
+// process handles one delivery. It returns settled when the message left the consumer's hands
+// (acked, naked or dead-lettered), or else the delay before the in-place retry.
+func (c *Consumer) process(d *delivery) (retryIn time.Duration, settled bool) {
+	if to := d.msg.Header.Get(HeaderReplayFor); to != "" && to != c.spec.Durable {
+		// A replay meant for another consumer of this stream; this one handled the original.
+		c.ack(d)
+		return 0, true
+	}
+	if d.deliveries > uint64(c.spec.MaxDeliver) {
+		c.deadLetter(d, contracts.ErrDeliveriesExhausted.Msg(
+			"delivered %d times without an ack: the consumer crashed or hung on every delivery", d.deliveries-1), int(d.deliveries-1))
+		return 0, true
+	}
+	err := c.run(d)
+	switch {
+	case err == nil:
+		c.ack(d)
+		return 0, true
+	case c.rt.ctx.Err() != nil:
+		// Shutting down past the drain budget: the failure says nothing about the message.
+		_ = d.js.Nak()
+		return 0, true
+	case isPermanent(err) || d.attempt >= c.spec.MaxDeliver:
+		c.deadLetter(d, err, d.attempt)
+		return 0, true
+	}
+	delay := c.backoff(d.attempt)
 	if c.cfg.key == nil {
-		c.slots <- struct{}{}
-		c.workers.Add(1)
-		go func() {
-			defer func() { <-c.slots; c.workers.Done() }()
-			c.handle(d, false)
-		}()
-		return
+		_ = d.js.NakWithDelay(delay)
+		return 0, true
 	}
-	key := c.cfg.key(d.msg)
-	c.mu.Lock()
-	if q, busy := c.mailboxes[key]; busy {
-		c.mailboxes[key] = append(q, d)
-		c.mu.Unlock()
-		return
-	}
-	c.mailboxes[key] = nil
-	c.mu.Unlock()
-	c.slots <- struct{}{}
-	c.workers.Add(1)
-	go func() {
-		defer func() { <-c.slots; c.workers.Done() }()
-		for d != nil {
-			c.handle(d, true)
-			c.mu.Lock()
-			if q := c.mailboxes[key]; len(q) > 0 {
-				d, c.mailboxes[key] = q[0], q[1:]
-			} else {
-				delete(c.mailboxes, key)
-				d = nil
-			}
-			c.mu.Unlock()
-		}
-	}()
+	d.attempt++
+	d.msg.Deliveries = uint64(d.attempt)
+	return delay, false
 }
 
-// handle runs the handler for one delivery and settles it. inPlace retries keep per-key order.
-func (c *Consumer) handle(d *delivery, inPlace bool) {
-	defer func() {
-		c.mu.Lock()
-		delete(c.pending, d)
-		c.mu.Unlock()
-	}()
-	attempt := int(d.msg.Deliveries)
-	for {
-		err := c.run(d)
-		if err == nil {
-			if aerr := d.js.Ack(); aerr != nil {
-				c.rt.log.Warn("ack failed; the message will come back and the inbox absorbs it", "consumer", c.spec.Durable, "seq", d.msg.Sequence, "error", aerr)
-			}
-			return
-		}
-		if isPermanent(err) || attempt >= c.spec.MaxDeliver {
-			c.deadLetter(d, err, attempt)
-			return
-		}
-		delay := c.backoff(attempt)
-		if !inPlace {
-			_ = d.js.NakWithDelay(delay)
-			return
-		}
-		select {
-		case <-time.After(delay):
-		case <-c.rt.ctx.Done():
-			_ = d.js.Nak()
-			return
-		}
-		attempt++
-		d.msg.Deliveries = uint64(attempt)
+func (c *Consumer) ack(d *delivery) {
+	if err := d.js.Ack(); err != nil {
+		c.rt.log.Warn("ack failed; the message will come back and the inbox absorbs it", "consumer", c.spec.Durable, "seq", d.msg.Sequence, "error", err)
 	}
 }
 
@@ -283,48 +355,4 @@ func isPermanent(err error) bool {
 	}
 	var ce *contracts.Error
 	return errors.As(err, &ce) && ce.Kind == contracts.KindInvalid
-}
-
-// keepAlive extends the ack deadline of every message the consumer holds (running or waiting
-// in a mailbox), so the server does not redeliver work that is merely queued or slow.
-func (c *Consumer) keepAlive() {
-	t := time.NewTicker(max(c.spec.AckWait/3, 50*time.Millisecond))
-	defer t.Stop()
-	for {
-		select {
-		case <-c.stopTick:
-			return
-		case <-t.C:
-			c.mu.Lock()
-			held := make([]*delivery, 0, len(c.pending))
-			for d := range c.pending {
-				held = append(held, d)
-			}
-			c.mu.Unlock()
-			for _, d := range held {
-				_ = d.js.InProgress()
-			}
-		}
-	}
-}
-
-func (c *Consumer) stopFetching() {
-	c.stopOnce.Do(func() { c.iter.Stop() })
-}
-
-// wait returns when the fetch loop and every worker are done.
-func (c *Consumer) wait() {
-	<-c.loopDone
-	c.workers.Wait()
-	select {
-	case <-c.stopTick:
-	default:
-		close(c.stopTick)
-	}
-}
-
-// Stop stops taking messages and waits for running handlers.
-func (c *Consumer) Stop() {
-	c.stopFetching()
-	c.wait()
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -50,21 +52,53 @@ func (r *Runtime) replicasFor(s contracts.StreamSpec) int {
 }
 
 // EnsureStreams creates each stream, or updates it to the declared config. It is idempotent
-// and safe to run from every instance at start.
+// and safe to run from every instance at start. It never weakens a stream an operator made
+// stronger than declared (more replicas, longer MaxAge or duplicate window), and a stream it
+// cannot update because it is weaker in a way JetStream cannot change in place (memory
+// storage where file is declared) fails with contracts.ErrStreamTooWeak naming the problem.
 func (r *Runtime) EnsureStreams(ctx context.Context, specs ...contracts.StreamSpec) error {
 	for _, s := range specs {
 		cfg := StreamConfig(s, r.replicasFor(s))
-		if _, err := r.js.CreateOrUpdateStream(ctx, cfg); err != nil {
-			return fmt.Errorf("bus: ensure stream %s: %w", s.Name, err)
+		st, err := r.js.Stream(ctx, s.Name)
+		switch {
+		case errors.Is(err, jetstream.ErrStreamNotFound):
+			if _, err := r.js.CreateStream(ctx, cfg); err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+				return fmt.Errorf("bus: create stream %s: %w", s.Name, err)
+			}
+			continue
+		case err != nil:
+			return fmt.Errorf("bus: stream %s: %w", s.Name, err)
+		}
+		keepStronger(&cfg, st.CachedInfo().Config)
+		if _, err := r.js.UpdateStream(ctx, cfg); err != nil {
+			if weak := r.weaknesses(s, st.CachedInfo().Config); len(weak) > 0 {
+				return contracts.ErrStreamTooWeak.Msg("stream %s cannot be brought to its declaration: it has %s (%v)", s.Name, strings.Join(weak, "; "), err).Wrap(err)
+			}
+			return fmt.Errorf("bus: update stream %s: %w", s.Name, err)
 		}
 	}
 	return nil
 }
 
+// keepStronger keeps the existing settings that are stronger than the declared ones.
+func keepStronger(cfg *jetstream.StreamConfig, have jetstream.StreamConfig) {
+	cfg.Replicas = max(cfg.Replicas, have.Replicas)
+	if have.MaxAge == 0 || (cfg.MaxAge != 0 && have.MaxAge > cfg.MaxAge) {
+		cfg.MaxAge = have.MaxAge
+	}
+	cfg.Duplicates = max(cfg.Duplicates, have.Duplicates)
+	if cfg.MaxAge != 0 && cfg.Duplicates > cfg.MaxAge {
+		cfg.Duplicates = cfg.MaxAge
+	}
+}
+
 // CheckDurability compares the streams on the server with their declarations and returns
 // contracts.ErrStreamTooWeak for a critical stream that is weaker: memory storage where file
-// was declared, or fewer replicas than declared in a cluster. Non-critical streams and the
-// single-server replica cap are only logged. Services call it at start and refuse to run.
+// was declared, fewer replicas than declared in a cluster, a retention that deletes messages
+// earlier (work queue or interest where limits is declared), a shorter MaxAge, or a shorter
+// duplicate window (the outbox relay relies on it to drop re-published events). Non-critical
+// streams and the single-server replica cap are only logged. Services call it at start and
+// refuse to run.
 func (r *Runtime) CheckDurability(ctx context.Context, specs ...contracts.StreamSpec) error {
 	var errs []error
 	for _, s := range specs {
@@ -76,17 +110,18 @@ func (r *Runtime) CheckDurability(ctx context.Context, specs ...contracts.Stream
 			}
 			return fmt.Errorf("bus: stream %s: %w", s.Name, err)
 		}
-		cfg := st.CachedInfo().Config
-		var weak []string
-		if s.Storage != contracts.MemoryStorage && cfg.Storage != jetstream.FileStorage {
-			weak = append(weak, "memory storage where file storage is declared")
-		}
-		if want := r.replicasFor(s); cfg.Replicas < want {
-			weak = append(weak, fmt.Sprintf("%d replicas where %d are declared", cfg.Replicas, want))
-		}
+		info := st.CachedInfo()
+		weak := r.weaknesses(s, info.Config)
 		if len(weak) == 0 {
-			if cfg.Replicas < s.Replicas {
-				r.log.Info("stream has fewer replicas than declared: not a cluster", "stream", s.Name, "replicas", cfg.Replicas, "declared", s.Replicas)
+			if info.Config.Replicas < s.Replicas {
+				r.log.Info("stream has fewer replicas than declared: not a cluster", "stream", s.Name, "replicas", info.Config.Replicas, "declared", s.Replicas)
+			}
+			if info.Cluster != nil {
+				for _, p := range info.Cluster.Replicas {
+					if p.Offline || !p.Current {
+						r.log.Warn("stream replica not current", "stream", s.Name, "peer", p.Name, "offline", p.Offline)
+					}
+				}
 			}
 			continue
 		}
@@ -94,7 +129,30 @@ func (r *Runtime) CheckDurability(ctx context.Context, specs ...contracts.Stream
 			r.log.Warn("stream weaker than declared", "stream", s.Name, "problems", weak)
 			continue
 		}
-		errs = append(errs, contracts.ErrStreamTooWeak.Msg("critical stream %s has %v", s.Name, weak))
+		errs = append(errs, contracts.ErrStreamTooWeak.Msg("critical stream %s has %s; refusing to start (see the operations guide on stream durability)", s.Name, strings.Join(weak, "; ")))
 	}
 	return errors.Join(errs...)
 }
+
+// weaknesses lists how have is weaker than s declares.
+func (r *Runtime) weaknesses(s contracts.StreamSpec, have jetstream.StreamConfig) []string {
+	var weak []string
+	if s.Storage != contracts.MemoryStorage && have.Storage != jetstream.FileStorage {
+		weak = append(weak, "memory storage where file storage is declared")
+	}
+	if want := r.replicasFor(s); have.Replicas < want {
+		weak = append(weak, fmt.Sprintf("%d replicas where %d are declared", have.Replicas, want))
+	}
+	if (s.Retention == "" || s.Retention == contracts.LimitsRetention) && have.Retention != jetstream.LimitsPolicy {
+		weak = append(weak, fmt.Sprintf("%s retention where limits is declared", have.Retention))
+	}
+	if s.MaxAge > 0 && have.MaxAge > 0 && have.MaxAge < s.MaxAge {
+		weak = append(weak, fmt.Sprintf("max age %v where %v is declared", have.MaxAge, s.MaxAge))
+	}
+	if s.Duplicates > 0 && have.Duplicates < s.Duplicates {
+		weak = append(weak, fmt.Sprintf("duplicate window %v where %v is declared", roundDur(have.Duplicates), s.Duplicates))
+	}
+	return weak
+}
+
+func roundDur(d time.Duration) time.Duration { return d.Round(time.Millisecond) }

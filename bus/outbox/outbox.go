@@ -2,14 +2,33 @@
 // PostgreSQL: a service writes its state change and the events it emits in one transaction,
 // a relay publishes them, and consumers record each event id with their effect so a redelivered
 // event is acked without repeating the effect.
+//
+// Together they make Moa's promise, no event lost and no effect applied twice, out of two
+// weaker ones: JetStream delivers at least once, and PostgreSQL commits atomically.
+//
+//   - Producer: [Transact] (or any transaction) + [Emit]. The event row commits with the state
+//     change or not at all; once committed it is published even if the process dies the next
+//     instant, because the row, not the process, is the source of truth.
+//   - Relay: [StartRelay] publishes unpublished rows in id order with Nats-Msg-Id = event id,
+//     waits for the PubAcks, then marks them published. A crash between publish and mark
+//     re-publishes; the stream's duplicate window drops the copy, and the inbox absorbs what
+//     gets past the window.
+//   - Consumer: the [Inbox] middleware records (consumer, event id) in the transaction of the
+//     effect ([Tx] hands it to the handler), so a duplicate finds its row and is acked without
+//     running the handler. A handler may [Emit] into the same transaction: effect, inbox row and
+//     the next events of a saga commit together.
+//
+// Tables: [Migrate] creates moa_outbox and moa_inbox (tern, version table moa_bus_schema_version).
 package outbox
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/contracts"
@@ -33,9 +52,102 @@ func Emit[T any](ctx context.Context, tx pgx.Tx, source string, ev contracts.Eve
 	if _, err := tx.Exec(ctx, `INSERT INTO moa_outbox (event_id, subject, envelope) VALUES ($1, $2, $3)`, env.ID, subject, body); err != nil {
 		return env, fmt.Errorf("outbox: insert %s: %w", env.Type, err)
 	}
+	if wakesLocalRelay(ctx, tx) {
+		return env, nil
+	}
 	// Wakes relays listening on the channel; delivered by PostgreSQL only when tx commits.
 	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, NotifyChannel); err != nil {
 		return env, fmt.Errorf("outbox: notify: %w", err)
 	}
 	return env, nil
+}
+
+// committer is what Transact and the inbox put in the context of the transaction they will
+// commit and then Wake the relays of its pool for.
+type committer struct {
+	tx   pgx.Tx
+	pool *pgxpool.Pool
+}
+
+type committerKey struct{}
+
+// wakesLocalRelay reports whether tx will be committed by Transact or the inbox and a relay of
+// this process reads its pool: that relay is woken after the commit, so the NOTIFY (which
+// PostgreSQL serialises across all notifying commits, halving their rate) is not needed.
+func wakesLocalRelay(ctx context.Context, tx pgx.Tx) bool {
+	c, ok := ctx.Value(committerKey{}).(committer)
+	if !ok {
+		if v, ok := ctx.Value(txKey{}).(inboxTxValue); ok {
+			c = committer{tx: v.tx, pool: v.pool}
+		}
+	}
+	if c.tx == nil || c.tx != tx {
+		return false
+	}
+	local.mu.Lock()
+	defer local.mu.Unlock()
+	return len(local.relays[c.pool]) > 0
+}
+
+// Transact runs fn in a transaction on pool and commits it when fn returns nil (rolls it back
+// otherwise). It is the easy path for a state change with events: write the change and Emit
+// the events with the same tx. After the commit it wakes the relays of this process on pool at
+// once; when such a relay exists, the events skip the NOTIFY (relays in other processes still
+// find them: by their poll, and because a relay busy elsewhere retries soon).
+func Transact(ctx context.Context, pool *pgxpool.Pool, fn func(ctx context.Context, tx pgx.Tx) error) error {
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		return fn(context.WithValue(ctx, committerKey{}, committer{tx: tx, pool: pool}), tx)
+	})
+	if err == nil {
+		Wake(pool)
+	}
+	return err
+}
+
+// local is the in-process wake-up: relays by the pool they read.
+var local struct {
+	mu     sync.Mutex
+	relays map[*pgxpool.Pool]map[*Relay]struct{}
+}
+
+// Wake tells the relays of this process that read pool that rows may be waiting. Call it after
+// committing a transaction that used Emit outside [Transact]; it is cheap and never blocks.
+// Relays in other processes are woken by NOTIFY.
+func Wake(pool *pgxpool.Pool) {
+	local.mu.Lock()
+	defer local.mu.Unlock()
+	for r := range local.relays[pool] {
+		r.Notify()
+	}
+}
+
+func register(r *Relay) {
+	local.mu.Lock()
+	defer local.mu.Unlock()
+	if local.relays == nil {
+		local.relays = map[*pgxpool.Pool]map[*Relay]struct{}{}
+	}
+	if local.relays[r.pool] == nil {
+		local.relays[r.pool] = map[*Relay]struct{}{}
+	}
+	local.relays[r.pool][r] = struct{}{}
+}
+
+func unregister(r *Relay) {
+	local.mu.Lock()
+	defer local.mu.Unlock()
+	delete(local.relays[r.pool], r)
+	if len(local.relays[r.pool]) == 0 {
+		delete(local.relays, r.pool)
+	}
+}
+
+// testHook, when set (by tests only), is called at the named crash points: the crash tests
+// kill the process there.
+var testHook func(point string)
+
+func hook(point string) {
+	if testHook != nil {
+		testHook(point)
+	}
 }

@@ -1,0 +1,203 @@
+package bus
+
+import (
+	"container/heap"
+	"sort"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The consumer's mailboxes: every held message waits in the mailbox of its key (or in a
+// mailbox of its own when the consumer has no key) until a worker takes it. See [Consumer].
+
+// mailbox is one key's queue. scheduled is true while it is in the ready list, running, or
+// waiting for a retry: a mailbox is never in two of those places, which is what serialises
+// a key.
+type mailbox struct {
+	key       string
+	keyed     bool
+	queue     []*delivery
+	scheduled bool
+}
+
+// delivery is one message in the consumer's hands.
+type delivery struct {
+	js         jetstream.Msg
+	msg        *Msg
+	order      uint64 // arrival order in this consumer
+	deliveries uint64 // the server's count for this delivery
+	attempt    int    // deliveries plus in-place retries
+}
+
+// enqueue holds a message and puts it in its mailbox.
+func (c *Consumer) enqueue(jm jetstream.Msg) {
+	d := &delivery{js: jm, msg: c.toMsg(jm)}
+	d.deliveries = d.msg.Deliveries
+	d.attempt = int(d.deliveries)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.arrived++
+	d.order = c.arrived
+	c.held[d] = struct{}{}
+	if c.cfg.key == nil {
+		heap.Push(&c.ready, &mailbox{queue: []*delivery{d}, scheduled: true})
+		c.work.Signal()
+		return
+	}
+	key := c.cfg.key(d.msg)
+	b := c.boxes[key]
+	if b == nil {
+		b = &mailbox{key: key, keyed: true}
+		c.boxes[key] = b
+	}
+	b.queue = append(b.queue, d)
+	if !b.scheduled {
+		b.scheduled = true
+		heap.Push(&c.ready, b)
+		c.work.Signal()
+	}
+}
+
+// worker runs the head message of the oldest ready mailbox, then puts the mailbox back in
+// line by its next message.
+func (c *Consumer) worker() {
+	defer c.workers.Done()
+	for {
+		c.mu.Lock()
+		for len(c.ready) == 0 && !c.closing {
+			c.work.Wait()
+		}
+		if c.closing {
+			c.mu.Unlock()
+			return
+		}
+		b := heap.Pop(&c.ready).(*mailbox)
+		d := b.queue[0]
+		c.mu.Unlock()
+
+		retryIn, settled := c.process(d)
+
+		c.mu.Lock()
+		if settled {
+			delete(c.held, d)
+			b.queue[0] = nil
+			b.queue = b.queue[1:]
+		}
+		switch {
+		case len(b.queue) == 0:
+			b.scheduled = false
+			if b.keyed {
+				delete(c.boxes, b.key)
+			}
+		case c.closing:
+			b.scheduled = false // what it holds is naked by wait
+		case !settled:
+			time.AfterFunc(retryIn, func() { c.requeue(b) })
+		default:
+			heap.Push(&c.ready, b)
+			c.work.Signal()
+		}
+		c.mu.Unlock()
+	}
+}
+
+// requeue gives a mailbox whose head waited out its backoff a turn again.
+func (c *Consumer) requeue(b *mailbox) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		b.scheduled = false
+		return
+	}
+	heap.Push(&c.ready, b)
+	c.work.Signal()
+}
+
+// readyHeap orders ready mailboxes by the arrival of their head message. A head never changes
+// while its mailbox is in the heap (messages are only appended behind it).
+type readyHeap []*mailbox
+
+func (h readyHeap) Len() int           { return len(h) }
+func (h readyHeap) Less(i, j int) bool { return h[i].queue[0].order < h[j].queue[0].order }
+func (h readyHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *readyHeap) Push(x any)        { *h = append(*h, x.(*mailbox)) }
+func (h *readyHeap) Pop() any {
+	old := *h
+	b := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return b
+}
+
+// keepAlive extends the ack deadline of every message the consumer holds (running, waiting
+// in a mailbox or waiting for a retry), so the server does not redeliver work that is merely
+// queued or slow. It runs until the last handler has returned, shutdown included.
+func (c *Consumer) keepAlive() {
+	defer close(c.tickDone)
+	t := time.NewTicker(max(c.spec.AckWait/3, 50*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-c.tickStop:
+			return
+		case <-t.C:
+			c.mu.Lock()
+			held := make([]*delivery, 0, len(c.held))
+			for d := range c.held {
+				held = append(held, d)
+			}
+			c.mu.Unlock()
+			for _, d := range held {
+				_ = d.js.InProgress()
+			}
+		}
+	}
+}
+
+// stopFetching stops taking messages and starting handlers; running handlers finish. What the
+// client had buffered still arrives, to be handed back by wait.
+func (c *Consumer) stopFetching() {
+	c.stopOnce.Do(func() {
+		close(c.stopCh)
+		c.iterMu.Lock()
+		c.iter.Drain()
+		c.iterMu.Unlock()
+		c.unwatchFn()
+		c.mu.Lock()
+		c.closing = true
+		close(c.quit)
+		c.work.Broadcast()
+		c.mu.Unlock()
+	})
+}
+
+// wait returns when the fetch loop is done and the running handlers have returned. Messages
+// still waiting in mailboxes are naked, lowest sequence first, so another instance (or the
+// next start) takes them at once instead of after AckWait.
+func (c *Consumer) wait() {
+	<-c.loopDone
+	c.waitOnce.Do(func() {
+		c.workers.Wait()
+		close(c.tickStop)
+		<-c.tickDone
+		c.mu.Lock()
+		left := make([]*delivery, 0, len(c.held))
+		for d := range c.held {
+			left = append(left, d)
+		}
+		c.held = map[*delivery]struct{}{}
+		c.mu.Unlock()
+		sort.Slice(left, func(i, j int) bool { return left[i].msg.Sequence < left[j].msg.Sequence })
+		for _, d := range left {
+			_ = d.js.Nak()
+		}
+	})
+}
+
+// Stop stops taking messages and waits for running handlers; messages not started yet are
+// handed back to the server.
+func (c *Consumer) Stop() {
+	c.stopFetching()
+	c.wait()
+}
