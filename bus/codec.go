@@ -74,39 +74,30 @@ func required(t reflect.Type) []field {
 }
 
 // checkRequired walks obj (a JSON object) and reports the first required field of t that is
-// missing or null where null is not allowed, with its dotted path.
-func checkRequired(t reflect.Type, obj json.RawMessage, path string) error {
-	var present map[string]json.RawMessage
-	if err := json.Unmarshal(obj, &present); err != nil {
-		return jsonError(err)
+// missing or null where null is not allowed, with its dotted path. It only scans the bytes (no
+// decoding): the strict decode that follows reports malformed input and wrong types.
+func checkRequired(t reflect.Type, obj []byte, path string) error {
+	ms, ok := members(obj)
+	if !ok {
+		return nil
 	}
 	for _, f := range required(t) {
 		p := path + f.name
-		raw, ok := present[f.name]
-		isNull := ok && string(bytes.TrimSpace(raw)) == "null"
-		if !ok || (isNull && !f.nullable) {
+		raw, present := lookup(ms, f.name)
+		isNull := present && string(raw) == "null"
+		if !present || (isNull && !f.nullable) {
 			return contracts.ErrValidation.OnField(p, "%s is required", p)
 		}
 		if f.elem == nil || isNull {
 			continue
 		}
 		if !f.slice {
-			if !isObject(raw) {
-				continue // the typed decode below reports the type error with its field
-			}
 			if err := checkRequired(f.elem, raw, p+"."); err != nil {
 				return err
 			}
 			continue
 		}
-		var items []json.RawMessage
-		if json.Unmarshal(raw, &items) != nil {
-			continue // the typed decode below reports the type error
-		}
-		for i, it := range items {
-			if !isObject(it) {
-				continue
-			}
+		for i, it := range elements(raw) {
 			if err := checkRequired(f.elem, it, p+"["+strconv.Itoa(i)+"]."); err != nil {
 				return err
 			}
@@ -147,11 +138,6 @@ func decodeRequest[T any](data []byte) (T, error) {
 		}
 	}
 	return v, nil
-}
-
-func isObject(raw json.RawMessage) bool {
-	b := bytes.TrimSpace(raw)
-	return len(b) > 0 && b[0] == '{'
 }
 
 // hasRequired reports whether t has any required field (so the presence pass can be skipped).

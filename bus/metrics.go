@@ -40,7 +40,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"service", "kind", "name"})),
 		shed: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "moa", Name: "requests_shed_total",
-			Help: "Requests answered 'overloaded' because the endpoint's in-flight bound was reached.",
+			Help: "Requests answered 'overloaded' because the endpoint's queue bound was reached.",
 		}, []string{"service", "name"})),
 		calls: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "moa", Name: "client_calls_total",

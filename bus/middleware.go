@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -41,6 +43,9 @@ func Logging(log *slog.Logger) Middleware {
 		return func(ctx context.Context, msg *Msg) ([]byte, error) {
 			start := time.Now()
 			out, err := next(ctx, msg)
+			if err == nil && !log.Enabled(ctx, slog.LevelDebug) {
+				return out, nil // the common case pays for no attributes
+			}
 			attrs := []slog.Attr{
 				slog.String("service", msg.Service), slog.String("kind", msg.Kind.String()),
 				slog.String("name", msg.Name), slog.String("subject", msg.Subject),
@@ -71,19 +76,36 @@ func Logging(log *slog.Logger) Middleware {
 	}
 }
 
-// Metrics counts messages and errors and observes latency per endpoint or consumer.
+// Metrics counts messages and errors and observes latency per endpoint or consumer. The
+// series of one endpoint are looked up once and kept, not hashed on every message.
 func Metrics(m *metrics) Middleware {
+	type key struct{ service, kind, name string }
+	type series struct {
+		latency prometheus.Observer
+		ok, bad prometheus.Counter
+	}
+	var cache sync.Map // key -> *series
 	return func(next Handler) Handler {
 		return func(ctx context.Context, msg *Msg) ([]byte, error) {
 			start := time.Now()
 			out, err := next(ctx, msg)
 			kind := msg.Kind.String()
-			m.latency.WithLabelValues(msg.Service, kind, msg.Name).Observe(time.Since(start).Seconds())
+			k := key{msg.Service, kind, msg.Name}
+			v, found := cache.Load(k)
+			if !found {
+				v, _ = cache.LoadOrStore(k, &series{
+					latency: m.latency.WithLabelValues(msg.Service, kind, msg.Name),
+					ok:      m.handled.WithLabelValues(msg.Service, kind, msg.Name, "ok"),
+					bad:     m.handled.WithLabelValues(msg.Service, kind, msg.Name, "error"),
+				})
+			}
+			ser := v.(*series)
+			ser.latency.Observe(time.Since(start).Seconds())
 			if err != nil {
-				m.handled.WithLabelValues(msg.Service, kind, msg.Name, "error").Inc()
+				ser.bad.Inc()
 				m.errors.WithLabelValues(msg.Service, kind, msg.Name, contracts.AsError(err).Code).Inc()
 			} else {
-				m.handled.WithLabelValues(msg.Service, kind, msg.Name, "ok").Inc()
+				ser.ok.Inc()
 			}
 			return out, err
 		}

@@ -1,7 +1,6 @@
 package bus
 
 import (
-	"context"
 	"encoding/json"
 	"strconv"
 	"time"
@@ -35,18 +34,6 @@ func setTimeout(h nats.Header, remaining time.Duration) {
 		ms = 1
 	}
 	h.Set(HeaderTimeout, strconv.FormatInt(ms, 10))
-}
-
-// requestContext derives a handler context from the request's timeout header. A request
-// without the header (a raw client) gets def.
-func requestContext(parent context.Context, h nats.Header, def time.Duration) (context.Context, context.CancelFunc) {
-	d := def
-	if v := h.Get(HeaderTimeout); v != "" {
-		if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms > 0 {
-			d = time.Duration(ms) * time.Millisecond
-		}
-	}
-	return context.WithTimeout(parent, d)
 }
 
 // errorReply builds the wire form of err.
