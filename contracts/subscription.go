@@ -135,6 +135,56 @@ var (
 		Description: "seller: active subscribers, revenue and churn per product"}
 )
 
+// StuckSagasRequest asks for the sagas that have stayed in PENDING or CANCELLING for longer
+// than OlderThanSeconds (0: the service's own stuck deadline).
+type StuckSagasRequest struct {
+	OlderThanSeconds int64 `json:"older_than_seconds,omitempty"`
+	Limit            int   `json:"limit,omitempty"` // 0: 100; at most 1000
+}
+
+// Validate checks the bounds.
+func (r StuckSagasRequest) Validate() error {
+	if r.OlderThanSeconds < 0 {
+		return ErrValidation.OnField("older_than_seconds", "older_than_seconds must not be negative")
+	}
+	if r.Limit < 0 || r.Limit > 1000 {
+		return ErrValidation.OnField("limit", "limit must be between 0 and 1000")
+	}
+	return nil
+}
+
+// StuckSaga is one saga in progress past its deadline.
+type StuckSaga struct {
+	ID         string            `json:"id"`
+	ProductID  string            `json:"product_id"`
+	ConsumerID string            `json:"consumer_id"`
+	State      SubscriptionState `json:"state"`
+	Reason     string            `json:"reason,omitempty"`
+	Nudges     int               `json:"nudges"` // how often the sweeper re-emitted its last step
+	Since      time.Time         `json:"since"`  // when it entered its state
+}
+
+// StuckSagas lists stuck sagas, oldest first; Count is the total, Items at most Limit of them.
+type StuckSagas struct {
+	Count int64       `json:"count"`
+	Items []StuckSaga `json:"items"`
+}
+
+// RebuildResult reports a projection rebuild.
+type RebuildResult struct {
+	Events   int64 `json:"events"`   // events replayed from the streams
+	Products int64 `json:"products"` // dashboard rows after the rebuild
+}
+
+// Operator endpoints: on the internal bus only (the edge does not route them), for `moa sagas
+// stuck` and `moa projections rebuild`.
+var (
+	SubscriptionStuck = Endpoint[StuckSagasRequest, StuckSagas]{Service: SubscriptionService, Name: "stuck", Idempotent: true,
+		Description: "operator: sagas in PENDING or CANCELLING past the deadline"}
+	SubscriptionRebuildDashboard = Endpoint[Empty, RebuildResult]{Service: SubscriptionService, Name: "rebuild_dashboard",
+		Timeout: 10 * time.Minute, Description: "operator: rebuild the sellers' dashboard projection by replaying the streams"}
+)
+
 // SubscriptionRequestedData starts the saga. Price and seller are snapshots taken from the
 // catalog when the consumer subscribed.
 type SubscriptionRequestedData struct {
@@ -183,6 +233,12 @@ type SeatData struct {
 	SubscriptionID string `json:"subscription_id"`
 	ProductID      string `json:"product_id"`
 	Reason         string `json:"reason,omitempty"` // for seat_unavailable: sold_out, product_deleted
+	// The saga's snapshot, carried on by seat_reserved so that billing can charge without
+	// asking anyone: what to charge, in which currency, on whose behalf.
+	ConsumerID  string `json:"consumer_id,omitempty"`
+	SellerID    string `json:"seller_id,omitempty"`
+	AmountMinor int64  `json:"amount_minor,omitempty"`
+	Currency    string `json:"currency,omitempty"`
 }
 
 // Seat events, emitted by catalog (it owns capacity).
@@ -194,6 +250,6 @@ var (
 
 func init() {
 	register(SubscriptionSubscribe, SubscriptionGet, SubscriptionMine, SubscriptionCancel, SubscriptionSubscribers,
-		SubscriptionDashboard, SubscriptionRequested, SubscriptionCancelRequested, SubscriptionActivated,
+		SubscriptionDashboard, SubscriptionStuck, SubscriptionRebuildDashboard, SubscriptionRequested, SubscriptionCancelRequested, SubscriptionActivated,
 		SubscriptionCancelled, SeatReserved, SeatUnavailable, SeatReleased)
 }

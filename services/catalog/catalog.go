@@ -1,9 +1,12 @@
 // Package catalog is the marketplace's product catalog service: sellers publish subscription
 // products, consumers list, search and view them. It owns a PostgreSQL database (products, its
-// outbox) and three NATS KV buckets (read cache, cache generations, view dedup).
+// outbox) and three NATS KV buckets (read cache, cache generations, view dedup). In the
+// subscription saga it owns capacity: it reserves and releases seats (seat_reservations, one
+// per subscription, through its inbox).
 //
 // Settings (MOA_CATALOG_<KEY>): CACHE_TTL (Go duration, default 2m; 0 turns the cache off),
-// VIEW_WINDOW (default 24h: one counted view per viewer per product per window).
+// VIEW_WINDOW (default 24h: one counted view per viewer per product per window), SAGA_ACK_WAIT
+// (default 30s: the ack wait of the seat consumers of the subscription saga).
 package catalog
 
 import (
@@ -26,9 +29,13 @@ import (
 
 // Defaults of the settings.
 const (
-	DefaultCacheTTL   = 2 * time.Minute
-	DefaultViewWindow = 24 * time.Hour
+	DefaultCacheTTL    = 2 * time.Minute
+	DefaultViewWindow  = 24 * time.Hour
+	DefaultSagaAckWait = 30 * time.Second
 )
+
+// seatConcurrency is how many subscriptions' seat events are handled at once per consumer.
+const seatConcurrency = 8
 
 // Start migrates the catalog's database, starts its outbox relay and cache consumer, and
 // serves its endpoints on env.Runtime.
@@ -68,7 +75,18 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 		}
 	}()
 
-	pool, err := pgxpool.New(ctx, env.PostgresURL)
+	ackWait, err := duration(env, "SAGA_ACK_WAIT", DefaultSagaAckWait)
+	if err != nil {
+		return nil, err
+	}
+	pcfg, err := pgxpool.ParseConfig(env.PostgresURL)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: database: %w", err)
+	}
+	// The seat consumers hold a connection each for their inbox transactions, besides the
+	// endpoints' and the relay's.
+	pcfg.MaxConns = max(pcfg.MaxConns, 2*seatConcurrency+8)
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: database: %w", err)
 	}
@@ -79,7 +97,9 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 	if err := outbox.Migrate(ctx, pool); err != nil {
 		return nil, fmt.Errorf("catalog: outbox: %w", err)
 	}
-	if err := rt.EnsureStreams(ctx, contracts.StreamCatalog, contracts.StreamDeadLetter); err != nil {
+	// The seat consumers read the subscription and billing streams: created here too, so that
+	// start order does not matter.
+	if err := rt.EnsureStreams(ctx, contracts.StreamCatalog, contracts.StreamSubscription, contracts.StreamBilling, contracts.StreamDeadLetter); err != nil {
 		return nil, err
 	}
 	if err := rt.CheckDurability(ctx, contracts.StreamCatalog, contracts.StreamDeadLetter); err != nil {
@@ -111,6 +131,17 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 		return nil, err
 	}
 	stops = append(stops, func(context.Context) error { cons.Stop(); return nil })
+
+	seats := app.NewSeats(adapters.Seat{}, cache, log)
+	for _, spec := range ports.SeatConsumers(ackWait) {
+		c, err := rt.Consume(ctx, contracts.CatalogService.Name, spec, ports.SeatHandler(seats, spec.Durable),
+			bus.WithKey(bus.SubjectKey), bus.WithConcurrency(seatConcurrency),
+			bus.WithConsumerMiddleware(ports.InvalidateAfterCommit(seats), outbox.Inbox(pool, spec.Durable)))
+		if err != nil {
+			return nil, err
+		}
+		stops = append(stops, func(context.Context) error { c.Stop(); return nil })
+	}
 
 	svc, err := rt.AddService(contracts.CatalogService)
 	if err != nil {

@@ -1,0 +1,178 @@
+// Package billing is the marketplace's billing service: it charges a subscription saga when
+// its seat is reserved and refunds it when it is cancelled, through a payment-provider adapter
+// (a simulated provider is built in: no real gateway is reachable from here). Its data is its
+// own PostgreSQL database; a UNIQUE (subscription, step) constraint makes a second charge of a
+// saga impossible, and an ambiguous provider answer is resolved by asking the provider, never
+// by charging again.
+//
+// Settings (MOA_BILLING_<KEY>): PROVIDER (only "sim", the default), SIM_DECLINE_RATE (0..1,
+// default 0), SIM_TIMEOUT_RATE (0..1, default 0), SIM_LATENCY (Go duration, default 0),
+// SIM_SEED (default 1), ACK_WAIT (default 30s), CONSUMER_CONCURRENCY (default 8).
+package billing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/moa-run/moa/bus"
+	"github.com/moa-run/moa/bus/outbox"
+	"github.com/moa-run/moa/client/authn"
+	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/services/billing/adapters"
+	"github.com/moa-run/moa/services/billing/app"
+	"github.com/moa-run/moa/services/billing/ports"
+)
+
+// Start migrates billing's database, starts its relay and saga consumers and serves its
+// endpoint on env.Runtime.
+func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
+	rt := env.Runtime
+	if rt == nil || env.PostgresURL == "" {
+		return nil, errors.New("billing: needs a runtime and a PostgreSQL URL")
+	}
+	log := env.Logger
+	if log == nil {
+		log = rt.Logger()
+	}
+	log = log.With("service", contracts.BillingService.Name)
+	cfg, err := readSettings(env)
+	if err != nil {
+		return nil, err
+	}
+
+	var stops []func(context.Context) error
+	stop := func(ctx context.Context) error {
+		var errs []error
+		for i := len(stops) - 1; i >= 0; i-- {
+			errs = append(errs, stops[i](ctx))
+		}
+		return errors.Join(errs...)
+	}
+	defer func() {
+		if err != nil {
+			_ = stop(context.WithoutCancel(ctx))
+		}
+	}()
+
+	pcfg, err := pgxpool.ParseConfig(env.PostgresURL)
+	if err != nil {
+		return nil, fmt.Errorf("billing: database: %w", err)
+	}
+	// A handler holds its inbox transaction and opens short ones beside it (the step's record,
+	// the provider's ledger): three connections per handler at most.
+	pcfg.MaxConns = max(pcfg.MaxConns, int32(2*3*cfg.concurrency+8))
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("billing: database: %w", err)
+	}
+	stops = append(stops, func(context.Context) error { pool.Close(); return nil })
+	if err := adapters.Migrate(ctx, pool); err != nil {
+		return nil, err
+	}
+	if err := outbox.Migrate(ctx, pool); err != nil {
+		return nil, fmt.Errorf("billing: outbox: %w", err)
+	}
+	streams := []contracts.StreamSpec{contracts.StreamBilling, contracts.StreamCatalog, contracts.StreamSubscription, contracts.StreamDeadLetter}
+	if err := rt.EnsureStreams(ctx, streams...); err != nil {
+		return nil, err
+	}
+	if err := rt.CheckDurability(ctx, contracts.StreamBilling, contracts.StreamDeadLetter); err != nil {
+		return nil, err
+	}
+
+	a := app.New(adapters.NewStore(pool), adapters.NewSimProvider(pool, cfg.sim), newID, log)
+	relay := outbox.StartRelay(ctx, pool, rt, outbox.RelayOptions{Name: contracts.BillingService.Name})
+	stops = append(stops, relay.Stop)
+	for _, spec := range ports.Consumers(cfg.ackWait) {
+		c, err := rt.Consume(ctx, contracts.BillingService.Name, spec, ports.Handler(a, spec.Durable),
+			bus.WithKey(bus.SubjectKey), bus.WithConcurrency(cfg.concurrency),
+			bus.WithConsumerMiddleware(outbox.Inbox(pool, spec.Durable)))
+		if err != nil {
+			return nil, err
+		}
+		stops = append(stops, func(context.Context) error { c.Stop(); return nil })
+	}
+	svc, err := rt.AddService(contracts.BillingService)
+	if err != nil {
+		return nil, err
+	}
+	stops = append(stops, func(context.Context) error { return svc.Micro().Stop() })
+	if err := ports.Register(svc, a, authn.NewVerifier(rt.NewClient(contracts.BillingService.Name))); err != nil {
+		return nil, err
+	}
+	log.Info("billing started", "provider", "sim", "decline_rate", cfg.sim.DeclineRate, "timeout_rate", cfg.sim.TimeoutRate, "latency", cfg.sim.Latency)
+	return bus.Stopper(stop), nil
+}
+
+type settings struct {
+	sim         adapters.SimConfig
+	ackWait     time.Duration
+	concurrency int
+}
+
+func readSettings(env bus.Env) (settings, error) {
+	get := func(k string) string {
+		if env.Setting == nil {
+			return ""
+		}
+		return env.Setting(k)
+	}
+	s := settings{sim: adapters.SimConfig{Seed: 1}, ackWait: 30 * time.Second, concurrency: 8}
+	if p := get("PROVIDER"); p != "" && p != "sim" {
+		return s, fmt.Errorf("billing: setting PROVIDER=%q: only the simulated provider \"sim\" is built in", p)
+	}
+	for _, r := range []struct {
+		key string
+		dst *float64
+	}{{"SIM_DECLINE_RATE", &s.sim.DeclineRate}, {"SIM_TIMEOUT_RATE", &s.sim.TimeoutRate}} {
+		if v := get(r.key); v != "" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f < 0 || f > 1 {
+				return s, fmt.Errorf("billing: setting %s=%q is not a rate between 0 and 1", r.key, v)
+			}
+			*r.dst = f
+		}
+	}
+	for _, d := range []struct {
+		key string
+		dst *time.Duration
+		min time.Duration
+	}{{"SIM_LATENCY", &s.sim.Latency, 0}, {"ACK_WAIT", &s.ackWait, time.Millisecond}} {
+		if v := get(d.key); v != "" {
+			x, err := time.ParseDuration(v)
+			if err != nil || x < d.min {
+				return s, fmt.Errorf("billing: setting %s=%q is not a valid duration", d.key, v)
+			}
+			*d.dst = x
+		}
+	}
+	if v := get("SIM_SEED"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return s, fmt.Errorf("billing: setting SIM_SEED=%q is not an unsigned integer", v)
+		}
+		s.sim.Seed = n
+	}
+	if v := get("CONSUMER_CONCURRENCY"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 256 {
+			return s, fmt.Errorf("billing: setting CONSUMER_CONCURRENCY=%q is not between 1 and 256", v)
+		}
+		s.concurrency = n
+	}
+	return s, nil
+}
+
+// newID makes time-ordered payment ids (UUIDv7).
+func newID() string {
+	if id, err := uuid.NewV7(); err == nil {
+		return id.String()
+	}
+	return uuid.NewString()
+}

@@ -1,0 +1,239 @@
+package adapters
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/moa-run/moa/bus/outbox"
+	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/services/subscription/app"
+)
+
+// Dashboard is the sellers' projection on PostgreSQL. Every fact (a subscription activated,
+// cancelled, charged, refunded) is recorded in dashboard_facts before it is counted, so a
+// fact arriving twice, under the same event id or a new one, is counted once.
+type Dashboard struct {
+	pool *pgxpool.Pool
+	js   jetstream.JetStream
+}
+
+var _ app.Projection = (*Dashboard)(nil)
+
+// NewDashboard returns the projection on pool; js is where Rebuild replays the streams from.
+func NewDashboard(pool *pgxpool.Pool, js jetstream.JetStream) *Dashboard {
+	return &Dashboard{pool: pool, js: js}
+}
+
+// delta is one change to a product's row.
+type delta struct {
+	productID, sellerID, currency    string
+	active, revenue, churned, failed int64
+}
+
+func (p *Dashboard) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	if tx := outbox.Tx(ctx); tx != nil {
+		return fn(tx)
+	}
+	return pgx.BeginFunc(ctx, p.pool, fn)
+}
+
+// count applies d once per (subscription, fact).
+func count(ctx context.Context, tx pgx.Tx, subscriptionID, fact string, d delta) error {
+	tag, err := tx.Exec(ctx, `INSERT INTO dashboard_facts (subscription_id, fact) VALUES ($1, $2) ON CONFLICT DO NOTHING`, subscriptionID, fact)
+	if err != nil {
+		return fmt.Errorf("dashboard: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return nil
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO dashboard AS d (product_id, seller_id, currency, active_subscribers, revenue_minor, churned, failed)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (product_id) DO UPDATE SET
+			seller_id = CASE WHEN EXCLUDED.seller_id <> '' THEN EXCLUDED.seller_id ELSE d.seller_id END,
+			currency = CASE WHEN EXCLUDED.currency <> '' THEN EXCLUDED.currency ELSE d.currency END,
+			active_subscribers = d.active_subscribers + EXCLUDED.active_subscribers,
+			revenue_minor = d.revenue_minor + EXCLUDED.revenue_minor,
+			churned = d.churned + EXCLUDED.churned,
+			failed = d.failed + EXCLUDED.failed`,
+		d.productID, d.sellerID, d.currency, d.active, d.revenue, d.churned, d.failed)
+	if err != nil {
+		return fmt.Errorf("dashboard: %w", err)
+	}
+	return nil
+}
+
+func activated(ctx context.Context, tx pgx.Tx, d contracts.SubscriptionTerminalData) error {
+	return count(ctx, tx, d.SubscriptionID, "activated", delta{productID: d.ProductID, sellerID: d.SellerID, currency: d.Currency, active: 1})
+}
+
+func cancelled(ctx context.Context, tx pgx.Tx, d contracts.SubscriptionTerminalData) error {
+	x := delta{productID: d.ProductID, sellerID: d.SellerID, currency: d.Currency, failed: 1}
+	if d.WasActive {
+		x = delta{productID: d.ProductID, sellerID: d.SellerID, currency: d.Currency, active: -1, churned: 1}
+	}
+	return count(ctx, tx, d.SubscriptionID, "cancelled", x)
+}
+
+// Revenue comes from billing's events, so it is what was charged and refunded, including a
+// saga that timed out after its charge (refunded in full) — never a price taken on trust.
+func charged(ctx context.Context, tx pgx.Tx, d contracts.PaymentData) error {
+	return count(ctx, tx, d.SubscriptionID, "charged", delta{productID: d.ProductID, currency: d.Currency, revenue: d.AmountMinor})
+}
+
+func refunded(ctx context.Context, tx pgx.Tx, d contracts.PaymentData) error {
+	return count(ctx, tx, d.SubscriptionID, "refunded", delta{productID: d.ProductID, currency: d.Currency, revenue: -d.AmountMinor})
+}
+
+// Activated counts an activation.
+func (p *Dashboard) Activated(ctx context.Context, d contracts.SubscriptionTerminalData) error {
+	return p.inTx(ctx, func(tx pgx.Tx) error { return activated(ctx, tx, d) })
+}
+
+// Cancelled counts a cancellation: churn when it had been active, a failure otherwise.
+func (p *Dashboard) Cancelled(ctx context.Context, d contracts.SubscriptionTerminalData) error {
+	return p.inTx(ctx, func(tx pgx.Tx) error { return cancelled(ctx, tx, d) })
+}
+
+// Charged adds a successful charge to the revenue.
+func (p *Dashboard) Charged(ctx context.Context, d contracts.PaymentData) error {
+	return p.inTx(ctx, func(tx pgx.Tx) error { return charged(ctx, tx, d) })
+}
+
+// Refunded takes a refund off the revenue.
+func (p *Dashboard) Refunded(ctx context.Context, d contracts.PaymentData) error {
+	return p.inTx(ctx, func(tx pgx.Tx) error { return refunded(ctx, tx, d) })
+}
+
+// BySeller returns a seller's rows, by product id.
+func (p *Dashboard) BySeller(ctx context.Context, sellerID string) ([]contracts.Dashboard, error) {
+	rows, err := p.pool.Query(ctx, `SELECT product_id, seller_id, active_subscribers, revenue_minor, currency, churned, failed
+		FROM dashboard WHERE seller_id = $1 ORDER BY product_id`, sellerID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (contracts.Dashboard, error) {
+		var d contracts.Dashboard
+		err := r.Scan(&d.ProductID, &d.SellerID, &d.ActiveSubscribers, &d.RevenueMinor, &d.Currency, &d.Churned, &d.Failed)
+		return d, err
+	})
+}
+
+// Replayed lists the events the projection is fed by, per stream.
+var Replayed = []struct {
+	Stream  contracts.StreamSpec
+	Filters []string
+}{
+	{contracts.StreamSubscription, []string{contracts.SubscriptionActivated.Filter(), contracts.SubscriptionCancelled.Filter()}},
+	{contracts.StreamBilling, []string{contracts.PaymentSucceededEvent.Filter(), contracts.RefundIssuedEvent.Filter()}},
+}
+
+// Rebuild empties the projection and replays every event it is fed by from the start of the
+// streams, in one transaction: readers see the old numbers until the new ones are complete,
+// and the live consumers wait on the truncated tables meanwhile, then find the facts the
+// replay counted already there.
+func (p *Dashboard) Rebuild(ctx context.Context) (contracts.RebuildResult, error) {
+	var res contracts.RebuildResult
+	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		res = contracts.RebuildResult{}
+		if _, err := tx.Exec(ctx, `TRUNCATE dashboard, dashboard_facts`); err != nil {
+			return err
+		}
+		for _, r := range Replayed {
+			n, err := replay(ctx, p.js, r.Stream.Name, r.Filters, func(env contracts.Envelope) error { return ApplyEnvelope(ctx, tx, env) })
+			if err != nil {
+				return fmt.Errorf("dashboard: replay %s: %w", r.Stream.Name, err)
+			}
+			res.Events += n
+		}
+		return tx.QueryRow(ctx, `SELECT count(*) FROM dashboard`).Scan(&res.Products)
+	})
+	return res, err
+}
+
+// ApplyEnvelope counts one event of the projection's types into tx; other types are skipped.
+func ApplyEnvelope(ctx context.Context, tx pgx.Tx, env contracts.Envelope) error {
+	switch env.Type {
+	case contracts.SubscriptionActivated.Type(), contracts.SubscriptionCancelled.Type():
+		var d contracts.SubscriptionTerminalData
+		if err := json.Unmarshal(env.Data, &d); err != nil {
+			return nil // a corrupt event was dead-lettered live; the replay skips it too
+		}
+		if env.Type == contracts.SubscriptionActivated.Type() {
+			return activated(ctx, tx, d)
+		}
+		return cancelled(ctx, tx, d)
+	case contracts.PaymentSucceededEvent.Type(), contracts.RefundIssuedEvent.Type():
+		var d contracts.PaymentData
+		if err := json.Unmarshal(env.Data, &d); err != nil {
+			return nil
+		}
+		if env.Type == contracts.PaymentSucceededEvent.Type() {
+			return charged(ctx, tx, d)
+		}
+		return refunded(ctx, tx, d)
+	}
+	return nil
+}
+
+// replay reads every message of stream matching filters, from the first, with an ordered
+// consumer, and stops at the last one that existed when it started.
+func replay(ctx context.Context, js jetstream.JetStream, stream string, filters []string, fn func(contracts.Envelope) error) (int64, error) {
+	c, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: filters, DeliverPolicy: jetstream.DeliverAllPolicy})
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if info.NumPending == 0 {
+		return 0, nil
+	}
+	var n int64
+	for {
+		batch, err := c.Fetch(256, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			return n, err
+		}
+		got := 0
+		for m := range batch.Messages() {
+			got++
+			var env contracts.Envelope
+			if json.Unmarshal(m.Data(), &env) == nil {
+				if err := fn(env); err != nil {
+					return n, err
+				}
+				n++
+			}
+			md, err := m.Metadata()
+			if err != nil {
+				return n, err
+			}
+			if md.NumPending == 0 {
+				return n, nil
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
+			return n, err
+		}
+		if got == 0 {
+			if ctx.Err() != nil {
+				return n, ctx.Err()
+			}
+			// Nothing within the wait: done if nothing is pending (messages aged out meanwhile).
+			if info, err := c.Info(ctx); err == nil && info.NumPending == 0 {
+				return n, nil
+			}
+		}
+	}
+}

@@ -1,0 +1,98 @@
+// Package domain holds the subscription saga's rules: the guarded state machine (which event
+// may move a subscription from which state to which), what each transition emits, and the
+// pro-rata refund. It does no I/O, so every rule is table-tested.
+package domain
+
+import (
+	"time"
+
+	"github.com/moa-run/moa/contracts"
+)
+
+// State is a state of the saga.
+type State = contracts.SubscriptionState
+
+// The states, re-exported for brevity.
+const (
+	Pending    = contracts.SubPending
+	Active     = contracts.SubActive
+	Cancelling = contracts.SubCancelling
+	Cancelled  = contracts.SubCancelled
+)
+
+// Reasons a subscription ends as CANCELLED.
+const (
+	ReasonSeatUnavailable = "seat_unavailable"
+	ReasonPaymentFailed   = "payment_failed"
+	ReasonByConsumer      = "by_consumer"
+	ReasonTimedOut        = "timed_out"
+)
+
+// Subscription is the saga's aggregate.
+type Subscription struct {
+	ID             string
+	ProductID      string
+	ConsumerID     string
+	SellerID       string
+	State          State
+	PriceMinor     int64
+	Currency       string
+	Period         contracts.BillingPeriod
+	Reason         string
+	IdempotencyKey string
+	// ChargedMinor is what billing reported charged (payment_succeeded).
+	ChargedMinor int64
+	// RefundMinor is the refund asked for when cancelling, then what billing refunded.
+	RefundMinor int64
+	// WasActive is set once the subscription has been ACTIVE (a later cancel is churn).
+	WasActive bool
+	// RefundDone and SeatReleased are the two halves a cancellation waits for.
+	RefundDone   bool
+	SeatReleased bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	ActivatedAt  *time.Time
+	ActiveUntil  *time.Time
+	// Nudges counts the sweeper's re-emissions of the current step.
+	Nudges int
+}
+
+// InProgress reports whether the saga is still running (not ACTIVE or CANCELLED).
+func (s Subscription) InProgress() bool { return s.State == Pending || s.State == Cancelling }
+
+// View is the wire form.
+func (s Subscription) View() contracts.Subscription {
+	return contracts.Subscription{
+		ID: s.ID, ProductID: s.ProductID, ConsumerID: s.ConsumerID, SellerID: s.SellerID, State: s.State,
+		PriceMinor: s.PriceMinor, Currency: s.Currency, Period: s.Period, Reason: s.Reason,
+		RefundMinor: s.RefundMinor, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, ActiveUntil: s.ActiveUntil,
+	}
+}
+
+// Terminal is the body of the terminal event a transition into ACTIVE or CANCELLED emits.
+func (s Subscription) Terminal() contracts.SubscriptionTerminalData {
+	amount := s.ChargedMinor
+	if s.State == Cancelled {
+		amount = s.RefundMinor
+	}
+	return contracts.SubscriptionTerminalData{
+		SubscriptionID: s.ID, ProductID: s.ProductID, ConsumerID: s.ConsumerID, SellerID: s.SellerID,
+		State: s.State, AmountMinor: amount, Currency: s.Currency, Reason: s.Reason, WasActive: s.WasActive,
+	}
+}
+
+// Requested is the body of subscription.requested.
+func (s Subscription) Requested() contracts.SubscriptionRequestedData {
+	return contracts.SubscriptionRequestedData{
+		SubscriptionID: s.ID, ProductID: s.ProductID, ConsumerID: s.ConsumerID, SellerID: s.SellerID,
+		PriceMinor: s.PriceMinor, Currency: s.Currency, Period: s.Period,
+	}
+}
+
+// CancelRequested is the body of subscription.cancel_requested.
+func (s Subscription) CancelRequested() contracts.SubscriptionCancelRequestedData {
+	return contracts.SubscriptionCancelRequestedData{
+		SubscriptionID: s.ID, ProductID: s.ProductID, ConsumerID: s.ConsumerID, SellerID: s.SellerID,
+		RefundMinor: s.RefundMinor, Currency: s.Currency,
+	}
+}
