@@ -17,6 +17,9 @@ type Client struct {
 	Search  *SearchClient
 	Chat    *ChatClient
 	Notify  *NotifyClient
+
+	Subscription *SubscriptionClient
+	Billing      *BillingClient
 }
 
 // New returns the typed clients over one bus client.
@@ -27,5 +30,8 @@ func New(c *bus.Client) *Client {
 		Search:  &SearchClient{c: c},
 		Chat:    &ChatClient{c: c},
 		Notify:  &NotifyClient{c: c},
+
+		Subscription: &SubscriptionClient{c: c},
+		Billing:      &BillingClient{c: c},
 	}
 }

@@ -16,6 +16,7 @@ func (a *App) CreateProduct(ctx context.Context, actor domain.Actor, f domain.Fi
 	if err := a.products.Create(ctx, p); err != nil {
 		return domain.Product{}, err
 	}
+	a.invalidateAfterWrite(ctx, p.ID)
 	return p, nil
 }
 
@@ -25,9 +26,13 @@ func (a *App) UpdateProduct(ctx context.Context, actor domain.Actor, id string, 
 		return domain.Product{}, err
 	}
 	now := a.now()
-	return a.products.Update(ctx, id, func(p *domain.Product) (domain.Change, error) {
+	p, err := a.products.Update(ctx, id, func(p *domain.Product) (domain.Change, error) {
 		return p.Apply(actor, patch, now)
 	})
+	if err == nil {
+		a.invalidateAfterWrite(ctx, id)
+	}
+	return p, err
 }
 
 // DeleteProduct deletes the product if actor owns it and no seat is taken.
@@ -35,7 +40,21 @@ func (a *App) DeleteProduct(ctx context.Context, actor domain.Actor, id string) 
 	if err := domain.RequireSeller(actor); err != nil {
 		return err
 	}
-	return a.products.Delete(ctx, id, func(p *domain.Product) error { return p.CheckDelete(actor) })
+	if err := a.products.Delete(ctx, id, func(p *domain.Product) error { return p.CheckDelete(actor) }); err != nil {
+		return err
+	}
+	a.invalidateAfterWrite(ctx, id)
+	return nil
+}
+
+// invalidateAfterWrite gives the writer read-your-writes: the cache is shared by every replica
+// (it lives in NATS KV), so moving its generation right after the commit makes the next read
+// anywhere miss it. The change-event consumer invalidates again, which covers a process that
+// dies between its commit and this call.
+func (a *App) invalidateAfterWrite(ctx context.Context, productID string) {
+	if err := a.cache.Invalidate(context.WithoutCancel(ctx), productID); err != nil {
+		a.log.Warn("invalidating after a write failed; the change event will", "product", productID, "error", err)
+	}
 }
 
 // ViewProduct counts a view by viewer (a user or an anonymous visitor id), at most once per

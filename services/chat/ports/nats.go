@@ -1,0 +1,141 @@
+// Package ports connects the chat to the bus: its endpoints (chat.v1.*).
+package ports
+
+import (
+	"context"
+
+	"github.com/moa-run/moa/bus"
+	"github.com/moa-run/moa/client/authn"
+	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/services/chat/app"
+)
+
+// Verifier is what the endpoints need from client/authn: the end user of the request, from the
+// access token its context carries.
+type Verifier interface {
+	Require(ctx context.Context, roles ...contracts.Role) (contracts.Principal, error)
+}
+
+var _ Verifier = (*authn.Verifier)(nil)
+
+type endpoints struct {
+	app  *app.App
+	auth Verifier
+}
+
+// RegisterEndpoints adds every chat endpoint to svc. The caller of every endpoint is the user
+// of the verified token; only consumers open rooms (a seller answers in the rooms consumers
+// open about their products). Every handler runs inside g.
+func RegisterEndpoints(svc *bus.Service, a *app.App, auth Verifier, g *Gate) error {
+	e := endpoints{app: a, auth: auth}
+	for _, err := range []error{
+		bus.Handle(svc, contracts.ChatOpenRoom, guarded(g, e.openRoom)),
+		bus.Handle(svc, contracts.ChatSend, guarded(g, e.send)),
+		bus.Handle(svc, contracts.ChatHistory, guarded(g, e.history)),
+		bus.Handle(svc, contracts.ChatMarkRead, guarded(g, e.markRead)),
+		bus.Handle(svc, contracts.ChatRooms, guarded(g, e.rooms)),
+		bus.Handle(svc, contracts.ChatUnread, guarded(g, e.unread)),
+		bus.Handle(svc, contracts.ChatGetRoom, guarded(g, e.room)),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e endpoints) openRoom(ctx context.Context, req contracts.ChatOpenRoomRequest) (contracts.ChatRoom, error) {
+	p, err := e.auth.Require(ctx, contracts.RoleConsumer)
+	if err != nil {
+		return contracts.ChatRoom{}, err
+	}
+	r, err := e.app.OpenRoom(ctx, p.UserID, req.ProductID)
+	if err != nil {
+		return contracts.ChatRoom{}, err
+	}
+	return app.RoomView(r), nil
+}
+
+func (e endpoints) room(ctx context.Context, req contracts.ChatRoomRef) (contracts.ChatRoom, error) {
+	p, err := e.auth.Require(ctx)
+	if err != nil {
+		return contracts.ChatRoom{}, err
+	}
+	r, err := e.app.Room(ctx, p.UserID, req.RoomID)
+	if err != nil {
+		return contracts.ChatRoom{}, err
+	}
+	return app.RoomView(r), nil
+}
+
+func (e endpoints) send(ctx context.Context, req contracts.ChatSendRequest) (contracts.ChatSendAck, error) {
+	p, err := e.auth.Require(ctx)
+	if err != nil {
+		return contracts.ChatSendAck{}, err
+	}
+	m, dup, err := e.app.Send(ctx, p.UserID, req.RoomID, req.Text, req.ClientMsgID)
+	if err != nil {
+		return contracts.ChatSendAck{}, err
+	}
+	return contracts.ChatSendAck{MessageID: m.ID, RoomID: m.RoomID, ClientMsgID: m.ClientMsgID, SentAt: m.SentAt, Duplicate: dup}, nil
+}
+
+func (e endpoints) history(ctx context.Context, req contracts.ChatHistoryRequest) (contracts.ChatHistoryPage, error) {
+	p, err := e.auth.Require(ctx)
+	if err != nil {
+		return contracts.ChatHistoryPage{}, err
+	}
+	items, more, err := e.app.History(ctx, p.UserID, req.RoomID, req.Before, req.Limit)
+	if err != nil {
+		return contracts.ChatHistoryPage{}, err
+	}
+	out := contracts.ChatHistoryPage{Items: make([]contracts.ChatMessage, len(items)), HasMore: more}
+	for i, m := range items {
+		out.Items[i] = app.MessageView(m)
+	}
+	return out, nil
+}
+
+func (e endpoints) markRead(ctx context.Context, req contracts.ChatMarkReadRequest) (contracts.ChatReadReceipt, error) {
+	p, err := e.auth.Require(ctx)
+	if err != nil {
+		return contracts.ChatReadReceipt{}, err
+	}
+	rc, err := e.app.MarkRead(ctx, p.UserID, req.RoomID, req.UpToMessageID)
+	if err != nil {
+		return contracts.ChatReadReceipt{}, err
+	}
+	return app.ReceiptView(rc), nil
+}
+
+func (e endpoints) rooms(ctx context.Context, req contracts.ChatRoomsRequest) (contracts.ChatRoomList, error) {
+	p, err := e.auth.Require(ctx)
+	if err != nil {
+		return contracts.ChatRoomList{}, err
+	}
+	items, more, err := e.app.Rooms(ctx, p.UserID, req.Before, req.Limit)
+	if err != nil {
+		return contracts.ChatRoomList{}, err
+	}
+	out := contracts.ChatRoomList{Items: make([]contracts.ChatRoomSummary, len(items)), HasMore: more}
+	for i, s := range items {
+		out.Items[i] = contracts.ChatRoomSummary{Room: app.RoomView(s.Room), Unread: s.Unread}
+		if s.Room.Last != nil {
+			m := app.MessageView(*s.Room.Last)
+			out.Items[i].LastMessage = &m
+		}
+	}
+	return out, nil
+}
+
+func (e endpoints) unread(ctx context.Context, _ contracts.Empty) (contracts.ChatUnreadCount, error) {
+	p, err := e.auth.Require(ctx)
+	if err != nil {
+		return contracts.ChatUnreadCount{}, err
+	}
+	total, rooms, err := e.app.Unread(ctx, p.UserID)
+	if err != nil {
+		return contracts.ChatUnreadCount{}, err
+	}
+	return contracts.ChatUnreadCount{Total: total, Rooms: rooms}, nil
+}
