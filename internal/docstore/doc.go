@@ -25,6 +25,7 @@
 //	partial indexes (partialFilterExpression)      NotImplemented         yes
 //	text indexes and $text queries                 no (4)                 yes
 //	2dsphere (geo) indexes                         no                     yes
+//	single-document atomicity under concurrency    no (5)                 yes
 //
 // (1) mongo.IsDuplicateKeyError reports true and the message starts with
 // "E11000", as with MongoDB, for InsertOne and InsertMany alike.
@@ -41,6 +42,14 @@
 // (4) creating a text index fails (IndexNotFound) and $text is rejected as
 // an unknown top-level operator (BadValue). A $regex filter is the
 // portable, if slower, substitute.
+//
+// (5) concurrent updates to one document from several connections are not
+// isolated: FerretDB reads, modifies and writes the document, so one update
+// can overwrite another (8 goroutines doing 50 $inc each on one document
+// ended at 51, not 400). Services that update a shared document
+// concurrently serialise those updates in-process (services/chat does, per
+// room); several instances sharing one FerretDB stay exposed. Production
+// MongoDB makes every single-document update atomic.
 //
 // Production MongoDB is also a replica set with majority write concern,
 // which FerretDB does not emulate; FerretDB answers endSessions with
