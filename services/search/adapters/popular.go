@@ -20,6 +20,7 @@ func counterID(query string, bucket time.Time) string {
 // Concurrent recounts of the same counter are safe: each one counts after its own journal
 // insert, so the last count to run sees every insert before it, and $max keeps the largest.
 func (r *Repository) Recount(ctx context.Context, query string, bucket time.Time) error {
+	defer docLocks.lock(counterID(query, bucket))()
 	n, err := r.searches.CountDocuments(ctx, bson.M{"query": query, "bucket": bucket})
 	if err != nil {
 		return storeError("popular count", err)

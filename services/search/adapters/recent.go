@@ -24,6 +24,7 @@ var newestFirst = bson.D{{Key: "ts", Value: -1}, {Key: "query", Value: 1}}
 // query to the top, and repeating the step, or applying an older search late, changes nothing.
 // The trim then deletes whatever is past the keep newest.
 func (r *Repository) TouchRecent(ctx context.Context, s domain.Search, keep int) error {
+	defer docLocks.lock("recent:" + s.UserID)()
 	err := upsert(ctx, r.recent,
 		bson.M{"user_id": s.UserID, "query": s.Query},
 		bson.M{"$max": bson.M{"ts": nanos(s.At)}})
