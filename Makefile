@@ -3,7 +3,10 @@
 
 GO        ?= go
 # Extra flags for every `go test` of `make test`, e.g. TESTFLAGS='-count=1 -v' or -run X.
-TESTFLAGS ?=
+# -count=1 by default: the suite talks to real servers, so a cached "ok" would prove nothing.
+TESTFLAGS ?= -count=1
+# How long `make test` fuzzes each fuzz target (the WebSocket frame decoder, the JSON scanner).
+FUZZTIME  ?= 15s
 # Packages tested with the race detector: the bus runtime, its concurrency at the core.
 RACEPKGS  ?= ./bus/...
 # Flags for `moa dev` under `make run`, e.g. ARGS='--http-addr 127.0.0.1:9000'.
@@ -27,6 +30,9 @@ test: deps-test
 	$(GO) test $(TESTFLAGS) -race $(RACEPKGS) || status=1; \
 	echo "$(GO) test $(TESTFLAGS) (every other package)"; \
 	$(GO) test $(TESTFLAGS) $$($(GO) list ./... | grep -vxF "$$($(GO) list $(RACEPKGS))") || status=1; \
+	echo "fuzzing for $(FUZZTIME) each"; \
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./edge/protocol || status=1; \
+	$(GO) test -run '^$$' -fuzz '^FuzzMembers$$' -fuzztime $(FUZZTIME) ./bus || status=1; \
 	exit $$status
 
 ## bench: request-reply and consumer overhead against raw nats.go, as tables
