@@ -8,7 +8,7 @@ import "encoding/json"
 // the error precisely.
 
 type member struct {
-	key string
+	key []byte // raw key bytes, or the unquoted key when it had escapes
 	val []byte
 }
 
@@ -23,6 +23,7 @@ func members(data []byte) (out []member, ok bool) {
 	if i < len(data) && data[i] == '}' {
 		return nil, true
 	}
+	out = make([]member, 0, 8)
 	for {
 		if i >= len(data) || data[i] != '"' {
 			return nil, false
@@ -31,11 +32,13 @@ func members(data []byte) (out []member, ok bool) {
 		if end < 0 {
 			return nil, false
 		}
-		key := string(data[i+1 : end-1])
+		key := data[i+1 : end-1]
 		if escaped {
-			if json.Unmarshal(data[i:end], &key) != nil {
+			var k string
+			if json.Unmarshal(data[i:end], &k) != nil {
 				return nil, false
 			}
+			key = []byte(k)
 		}
 		i = skipWS(data, end)
 		if i >= len(data) || data[i] != ':' {
@@ -91,7 +94,7 @@ func elements(data []byte) [][]byte {
 func lookup(ms []member, key string) ([]byte, bool) {
 	// The last occurrence wins, as in encoding/json.
 	for i := len(ms) - 1; i >= 0; i-- {
-		if ms[i].key == key {
+		if string(ms[i].key) == key {
 			return ms[i].val, true
 		}
 	}
