@@ -17,6 +17,8 @@ func FuzzDecode(f *testing.F) {
 		`{"v":1,"type":"resume","id":"s1","since":5}`,
 		`{"v":1,"type":"typing","room":"r"}`,
 		`{"v":1,"type":"ping"}`,
+		`{"v":1,"type":"subscribe","id":"t","topic":"room:abc"}`,
+		`{"v":1,"type":"auth","id":"a","anonymous":true}`,
 		`{"v":1,"type":"req","id":"r","method":"a.b","body":{"x":[1,2,{"y":null}]}}`,
 		`{}`, `[]`, `null`, `{"v":1e400}`,
 	} {
@@ -39,6 +41,14 @@ func FuzzDecode(f *testing.F) {
 		case TypeTyping:
 			if !contracts.IsToken(fr.Room) {
 				t.Fatalf("accepted unsafe room %q", fr.Room)
+			}
+		case TypeSubscribe, TypeUnsubscribe:
+			if !contracts.IsToken(RoomOfTopic(fr.Topic)) {
+				t.Fatalf("accepted unsafe topic %q", fr.Topic)
+			}
+		case TypeAuth:
+			if fr.Anonymous == (fr.Token != "") {
+				t.Fatalf("auth frame must have exactly one of token and anonymous: %+v", fr)
 			}
 		}
 	})

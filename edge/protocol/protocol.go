@@ -32,13 +32,14 @@ const (
 
 // Client frame types.
 const (
-	TypeAuth      = "auth"      // {token}: authenticate (first frame, within the auth deadline)
-	TypeRefresh   = "refresh"   // {token}: replace an expiring access token mid-connection
-	TypeRequest   = "req"       // {method, body}: a mediated call to a service endpoint
-	TypeResume    = "resume"    // {since}: replay notifications after sequence since
-	TypeTyping    = "typing"    // {room}: ephemeral typing indicator, not stored
-	TypePing      = "ping"      // application-level ping (WebSocket ping/pong also runs)
-	TypeSubscribe = "subscribe" // {topic}: live updates for a topic the caller may see
+	TypeAuth        = "auth"        // {token}: authenticate (first frame, within the auth deadline)
+	TypeRefresh     = "refresh"     // {token}: replace an expiring access token mid-connection
+	TypeRequest     = "req"         // {method, body}: a mediated call to a service endpoint
+	TypeResume      = "resume"      // {since}: replay notifications after sequence since
+	TypeTyping      = "typing"      // {room}: ephemeral typing indicator, not stored
+	TypePing        = "ping"        // application-level ping (WebSocket ping/pong also runs)
+	TypeSubscribe   = "subscribe"   // {topic}: live updates for a topic the caller may see
+	TypeUnsubscribe = "unsubscribe" // {topic}: stop the live updates of a topic
 )
 
 // Server frame types.
@@ -49,7 +50,37 @@ const (
 	TypeNotification = "notification" // {seq, body}: a stored notification, in per-user sequence
 	TypeResync       = "resync"       // {reason}: notifications since the client's seq are not recoverable: reload
 	TypePong         = "pong"
-	TypeHello        = "hello" // {body: {auth_deadline_ms, max_frame_bytes}} sent on connect
+	TypeHello        = "hello"    // {body: {auth_deadline_ms, max_frame_bytes, ...}} sent on connect
+	TypeExpiring     = "expiring" // {body: {expires_at}}: the access token expires soon; send a refresh frame
+	TypeBye          = "bye"      // {reason, error}: the server is about to close the connection, and why
+)
+
+// Topics a client may subscribe to. A room topic is "room:<room_id>": the room's typing
+// signals and, for its consumer, the seller's presence.
+const (
+	TopicRoomPrefix = "room:"
+)
+
+// RoomOfTopic returns the room id of a room topic, or "" when topic is not one.
+func RoomOfTopic(topic string) string {
+	if len(topic) > len(TopicRoomPrefix) && topic[:len(TopicRoomPrefix)] == TopicRoomPrefix {
+		return topic[len(TopicRoomPrefix):]
+	}
+	return ""
+}
+
+// WebSocket close codes the edge uses. 1000-1015 are the standard codes; 4000-4999 are the
+// application's, modelled on HTTP statuses so they are easy to remember.
+const (
+	CloseNormal        = 1000 // the client asked to close
+	CloseGoingAway     = 1001 // the edge is shutting down: reconnect (to another instance)
+	CloseUnsupported   = 1003 // a binary message: the protocol is JSON text
+	CloseTooBig        = 1009 // a frame (or its decompressed form) exceeded the frame limit
+	CloseAuth          = 4401 // no auth frame in time, an invalid token, or the token expired
+	CloseSlowConsumer  = 4408 // the client did not read fast enough; its queue overflowed
+	CloseTooManyConns  = 4409 // the user already has the maximum number of connections
+	CloseRateLimited   = 4429 // the client kept sending frames over its rate limit
+	CloseInternalError = 1011 // the edge failed unexpectedly
 )
 
 // ClientFrame is a decoded client frame. Which fields are meaningful depends on Type.
@@ -60,9 +91,12 @@ type ClientFrame struct {
 	Method string          `json:"method,omitempty"`
 	Body   json.RawMessage `json:"body,omitempty"`
 	Token  string          `json:"token,omitempty"`
-	Since  *uint64         `json:"since,omitempty"`
-	Room   string          `json:"room,omitempty"`
-	Topic  string          `json:"topic,omitempty"`
+	// Anonymous, on an auth frame instead of a token, starts an anonymous session: only public
+	// calls (catalog reads, signup, login) are allowed until an auth frame with a token.
+	Anonymous bool    `json:"anonymous,omitempty"`
+	Since     *uint64 `json:"since,omitempty"`
+	Room      string  `json:"room,omitempty"`
+	Topic     string  `json:"topic,omitempty"`
 }
 
 // ServerFrame is a frame the edge sends.
@@ -112,6 +146,15 @@ func (f *ClientFrame) check() error {
 	}
 	switch f.Type {
 	case TypeAuth, TypeRefresh:
+		if f.Type == TypeAuth && f.Anonymous {
+			if f.Token != "" {
+				return contracts.ErrValidation.OnField("token", "an anonymous auth frame has no token")
+			}
+			return needID()
+		}
+		if f.Anonymous {
+			return contracts.ErrValidation.OnField("anonymous", "only an auth frame can be anonymous")
+		}
 		if f.Token == "" || len(f.Token) > MaxTokenLen {
 			return contracts.ErrValidation.OnField("token", "token must be 1..%d bytes", MaxTokenLen)
 		}
@@ -134,9 +177,16 @@ func (f *ClientFrame) check() error {
 			return err
 		}
 		return nil
-	case TypeSubscribe:
+	case TypeSubscribe, TypeUnsubscribe:
 		if f.Topic == "" || len(f.Topic) > MaxTopicLen {
 			return contracts.ErrValidation.OnField("topic", "topic must be 1..%d bytes", MaxTopicLen)
+		}
+		room := RoomOfTopic(f.Topic)
+		if room == "" {
+			return contracts.ErrValidation.OnField("topic", "unknown topic; topics are room:<room_id>")
+		}
+		if _, err := contracts.Token("topic", room); err != nil {
+			return err
 		}
 		return needID()
 	case TypePing:

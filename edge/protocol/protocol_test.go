@@ -16,7 +16,9 @@ func TestDecodeAcceptsEveryDocumentedFrame(t *testing.T) {
 		`{"v":1,"type":"req","id":"r2","method":"catalog.list_products"}`,
 		`{"v":1,"type":"resume","id":"s1","since":0}`,
 		`{"v":1,"type":"typing","room":"room-1"}`,
-		`{"v":1,"type":"subscribe","id":"t1","topic":"presence"}`,
+		`{"v":1,"type":"subscribe","id":"t1","topic":"room:room-1"}`,
+		`{"v":1,"type":"unsubscribe","id":"t2","topic":"room:room-1"}`,
+		`{"v":1,"type":"auth","id":"a3","anonymous":true}`,
 		`{"v":1,"type":"ping"}`,
 	} {
 		if _, err := Decode([]byte(s)); err != nil {
@@ -41,6 +43,14 @@ func TestDecodeRejectsWithCodes(t *testing.T) {
 		{`{"v":1,"type":"typing","room":"a.b"}`, "invalid_subject_token", "room"},
 		{`{"v":1,"type":"typing","room":"a *"}`, "invalid_subject_token", "room"},
 		{`{"v":1,"type":"resume","id":"s"}`, "validation_failed", "since"},
+		{`{"v":1,"type":"subscribe","id":"t","topic":"presence"}`, "validation_failed", "topic"},
+		{`{"v":1,"type":"subscribe","id":"t","topic":"room:a.b"}`, "invalid_subject_token", "topic"},
+		{`{"v":1,"type":"subscribe","id":"t","topic":"room:>"}`, "invalid_subject_token", "topic"},
+		{`{"v":1,"type":"subscribe","topic":"room:r"}`, "validation_failed", "id"},
+		{`{"v":1,"type":"auth","id":"a","anonymous":true,"token":"t"}`, "validation_failed", "token"},
+		{`{"v":1,"type":"refresh","id":"a","anonymous":true}`, "validation_failed", "anonymous"},
+		{`{"v":1,"type":"resume","id":"s","since":-1}`, "bad_request", ""},
+		{`{"v":1,"type":"auth","id":"a","token":"` + strings.Repeat("x", MaxTokenLen+1) + `"}`, "validation_failed", "token"},
 		{`{"v":1,"type":"ping","id":"` + strings.Repeat("x", 65) + `"}`, "validation_failed", "id"},
 	}
 	for _, c := range cases {

@@ -1,0 +1,61 @@
+package e2etest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/moa-run/moa/edge"
+	"github.com/moa-run/moa/system"
+	"github.com/moa-run/moa/system/systemtest"
+)
+
+// TestConsumerSubscribesInTheBrowser runs the marketplace's main flow on the demo page with
+// every real service: the consumer subscribes, the saga (seat, payment) completes, and the
+// notify service's notifications reach both users live; the consumer sees the subscription
+// active and the mail in the dev mailbox, the seller the subscriber on the dashboard.
+func TestConsumerSubscribesInTheBrowser(t *testing.T) {
+	browser := chromium(t)
+	reg := map[string]system.Registration{}
+	for _, n := range []string{"auth", "billing", "catalog", "notify", "subscription"} {
+		r, ok := system.Lookup(n)
+		if !ok {
+			t.Skipf("service %s is not registered", n)
+		}
+		reg[n] = r
+	}
+	sys := systemtest.Boot(t,
+		systemtest.Configure(func(c *system.Config) { c.Registry = reg; c.Services = nil }),
+		systemtest.Setting("catalog", "CACHE_TTL", "0"))
+	url := serveEdge(t, sys, edge.Config{DevMailbox: true})
+	b := newBrowser(t, browser)
+	sellerTab, consumerTab := b.tab(), b.tab()
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	title := "Coffee club " + suffix
+
+	b.run("seller signs up", sellerTab, signUp(url, "seller", suffix, b.until)...)
+	b.run("seller publishes", sellerTab, publish(title, b.until)...)
+	b.run("consumer subscribes", consumerTab, append(signUp(url, "consumer", suffix, b.until),
+		chromedp.SetValue(chromedp.ID("q"), suffix),
+		chromedp.Click(chromedp.ID("search")),
+		b.until(productButton(title, ".subscribe")+` !== undefined`),
+		b.eval(productButton(title, ".subscribe")+`.click()`),
+		b.until(`document.querySelector("#browse-result").textContent.startsWith("Subscription to")`),
+		// The saga ends in a notification, pushed live.
+		b.until(`document.querySelectorAll("#notifications .notification").length >= 1`),
+		b.until(`document.querySelector("#my-subscriptions").textContent.includes("ACTIVE")`),
+	)...)
+	b.run("the mail is in the dev mailbox", consumerTab,
+		chromedp.Poll[chromedp.Void](`(document.querySelector("#refresh-mail").click(), document.querySelectorAll("#mails li").length >= 1)`,
+			chromedp.WithPollingInterval(time.Second), chromedp.WithPollingTimeout(30*time.Second)))
+	b.run("the seller is notified", sellerTab,
+		b.until(`document.querySelectorAll("#notifications .notification").length >= 1`),
+		// The dashboard is a projection: it may catch up after the notification.
+		chromedp.Poll[chromedp.Void](`(document.querySelector("#refresh-dashboard").click(), document.querySelector("#dashboard").textContent.includes("1 active"))`,
+			chromedp.WithPollingInterval(time.Second), chromedp.WithPollingTimeout(30*time.Second)),
+	)
+	b.screenshots("subscribe", map[string]context.Context{"seller": sellerTab, "consumer": consumerTab})
+}

@@ -1,0 +1,319 @@
+// moa.js — the JavaScript client SDK of the Moa edge (protocol v1, docs/protocol.md).
+// A plain ES module with no dependencies: import it from /sdk/moa.js.
+//
+//   import { MoaClient } from "/sdk/moa.js";
+//   const moa = new MoaClient({ url: "wss://shop.example.com/ws", token: () => session.accessToken,
+//                               refresh: async () => (await renew()).accessToken });
+//   moa.on("notification", n => show(n));      // in sequence, without gaps or repeats
+//   moa.on("chat.message", m => append(m));
+//   await moa.connect();
+//   const product = await moa.call("catalog.get_product", { id });
+//
+// What the SDK takes care of: correlating answers with requests; signing in within the auth
+// deadline; refreshing the access token when the edge says it is expiring; reconnecting with
+// backoff (and rejoining rooms); and keeping notifications in order: it remembers the last
+// sequence it delivered, and on reconnect or on a gap it asks the edge for what it missed. If
+// the edge answers that the missed part is not recoverable, it emits "resync": reload.
+
+export const PROTOCOL_VERSION = 1;
+
+// Close codes (docs/protocol.md).
+export const Close = Object.freeze({
+  NORMAL: 1000, GOING_AWAY: 1001, UNSUPPORTED: 1003, TOO_BIG: 1009, INTERNAL: 1011,
+  AUTH: 4401, SLOW_CONSUMER: 4408, TOO_MANY_CONNECTIONS: 4409, RATE_LIMITED: 4429,
+});
+
+// MoaError is a failed call: code is the stable error code (see contracts/errors.go).
+export class MoaError extends Error {
+  constructor(e) {
+    super(e && e.message ? e.message : "error");
+    this.name = "MoaError";
+    this.code = (e && e.code) || "internal";
+    this.kind = (e && e.kind) || "internal";
+    this.field = (e && e.field) || undefined;
+  }
+  get retryable() { return this.kind === "unavailable" || this.kind === "timeout"; }
+}
+
+export class MoaClient {
+  // options:
+  //   url          WebSocket URL of the edge (default: /ws on the page's host)
+  //   token        () => access token, or null/"" for an anonymous session (may be async)
+  //   refresh      async () => a fresh access token, when the edge warns of expiry (optional)
+  //   lastSeq      the last notification sequence this user has seen (null: never; default
+  //                read from storage when storageKey is given)
+  //   storageKey   a localStorage key to remember lastSeq under (optional)
+  //   reconnect    reconnect after an unexpected close (default true)
+  //   callTimeout  ms before an unanswered call fails with "deadline_exceeded" (default 20000)
+  //   WebSocket    the WebSocket constructor (default globalThis.WebSocket)
+  constructor(options = {}) {
+    this.opts = Object.assign({ reconnect: true, callTimeout: 20000 }, options);
+    this.WS = this.opts.WebSocket || globalThis.WebSocket;
+    this.url = this.opts.url || defaultURL();
+    this.handlers = new Map();
+    this.pending = new Map(); // id -> {resolve, reject, timer}
+    this.nextId = 1;
+    this.rooms = new Set();
+    this.lastSeq = this.opts.lastSeq !== undefined ? this.opts.lastSeq : this._loadSeq();
+    this.resuming = null; // the running resume, if any
+    this.held = []; // notifications received during a resume or after a gap
+    this.fruitless = 0; // resumes in a row that did not close a gap
+    this.user = null;
+    this.ws = null;
+    this.closedByUser = false;
+    this.attempt = 0;
+    this.ready = null;
+  }
+
+  // on(type, fn) listens to: "open", "authenticated", "notification", "resync", "event" (every
+  // push), and each push topic ("chat.message", "chat.read", "chat.typing", "presence"), plus
+  // "expiring", "close", "reconnecting", "error". It returns a function that stops listening.
+  on(type, fn) {
+    if (!this.handlers.has(type)) this.handlers.set(type, new Set());
+    this.handlers.get(type).add(fn);
+    return () => this.handlers.get(type).delete(fn);
+  }
+
+  emit(type, detail) {
+    for (const fn of this.handlers.get(type) || []) {
+      try { fn(detail); } catch (e) { console.error("moa: handler for", type, "failed:", e); }
+    }
+  }
+
+  // connect opens the connection and signs in; it resolves with the session (user or
+  // anonymous) once the edge accepted it.
+  connect() {
+    this.closedByUser = false;
+    if (!this.ready) this.ready = this._open();
+    return this.ready;
+  }
+
+  close() {
+    this.closedByUser = true;
+    if (this.ws) this.ws.close(Close.NORMAL, "bye");
+  }
+
+  // authenticate switches an open (anonymous) session to a user, e.g. right after signing in
+  // over it; later reconnects use options.token.
+  async authenticate(token) {
+    const ok = await this._send({ type: "auth", token });
+    this.user = ok.body.user;
+    this.emit("authenticated", ok.body);
+    await this._resumeNow();
+    return ok.body;
+  }
+
+  // call invokes an allowlisted method ("catalog.get_product") and resolves with its answer.
+  async call(method, body = {}) {
+    await this.connect();
+    const f = await this._send({ type: "req", method, body });
+    return f.body;
+  }
+
+  // joinRoom listens to a chat room's typing signals (and, for its consumer, the seller's
+  // presence); it resolves with {room, presence}.
+  async joinRoom(roomId) {
+    await this.connect();
+    const f = await this._send({ type: "subscribe", topic: "room:" + roomId });
+    this.rooms.add(roomId);
+    if (f.body && f.body.presence) this.emit("presence", f.body.presence);
+    return f.body;
+  }
+
+  async leaveRoom(roomId) {
+    this.rooms.delete(roomId);
+    if (this._isOpen()) await this._send({ type: "unsubscribe", topic: "room:" + roomId });
+  }
+
+  // typing tells the room's other member that this user is typing (ephemeral; the edge
+  // passes on at most one per second).
+  typing(roomId) {
+    if (this._isOpen()) this._write({ v: PROTOCOL_VERSION, type: "typing", room: roomId });
+  }
+
+  // resume asks for the notifications after lastSeq now (the SDK does it by itself on connect
+  // and on gaps).
+  resume() { return this._resumeNow(); }
+
+  // ---- internals ----
+
+  _isOpen() { return this.ws && this.ws.readyState === 1; }
+
+  _open() {
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const ws = new this.WS(this.url);
+      this.ws = ws;
+      ws.onmessage = (ev) => this._onFrame(ev.data);
+      ws.onerror = () => this.emit("error", new MoaError({ code: "unavailable", kind: "unavailable", message: "connection error" }));
+      ws.onclose = (ev) => {
+        this._failPending(new MoaError({ code: "unavailable", kind: "unavailable", message: "connection closed" }));
+        this.ready = null;
+        this.emit("close", { code: ev.code, reason: ev.reason });
+        if (!settled) { settled = true; reject(new MoaError({ code: ev.reason || "unavailable", kind: "unavailable", message: "closed before signing in (" + ev.code + ")" })); }
+        this._maybeReconnect(ev.code, ev.reason);
+      };
+      this.onHello = async () => {
+        try {
+          const token = this.opts.token ? await this.opts.token() : null;
+          const ok = await this._send(token ? { type: "auth", token } : { type: "auth", anonymous: true });
+          this.user = ok.body.user || null;
+          this.attempt = 0;
+          settled = true;
+          resolve(ok.body);
+          this.emit("authenticated", ok.body);
+          for (const room of this.rooms) this._send({ type: "subscribe", topic: "room:" + room }).catch(() => this.rooms.delete(room));
+          if (this.user) this._resumeNow().catch((e) => this.emit("error", e));
+        } catch (e) {
+          if (!settled) { settled = true; reject(e); }
+          ws.close(Close.NORMAL, "sign-in failed");
+        }
+      };
+    });
+  }
+
+  _maybeReconnect(code, reason) {
+    if (this.closedByUser || !this.opts.reconnect) return;
+    // Refused for good: a capped user, or a token that cannot be renewed.
+    if (code === Close.TOO_MANY_CONNECTIONS) return;
+    if (code === Close.AUTH && reason !== "token_expired" && reason !== "auth_timeout") return;
+    const base = code === Close.GOING_AWAY ? 100 : Math.min(30000, 500 * 2 ** this.attempt);
+    const delay = base / 2 + Math.random() * base / 2;
+    this.attempt++;
+    this.emit("reconnecting", { in_ms: delay, code });
+    setTimeout(async () => {
+      if (this.closedByUser) return;
+      if (code === Close.AUTH && this.opts.refresh) {
+        try { await this.opts.refresh(); } catch (e) { this.emit("error", e); return; }
+      }
+      this.connect().catch(() => {});
+    }, delay);
+  }
+
+  _write(frame) { this.ws.send(JSON.stringify(frame)); }
+
+  _send(frame) {
+    return new Promise((resolve, reject) => {
+      if (!this._isOpen()) { reject(new MoaError({ code: "unavailable", kind: "unavailable", message: "not connected" })); return; }
+      const id = "c" + this.nextId++;
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new MoaError({ code: "deadline_exceeded", kind: "timeout", message: "no answer from the edge" }));
+      }, this.opts.callTimeout);
+      this.pending.set(id, { resolve, reject, timer });
+      this._write(Object.assign({ v: PROTOCOL_VERSION, id }, frame));
+    });
+  }
+
+  _failPending(err) {
+    for (const [id, p] of this.pending) { clearTimeout(p.timer); p.reject(err); this.pending.delete(id); }
+  }
+
+  _onFrame(data) {
+    let f;
+    try { f = JSON.parse(data); } catch { return; }
+    if (f.v !== PROTOCOL_VERSION) return;
+    if (f.id && this.pending.has(f.id)) {
+      const p = this.pending.get(f.id);
+      this.pending.delete(f.id);
+      clearTimeout(p.timer);
+      if (f.type === "error") p.reject(new MoaError(f.error));
+      else p.resolve(f);
+      return;
+    }
+    switch (f.type) {
+      case "hello": this.hello = f.body; this.emit("open", f.body); if (this.onHello) this.onHello(); break;
+      case "notification": this._onNotification(f.body, f.seq); break;
+      case "event":
+        this.emit("event", { topic: f.topic, body: f.body });
+        this.emit(f.topic, f.body);
+        break;
+      case "expiring": this._onExpiring(f.body); break;
+      case "bye": this.emit("bye", { reason: f.reason, error: f.error }); break;
+      case "error": this.emit("error", new MoaError(f.error)); break;
+    }
+  }
+
+  async _onExpiring(body) {
+    this.emit("expiring", body);
+    if (!this.opts.refresh) return;
+    try {
+      const token = await this.opts.refresh();
+      await this._send({ type: "refresh", token });
+    } catch (e) { this.emit("error", e); }
+  }
+
+  // Notifications are delivered exactly in sequence. One that repeats is dropped; one that
+  // skips ahead is held while the missed ones are fetched.
+  _onNotification(n, seq) {
+    n = Object.assign({}, n, { seq });
+    if (this.resuming) { this.held.push(n); return; }
+    if (this.lastSeq !== null && n.seq <= this.lastSeq) return;
+    if (this.lastSeq === null || n.seq === this.lastSeq + 1) { this.fruitless = 0; this._deliver(n); return; }
+    if (this.fruitless >= 3) {
+      // The edge keeps saying nothing is missing while the sequence has a hole: never skip it
+      // silently; tell the app to reload.
+      this.fruitless = 0;
+      this.emit("resync", { last_seq: n.seq - 1, reason: "gap in the notification sequence" });
+      this._deliver(n);
+      return;
+    }
+    this.held.push(n);
+    this._resumeNow().catch((e) => this.emit("error", e));
+  }
+
+  _deliver(n) {
+    this.lastSeq = n.seq;
+    this._saveSeq();
+    this.emit("notification", n);
+  }
+
+  _resumeNow() {
+    if (!this.user || !this._isOpen()) return Promise.resolve();
+    if (this.resuming) return this.resuming;
+    const since = this.lastSeq === null ? 0 : this.lastSeq;
+    if (this.held.length) this.fruitless++;
+    this.resuming = (async () => {
+      try {
+        const f = await this._send({ type: "resume", since });
+        if (f.type === "resync") {
+          this.lastSeq = f.body.last_seq;
+          this._saveSeq();
+          this.held = this.held.filter((n) => n.seq > this.lastSeq);
+          this.emit("resync", { last_seq: f.body.last_seq, reason: f.reason });
+        } else {
+          for (const n of f.body.items || []) {
+            if (this.lastSeq === null || n.seq > this.lastSeq) this._deliver(n);
+          }
+          if (this.lastSeq === null) { this.lastSeq = f.body.last_seq; this._saveSeq(); }
+        }
+      } finally {
+        this.resuming = null;
+      }
+      const held = this.held.sort((a, b) => a.seq - b.seq);
+      this.held = [];
+      for (const n of held) this._onNotification(n, n.seq);
+    })();
+    return this.resuming;
+  }
+
+  _loadSeq() {
+    if (!this.opts.storageKey || !globalThis.localStorage) return null;
+    const v = globalThis.localStorage.getItem(this.opts.storageKey);
+    return v === null ? null : Number(v);
+  }
+
+  _saveSeq() {
+    if (this.opts.storageKey && globalThis.localStorage && this.lastSeq !== null) {
+      globalThis.localStorage.setItem(this.opts.storageKey, String(this.lastSeq));
+    }
+  }
+}
+
+function defaultURL() {
+  const loc = globalThis.location;
+  if (!loc) throw new Error("moa: options.url is required outside a browser");
+  const u = new URL("ws", loc.href); // relative: works when the edge is mounted under a prefix
+  u.protocol = loc.protocol === "https:" ? "wss:" : "ws:";
+  return u.href;
+}
