@@ -26,6 +26,11 @@ func chromium(t *testing.T) string {
 	}
 	p, err := exec.LookPath("chromium")
 	if err != nil {
+		// make test installs chromium; in CI a missing browser is a failure, not a skip, so
+		// the browser tests can never silently stop running.
+		if os.Getenv("CI") != "" {
+			t.Fatal("chromium is not installed (make test installs it: apt-get install -y chromium)")
+		}
 		t.Skip("chromium is not installed (apt-get install -y chromium)")
 	}
 	return p
