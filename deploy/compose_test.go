@@ -16,14 +16,13 @@ import (
 
 func TestMain(m *testing.M) { moatest.Main(m) }
 
-// loadCompose loads docker-compose.yml the way `docker compose` does, with the edge profile
-// on and no variables from the developer's environment.
+// loadCompose loads docker-compose.yml the way `docker compose` does, with no variables from
+// the developer's environment.
 func loadCompose(t *testing.T) *types.Project {
 	t.Helper()
 	opts, err := cli.NewProjectOptions([]string{"../docker-compose.yml"},
 		cli.WithWorkingDirectory(".."),
 		cli.WithEnv([]string{}),
-		cli.WithProfiles([]string{"edge"}),
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -42,8 +41,7 @@ func TestComposeRunsEveryServiceInItsOwnContainer(t *testing.T) {
 			t.Errorf("no %s container: %v", infra, err)
 		}
 	}
-	names := append(system.Services(), "edge")
-	for _, name := range names {
+	for _, name := range system.Services() {
 		svc, err := p.GetService(name)
 		if err != nil {
 			t.Errorf("service %s has no container: %v", name, err)
@@ -68,18 +66,18 @@ func TestComposeRunsEveryServiceInItsOwnContainer(t *testing.T) {
 		if !strings.HasPrefix(env("MOA_HTTP_ADDR"), "0.0.0.0:") {
 			t.Errorf("%s: MOA_HTTP_ADDR %q is not reachable from outside the container", name, env("MOA_HTTP_ADDR"))
 		}
-		reg, ok := system.Lookup(name)
-		if !ok {
-			continue // the edge
-		}
+		reg, _ := system.Lookup(name)
 		if pg := env(system.SettingEnv(name, "postgres_url")); reg.Postgres && !strings.Contains(pg, "/"+system.DatabaseName("", name)) {
 			t.Errorf("%s needs PostgreSQL; its database URL is %q", name, pg)
 		}
 		if reg.Mongo && env(system.SettingEnv(name, "mongo_url")) == "" && env("MOA_MONGO_URL") == "" {
 			t.Errorf("%s needs MongoDB and gets no URL", name)
 		}
-		if slices.Contains(svc.Profiles, "edge") {
-			t.Errorf("%s only starts with the edge profile", name)
+		if len(svc.Profiles) > 0 {
+			t.Errorf("%s only starts with the profiles %v", name, svc.Profiles)
+		}
+		if reg.Mount == "/" && len(svc.Ports) == 0 {
+			t.Errorf("%s serves the web app but publishes no port", name)
 		}
 	}
 	nats, _ := p.GetService("nats")

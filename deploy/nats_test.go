@@ -1,13 +1,10 @@
 package deploy_test
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,12 +13,21 @@ import (
 
 	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/edge"
 	"github.com/moa-run/moa/moatest"
 	"github.com/moa-run/moa/system"
 )
 
-// natsUsers are the users nats.conf must define besides one per registered service.
-var natsUsers = []string{"edge", "ops"}
+// natsUsers are the users nats.conf must define besides one per registered service (the
+// edge included).
+var natsUsers = []string{"ops"}
+
+// isFront reports whether a registered service is a web front (the edge), which answers no
+// endpoints.
+func isFront(name string) bool {
+	r, _ := system.Lookup(name)
+	return r.Mount != ""
+}
 
 func natsPassword(user string) string { return user + "-test-password" }
 
@@ -57,7 +63,7 @@ func TestNATSConfigGivesEachServiceItsOwnPermissions(t *testing.T) {
 	}
 	for _, name := range system.Services() {
 		u := users[name]
-		if u == nil {
+		if u == nil || isFront(name) {
 			continue
 		}
 		p := u.Permissions
@@ -80,8 +86,63 @@ func TestNATSConfigGivesEachServiceItsOwnPermissions(t *testing.T) {
 			}
 		}
 	}
+	// Every user but ops reads replies in its own inbox space only.
+	for name, u := range users {
+		if name == "ops" {
+			continue
+		}
+		inbox := system.InboxPrefix(name) + ".>"
+		if u.Permissions == nil || u.Permissions.Subscribe == nil || !slices.Contains(u.Permissions.Subscribe.Allow, inbox) {
+			t.Errorf("%s may not subscribe to its inbox space %s", name, inbox)
+			continue
+		}
+		for _, s := range u.Permissions.Subscribe.Allow {
+			if strings.HasPrefix(s, "_INBOX") && s != inbox || s == ">" {
+				t.Errorf("%s may read replies meant for others: %s", name, s)
+			}
+		}
+	}
+	if u := users["edge"]; u != nil {
+		edgePermissions(t, u)
+	}
 	if missing := natsEnvRequired(t); missing != nil {
 		t.Error(missing)
+	}
+}
+
+// edgePermissions checks that the edge may call exactly the endpoints of its allowlist (and
+// auth.v1.keys, to verify tokens), and answers none.
+func edgePermissions(t *testing.T, u *server.User) {
+	t.Helper()
+	p := u.Permissions
+	if p == nil || p.Publish == nil || p.Subscribe == nil {
+		t.Fatalf("edge: permissions %+v: want publish and subscribe", p)
+	}
+	if p.Response != nil {
+		t.Error("edge may answer requests (allow_responses); it serves no endpoints")
+	}
+	want := map[string]bool{contracts.AuthKeys.Subject(): true}
+	for _, r := range edge.DefaultRoutes() {
+		want[r.Endpoint.Subject] = true
+	}
+	have := map[string]bool{}
+	for _, s := range p.Publish.Allow {
+		if strings.Contains(s, ".v1.") {
+			have[s] = true
+			if !want[s] {
+				t.Errorf("edge may call %s, which its allowlist does not route", s)
+			}
+		}
+	}
+	for s := range want {
+		if !have[s] {
+			t.Errorf("edge routes %s but may not call it", s)
+		}
+	}
+	for _, s := range p.Subscribe.Allow {
+		if strings.Contains(s, ".v1.") || s == "$SRV.>" {
+			t.Errorf("edge may subscribe to %s: it serves no endpoints", s)
+		}
 	}
 }
 
@@ -117,6 +178,7 @@ func TestServicesWorkUnderTheirNATSUsers(t *testing.T) {
 	url := ns.ClientURL()
 
 	mongoURL := moatest.Mongo(t)
+	var edgeURL string
 	for _, name := range system.Services() {
 		reg, _ := system.Lookup(name)
 		cfg := system.Config{
@@ -138,124 +200,76 @@ func TestServicesWorkUnderTheirNATSUsers(t *testing.T) {
 		if r := sys.Ready(ctxFor(t, 10*time.Second)); !r.Ready {
 			t.Errorf("%s is not ready under its NATS user: %+v", name, r.Checks)
 		}
+		if name == "edge" {
+			edgeURL = sys.HTTPURL()
+		}
 	}
 
+	// The flows call the services as the edge user, as the edge does for app clients; the
+	// last one goes through the real edge's WebSocket. Operator calls go as ops.
 	edge := connectAs(t, url, "edge")
 	rt, err := bus.New(edge.nc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	marketplaceFlow(t, rt.NewClient("edge"))
+	c := rt.NewClient("edge")
+	ops := connectAs(t, url, "ops")
+	opsRT, err := bus.New(ops.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := marketplaceFlow(t, c)
+	room := chatFlow(t, c, edge, m)
+	sagaFlow(t, c, opsRT.NewClient("ops"), opsRT, edge, m)
+	edgeFlow(t, edgeURL, m, room)
 
 	search := connectAs(t, url, "search")
 	search.mustBeDenied(t, "subscribe to another service's endpoints", func() error {
 		_, err := search.nc.Subscribe("auth.v1.>", func(*nats.Msg) {})
 		return err
 	})
+	for _, inbox := range []string{"_INBOX.>", system.InboxPrefix("auth") + ".>", system.InboxPrefix("edge") + ".*"} {
+		search.mustBeDenied(t, "read the replies in "+inbox, func() error {
+			_, err := search.nc.Subscribe(inbox, func(*nats.Msg) {})
+			return err
+		})
+	}
 	search.mustBeDenied(t, "publish another domain's events", func() error {
 		return search.nc.Publish("evt.catalog.product_created.x", []byte("{}"))
 	})
 	edge.mustBeDenied(t, "publish events", func() error {
 		return edge.nc.Publish("evt.auth.user_signed_up.x", []byte("{}"))
 	})
-}
-
-// marketplaceFlow goes through the three services as the edge would: a seller signs up and
-// publishes a product, a consumer signs up and searches for it, and the search service
-// records the search from the catalog's event. Each step needs some permission of nats.conf.
-func marketplaceFlow(t *testing.T, c *bus.Client) {
-	t.Helper()
-	ctx := ctxFor(t, 2*time.Minute)
-	seller := signupLogin(t, ctx, c, "seller@example.test", contracts.RoleSeller)
-	created, err := bus.Call(bus.WithAuthToken(ctx, seller), c, contracts.CatalogCreateProduct, contracts.CreateProductRequest{
-		Title: "Family video plan", PriceAmount: 5900, Currency: "KRW", BillingPeriod: contracts.BillingMonthly,
-		Terms: "Cancel any time. No refunds for the current period.", Capacity: 4, Tags: []string{"video"},
+	edge.mustBeDenied(t, "call an operator endpoint", func() error {
+		return edge.nc.Publish(contracts.SubscriptionRebuildDashboard.Subject(), []byte("{}"))
 	})
-	if err != nil {
-		t.Fatalf("catalog.create_product (catalog verifies the token with auth.v1.keys, writes its outbox): %v", err)
-	}
-	if _, err := bus.Call(ctx, c, contracts.CatalogListProducts, contracts.ListProductsRequest{}); err != nil {
-		t.Fatalf("catalog.list_products (KV read cache): %v", err)
-	}
-	buyer := signupLogin(t, ctx, c, "buyer@example.test", contracts.RoleConsumer)
-	page, err := bus.Call(bus.WithAuthToken(ctx, buyer), c, contracts.CatalogSearchProducts, contracts.SearchProductsRequest{Query: "family"})
-	if err != nil {
-		t.Fatalf("catalog.search_products: %v", err)
-	}
-	if !strings.Contains(fmt.Sprint(page), created.ID) {
-		t.Errorf("search for the product found %+v", page)
-	}
-	moatest.WaitFor(t, time.Minute, func() error {
-		recent, err := bus.Call(bus.WithAuthToken(ctx, buyer), c, contracts.SearchRecent, contracts.SearchRecentRequest{})
-		if err != nil {
-			return err
-		}
-		if len(recent.Items) == 0 || recent.Items[0].Query != "family" {
-			return fmt.Errorf("recent searches %+v: the catalog.searched event did not reach search", recent.Items)
-		}
-		return nil
+	notify := connectAs(t, url, "notify")
+	notify.mustBeDenied(t, "publish the saga's events", func() error {
+		return notify.nc.Publish("evt.subscription.activated.x", []byte("{}"))
 	})
-}
-
-func signupLogin(t *testing.T, ctx context.Context, c *bus.Client, email string, role contracts.Role) string {
-	t.Helper()
-	const password = "correct horse battery"
-	if _, err := bus.Call(ctx, c, contracts.AuthSignup, contracts.SignupRequest{Email: email, Password: password, Role: role, DisplayName: "Test"}); err != nil {
-		t.Fatalf("auth.signup: %v", err)
-	}
-	s, err := bus.Call(ctx, c, contracts.AuthLogin, contracts.LoginRequest{Email: email, Password: password})
-	if err != nil {
-		t.Fatalf("auth.login: %v", err)
-	}
-	return s.AccessToken
-}
-
-// userConn is a connection as one nats.conf user that records permission violations.
-type userConn struct {
-	nc   *nats.Conn
-	mu   sync.Mutex
-	errs []error
-}
-
-func connectAs(t *testing.T, url, user string) *userConn {
-	t.Helper()
-	u := &userConn{}
-	nc, err := nats.Connect(url, nats.UserInfo(user, natsPassword(user)),
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-			u.mu.Lock()
-			u.errs = append(u.errs, err)
-			u.mu.Unlock()
-		}))
-	if err != nil {
-		t.Fatalf("connect as %s: %v", user, err)
-	}
-	t.Cleanup(nc.Close)
-	u.nc = nc
-	return u
-}
-
-// mustBeDenied runs op and waits for the server's permissions violation, which arrives
-// asynchronously.
-func (u *userConn) mustBeDenied(t *testing.T, what string, op func() error) {
-	t.Helper()
-	u.mu.Lock()
-	u.errs = nil
-	u.mu.Unlock()
-	if err := op(); err != nil {
-		if errors.Is(err, nats.ErrPermissionViolation) {
-			return
-		}
-		t.Fatalf("%s: %v", what, err)
-	}
-	_ = u.nc.Flush()
-	moatest.Eventually(t, 10*time.Second, func() bool {
-		u.mu.Lock()
-		defer u.mu.Unlock()
-		for _, err := range u.errs {
-			if errors.Is(err, nats.ErrPermissionViolation) {
-				return true
-			}
-		}
-		return false
-	}, "a permissions violation when trying to "+what)
+	notify.mustBeDenied(t, "read the pushes it sends", func() error {
+		_, err := notify.nc.Subscribe("push.user.*", func(*nats.Msg) {})
+		return err
+	})
+	notify.mustBeDenied(t, "push to a chat room", func() error {
+		return notify.nc.Publish("push.room.x", []byte("{}"))
+	})
+	chat := connectAs(t, url, "chat")
+	chat.mustBeDenied(t, "use JetStream streams", func() error {
+		return chat.nc.Publish("$JS.API.STREAM.INFO.CHAT", nil)
+	})
+	billing := connectAs(t, url, "billing")
+	billing.mustBeDenied(t, "publish the saga's own events", func() error {
+		return billing.nc.Publish("evt.subscription.activated.x", []byte("{}"))
+	})
+	billing.mustBeDenied(t, "consume with another service's consumer", func() error {
+		return billing.nc.Publish("$JS.API.CONSUMER.MSG.NEXT.SUBSCRIPTION.subscription_dashboard", []byte("{}"))
+	})
+	subscription := connectAs(t, url, "subscription")
+	subscription.mustBeDenied(t, "delete another service's consumer", func() error {
+		return subscription.nc.Publish("$JS.API.CONSUMER.DELETE.BILLING.billing_charge", nil)
+	})
+	subscription.mustBeDenied(t, "publish billing's events", func() error {
+		return subscription.nc.Publish("evt.billing.payment_succeeded.x", []byte("{}"))
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -82,6 +83,13 @@ type NATSConfig struct {
 	// SyncAlways makes the embedded server fsync every JetStream write before acking it.
 	SyncAlways bool
 
+	// InboxPrefix replaces "_INBOX" in the reply subjects of this process's connection. The
+	// production NATS permissions (deploy/nats/nats.conf) let each service's user subscribe to
+	// its own inbox space only, so one service cannot read the replies meant for another.
+	// Default: [InboxPrefix](service) for an External process running one service, "_INBOX"
+	// otherwise.
+	InboxPrefix string
+
 	// Credentials and TLS for external servers (see bus.ConnectConfig).
 	Creds    string
 	NKey     string
@@ -99,6 +107,10 @@ func SettingEnv(service, key string) string {
 	r := strings.NewReplacer("-", "_", ".", "_")
 	return "MOA_" + strings.ToUpper(r.Replace(service)) + "_" + strings.ToUpper(r.Replace(key))
 }
+
+// InboxPrefix is the default reply-subject prefix of a process running only service:
+// _INBOX_<service>.
+func InboxPrefix(service string) string { return "_INBOX_" + service }
 
 // DatabaseName is the name of a service's own PostgreSQL and MongoDB databases.
 func DatabaseName(prefix, service string) string {
@@ -133,6 +145,9 @@ func (c *Config) setDefaults() {
 	if c.Registry == nil {
 		c.Registry = registry
 	}
+	if sel := c.selected(); c.NATS.InboxPrefix == "" && c.External && len(sel) == 1 {
+		c.NATS.InboxPrefix = InboxPrefix(sel[0])
+	}
 }
 
 // validate checks what can be checked before anything starts, so a typo fails in
@@ -145,6 +160,9 @@ func (c *Config) validate() error {
 		}
 	} else if _, _, err := splitAddr(c.NATS.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("nats addr %q: %w", c.NATS.Addr, err))
+	}
+	if p := c.NATS.InboxPrefix; p != "" && !validInboxPrefix(p) {
+		errs = append(errs, fmt.Errorf("nats inbox prefix %q: use subject tokens without wildcards, spaces or a trailing '.'", p))
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		errs = append(errs, fmt.Errorf("http addr %q: %w", c.HTTPAddr, err))
@@ -160,20 +178,34 @@ func (c *Config) validate() error {
 	return errors.Join(errs...)
 }
 
-// selected returns the services to start, in a stable order.
+// selected returns the services to start, in start order: by name, fronts (Mount) last.
 func (c *Config) selected() []string {
-	if len(c.Services) == 0 {
-		return names(c.Registry)
-	}
-	seen := map[string]bool{}
 	var out []string
-	for _, s := range c.Services {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
+	if len(c.Services) == 0 {
+		out = names(c.Registry)
+	} else {
+		seen := map[string]bool{}
+		for _, s := range c.Services {
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
 		}
 	}
+	sort.SliceStable(out, func(i, j int) bool {
+		return c.Registry[out[i]].Mount == "" && c.Registry[out[j]].Mount != ""
+	})
 	return out
+}
+
+// mountsRoot reports whether a selected service serves "/" (the edge's web app).
+func (c *Config) mountsRoot(selected []string) bool {
+	for _, n := range selected {
+		if m := c.Registry[n].Mount; m == "/" || m == "GET /" {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *Config) natsDir() string  { return filepath.Join(c.DataDir, "nats") }
@@ -207,4 +239,15 @@ func validPrefix(p string) bool {
 		}
 	}
 	return p != ""
+}
+
+// validInboxPrefix reports whether p can start a subject: tokens of printable characters
+// without wildcards, separated by single dots.
+func validInboxPrefix(p string) bool {
+	for _, tok := range strings.Split(p, ".") {
+		if tok == "" || strings.ContainsAny(tok, "*> \t\r\n") {
+			return false
+		}
+	}
+	return true
 }

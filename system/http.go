@@ -35,8 +35,12 @@ func (s *System) listenHTTP() (*web, error) {
 	})
 	w.mux.HandleFunc("GET /readyz", s.serveReady)
 	w.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
-	// "/{$}" is the root only: the edge can later be mounted on "/" without a conflict.
-	w.mux.HandleFunc("GET /{$}", s.serveStatus)
+	// The status page is at /status, and at the root ("/{$}", the root only) unless a
+	// selected service (the edge) serves its web app there.
+	w.mux.HandleFunc("GET /status", s.serveStatus)
+	if !s.cfg.mountsRoot(s.names) {
+		w.mux.HandleFunc("GET /{$}", s.serveStatus)
+	}
 	w.srv = &http.Server{Handler: w.mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := w.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

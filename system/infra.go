@@ -42,6 +42,7 @@ func (s *System) startNATS() error {
 		URLs: natsURL, Name: s.connName(),
 		Creds: c.NATS.Creds, NKeySeed: c.NATS.NKey, User: c.NATS.User, Password: c.NATS.Password,
 		Token: c.NATS.Token, TLSCert: c.NATS.TLSCert, TLSKey: c.NATS.TLSKey, TLSCA: c.NATS.TLSCA,
+		InboxPrefix: c.NATS.InboxPrefix,
 	})
 	if err != nil {
 		return err

@@ -5,8 +5,8 @@ import (
 	"net/http"
 )
 
-// statusPage is what / shows until the edge (issue 6) serves the marketplace there: what
-// this process runs and where, nothing more.
+// statusPage is what /status shows (and / when no edge serves the web app there): what this
+// process runs and where, nothing more.
 var statusPage = template.Must(template.New("status").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Moa</title>
 <style>body{font-family:system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem}
@@ -32,8 +32,11 @@ td,th{padding:.2rem .8rem .2rem 0;text-align:left}code{background:#f3f3f3;paddin
 <li><a href="/healthz">/healthz</a> — the process is alive</li>
 <li><a href="/readyz">/readyz</a> — NATS, JetStream and every service are up</li>
 <li><a href="/metrics">/metrics</a> — Prometheus metrics</li>
+<li><a href="/status">/status</a> — this page</li>
 </ul>
-<p>The marketplace web app is not served yet: the WebSocket edge arrives with issue 6.</p>
+{{if .WebApp}}<p>The marketplace web app is at <a href="/">/</a>.</p>
+{{else}}<p>This process serves no web app: the edge does (<code>moa serve edge</code>; <code>moa dev</code> runs it).</p>
+{{end}}
 </body></html>
 `))
 
@@ -43,12 +46,13 @@ type statusView struct {
 	Postgres string
 	Mongo    string
 	Services []serviceView
+	WebApp   bool // a selected service (the edge) serves /
 }
 
 type serviceView struct{ Name, State string }
 
 func (s *System) serveStatus(rw http.ResponseWriter, _ *http.Request) {
-	v := statusView{State: s.State(), NATS: s.NATSURL(), Postgres: "not used", Mongo: "not used"}
+	v := statusView{State: s.State(), NATS: s.NATSURL(), Postgres: "not used", Mongo: "not used", WebApp: s.cfg.mountsRoot(s.names)}
 	if v.NATS == "" {
 		v.NATS = "(connecting)"
 	}

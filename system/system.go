@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -62,15 +63,16 @@ type System struct {
 }
 
 type startedService struct {
-	name string
-	env  bus.Env
-	comp bus.Component
+	name  string
+	env   bus.Env
+	comp  bus.Component
+	front bool // mounted on the HTTP server (Registration.Mount)
 }
 
 // Start brings the system up: HTTP listener (so /healthz answers while databases start),
 // NATS, every stream declared in contracts (not in the External shape), databases, then each
-// selected service in name order. It returns once every
-// service's Start returned; on any failure what was started is stopped again.
+// selected service in name order, fronts (Registration.Mount, the edge) last. It returns once
+// every service's Start returned; on any failure what was started is stopped again.
 func Start(ctx context.Context, cfg Config) (*System, error) {
 	cfg.setDefaults()
 	if err := cfg.validate(); err != nil {
@@ -180,8 +182,17 @@ func (s *System) startService(ctx context.Context, name string) error {
 		comp = bus.Stopper(func(context.Context) error { return nil })
 	}
 	s.mu.Lock()
-	s.started = append(s.started, startedService{name: name, env: env, comp: comp})
+	s.started = append(s.started, startedService{name: name, env: env, comp: comp, front: reg.Mount != ""})
 	s.mu.Unlock()
+	if reg.Mount != "" {
+		h, ok := comp.(http.Handler)
+		if !ok {
+			return fmt.Errorf("start %s: its component is not an http.Handler to mount on %q", name, reg.Mount)
+		}
+		if err := s.Mount(reg.Mount, h); err != nil {
+			return fmt.Errorf("start %s: %w", name, err)
+		}
+	}
 	s.log.Info("service started", "service", name)
 	return nil
 }
@@ -202,16 +213,25 @@ func (s *System) stop(ctx context.Context) error {
 	if s.web != nil {
 		errs = append(errs, wrap("http", s.web.shutdown(ctx)))
 	}
+	s.mu.Lock()
+	started := s.started
+	s.mu.Unlock()
+	// Fronts (the edge) go first: their clients are told to reconnect elsewhere while the
+	// services they call still answer.
+	for i := len(started) - 1; i >= 0; i-- {
+		if started[i].front {
+			errs = append(errs, wrap("stop "+started[i].name, started[i].comp.Stop(ctx)))
+		}
+	}
 	if s.rt != nil {
 		dctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
 		errs = append(errs, wrap("drain", s.rt.Close(dctx, false)))
 		cancel()
 	}
-	s.mu.Lock()
-	started := s.started
-	s.mu.Unlock()
 	for i := len(started) - 1; i >= 0; i-- {
-		errs = append(errs, wrap("stop "+started[i].name, started[i].comp.Stop(ctx)))
+		if !started[i].front {
+			errs = append(errs, wrap("stop "+started[i].name, started[i].comp.Stop(ctx)))
+		}
 	}
 	if s.nc != nil {
 		errs = append(errs, wrap("nats drain", drainConn(ctx, s.nc)))

@@ -1,6 +1,7 @@
 package system_test
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -17,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 
+	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/moatest"
 	"github.com/moa-run/moa/system"
@@ -124,7 +126,7 @@ func TestHTTPEndpoints(t *testing.T) {
 		}
 	}
 	code, body = httpGet(t, base+"/")
-	for _, want := range []string{"echo", sys.NATSURL(), "/readyz", "issue 6"} {
+	for _, want := range []string{"echo", sys.NATSURL(), "/readyz", "serves no web app"} {
 		if code != http.StatusOK || !strings.Contains(body, want) {
 			t.Errorf("status page (%d) lacks %q", code, want)
 		}
@@ -216,6 +218,7 @@ func TestConfigErrorsBeforeStartingAnything(t *testing.T) {
 		{"bad nats addr", system.Config{NATS: system.NATSConfig{Addr: "localhost"}}, "nats addr"},
 		{"bad http addr", system.Config{HTTPAddr: "8080"}, "http addr"},
 		{"bad prefix", system.Config{DatabasePrefix: "Moa-"}, "database prefix"},
+		{"bad inbox prefix", system.Config{NATS: system.NATSConfig{InboxPrefix: "_INBOX.*"}}, "nats inbox prefix"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -273,6 +276,36 @@ func TestPostgresURLGivesEachServiceItsOwnDatabase(t *testing.T) {
 	sys = startSystem(t, cfg)
 	if r := say(t, sys, "two"); r.Database != prefix+"echo" || r.Rows != 2 {
 		t.Errorf("second start: %+v, want the same database with 2 rows", r)
+	}
+}
+
+// A `moa serve` process running one service takes its replies in that service's own inbox
+// space, which is all its NATS user may read in production; otherwise the shared one, unless
+// configured.
+func TestServeShapeOfOneServiceUsesItsOwnInbox(t *testing.T) {
+	url := moatest.NATS(t).URL()
+	noop := system.Registration{Start: func(context.Context, bus.Env) (bus.Component, error) { return nil, nil }}
+	reg := map[string]system.Registration{"one": noop, "two": noop}
+	cases := []struct {
+		services []string
+		external bool
+		prefix   string
+		want     string
+	}{
+		{[]string{"one"}, true, "", "_INBOX_one."},
+		{[]string{"one", "two"}, true, "", "_INBOX."},
+		{[]string{"one"}, false, "", "_INBOX."},
+		{[]string{"one"}, true, "_INBOX_custom", "_INBOX_custom."},
+	}
+	for _, c := range cases {
+		sys := startSystem(t, system.Config{
+			DataDir: t.TempDir(), External: c.external, Services: c.services, HTTPAddr: "127.0.0.1:0",
+			NATS: system.NATSConfig{URL: url, InboxPrefix: c.prefix}, Logger: quietLogger(), Registry: reg,
+		})
+		if inbox := sys.Conn().NewInbox(); !strings.HasPrefix(inbox, c.want) {
+			t.Errorf("services %v, external %v, prefix %q: inbox %s, want %s...", c.services, c.external, c.prefix, inbox, c.want)
+		}
+		must(t, sys.Stop(ctxFor(t, time.Minute)), "stop")
 	}
 }
 

@@ -33,7 +33,7 @@ func TestDevRunsTheWholeSystemAndStopsCleanlyOnSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	discover(t, nc, system.Services())
+	discover(t, nc, endpointServices())
 	// One real call, so the process has handled something its metrics must show.
 	keys, err := bus.Call(ctxTimeout(t, 30*time.Second), busClient(t, nc), contracts.AuthKeys, contracts.Empty{})
 	if err != nil || len(keys.Keys) == 0 {
@@ -44,6 +44,15 @@ func TestDevRunsTheWholeSystemAndStopsCleanlyOnSIGTERM(t *testing.T) {
 	dl := start(t, map[string]string{"MOA_NATS_URL": natsURL}, "dlq", "ls", "--limit", "5")
 	if code := dl.wait(t); code != 0 || !strings.Contains(strings.Join(dl.stdout.lines(), "\n"), "no dead letters") {
 		t.Errorf("moa dlq ls: exit %d, stdout %q", code, dl.stdout.lines())
+	}
+	// The saga tools reach the subscription service of the dev process.
+	sg := start(t, map[string]string{"MOA_NATS_URL": natsURL}, "sagas", "stuck")
+	if code := sg.wait(t); code != 0 || !strings.Contains(strings.Join(sg.stdout.lines(), "\n"), "0 stuck saga(s)") {
+		t.Errorf("moa sagas stuck: exit %d, stdout %q", code, sg.stdout.lines())
+	}
+	pr := start(t, map[string]string{"MOA_NATS_URL": natsURL}, "projections", "rebuild")
+	if code := pr.wait(t); code != 0 || !strings.Contains(strings.Join(pr.stdout.lines(), "\n"), "dashboard rebuilt: 0 events replayed") {
+		t.Errorf("moa projections rebuild: exit %d, stdout %q", code, pr.stdout.lines())
 	}
 	pg := postgresUnder(dataDir)
 	if len(pg) == 0 {
@@ -158,12 +167,34 @@ func checkHTTP(t *testing.T, webURL string) {
 			t.Errorf("/metrics (%d) lacks %q", code, want)
 		}
 	}
-	code, body = get(t, webURL)
+	code, body = get(t, webURL+"status")
 	for _, name := range system.Services() {
 		if code != http.StatusOK || !strings.Contains(body, name) {
 			t.Errorf("status page (%d) does not list %s", code, name)
 		}
 	}
+	// The edge serves the web app at the root, with the dev mailbox on (moa dev's default).
+	if code, body := get(t, webURL); code != http.StatusOK || !strings.Contains(body, "subscription marketplace demo") {
+		t.Errorf("/ = %d, want the edge's demo page: %.200s", code, body)
+	}
+	if code, body := get(t, webURL+"config.json"); code != http.StatusOK || !strings.Contains(body, `"dev_mailbox":true`) {
+		t.Errorf("/config.json = %d %s, want the dev mailbox on", code, body)
+	}
+	if code, _ := get(t, webURL+"sdk/moa.js"); code != http.StatusOK {
+		t.Errorf("/sdk/moa.js = %d", code)
+	}
+}
+
+// endpointServices are the registered services that answer endpoints: all but the fronts
+// (the edge), which serve HTTP.
+func endpointServices() []string {
+	var out []string
+	for _, n := range system.Services() {
+		if r, _ := system.Lookup(n); r.Mount == "" {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // discover finds the services through $SRV.PING, as `nats micro ls` does, and checks with

@@ -110,6 +110,21 @@ func TestSettingsBelongToTheirCommands(t *testing.T) {
 	}
 }
 
+// The inbox prefix is left to the system's default (per service for a one-service serve)
+// unless set; set, it reaches the system and the operator tools.
+func TestInboxPrefixSetting(t *testing.T) {
+	o, _, err := parse(cmdServe, nil, env(nil))
+	if err != nil || o.System.NATS.InboxPrefix != "" {
+		t.Fatalf("unset: prefix %q (%v), want it left to the system", o.System.NATS.InboxPrefix, err)
+	}
+	for _, cmd := range []string{cmdServe, cmdDev, cmdDLQ, cmdSagas, cmdProjections} {
+		o, _, err = parse(cmd, nil, env(map[string]string{"MOA_NATS_INBOX_PREFIX": "_INBOX_ops"}))
+		if err != nil || o.System.NATS.InboxPrefix != "_INBOX_ops" {
+			t.Errorf("%s: prefix %q (%v), want MOA_NATS_INBOX_PREFIX's _INBOX_ops", cmd, o.System.NATS.InboxPrefix, err)
+		}
+	}
+}
+
 func TestPerServiceVariables(t *testing.T) {
 	names := system.Services()
 	if len(names) == 0 {

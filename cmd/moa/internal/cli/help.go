@@ -18,10 +18,15 @@ Usage:
   moa serve [flags] SERVICE...  the chosen services against external NATS, PostgreSQL and
                                 MongoDB (the production shape, one container per service)
   moa dlq COMMAND [flags]       dead letters: ls, show, replay, purge (moa dlq help)
+  moa sagas stuck [flags]       subscription sagas stuck in PENDING or CANCELLING
+                                (moa sagas help)
+  moa projections rebuild       rebuild the sellers' dashboard by replaying the streams
+                                (moa projections help)
   moa help                      this text
 
 SIGTERM or SIGINT drains subscriptions, lets in-flight work finish and exits 0.
-HTTP: /healthz (alive), /readyz (NATS, JetStream and every service up), /metrics (Prometheus).
+HTTP: /healthz (alive), /readyz (NATS, JetStream and every service up), /metrics (Prometheus),
+/status; where the edge runs (dev, serve edge): the web app at /, /ws and /sdk/moa.js.
 `
 
 // writeHelp prints the usage, every flag with its variable, default and commands, and every

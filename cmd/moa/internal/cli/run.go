@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/moa-run/moa/bus/dlq"
+	"github.com/moa-run/moa/services/subscription"
 	"github.com/moa-run/moa/system"
 )
 
@@ -33,7 +35,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 	case cmdDev, cmdServe:
 		err = runSystem(ctx, cmd, rest, stdout, stderr, getenv)
 	case cmdDLQ:
-		err = runDLQ(ctx, rest, stdout, stderr, getenv)
+		err = runTool(ctx, cmdDLQ, dlq.Usage, dlq.Run, rest, stdout, getenv)
+	case cmdSagas:
+		err = runTool(ctx, cmdSagas, subscription.SagasUsage, subscription.SagasCommand, rest, stdout, getenv)
+	case cmdProjections:
+		err = runTool(ctx, cmdProjections, subscription.ProjectionsUsage, subscription.ProjectionsCommand, rest, stdout, getenv)
 	default:
 		err = usagef("unknown command %q", cmd)
 	}
@@ -66,6 +72,7 @@ func runSystem(ctx context.Context, cmd string, args []string, stdout, stderr io
 		if len(positional) > 0 {
 			return usagef("moa dev takes no arguments (got %q); choose services with --services", positional)
 		}
+		cfg.Setting = devDefaults(cfg.Setting)
 	case cmdServe:
 		if len(positional) == 0 {
 			return usagef("moa serve needs at least one service (known: %s)", knownServices())
@@ -116,4 +123,16 @@ func newLogger(w io.Writer, o *Options) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, ho))
 	}
 	return slog.New(slog.NewTextHandler(w, ho))
+}
+
+// devDefaults gives `moa dev` the settings that only make sense in development: the demo
+// page may show the dev mailbox (notify's mails, which reach no one without SMTP).
+func devDefaults(setting func(service, key string) string) func(service, key string) string {
+	return func(service, key string) string {
+		v := setting(service, key)
+		if v == "" && service == "edge" && key == system.EdgeDevMailbox {
+			return "true"
+		}
+		return v
+	}
 }

@@ -35,10 +35,13 @@ const (
 	cmdDev   = "dev"
 	cmdServe = "serve"
 	cmdDLQ   = "dlq"
+	// Operator tools of the subscription service.
+	cmdSagas       = "sagas"
+	cmdProjections = "projections"
 )
 
 var (
-	all    = []string{cmdDev, cmdServe, cmdDLQ}
+	all    = []string{cmdDev, cmdServe, cmdDLQ, cmdSagas, cmdProjections}
 	hosted = []string{cmdDev, cmdServe}
 )
 
@@ -54,7 +57,7 @@ var settings = []setting{
 		Usage: "fsync every JetStream write before acking it (embedded NATS); off, an acked event survives a crash of moa but not a power loss",
 		apply: func(o *Options, v string) (err error) { o.System.NATS.SyncAlways, err = parseBool(v); return }},
 	{Flag: "nats-url", Env: "MOA_NATS_URL", Arg: "URLS", Commands: all,
-		Usage: "external NATS servers, comma-separated (required by serve; dev starts its own when unset; dlq defaults to nats://" + system.DefaultNATSAddr + ")",
+		Usage: "external NATS servers, comma-separated (required by serve; dev starts its own when unset; dlq, sagas and projections default to nats://" + system.DefaultNATSAddr + ")",
 		apply: func(o *Options, v string) error { o.System.NATS.URL = v; return nil }},
 	{Flag: "nats-creds", Env: "MOA_NATS_CREDS", Arg: "FILE", Commands: all,
 		Usage: "NATS credentials file (user JWT and nkey seed)",
@@ -80,6 +83,9 @@ var settings = []setting{
 	{Flag: "nats-tls-ca", Env: "MOA_NATS_TLS_CA", Arg: "FILE", Commands: all,
 		Usage: "CA certificate that verifies the NATS servers (turns TLS on)",
 		apply: func(o *Options, v string) error { o.System.NATS.TLSCA = v; return nil }},
+	{Flag: "nats-inbox-prefix", Env: "MOA_NATS_INBOX_PREFIX", Arg: "PREFIX", Commands: all,
+		Usage: "prefix of this process's reply subjects instead of _INBOX; serve running one service defaults to _INBOX_<service>, the only inbox space its NATS user may subscribe to in deploy/nats/nats.conf",
+		apply: func(o *Options, v string) error { o.System.NATS.InboxPrefix = v; return nil }},
 	{Flag: "postgres-url", Env: "MOA_POSTGRES_URL", Arg: "URL", Commands: hosted,
 		Usage: "existing PostgreSQL server, postgres://user:pass@host:port/postgres; each service uses its own database <db-prefix><service> on it, created if missing (dev starts a local server when unset)",
 		apply: func(o *Options, v string) error { o.System.PostgresURL = v; return nil }},
@@ -93,7 +99,7 @@ var settings = []setting{
 		Usage: "prefix of the per-service database names (lower-case letters, digits, _)",
 		apply: func(o *Options, v string) error { o.System.DatabasePrefix = v; return nil }},
 	{Flag: "http-addr", Env: "MOA_HTTP_ADDR", Arg: "HOST:PORT", Default: system.DefaultHTTPAddr, Commands: hosted,
-		Usage: "listen address of /healthz, /readyz, /metrics and the web status page (port 0 picks a free port)",
+		Usage: "listen address of /healthz, /readyz, /metrics, the status page (/status, also / without the edge) and, where the edge runs, the web app at / and its WebSocket /ws (port 0 picks a free port)",
 		apply: func(o *Options, v string) error { o.System.HTTPAddr = v; return nil }},
 	{Flag: "services", Env: "MOA_SERVICES", Arg: "LIST", Default: "all", Commands: []string{cmdDev},
 		Usage: "comma-separated services for dev to run",

@@ -9,30 +9,33 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/moa-run/moa/bus"
-	"github.com/moa-run/moa/bus/dlq"
 	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/system"
 )
 
-// runDLQ is `moa dlq`: the dead-letter tool of bus/dlq, run against the NATS of a `moa dev`
-// on its default address unless MOA_NATS_URL (or --nats-url) says otherwise. The connection
-// flags of the settings table are taken out of args; everything else is the tool's.
-func runDLQ(ctx context.Context, args []string, stdout, _ io.Writer, getenv func(string) string) error {
-	ours, theirs := splitSettingFlags(cmdDLQ, args)
+// tool is an operator command run over a NATS connection: `moa dlq` (bus/dlq), `moa sagas`
+// and `moa projections` (the subscription service's).
+type tool func(ctx context.Context, nc *nats.Conn, args []string, stdout io.Writer) error
+
+// runTool runs an operator command against the NATS of a `moa dev` on its default address
+// unless MOA_NATS_URL (or --nats-url) says otherwise. The connection flags of the settings
+// table are taken out of args; everything else is the tool's.
+func runTool(ctx context.Context, cmd, usage string, run tool, args []string, stdout io.Writer, getenv func(string) string) error {
+	ours, theirs := splitSettingFlags(cmd, args)
 	if len(theirs) == 0 || theirs[0] == "help" || theirs[0] == "-h" || theirs[0] == "--help" {
-		_, err := io.WriteString(stdout, dlq.Usage)
+		_, err := io.WriteString(stdout, usage)
 		return err
 	}
-	o, _, err := parse(cmdDLQ, ours, getenv)
+	o, _, err := parse(cmd, ours, getenv)
 	if err != nil {
 		return err
 	}
-	nc, err := dlqConn(o)
+	nc, err := toolConn(cmd, o)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	err = dlq.Run(ctx, nc, theirs, stdout)
+	err = run(ctx, nc, theirs, stdout)
 	if errors.Is(err, contracts.ErrValidation) {
 		return usageError{msg: err.Error()}
 	}
@@ -69,15 +72,15 @@ func splitSettingFlags(cmd string, args []string) (ours, theirs []string) {
 	return ours, theirs
 }
 
-func dlqConn(o *Options) (*nats.Conn, error) {
+func toolConn(cmd string, o *Options) (*nats.Conn, error) {
 	n := o.System.NATS
 	url := n.URL
 	if url == "" {
 		url = "nats://" + system.DefaultNATSAddr
 	}
 	return bus.Connect(bus.ConnectConfig{
-		URLs: url, Name: "moa dlq",
+		URLs: url, Name: "moa " + cmd,
 		Creds: n.Creds, NKeySeed: n.NKey, User: n.User, Password: n.Password, Token: n.Token,
-		TLSCert: n.TLSCert, TLSKey: n.TLSKey, TLSCA: n.TLSCA,
+		TLSCert: n.TLSCert, TLSKey: n.TLSKey, TLSCA: n.TLSCA, InboxPrefix: n.InboxPrefix,
 	})
 }

@@ -1,0 +1,48 @@
+package system
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/moa-run/moa/bus"
+	"github.com/moa-run/moa/edge"
+)
+
+// edgeFront hosts the WebSocket edge as the process's front (Registration.Mount "/"): its
+// handler serves /ws, the demo page and /sdk/moa.js on the system's HTTP server.
+type edgeFront struct {
+	http.Handler
+	g *edge.Gateway
+}
+
+// Stop closes every client connection with a going-away close, so clients reconnect to
+// another instance, and withdraws this instance's presence claims.
+func (f edgeFront) Stop(ctx context.Context) error { return f.g.Shutdown(ctx) }
+
+// startEdge is the edge's bus.StartFunc: its config from its MOA_EDGE_* settings.
+func startEdge(_ context.Context, env bus.Env) (bus.Component, error) {
+	cfg, err := edge.ConfigFromSettings(env.Setting)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Logger = env.Logger
+	g := edge.New(env.Runtime, cfg)
+	return edgeFront{Handler: g.Handler(), g: g}, nil
+}
+
+// edgeSettings documents the edge's settings for `moa help`.
+func edgeSettings() []SettingDoc {
+	out := make([]SettingDoc, 0, len(edge.Settings))
+	for _, s := range edge.Settings {
+		d := SettingDoc{Key: s.Key, Usage: s.Usage}
+		if s.Key == EdgeDevMailbox {
+			d.Usage += " (moa dev turns it on unless set)"
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// EdgeDevMailbox is the edge setting that routes notify.dev_mailbox to signed-in users, which
+// `moa dev` turns on by default so that its demo page shows the mails notify would send.
+const EdgeDevMailbox = "DEV_MAILBOX"
