@@ -46,7 +46,10 @@ func (s *Service) dispatch(e *endpoint, req micro.Request) {
 		msg.Header = nats.Header{}
 	}
 	j := &job{msg: msg, reply: req.Reply(), deadline: time.Now().Add(requestTimeout(msg.Header, e.timeout))}
-	s.rt.inflight.Add(1)
+	if !s.admit() {
+		s.respond(j.reply, nil, contracts.ErrUnavailable.Msg("%s is stopping", s.spec.Name))
+		return
+	}
 	if e.idle.Load() > 0 {
 		select {
 		case e.jobs <- j:
@@ -65,7 +68,7 @@ func (s *Service) dispatch(e *endpoint, req micro.Request) {
 		return
 	default:
 	}
-	s.rt.inflight.Done()
+	s.release()
 	e.shed.Add(1)
 	s.rt.metrics.shed.WithLabelValues(s.spec.Name, e.name).Inc()
 	s.respond(j.reply, nil, contracts.ErrOverloaded.Msg("%s has %d requests in flight and %d waiting", e.subject, e.maxInFlight, e.maxQueue))
@@ -129,7 +132,7 @@ func (s *Service) work(e *endpoint, j *job) {
 
 // process runs one job's handler, or drops it when its deadline passed in the queue.
 func (s *Service) process(e *endpoint, j *job) {
-	defer s.rt.inflight.Done()
+	defer s.release()
 	if !time.Now().Before(j.deadline) {
 		e.expired.Add(1)
 		s.rm.expired.WithLabelValues(s.spec.Name, e.name).Inc()

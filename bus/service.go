@@ -40,6 +40,12 @@ type Service struct {
 	endpoints map[string]*endpoint
 	quit      chan struct{} // closed by stop: idle workers exit
 	quitOnce  sync.Once
+
+	// admitted counts requests taken and not yet answered; once stopping is set no request is
+	// admitted, so Stop can wait for the count to reach zero.
+	admitMu  sync.Mutex
+	stopping bool
+	admitted sync.WaitGroup
 }
 
 // endpoint is the runtime state of one registered endpoint.
@@ -225,10 +231,46 @@ func (s *Service) respond(reply string, body []byte, err error) {
 	}
 }
 
-// stop drains the service's subscriptions (micro's Stop) so no new request is taken, and tells
-// idle workers to exit; busy ones finish the queue first.
+// stop drains the service's subscriptions (micro's Stop) so no new request is taken.
 func (s *Service) stop() error {
+	s.admitMu.Lock()
+	s.stopping = true
+	s.admitMu.Unlock()
 	err := s.svc.Stop()
 	s.quitOnce.Do(func() { close(s.quit) })
 	return err
+}
+
+// Stop stops this service alone: it takes no new request (one that still arrives is answered
+// unavailable), then waits until every request it took has been answered, or ctx ends. A
+// component calls it before closing the stores its handlers use; the runtime's Close stops
+// every service anyway.
+func (s *Service) Stop(ctx context.Context) error {
+	err := s.stop()
+	done := make(chan struct{})
+	go func() { s.admitted.Wait(); close(done) }()
+	select {
+	case <-done:
+		return err
+	case <-ctx.Done():
+		return errors.Join(err, ctx.Err())
+	}
+}
+
+// admit counts one request in, unless the service is stopping.
+func (s *Service) admit() bool {
+	s.admitMu.Lock()
+	defer s.admitMu.Unlock()
+	if s.stopping {
+		return false
+	}
+	s.admitted.Add(1)
+	s.rt.inflight.Add(1)
+	return true
+}
+
+// release counts one admitted request out.
+func (s *Service) release() {
+	s.admitted.Done()
+	s.rt.inflight.Done()
 }

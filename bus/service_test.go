@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -270,5 +271,46 @@ func TestAuthTokenPropagatesAcrossHops(t *testing.T) {
 	must(t, err)
 	if resp.Text != "tok-123" {
 		t.Fatalf("second hop saw token %q", resp.Text)
+	}
+}
+
+func TestServiceStopWaitsForRequestsInFlight(t *testing.T) {
+	url := startNATS(t)
+	rt := newRuntime(t, url)
+	slow := contracts.Endpoint[contracts.Empty, echoResp]{Service: contracts.Service{Name: "slow", Version: "1.0.0", Major: 1}, Name: "work"}
+	svc, err := rt.AddService(slow.Service)
+	must(t, err)
+	started, release := make(chan struct{}), make(chan struct{})
+	var finished atomic.Bool
+	must(t, bus.Handle(svc, slow, func(ctx context.Context, _ contracts.Empty) (echoResp, error) {
+		close(started)
+		<-release
+		finished.Store(true)
+		return echoResp{Text: "done"}, nil
+	}))
+	caller := newRuntime(t, url)
+	reply := make(chan error, 1)
+	go func() {
+		_, err := bus.Call(context.Background(), caller.Client(), slow, contracts.Empty{})
+		reply <- err
+	}()
+	<-started
+	stopped := make(chan error, 1)
+	go func() { stopped <- svc.Stop(context.Background()) }()
+	select {
+	case err := <-stopped:
+		t.Fatalf("Stop returned (%v) while a request was still being handled", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	must(t, <-stopped)
+	if !finished.Load() {
+		t.Fatal("Stop returned before the handler finished")
+	}
+	if err := <-reply; err != nil {
+		t.Fatalf("the request in flight was not answered: %v", err)
+	}
+	if _, err := bus.Call(context.Background(), caller.Client(), slow, contracts.Empty{}); !errors.Is(err, contracts.ErrNoResponders) && !errors.Is(err, contracts.ErrUnavailable) {
+		t.Fatalf("after Stop: %v", err)
 	}
 }

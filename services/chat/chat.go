@@ -60,7 +60,7 @@ func Start(ctx context.Context, env bus.Env) (bus.Component, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chat: mongo: %w", err)
 	}
-	c := &component{mongo: mc, gate: &ports.Gate{}}
+	c := &component{mongo: mc}
 	fail := func(err error) (bus.Component, error) {
 		_ = c.Stop(context.WithoutCancel(ctx))
 		return nil, err
@@ -84,7 +84,7 @@ func Start(ctx context.Context, env bus.Env) (bus.Component, error) {
 	if c.svc, err = rt.AddService(contracts.ChatService); err != nil {
 		return fail(err)
 	}
-	if err := ports.RegisterEndpoints(c.svc, a, authn.NewVerifier(calls), c.gate); err != nil {
+	if err := ports.RegisterEndpoints(c.svc, a, authn.NewVerifier(calls)); err != nil {
 		return fail(fmt.Errorf("chat: endpoints: %w", err))
 	}
 	return c, nil
@@ -94,7 +94,6 @@ func Start(ctx context.Context, env bus.Env) (bus.Component, error) {
 type component struct {
 	mongo *mongo.Client
 	repo  *adapters.Repository
-	gate  *ports.Gate
 	svc   *bus.Service
 }
 
@@ -104,9 +103,8 @@ type component struct {
 func (c *component) Stop(ctx context.Context) error {
 	var errs []error
 	if c.svc != nil {
-		errs = append(errs, c.svc.Micro().Stop())
+		errs = append(errs, c.svc.Stop(ctx))
 	}
-	errs = append(errs, c.gate.Close(ctx))
 	if c.repo != nil {
 		c.repo.Close()
 	}

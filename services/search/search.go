@@ -62,7 +62,7 @@ func Start(ctx context.Context, env bus.Env) (bus.Component, error) {
 	if err != nil {
 		return nil, fmt.Errorf("search: mongo: %w", err)
 	}
-	c := &component{mongo: mc, log: log, gate: &ports.Gate{}}
+	c := &component{mongo: mc, log: log}
 	fail := func(err error) (bus.Component, error) {
 		_ = c.Stop(context.WithoutCancel(ctx))
 		return nil, err
@@ -90,7 +90,7 @@ func Start(ctx context.Context, env bus.Env) (bus.Component, error) {
 		return fail(err)
 	}
 	verifier := authn.NewVerifier(rt.NewClient(contracts.SearchService.Name))
-	if err := ports.RegisterEndpoints(c.svc, a, verifier, c.gate); err != nil {
+	if err := ports.RegisterEndpoints(c.svc, a, verifier); err != nil {
 		return fail(fmt.Errorf("search: endpoints: %w", err))
 	}
 	if c.consumer, err = ports.ConsumeCatalogSearched(ctx, rt, a, concurrency); err != nil {
@@ -106,7 +106,6 @@ func Start(ctx context.Context, env bus.Env) (bus.Component, error) {
 type component struct {
 	mongo       *mongo.Client
 	log         *slog.Logger
-	gate        *ports.Gate
 	svc         *bus.Service
 	consumer    *bus.Consumer
 	stopJanitor context.CancelFunc
@@ -119,12 +118,11 @@ type component struct {
 func (c *component) Stop(ctx context.Context) error {
 	var errs []error
 	if c.svc != nil {
-		errs = append(errs, c.svc.Micro().Stop())
+		errs = append(errs, c.svc.Stop(ctx))
 	}
 	if c.consumer != nil {
 		c.consumer.Stop()
 	}
-	errs = append(errs, c.gate.Close(ctx))
 	if c.stopJanitor != nil {
 		c.stopJanitor()
 		<-c.janitorDone

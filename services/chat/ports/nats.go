@@ -25,17 +25,17 @@ type endpoints struct {
 
 // RegisterEndpoints adds every chat endpoint to svc. The caller of every endpoint is the user
 // of the verified token; only consumers open rooms (a seller answers in the rooms consumers
-// open about their products). Every handler runs inside g.
-func RegisterEndpoints(svc *bus.Service, a *app.App, auth Verifier, g *Gate) error {
+// open about their products).
+func RegisterEndpoints(svc *bus.Service, a *app.App, auth Verifier) error {
 	e := endpoints{app: a, auth: auth}
 	for _, err := range []error{
-		bus.Handle(svc, contracts.ChatOpenRoom, guarded(g, e.openRoom)),
-		bus.Handle(svc, contracts.ChatSend, guarded(g, e.send)),
-		bus.Handle(svc, contracts.ChatHistory, guarded(g, e.history)),
-		bus.Handle(svc, contracts.ChatMarkRead, guarded(g, e.markRead)),
-		bus.Handle(svc, contracts.ChatRooms, guarded(g, e.rooms)),
-		bus.Handle(svc, contracts.ChatUnread, guarded(g, e.unread)),
-		bus.Handle(svc, contracts.ChatGetRoom, guarded(g, e.room)),
+		bus.Handle(svc, contracts.ChatOpenRoom, e.openRoom),
+		bus.Handle(svc, contracts.ChatSend, e.send),
+		bus.Handle(svc, contracts.ChatHistory, e.history),
+		bus.Handle(svc, contracts.ChatMarkRead, e.markRead),
+		bus.Handle(svc, contracts.ChatRooms, e.rooms),
+		bus.Handle(svc, contracts.ChatUnread, e.unread),
+		bus.Handle(svc, contracts.ChatGetRoom, e.room),
 	} {
 		if err != nil {
 			return err
