@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 )
 
@@ -35,3 +36,19 @@ type Stopper func(ctx context.Context) error
 
 // Stop calls f.
 func (f Stopper) Stop(ctx context.Context) error { return f(ctx) }
+
+// Stops collects the release functions of what a service's Start acquired, so that they run
+// in reverse order: on Stop, and on a Start that fails halfway (nothing half-started stays).
+type Stops []func(ctx context.Context) error
+
+// Add appends one release function.
+func (s *Stops) Add(f func(ctx context.Context) error) { *s = append(*s, f) }
+
+// Stop runs the release functions last first and joins their errors.
+func (s Stops) Stop(ctx context.Context) error {
+	var errs []error
+	for i := len(s) - 1; i >= 0; i-- {
+		errs = append(errs, s[i](ctx))
+	}
+	return errors.Join(errs...)
+}

@@ -152,15 +152,16 @@ func (r *Runtime) Close(ctx context.Context, closeConn bool) error {
 	}
 	r.cancel()
 	if closeConn {
-		errs = append(errs, drain(ctx, r.nc))
+		errs = append(errs, DrainConn(ctx, r.nc))
 	} else {
 		errs = append(errs, r.nc.FlushWithContext(ctx))
 	}
 	return errors.Join(errs...)
 }
 
-// drain drains nc and waits until it is closed or ctx ends.
-func drain(ctx context.Context, nc *nats.Conn) error {
+// DrainConn drains nc (pending publishes are flushed, subscriptions finish) and waits until it
+// is closed or ctx ends, then closes it regardless.
+func DrainConn(ctx context.Context, nc *nats.Conn) error {
 	if nc.IsClosed() {
 		return nil
 	}

@@ -234,7 +234,7 @@ func (s *System) stop(ctx context.Context) error {
 		}
 	}
 	if s.nc != nil {
-		errs = append(errs, wrap("nats drain", drainConn(ctx, s.nc)))
+		errs = append(errs, wrap("nats drain", bus.DrainConn(ctx, s.nc)))
 	}
 	s.stopNATS()
 	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), infraStopTimeout)
@@ -242,27 +242,6 @@ func (s *System) stop(ctx context.Context) error {
 	errs = append(errs, wrap("mongodb", s.stopMongo()), wrap("postgres", s.stopPostgres(ictx)))
 	s.setState(StateStopped)
 	return errors.Join(errs...)
-}
-
-// drainConn drains nc (pending publishes are flushed, subscriptions finish) and waits until
-// it is closed or ctx ends.
-func drainConn(ctx context.Context, nc *nats.Conn) error {
-	if nc.IsClosed() {
-		return nil
-	}
-	closed := make(chan struct{})
-	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
-	if err := nc.Drain(); err != nil {
-		nc.Close()
-		return nil
-	}
-	select {
-	case <-closed:
-		return nil
-	case <-ctx.Done():
-		nc.Close()
-		return ctx.Err()
-	}
 }
 
 func wrap(what string, err error) error {

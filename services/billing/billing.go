@@ -46,17 +46,10 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 		return nil, err
 	}
 
-	var stops []func(context.Context) error
-	stop := func(ctx context.Context) error {
-		var errs []error
-		for i := len(stops) - 1; i >= 0; i-- {
-			errs = append(errs, stops[i](ctx))
-		}
-		return errors.Join(errs...)
-	}
+	var stops bus.Stops
 	defer func() {
 		if err != nil {
-			_ = stop(context.WithoutCancel(ctx))
+			_ = stops.Stop(context.WithoutCancel(ctx))
 		}
 	}()
 
@@ -71,7 +64,7 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("billing: database: %w", err)
 	}
-	stops = append(stops, func(context.Context) error { pool.Close(); return nil })
+	stops.Add(func(context.Context) error { pool.Close(); return nil })
 	if err := adapters.Migrate(ctx, pool); err != nil {
 		return nil, err
 	}
@@ -88,7 +81,7 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 
 	a := app.New(adapters.NewStore(pool), adapters.NewSimProvider(pool, cfg.sim), newID, log)
 	relay := outbox.StartRelay(ctx, pool, rt, outbox.RelayOptions{Name: contracts.BillingService.Name})
-	stops = append(stops, relay.Stop)
+	stops.Add(relay.Stop)
 	for _, spec := range ports.Consumers(cfg.ackWait) {
 		c, err := rt.Consume(ctx, contracts.BillingService.Name, spec, ports.Handler(a, spec.Durable),
 			bus.WithKey(bus.SubjectKey), bus.WithConcurrency(cfg.concurrency),
@@ -96,18 +89,18 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 		if err != nil {
 			return nil, err
 		}
-		stops = append(stops, func(context.Context) error { c.Stop(); return nil })
+		stops.Add(func(context.Context) error { c.Stop(); return nil })
 	}
 	svc, err := rt.AddService(contracts.BillingService)
 	if err != nil {
 		return nil, err
 	}
-	stops = append(stops, func(context.Context) error { return svc.Micro().Stop() })
+	stops.Add(svc.Stop)
 	if err := ports.Register(svc, a, authn.NewVerifier(rt.NewClient(contracts.BillingService.Name))); err != nil {
 		return nil, err
 	}
 	log.Info("billing started", "provider", "sim", "decline_rate", cfg.sim.DeclineRate, "timeout_rate", cfg.sim.TimeoutRate, "latency", cfg.sim.Latency)
-	return bus.Stopper(stop), nil
+	return bus.Stopper(stops.Stop), nil
 }
 
 type settings struct {

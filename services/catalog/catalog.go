@@ -61,17 +61,10 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 		return nil, errors.New("catalog: VIEW_WINDOW must be positive")
 	}
 
-	var stops []func(context.Context) error
-	stop := func(ctx context.Context) error {
-		var errs []error
-		for i := len(stops) - 1; i >= 0; i-- {
-			errs = append(errs, stops[i](ctx))
-		}
-		return errors.Join(errs...)
-	}
+	var stops bus.Stops
 	defer func() {
 		if err != nil {
-			_ = stop(context.WithoutCancel(ctx))
+			_ = stops.Stop(context.WithoutCancel(ctx))
 		}
 	}()
 
@@ -90,7 +83,7 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("catalog: database: %w", err)
 	}
-	stops = append(stops, func(context.Context) error { pool.Close(); return nil })
+	stops.Add(func(context.Context) error { pool.Close(); return nil })
 	if err := adapters.Migrate(ctx, pool); err != nil {
 		return nil, err
 	}
@@ -123,14 +116,14 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 	a := app.New(adapters.NewProducts(pool), adapters.NewReadModel(pool), cache, views, newID, log)
 
 	relay := outbox.StartRelay(ctx, pool, rt, outbox.RelayOptions{Name: contracts.CatalogService.Name})
-	stops = append(stops, relay.Stop)
+	stops.Add(relay.Stop)
 
 	cons, err := rt.Consume(ctx, contracts.CatalogService.Name, ports.CacheConsumer, ports.CacheInvalidation(a),
 		bus.WithKey(bus.SubjectKey), bus.WithConcurrency(8))
 	if err != nil {
 		return nil, err
 	}
-	stops = append(stops, func(context.Context) error { cons.Stop(); return nil })
+	stops.Add(func(context.Context) error { cons.Stop(); return nil })
 
 	seats := app.NewSeats(adapters.Seat{}, cache, log)
 	for _, spec := range ports.SeatConsumers(ackWait) {
@@ -140,19 +133,19 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 		if err != nil {
 			return nil, err
 		}
-		stops = append(stops, func(context.Context) error { c.Stop(); return nil })
+		stops.Add(func(context.Context) error { c.Stop(); return nil })
 	}
 
 	svc, err := rt.AddService(contracts.CatalogService)
 	if err != nil {
 		return nil, err
 	}
-	stops = append(stops, func(context.Context) error { return svc.Micro().Stop() })
+	stops.Add(svc.Stop)
 	if err := ports.Register(svc, a, authn.NewVerifier(rt.NewClient(contracts.CatalogService.Name))); err != nil {
 		return nil, err
 	}
 	log.Info("catalog started", "cache_ttl", cacheTTL, "view_window", window)
-	return bus.Stopper(stop), nil
+	return bus.Stopper(stops.Stop), nil
 }
 
 // newID makes time-ordered product ids (UUIDv7), which keep the primary key index append-only.

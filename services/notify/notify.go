@@ -77,17 +77,10 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 		}
 	}
 
-	var stops []func(context.Context) error
-	stop := func(ctx context.Context) error {
-		var errs []error
-		for i := len(stops) - 1; i >= 0; i-- {
-			errs = append(errs, stops[i](ctx))
-		}
-		return errors.Join(errs...)
-	}
+	var stops bus.Stops
 	defer func() {
 		if err != nil {
-			_ = stop(context.WithoutCancel(ctx))
+			_ = stops.Stop(context.WithoutCancel(ctx))
 		}
 	}()
 
@@ -95,7 +88,7 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("notify: database: %w", err)
 	}
-	stops = append(stops, func(context.Context) error { pool.Close(); return nil })
+	stops.Add(func(context.Context) error { pool.Close(); return nil })
 	if err := adapters.Migrate(ctx, pool); err != nil {
 		return nil, err
 	}
@@ -111,9 +104,9 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 	}
 
 	sender := adapters.StartSender(ctx, pool, transport, adapters.SenderOptions{Log: log, Registry: rt.Registry()})
-	stops = append(stops, sender.Stop)
+	stops.Add(sender.Stop)
 	janitor := adapters.StartJanitor(ctx, pool, adapters.JanitorOptions{MaxAge: retention, Log: log})
-	stops = append(stops, janitor.Stop)
+	stops.Add(janitor.Stop)
 
 	var box app.Mailbox
 	if _, dev := transport.(adapters.DevTransport); dev {
@@ -128,18 +121,18 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 	if err != nil {
 		return nil, err
 	}
-	stops = append(stops, func(context.Context) error { cons.Stop(); return nil })
+	stops.Add(func(context.Context) error { cons.Stop(); return nil })
 
 	svc, err := rt.AddService(contracts.NotifyService)
 	if err != nil {
 		return nil, err
 	}
-	stops = append(stops, func(context.Context) error { return svc.Micro().Stop() })
+	stops.Add(svc.Stop)
 	if err := ports.Register(svc, a, authn.NewVerifier(calls)); err != nil {
 		return nil, err
 	}
 	log.Info("notify started", "transport", transport.Name(), "keep", keep, "retention", retention)
-	return bus.Stopper(stop), nil
+	return bus.Stopper(stops.Stop), nil
 }
 
 func positiveInt(s string, def int, key string) (int, error) {

@@ -58,17 +58,10 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 		return nil, err
 	}
 
-	var stops []func(context.Context) error
-	stop := func(ctx context.Context) error {
-		var errs []error
-		for i := len(stops) - 1; i >= 0; i-- {
-			errs = append(errs, stops[i](ctx))
-		}
-		return errors.Join(errs...)
-	}
+	var stops bus.Stops
 	defer func() {
 		if err != nil {
-			_ = stop(context.WithoutCancel(ctx))
+			_ = stops.Stop(context.WithoutCancel(ctx))
 		}
 	}()
 
@@ -83,7 +76,7 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("subscription: database: %w", err)
 	}
-	stops = append(stops, func(context.Context) error { pool.Close(); return nil })
+	stops.Add(func(context.Context) error { pool.Close(); return nil })
 	if err := adapters.Migrate(ctx, pool); err != nil {
 		return nil, err
 	}
@@ -104,7 +97,7 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 		adapters.NewMetrics(rt.Registry()), cfg.app, newID, log)
 
 	relay := outbox.StartRelay(ctx, pool, rt, outbox.RelayOptions{Name: contracts.SubscriptionService.Name})
-	stops = append(stops, relay.Stop)
+	stops.Add(relay.Stop)
 
 	for _, spec := range ports.Consumers(cfg.ackWait) {
 		c, err := rt.Consume(ctx, contracts.SubscriptionService.Name, spec, ports.Handler(a, spec.Durable),
@@ -113,22 +106,22 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 		if err != nil {
 			return nil, err
 		}
-		stops = append(stops, func(context.Context) error { c.Stop(); return nil })
+		stops.Add(func(context.Context) error { c.Stop(); return nil })
 	}
 
 	svc, err := rt.AddService(contracts.SubscriptionService)
 	if err != nil {
 		return nil, err
 	}
-	stops = append(stops, func(context.Context) error { return svc.Micro().Stop() })
+	stops.Add(svc.Stop)
 	if err := ports.Register(svc, a, authn.NewVerifier(rt.NewClient(contracts.SubscriptionService.Name))); err != nil {
 		return nil, err
 	}
 
 	stopSweeper := startSweeper(a, cfg.sweepEvery, log)
-	stops = append(stops, func(context.Context) error { stopSweeper(); return nil })
+	stops.Add(func(context.Context) error { stopSweeper(); return nil })
 	log.Info("subscription started", "stuck_after", cfg.app.StuckAfter, "timeout_after", cfg.app.TimeoutAfter, "sweep_interval", cfg.sweepEvery)
-	return bus.Stopper(stop), nil
+	return bus.Stopper(stops.Stop), nil
 }
 
 // startSweeper runs the sweeper every interval until the returned stop is called.
