@@ -35,10 +35,17 @@ test: deps-test
 	$(GO) test -run '^$$' -fuzz '^FuzzMembers$$' -fuzztime $(FUZZTIME) ./bus || status=1; \
 	exit $$status
 
-## bench: request-reply and consumer overhead against raw nats.go, as tables
+## bench: every benchmark, each printing its figures next to a baseline measured in the same run
+# request-reply and consumer vs raw nats.go (moabench); outbox vs direct publish (bus/outbox);
+# service paths (auth login, catalog list cached/uncached, chat send->recipient); saga vs a
+# one-transaction monolith; the WebSocket edge under load from a separate process (edgeload).
 bench:
 	$(GO) run ./cmd/moabench $(BENCHFLAGS)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(BENCHPKGS)
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./services/auth ./services/catalog
+	$(GO) test -run '^$$' -bench SendToRecipient -benchtime 5000x ./services/chat
+	$(GO) test -run '^$$' -bench SagaVsMonolith -benchtime 400x ./internal/sagasuite
+	$(GO) run ./edge/cmd/edgeload bench
 
 ## lint: gofmt must have nothing to say, go vet neither
 lint:
