@@ -98,8 +98,10 @@ func EnvelopeMsg(subject string, env contracts.Envelope) (*nats.Msg, error) {
 // Event is a decoded event handed to a typed event handler.
 type Event[T any] struct {
 	contracts.Envelope
-	Data T
-	Msg  *Msg
+	// Data is the decoded body. It shadows Envelope.Data (the raw body), which the one-pass
+	// decode leaves empty.
+	Data T    `json:"data"`
+	Msg  *Msg `json:"-"`
 }
 
 // OnEvent adapts a typed event handler to Handler. A body that does not decode, or a schema
@@ -116,21 +118,43 @@ func OnEvent[T any](ev contracts.Event[T], fn func(ctx context.Context, e Event[
 
 // DecodeEvent decodes m as an event of type ev.
 func DecodeEvent[T any](ev contracts.Event[T], m *Msg) (Event[T], error) {
+	// One pass over the body decodes the envelope and the typed data together; the checks
+	// follow. Only when that fails does the slower two-step decode run, to say precisely what
+	// is wrong (the envelope, its type or version, or the data).
+	var e Event[T]
+	if err := json.Unmarshal(m.Data, &e); err != nil {
+		return decodeEventSlow(ev, m)
+	}
+	if err := checkEnvelope(ev, &e.Envelope); err != nil {
+		return e, err
+	}
+	e.Msg = m
+	return e, nil
+}
+
+func decodeEventSlow[T any](ev contracts.Event[T], m *Msg) (Event[T], error) {
 	var e Event[T]
 	if err := json.Unmarshal(m.Data, &e.Envelope); err != nil {
 		return e, Permanent(contracts.ErrBadRequest.Msg("event on %s is not a valid envelope: %v", m.Subject, err))
 	}
-	if e.Type != ev.Type() {
-		return e, Permanent(contracts.ErrBadRequest.Msg("event type %q where %q was expected", e.Type, ev.Type()))
-	}
-	if e.SchemaVersion > ev.Version {
-		return e, Permanent(contracts.ErrBadRequest.Msg("%s schema version %d is newer than this consumer's %d", e.Type, e.SchemaVersion, ev.Version))
+	if err := checkEnvelope(ev, &e.Envelope); err != nil {
+		return e, err
 	}
 	if err := json.Unmarshal(e.Envelope.Data, &e.Data); err != nil {
 		return e, Permanent(contracts.ErrBadRequest.Msg("%s data: %v", e.Type, err))
 	}
 	e.Msg = m
 	return e, nil
+}
+
+func checkEnvelope[T any](ev contracts.Event[T], env *contracts.Envelope) error {
+	if env.Type != ev.Type() {
+		return Permanent(contracts.ErrBadRequest.Msg("event type %q where %q was expected", env.Type, ev.Type()))
+	}
+	if env.SchemaVersion > ev.Version {
+		return Permanent(contracts.ErrBadRequest.Msg("%s schema version %d is newer than this consumer's %d", env.Type, env.SchemaVersion, ev.Version))
+	}
+	return nil
 }
 
 // EventMux routes events of several types, received by one consumer, to their handlers by the
