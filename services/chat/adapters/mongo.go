@@ -36,7 +36,6 @@ import (
 const (
 	collRooms    = "rooms"
 	collMessages = "messages"
-	collSchema   = "schema"
 )
 
 // Repository implements app.Repository on a MongoDB database.

@@ -2,89 +2,44 @@ package adapters
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/moa-run/moa/bus/mongomigrate"
 )
 
-// migration is one schema step. Steps are append-only: a released step is never edited, a
-// change is a new step. Each step must be safe to run twice (index creation is), because the
-// version is recorded after the step and a crash in between repeats it.
-type migration struct {
-	name string
-	up   func(ctx context.Context, db *mongo.Database) error
-}
-
-var migrations = []migration{
-	{"indexes", func(ctx context.Context, db *mongo.Database) error {
-		if err := createIndexes(ctx, db.Collection(collSearches),
-			index("query_bucket", false, bson.E{Key: "query", Value: 1}, bson.E{Key: "bucket", Value: 1}),
-			index("bucket", false, bson.E{Key: "bucket", Value: 1}),
+// migrations are the search schema's steps (append-only; see mongomigrate).
+var migrations = []mongomigrate.Step{
+	{Name: "indexes", Up: func(ctx context.Context, db *mongo.Database) error {
+		if err := mongomigrate.CreateIndexes(ctx, db.Collection(collSearches),
+			mongomigrate.Index("query_bucket", false, bson.E{Key: "query", Value: 1}, bson.E{Key: "bucket", Value: 1}),
+			mongomigrate.Index("bucket", false, bson.E{Key: "bucket", Value: 1}),
 		); err != nil {
 			return err
 		}
-		if err := createIndexes(ctx, db.Collection(collRecent),
-			index("user_query", true, bson.E{Key: "user_id", Value: 1}, bson.E{Key: "query", Value: 1}),
-			index("user_ts", false, bson.E{Key: "user_id", Value: 1}, bson.E{Key: "ts", Value: -1}),
+		if err := mongomigrate.CreateIndexes(ctx, db.Collection(collRecent),
+			mongomigrate.Index("user_query", true, bson.E{Key: "user_id", Value: 1}, bson.E{Key: "query", Value: 1}),
+			mongomigrate.Index("user_ts", false, bson.E{Key: "user_id", Value: 1}, bson.E{Key: "ts", Value: -1}),
 		); err != nil {
 			return err
 		}
-		return createIndexes(ctx, db.Collection(collPopular),
-			index("bucket_query", true, bson.E{Key: "bucket", Value: 1}, bson.E{Key: "query", Value: 1}),
-			index("query_bucket", false, bson.E{Key: "query", Value: 1}, bson.E{Key: "bucket", Value: 1}),
+		return mongomigrate.CreateIndexes(ctx, db.Collection(collPopular),
+			mongomigrate.Index("bucket_query", true, bson.E{Key: "bucket", Value: 1}, bson.E{Key: "query", Value: 1}),
+			mongomigrate.Index("query_bucket", false, bson.E{Key: "query", Value: 1}, bson.E{Key: "bucket", Value: 1}),
 		)
 	}},
 }
 
-// Migrate brings db's schema (its indexes) to the latest version, recorded in the schema
-// collection. Instances starting together may both run a step; every step tolerates that.
+// Migrate brings db's schema (its indexes) to the latest version.
 func Migrate(ctx context.Context, db *mongo.Database) error {
-	schema := db.Collection(collSchema)
-	var cur struct {
-		Version int `bson:"version"`
-	}
-	err := schema.FindOne(ctx, bson.M{"_id": "version"}).Decode(&cur)
-	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
-		return fmt.Errorf("search: reading schema version: %w", err)
-	}
-	for v := cur.Version; v < len(migrations); v++ {
-		m := migrations[v]
-		if err := m.up(ctx, db); err != nil {
-			return fmt.Errorf("search: migration %d (%s): %w", v+1, m.name, err)
-		}
-		// $max: a slower instance finishing an older step must not move the version back.
-		_, err := schema.UpdateOne(ctx, bson.M{"_id": "version"},
-			bson.M{"$max": bson.M{"version": v + 1}}, options.UpdateOne().SetUpsert(true))
-		if err != nil && !mongo.IsDuplicateKeyError(err) {
-			return fmt.Errorf("search: recording schema version %d: %w", v+1, err)
-		}
-	}
-	return nil
+	return mongomigrate.Up(ctx, db, migrations, "search")
 }
 
 // Version returns the schema version recorded in db (0 before the first migration).
 func Version(ctx context.Context, db *mongo.Database) (int, error) {
-	var cur struct {
-		Version int `bson:"version"`
-	}
-	err := db.Collection(collSchema).FindOne(ctx, bson.M{"_id": "version"}).Decode(&cur)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return 0, nil
-	}
-	return cur.Version, err
+	return mongomigrate.Version(ctx, db)
 }
 
 // LatestVersion is the version Migrate brings a database to.
 func LatestVersion() int { return len(migrations) }
-
-func index(name string, unique bool, keys ...bson.E) mongo.IndexModel {
-	return mongo.IndexModel{Keys: bson.D(keys), Options: options.Index().SetName(name).SetUnique(unique)}
-}
-
-func createIndexes(ctx context.Context, c *mongo.Collection, models ...mongo.IndexModel) error {
-	_, err := c.Indexes().CreateMany(ctx, models)
-	return err
-}

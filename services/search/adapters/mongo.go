@@ -33,7 +33,6 @@ const (
 	collSearches = "searches"
 	collRecent   = "recent"
 	collPopular  = "popular"
-	collSchema   = "schema"
 )
 
 // Repository implements app.Repository on a MongoDB database.
