@@ -52,3 +52,12 @@ func (s Stops) Stop(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// Log returns the service's logger: the host's (which already names the service) or, when the
+// host gave none, the runtime's labelled with service.
+func (e Env) Log(service string) *slog.Logger {
+	if e.Logger != nil {
+		return e.Logger
+	}
+	return e.Runtime.Logger().With("service", service)
+}

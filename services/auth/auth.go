@@ -55,10 +55,7 @@ func Start(ctx context.Context, env bus.Env) (bus.Component, error) {
 // StartComponent is Start returning the concrete type, for tests and tools that rotate keys.
 func StartComponent(ctx context.Context, env bus.Env) (_ *Component, err error) {
 	rt := env.Runtime
-	log := env.Logger
-	if log == nil {
-		log = rt.Logger()
-	}
+	log := env.Log(contracts.AuthService.Name)
 	cfg, kek, err := config(env)
 	if err != nil {
 		return nil, err

@@ -36,11 +36,7 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 	if rt == nil || env.PostgresURL == "" {
 		return nil, errors.New("billing: needs a runtime and a PostgreSQL URL")
 	}
-	log := env.Logger
-	if log == nil {
-		log = rt.Logger()
-	}
-	log = log.With("service", contracts.BillingService.Name)
+	log := env.Log(contracts.BillingService.Name)
 	cfg, err := readSettings(env)
 	if err != nil {
 		return nil, err

@@ -44,11 +44,7 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 	if rt == nil || env.PostgresURL == "" {
 		return nil, errors.New("catalog: needs a runtime and a PostgreSQL URL")
 	}
-	log := env.Logger
-	if log == nil {
-		log = rt.Logger()
-	}
-	log = log.With("service", contracts.CatalogService.Name)
+	log := env.Log(contracts.CatalogService.Name)
 	cacheTTL, err := duration(env, "CACHE_TTL", DefaultCacheTTL)
 	if err != nil {
 		return nil, err

@@ -45,11 +45,7 @@ func Start(ctx context.Context, env bus.Env) (bus.Component, error) {
 	if env.MongoURL == "" {
 		return nil, errors.New("chat: Env.MongoURL is required")
 	}
-	log := env.Logger
-	if log == nil {
-		log = rt.Logger()
-	}
-	log = log.With("service", contracts.ChatService.Name)
+	log := env.Log(contracts.ChatService.Name)
 
 	writers, err := intSetting(env, "writers", adapters.DefaultWriters)
 	if err != nil {

@@ -44,11 +44,7 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 	if rt == nil || env.PostgresURL == "" {
 		return nil, errors.New("notify: needs a runtime and a PostgreSQL URL")
 	}
-	log := env.Logger
-	if log == nil {
-		log = rt.Logger()
-	}
-	log = log.With("service", contracts.NotifyService.Name)
+	log := env.Log(contracts.NotifyService.Name)
 	setting := func(k string) string {
 		if env.Setting == nil {
 			return ""

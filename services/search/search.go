@@ -44,11 +44,7 @@ func Start(ctx context.Context, env bus.Env) (bus.Component, error) {
 	if env.MongoURL == "" {
 		return nil, errors.New("search: Env.MongoURL is required")
 	}
-	log := env.Logger
-	if log == nil {
-		log = rt.Logger()
-	}
-	log = log.With("service", contracts.SearchService.Name)
+	log := env.Log(contracts.SearchService.Name)
 	concurrency, err := intSetting(env, "consumer_concurrency", 8)
 	if err != nil {
 		return nil, err

@@ -48,11 +48,7 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 	if rt == nil || env.PostgresURL == "" {
 		return nil, errors.New("subscription: needs a runtime and a PostgreSQL URL")
 	}
-	log := env.Logger
-	if log == nil {
-		log = rt.Logger()
-	}
-	log = log.With("service", contracts.SubscriptionService.Name)
+	log := env.Log(contracts.SubscriptionService.Name)
 	cfg, err := readSettings(env)
 	if err != nil {
 		return nil, err
