@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -175,12 +174,7 @@ func RotateKey(ctx context.Context, env bus.Env) (string, error) {
 
 // config reads the service settings.
 func config(env bus.Env) (app.Config, []byte, error) {
-	get := func(k string) string {
-		if env.Setting == nil {
-			return ""
-		}
-		return strings.TrimSpace(env.Setting(k))
-	}
+	get := env.Get
 	var cfg app.Config
 	for _, d := range []struct {
 		key string

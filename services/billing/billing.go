@@ -106,12 +106,7 @@ type settings struct {
 }
 
 func readSettings(env bus.Env) (settings, error) {
-	get := func(k string) string {
-		if env.Setting == nil {
-			return ""
-		}
-		return env.Setting(k)
-	}
+	get := env.Get
 	s := settings{sim: adapters.SimConfig{Seed: 1}, ackWait: 30 * time.Second, concurrency: 8}
 	if p := get("PROVIDER"); p != "" && p != "sim" {
 		return s, fmt.Errorf("billing: setting PROVIDER=%q: only the simulated provider \"sim\" is built in", p)

@@ -45,11 +45,11 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 		return nil, errors.New("catalog: needs a runtime and a PostgreSQL URL")
 	}
 	log := env.Log(contracts.CatalogService.Name)
-	cacheTTL, err := duration(env, "CACHE_TTL", DefaultCacheTTL)
+	cacheTTL, err := env.Duration("CACHE_TTL", DefaultCacheTTL, 0)
 	if err != nil {
 		return nil, err
 	}
-	window, err := duration(env, "VIEW_WINDOW", DefaultViewWindow)
+	window, err := env.Duration("VIEW_WINDOW", DefaultViewWindow, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 		}
 	}()
 
-	ackWait, err := duration(env, "SAGA_ACK_WAIT", DefaultSagaAckWait)
+	ackWait, err := env.Duration("SAGA_ACK_WAIT", DefaultSagaAckWait, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -150,19 +150,4 @@ func newID() string {
 		return id.String()
 	}
 	return uuid.NewString()
-}
-
-func duration(env bus.Env, key string, def time.Duration) (time.Duration, error) {
-	if env.Setting == nil {
-		return def, nil
-	}
-	s := env.Setting(key)
-	if s == "" {
-		return def, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("catalog: setting %s=%q is not a non-negative duration", key, s)
-	}
-	return d, nil
 }

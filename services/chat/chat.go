@@ -18,7 +18,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -47,7 +46,7 @@ func Start(ctx context.Context, env bus.Env) (bus.Component, error) {
 	}
 	log := env.Log(contracts.ChatService.Name)
 
-	writers, err := intSetting(env, "writers", adapters.DefaultWriters)
+	writers, err := env.Int("writers", adapters.DefaultWriters, 1, 64)
 	if err != nil {
 		return nil, err
 	}
@@ -106,19 +105,4 @@ func (c *component) Stop(ctx context.Context) error {
 	}
 	errs = append(errs, c.mongo.Disconnect(ctx))
 	return errors.Join(errs...)
-}
-
-func intSetting(env bus.Env, key string, def int) (int, error) {
-	if env.Setting == nil {
-		return def, nil
-	}
-	s := env.Setting(key)
-	if s == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > 64 {
-		return 0, fmt.Errorf("chat: setting %s=%q: want an integer from 1 to 64", key, s)
-	}
-	return n, nil
 }

@@ -16,7 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -45,25 +45,18 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 		return nil, errors.New("notify: needs a runtime and a PostgreSQL URL")
 	}
 	log := env.Log(contracts.NotifyService.Name)
-	setting := func(k string) string {
-		if env.Setting == nil {
-			return ""
-		}
-		return env.Setting(k)
-	}
-	keep, err := positiveInt(setting("KEEP"), DefaultKeep, "KEEP")
+	setting := env.Get
+	keep, err := env.Int("KEEP", DefaultKeep, 1, math.MaxInt)
 	if err != nil {
 		return nil, err
 	}
-	concurrency, err := positiveInt(setting("CONCURRENCY"), DefaultConcurrency, "CONCURRENCY")
+	concurrency, err := env.Int("CONCURRENCY", DefaultConcurrency, 1, math.MaxInt)
 	if err != nil {
 		return nil, err
 	}
-	retention := DefaultRetention
-	if s := setting("RETENTION"); s != "" {
-		if retention, err = time.ParseDuration(s); err != nil || retention <= 0 {
-			return nil, fmt.Errorf("notify: setting RETENTION=%q is not a positive duration", s)
-		}
+	retention, err := env.Duration("RETENTION", DefaultRetention, time.Nanosecond)
+	if err != nil {
+		return nil, err
 	}
 	var transport adapters.Transport = adapters.DevTransport{}
 	if addr := setting("SMTP_ADDR"); addr != "" {
@@ -129,15 +122,4 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 	}
 	log.Info("notify started", "transport", transport.Name(), "keep", keep, "retention", retention)
 	return bus.Stopper(stops.Stop), nil
-}
-
-func positiveInt(s string, def int, key string) (int, error) {
-	if s == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("notify: setting %s=%q is not a positive integer", key, s)
-	}
-	return n, nil
 }

@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -45,11 +44,11 @@ func Start(ctx context.Context, env bus.Env) (bus.Component, error) {
 		return nil, errors.New("search: Env.MongoURL is required")
 	}
 	log := env.Log(contracts.SearchService.Name)
-	concurrency, err := intSetting(env, "consumer_concurrency", 8)
+	concurrency, err := env.Int("consumer_concurrency", 8, 1, 1024)
 	if err != nil {
 		return nil, err
 	}
-	janitorEvery, err := durationSetting(env, "janitor_interval", 10*time.Minute)
+	janitorEvery, err := env.Duration("janitor_interval", 10*time.Minute, time.Nanosecond)
 	if err != nil {
 		return nil, err
 	}
@@ -147,35 +146,4 @@ func janitor(ctx context.Context, a *app.App, every time.Duration, log *slog.Log
 		case <-t.C:
 		}
 	}
-}
-
-func setting(env bus.Env, key string) string {
-	if env.Setting == nil {
-		return ""
-	}
-	return env.Setting(key)
-}
-
-func intSetting(env bus.Env, key string, def int) (int, error) {
-	s := setting(env, key)
-	if s == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 {
-		return 0, fmt.Errorf("search: setting %s=%q: want a positive integer", key, s)
-	}
-	return n, nil
-}
-
-func durationSetting(env bus.Env, key string, def time.Duration) (time.Duration, error) {
-	s := setting(env, key)
-	if s == "" {
-		return def, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("search: setting %s=%q: want a positive duration like 10m", key, s)
-	}
-	return d, nil
 }

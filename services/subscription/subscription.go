@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
 
@@ -155,35 +154,17 @@ type settings struct {
 func readSettings(env bus.Env) (settings, error) {
 	s := settings{app: app.Config{StuckAfter: DefaultStuckAfter, TimeoutAfter: DefaultTimeoutAfter},
 		sweepEvery: DefaultSweepInterval, ackWait: DefaultAckWait, concurrency: DefaultConcurrency}
+	var err error
 	for _, d := range []struct {
 		key string
 		dst *time.Duration
 	}{{"STUCK_AFTER", &s.app.StuckAfter}, {"TIMEOUT_AFTER", &s.app.TimeoutAfter}, {"SWEEP_INTERVAL", &s.sweepEvery}, {"ACK_WAIT", &s.ackWait}} {
-		v := setting(env, d.key)
-		if v == "" {
-			continue
+		if *d.dst, err = env.Duration(d.key, *d.dst, time.Nanosecond); err != nil {
+			return s, err
 		}
-		x, err := time.ParseDuration(v)
-		if err != nil || x <= 0 {
-			return s, fmt.Errorf("subscription: setting %s=%q is not a positive duration", d.key, v)
-		}
-		*d.dst = x
 	}
-	if v := setting(env, "CONSUMER_CONCURRENCY"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 256 {
-			return s, fmt.Errorf("subscription: setting CONSUMER_CONCURRENCY=%q is not between 1 and 256", v)
-		}
-		s.concurrency = n
-	}
-	return s, nil
-}
-
-func setting(env bus.Env, key string) string {
-	if env.Setting == nil {
-		return ""
-	}
-	return env.Setting(key)
+	s.concurrency, err = env.Int("CONSUMER_CONCURRENCY", s.concurrency, 1, 256)
+	return s, err
 }
 
 // newID makes time-ordered subscription ids (UUIDv7).
