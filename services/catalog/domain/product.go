@@ -126,33 +126,15 @@ func (p *Product) Apply(actor Actor, patch Patch, now time.Time) (Change, error)
 		return Change{}, contracts.ErrConflict.Msg("product %s is at version %d, not %d", p.ID, p.Version, patch.ExpectedVersion)
 	}
 	next := p.fields()
-	if patch.Title != nil {
-		next.Title = *patch.Title
-	}
-	if patch.Description != nil {
-		next.Description = *patch.Description
-	}
-	if patch.PriceAmount != nil {
-		next.PriceAmount = *patch.PriceAmount
-	}
-	if patch.Currency != nil {
-		next.Currency = *patch.Currency
-	}
-	if patch.BillingPeriod != nil {
-		next.BillingPeriod = *patch.BillingPeriod
-	}
-	if patch.Terms != nil {
-		next.Terms = *patch.Terms
-	}
-	if patch.Capacity != nil {
-		next.Capacity = *patch.Capacity
-	}
-	if patch.Tags != nil {
-		next.Tags = *patch.Tags
-	}
-	if patch.ImageURLs != nil {
-		next.ImageURLs = *patch.ImageURLs
-	}
+	patchField(&next.Title, patch.Title)
+	patchField(&next.Description, patch.Description)
+	patchField(&next.PriceAmount, patch.PriceAmount)
+	patchField(&next.Currency, patch.Currency)
+	patchField(&next.BillingPeriod, patch.BillingPeriod)
+	patchField(&next.Terms, patch.Terms)
+	patchField(&next.Capacity, patch.Capacity)
+	patchField(&next.Tags, patch.Tags)
+	patchField(&next.ImageURLs, patch.ImageURLs)
 	next = normalise(next)
 	if err := validate(next); err != nil {
 		return Change{}, err
@@ -251,4 +233,11 @@ func validate(f Fields) error {
 		}
 	}
 	return nil
+}
+
+// patchField sets *dst to *v when the patch names the field (v != nil).
+func patchField[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
 }
