@@ -2,6 +2,9 @@
 # install the PostgreSQL server package (and Chromium for the tests) when it is missing.
 
 GO        ?= go
+# The Go toolchain named by go.mod's toolchain line (a patched release) is fetched through the
+# module proxy: machines whose go.env says GOTOOLCHAIN=local would otherwise build with their own.
+export GOTOOLCHAIN ?= auto
 # Extra flags for every `go test` of `make test`, e.g. TESTFLAGS='-count=1 -v' or -run X.
 # -count=1 by default: the suite talks to real servers, so a cached "ok" would prove nothing.
 TESTFLAGS ?= -count=1
