@@ -187,7 +187,19 @@ func Cleanup(ctx context.Context, db *mongo.Database, age time.Duration) (int64,
 	if age <= 0 {
 		return 0, errors.New("docinbox: cleanup age must be positive")
 	}
-	res, err := db.Collection(Collection).DeleteMany(ctx, bson.D{{Key: "processed_at", Value: bson.D{{Key: "$lt", Value: time.Now().Add(-age).UTC()}}}})
+	return cleanupBefore(ctx, db, time.Now().Add(-age))
+}
+
+// cleanupBefore deletes the records processed before cutoff. BSON dates keep milliseconds, so
+// both processed_at and the cutoff reach the server truncated: a record written in the same
+// millisecond as the cutoff, though earlier, would not be $lt it. The cutoff is therefore
+// rounded up to the next millisecond; at worst a record younger than age by less than a
+// millisecond goes too, which the redelivery window (minutes) cannot notice.
+func cleanupBefore(ctx context.Context, db *mongo.Database, cutoff time.Time) (int64, error) {
+	if ms := cutoff.Truncate(time.Millisecond); !ms.Equal(cutoff) {
+		cutoff = ms.Add(time.Millisecond)
+	}
+	res, err := db.Collection(Collection).DeleteMany(ctx, bson.D{{Key: "processed_at", Value: bson.D{{Key: "$lt", Value: cutoff.UTC()}}}})
 	if err != nil {
 		return 0, err
 	}

@@ -94,6 +94,14 @@ func (b *browser) until(expr string) chromedp.Action[chromedp.Void] {
 	return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second))
 }
 
+// clickWhenPresent waits until the element expr names exists and clicks it in the same
+// evaluation, so the page cannot re-render between the wait and the click. Presence is
+// `!= null`: querySelector answers null and Array.find answers undefined, and a wait written
+// as `!== undefined` is true at once for the null case (the flake TestBrowserWaits guards).
+func (b *browser) clickWhenPresent(expr string) chromedp.Action[chromedp.Void] {
+	return b.until(`((el) => el != null && (el.click(), true))(` + expr + `)`)
+}
+
 func (b *browser) eval(expr string) chromedp.Action[chromedp.Void] {
 	return chromedp.Evaluate[chromedp.Void](expr)
 }

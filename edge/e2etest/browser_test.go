@@ -50,7 +50,7 @@ func TestSellerAndConsumerChatAndConsumerIsNotified(t *testing.T) {
 	url := serveEdge(t, sys, edge.Config{})
 	b := newBrowser(t, browser)
 	sellerTab, consumerTab := b.tab(), b.tab()
-	run, until, eval := b.run, b.until, b.eval
+	run, until := b.run, b.until
 	suffix := fmt.Sprint(time.Now().UnixNano())
 	title := "Tea club " + suffix
 
@@ -62,8 +62,7 @@ func TestSellerAndConsumerChatAndConsumerIsNotified(t *testing.T) {
 		append(signUp(url, "consumer", suffix, until),
 			chromedp.SetValue(chromedp.ID("q"), suffix),
 			chromedp.Click(chromedp.ID("search")),
-			until(productButton(title, ".chat-seller")+` !== undefined`),
-			eval(productButton(title, ".chat-seller")+`.click()`),
+			b.clickWhenPresent(productButton(title, ".chat-seller")),
 			chromedp.WaitVisible(chromedp.ID("room")),
 			until(`document.querySelector("#presence").textContent === "online"`),
 			chromedp.SetValue(chromedp.ID("msg"), "Hi! Is the tea organic?"),
@@ -75,7 +74,7 @@ func TestSellerAndConsumerChatAndConsumerIsNotified(t *testing.T) {
 	// the consumer sees the answer, the typing signal before it, and the read receipt.
 	run("seller answers", sellerTab,
 		until(`document.querySelectorAll("#rooms .room").length === 1`),
-		eval(`document.querySelector("#rooms .room").click()`),
+		b.clickWhenPresent(`document.querySelector("#rooms .room")`),
 		until(`document.querySelector("#messages").textContent.includes("Is the tea organic?")`),
 		chromedp.SendKeys(chromedp.ID("msg"), "Yes"),
 	)

@@ -41,8 +41,7 @@ func TestConsumerSubscribesInTheBrowser(t *testing.T) {
 	b.run("consumer subscribes", consumerTab, append(signUp(url, "consumer", suffix, b.until),
 		chromedp.SetValue(chromedp.ID("q"), suffix),
 		chromedp.Click(chromedp.ID("search")),
-		b.until(productButton(title, ".subscribe")+` !== undefined`),
-		b.eval(productButton(title, ".subscribe")+`.click()`),
+		b.clickWhenPresent(productButton(title, ".subscribe")),
 		b.until(`document.querySelector("#browse-result").textContent.startsWith("Subscription to")`),
 		// The saga ends in a notification, pushed live.
 		b.until(`document.querySelectorAll("#notifications .notification").length >= 1`),
