@@ -1,0 +1,78 @@
+package bus_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/moa-run/moa/bus"
+)
+
+// lockedLog is a log destination tests can read while the runtime writes to it.
+type lockedLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// Instances start together with their server (and under load the JetStream API answers late):
+// EnsureStreams waits for JetStream instead of failing the start. Before, the first "JetStream
+// not enabled" or API timeout failed it (TestEnsureStreamsConcurrentStarts failed so in CI under
+// -race: "bus: stream EVTEST: context deadline exceeded").
+func TestEnsureStreamsWaitsForJetStream(t *testing.T) {
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	t.Cleanup(srv.Shutdown)
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	logs := &lockedLog{}
+	rt := newRuntime(t, srv.ClientURL(), bus.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- rt.EnsureStreams(ctx, evStream) }()
+
+	// JetStream comes up only after EnsureStreams has found it missing.
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	for !strings.Contains(logs.String(), "JetStream busy or not ready") {
+		select {
+		case err := <-done:
+			t.Fatalf("EnsureStreams returned before JetStream was up: %v", err)
+		case <-deadline.C:
+			t.Fatalf("EnsureStreams neither retried nor returned; log:\n%s", logs.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if err := srv.EnableJetStream(&server.JetStreamConfig{StoreDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("EnsureStreams after JetStream came up: %v", err)
+	}
+	if _, err := rt.JetStream().Stream(ctx, evStream.Name); err != nil {
+		t.Fatalf("the stream was not created: %v", err)
+	}
+}
