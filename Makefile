@@ -50,11 +50,13 @@ bench:
 	$(GO) test -run '^$$' -bench SagaVsMonolith -benchtime 400x ./internal/sagasuite
 	$(GO) run ./edge/cmd/edgeload bench
 
-## lint: gofmt must have nothing to say, go vet neither
+## lint: gofmt and go vet have nothing to say, go.mod is tidy, govulncheck finds nothing reachable
 lint:
 	@files=$$(find . -name '*.go' -not -path './.moa/*' -not -path './.git/*' | xargs gofmt -l); \
 	if [ -n "$$files" ]; then echo "gofmt -l:"; echo "$$files"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) mod tidy -diff
+	GO=$(GO) scripts/vulncheck.sh
 
 ## build: the moa binary in ./bin
 build:

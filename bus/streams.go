@@ -127,7 +127,7 @@ func jetStreamUnavailable(err error) bool {
 	var apiErr *jetstream.APIError
 	if errors.As(err, &apiErr) {
 		switch apiErr.ErrorCode {
-		case jetstream.JSErrCodeJetStreamNotEnabled, jetstream.JSErrCodeJetStreamNotEnabledForAccount, 10008 /* JSClusterNotAvailErr */, 10005 /* JSClusterNoPeersErr */:
+		case jetstream.JSErrCodeJetStreamNotEnabled, jetstream.JSErrCodeJetStreamNotEnabledForAccount, 10008 /* JSClusterNotAvailErr */, 10005 /* JSClusterNoPeersErr */ :
 			return true
 		}
 	}
