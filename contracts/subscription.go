@@ -6,12 +6,22 @@ import "time"
 // emitting service's outbox and is consumed through the receiving service's inbox:
 //
 //	subscription.requested ─► catalog reserves a seat ─► catalog.seat_reserved ─► billing charges
-//	                                         └─► catalog.seat_unavailable ─► subscription CANCELLED (nothing charged)
+//	                                         └─► catalog.seat_unavailable ─► subscription CANCELLED (nothing charged or held)
 //	billing.payment_succeeded ─► subscription ACTIVE
-//	billing.payment_failed    ─► subscription CANCELLED, and catalog releases the seat (compensation)
-//	subscription.cancel_requested (consumer cancels an ACTIVE one)
-//	    ─► billing refunds pro rata (billing.refund_issued) and catalog releases the seat (catalog.seat_released)
+//	billing.payment_failed    ─► subscription CANCELLING (payment_failed), and catalog releases the seat
+//	    ─► catalog.seat_released ─► subscription CANCELLED (nothing to refund)
+//	subscription.cancel_requested (consumer cancels an ACTIVE one: by_consumer; the sweeper gives
+//	up on a PENDING one: timed_out)
+//	    ─► billing refunds (billing.refund_issued) and catalog releases the seat (catalog.seat_released)
 //	    ─► subscription CANCELLED once both happened
+//
+// A saga is CANCELLED only when its compensation is done. Until then it is CANCELLING, and the
+// subscription's sweeper re-emits subscription.cancel_requested every STUCK_AFTER (both
+// answers are idempotent), so a compensation that was dead-lettered (the catalog's database
+// down for longer than its retries) is asked for again instead of leaking the seat; such a
+// saga is listed by `moa sagas stuck` and counted by the moa_sagas_stuck gauge meanwhile.
+// Billing never gives a charge with an unknown outcome up while the provider may still land it:
+// it sends it again under the same idempotency key (the provider does not charge a key twice).
 //
 // subscription.activated and subscription.cancelled are the terminal events: notify turns each
 // into exactly one notification to the consumer and one to the seller.
@@ -27,7 +37,7 @@ type SubscriptionState string
 const (
 	SubPending    SubscriptionState = "PENDING"    // requested; waiting for seat and payment
 	SubActive     SubscriptionState = "ACTIVE"     // paid, seat held
-	SubCancelling SubscriptionState = "CANCELLING" // consumer cancelled; waiting for refund and seat release
+	SubCancelling SubscriptionState = "CANCELLING" // compensating; waiting for refund and seat release
 	SubCancelled  SubscriptionState = "CANCELLED"  // terminal
 )
 

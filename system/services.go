@@ -50,6 +50,8 @@ var registry = map[string]Registration{
 		{"SIM_DECLINE_RATE", "share of charges the simulated provider declines, 0 to 1 (default 0)"},
 		{"SIM_TIMEOUT_RATE", "share of provider calls that time out with an unknown outcome, 0 to 1 (default 0)"},
 		{"SIM_LATENCY", "how long every simulated provider call takes, a Go duration (default 0)"},
+		{"SIM_LATE_RATE", "share of provider calls that time out unrecorded and land SIM_LATE_DELAY later, 0 to 1 (default 0)"},
+		{"SIM_LATE_DELAY", "how long after its timeout a late provider call lands, a Go duration (default 2s)"},
 		{"SIM_SEED", "seed that makes the simulated declines and timeouts reproducible (default 1)"},
 		{"ACK_WAIT", "how long a saga step may run before it is redelivered (default 30s)"},
 		{"CONSUMER_CONCURRENCY", "saga steps handled in parallel per consumer, 1 to 256 (default 8)"},
@@ -57,6 +59,8 @@ var registry = map[string]Registration{
 	"catalog": {Start: catalog.Start, Postgres: true, Settings: []SettingDoc{
 		{"CACHE_TTL", "read-cache lifetime, a Go duration (default 2m; 0 turns the cache off)"},
 		{"VIEW_WINDOW", "one counted view per viewer per product per window (default 24h)"},
+		{"SAGA_ACK_WAIT", "how long a seat change of the subscription saga may run before it is redelivered (default 30s)"},
+		{"SAGA_MAX_DELIVER", "attempts of a seat change before it is dead-lettered, 1 to 10000 (default 40, about 3 minutes of retries)"},
 	}},
 	"chat": {Start: chat.Start, Mongo: true, Settings: []SettingDoc{
 		{"WRITERS", "message batches written at once, 1 to 64 (default 2); messages are stored in batches (group commit)"},

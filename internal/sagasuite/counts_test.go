@@ -42,6 +42,8 @@ type faultCounts struct {
 	maxCharges, maxChargeRecords        int
 	charges, declined, refunds          int
 	refundOverCharge                    []string
+	chargedNotActive                    int      // sagas the provider charged that did not end ACTIVE
+	chargedNotRefunded                  []string // of those, the ones not refunded (in full unless ever active)
 	seatsTaken, active                  int
 	seatMismatch                        []string
 	activated, cancelled, terminalWrong int
@@ -163,6 +165,14 @@ func count(t *testing.T, ctx context.Context, runs []*sagaRun, pools map[string]
 	for id, f := range c.sagas {
 		if f.refunded > f.charged {
 			c.refundOverCharge = append(c.refundOverCharge, id)
+		}
+		// Money the provider took for a saga that did not end ACTIVE goes back: all of it,
+		// or a pro-rata part when the consumer cancelled an active subscription.
+		if f.charged > 0 && f.state != contracts.SubActive {
+			c.chargedNotActive++
+			if f.refunded == 0 || (!f.wasActive && f.refunded != f.charged) {
+				c.chargedNotRefunded = append(c.chargedNotRefunded, fmt.Sprintf("%s (%s %s: charged %d, refunded %d)", id, f.state, f.reason, f.charged, f.refunded))
+			}
 		}
 	}
 	seen := map[string]bool{}

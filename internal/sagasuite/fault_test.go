@@ -26,6 +26,8 @@ const (
 	faultSagas       = 300
 	faultRate        = 10 // sagas started per second
 	faultDeclineRate = "0.1"
+	faultLateRate    = "0.05" // provider calls that time out unrecorded and land faultLateDelay later
+	faultLateDelay   = "2s"
 	faultPoison      = 3
 	faultAckWait     = 4 * time.Second
 	faultConverge    = 60 * time.Second // after the faults stop
@@ -33,8 +35,9 @@ const (
 )
 
 // TestSagaSurvivesFaults runs 300 sagas at 10 per second through catalog, subscription and
-// notify in one process and billing in two, with the simulated provider declining 10% and 1% poison
-// messages, while billing is killed and restarted, nats-server is restarted, PostgreSQL is
+// notify in one process and billing in two, with the simulated provider declining 10% and
+// landing 5% of its calls 2 s after they timed out unrecorded, and 1% poison messages, while
+// billing is killed and restarted, nats-server is restarted, PostgreSQL is
 // restarted, a billing replica is paused past its ack wait (the other takes over), and
 // duplicate and late events are injected. Within 60 s after the faults stop every invariant
 // of the saga must hold; the test prints every count.
@@ -72,7 +75,7 @@ func TestSagaSurvivesFaults(t *testing.T) {
 		"catalog":      {"SAGA_ACK_WAIT": ack},
 		"subscription": {"ACK_WAIT": ack, "SWEEP_INTERVAL": "1s", "STUCK_AFTER": "15s", "TIMEOUT_AFTER": "5m"},
 		"billing": {"ACK_WAIT": ack, "SIM_DECLINE_RATE": faultDeclineRate, "SIM_SEED": "42", "SIM_LATENCY": "5ms",
-			"CONSUMER_CONCURRENCY": "4"},
+			"SIM_LATE_RATE": faultLateRate, "SIM_LATE_DELAY": faultLateDelay, "CONSUMER_CONCURRENCY": "4"},
 	}
 	var procs []*proc
 	t.Cleanup(func() {

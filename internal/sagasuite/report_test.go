@@ -11,7 +11,8 @@ import (
 
 func (c *faultCounts) report(t *testing.T, faults []string, faultsEnd time.Time, convergedIn time.Duration) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "fault suite: %d sagas at %d/s, decline rate %s, %d poison\n", faultSagas, faultRate, faultDeclineRate, faultPoison)
+	fmt.Fprintf(&b, "fault suite: %d sagas at %d/s, decline rate %s, late-landing rate %s (after %s), %d poison\n",
+		faultSagas, faultRate, faultDeclineRate, faultLateRate, faultLateDelay, faultPoison)
 	for _, f := range faults {
 		fmt.Fprintf(&b, "  fault %s\n", f)
 	}
@@ -24,6 +25,8 @@ func (c *faultCounts) report(t *testing.T, faults []string, faultsEnd time.Time,
 	fmt.Fprintf(&b, "charges: %d successful, %d declined; max successful charges per saga %d; max provider calls per saga charge %d; unsettled payment steps %d\n",
 		c.charges, c.declined, c.maxCharges, c.maxChargeRecords, c.unsettledPayments)
 	fmt.Fprintf(&b, "refunds: %d; sagas refunded more than charged: %d\n", c.refunds, len(c.refundOverCharge))
+	fmt.Fprintf(&b, "charged at provider without ACTIVE is refunded: %d sagas charged but not ACTIVE, %d violations\n",
+		c.chargedNotActive, len(c.chargedNotRefunded))
 	fmt.Fprintf(&b, "seats taken: %d; active subscriptions: %d; products where they differ: %d\n", c.seatsTaken, c.active, len(c.seatMismatch))
 	fmt.Fprintf(&b, "terminal events: activated %d, cancelled %d; sagas without exactly one per terminal state: %d\n",
 		c.activated, c.cancelled, c.terminalWrong)
@@ -46,6 +49,9 @@ func (c *faultCounts) check(t *testing.T) {
 	}
 	if len(c.refundOverCharge) > 0 {
 		t.Errorf("refunds exceed charges for %v", c.refundOverCharge)
+	}
+	if len(c.chargedNotRefunded) > 0 {
+		t.Errorf("charged at the provider without ACTIVE and not refunded: %v", c.chargedNotRefunded)
 	}
 	if c.seatsTaken != c.active || len(c.seatMismatch) > 0 {
 		t.Errorf("seats taken %d != active subscriptions %d: %v", c.seatsTaken, c.active, c.seatMismatch)

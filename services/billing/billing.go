@@ -2,12 +2,14 @@
 // its seat is reserved and refunds it when it is cancelled, through a payment-provider adapter
 // (a simulated provider is built in: no real gateway is reachable from here). Its data is its
 // own PostgreSQL database; a UNIQUE (subscription, step) constraint makes a second charge of a
-// saga impossible, and an ambiguous provider answer is resolved by asking the provider, never
-// by charging again.
+// saga impossible, and an ambiguous provider answer is resolved by asking the provider; when
+// the provider has no record yet, the charge is sent again under the same idempotency key (the
+// provider books a key once), never given up while its first attempt may still land.
 //
 // Settings (MOA_BILLING_<KEY>): PROVIDER (only "sim", the default), SIM_DECLINE_RATE (0..1,
-// default 0), SIM_TIMEOUT_RATE (0..1, default 0), SIM_LATENCY (Go duration, default 0),
-// SIM_SEED (default 1), ACK_WAIT (default 30s), CONSUMER_CONCURRENCY (default 8).
+// default 0), SIM_TIMEOUT_RATE (0..1, default 0), SIM_LATE_RATE (0..1, default 0: calls that
+// time out unrecorded and land SIM_LATE_DELAY later, default 2s), SIM_LATENCY (Go duration,
+// default 0), SIM_SEED (default 1), ACK_WAIT (default 30s), CONSUMER_CONCURRENCY (default 8).
 package billing
 
 import (
@@ -95,7 +97,8 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 	if err := ports.Register(svc, a, authn.NewVerifier(rt.NewClient(contracts.BillingService.Name))); err != nil {
 		return nil, err
 	}
-	log.Info("billing started", "provider", "sim", "decline_rate", cfg.sim.DeclineRate, "timeout_rate", cfg.sim.TimeoutRate, "latency", cfg.sim.Latency)
+	log.Info("billing started", "provider", "sim", "decline_rate", cfg.sim.DeclineRate, "timeout_rate", cfg.sim.TimeoutRate,
+		"late_rate", cfg.sim.LateRate, "late_delay", cfg.sim.LateDelay, "latency", cfg.sim.Latency)
 	return bus.Stopper(stops.Stop), nil
 }
 
@@ -107,14 +110,14 @@ type settings struct {
 
 func readSettings(env bus.Env) (settings, error) {
 	get := env.Get
-	s := settings{sim: adapters.SimConfig{Seed: 1}, ackWait: 30 * time.Second, concurrency: 8}
+	s := settings{sim: adapters.SimConfig{Seed: 1, LateDelay: adapters.DefaultSimLateDelay}, ackWait: 30 * time.Second, concurrency: 8}
 	if p := get("PROVIDER"); p != "" && p != "sim" {
 		return s, fmt.Errorf("billing: setting PROVIDER=%q: only the simulated provider \"sim\" is built in", p)
 	}
 	for _, r := range []struct {
 		key string
 		dst *float64
-	}{{"SIM_DECLINE_RATE", &s.sim.DeclineRate}, {"SIM_TIMEOUT_RATE", &s.sim.TimeoutRate}} {
+	}{{"SIM_DECLINE_RATE", &s.sim.DeclineRate}, {"SIM_TIMEOUT_RATE", &s.sim.TimeoutRate}, {"SIM_LATE_RATE", &s.sim.LateRate}} {
 		if v := get(r.key); v != "" {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil || f < 0 || f > 1 {
@@ -127,7 +130,7 @@ func readSettings(env bus.Env) (settings, error) {
 		key string
 		dst *time.Duration
 		min time.Duration
-	}{{"SIM_LATENCY", &s.sim.Latency, 0}, {"ACK_WAIT", &s.ackWait, time.Millisecond}} {
+	}{{"SIM_LATENCY", &s.sim.Latency, 0}, {"SIM_LATE_DELAY", &s.sim.LateDelay, time.Millisecond}, {"ACK_WAIT", &s.ackWait, time.Millisecond}} {
 		if v := get(d.key); v != "" {
 			x, err := time.ParseDuration(v)
 			if err != nil || x < d.min {

@@ -6,7 +6,9 @@
 //
 // Settings (MOA_CATALOG_<KEY>): CACHE_TTL (Go duration, default 2m; 0 turns the cache off),
 // VIEW_WINDOW (default 24h: one counted view per viewer per product per window), SAGA_ACK_WAIT
-// (default 30s: the ack wait of the seat consumers of the subscription saga).
+// (default 30s: the ack wait of the seat consumers of the subscription saga), SAGA_MAX_DELIVER
+// (default 40, about 3 minutes of retries: attempts of a seat change before it is
+// dead-lettered).
 package catalog
 
 import (
@@ -68,6 +70,10 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 	if err != nil {
 		return nil, err
 	}
+	maxDeliver, err := env.Int("SAGA_MAX_DELIVER", ports.DefaultSeatMaxDeliver, 1, 10000)
+	if err != nil {
+		return nil, err
+	}
 	pcfg, err := pgxpool.ParseConfig(env.PostgresURL)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: database: %w", err)
@@ -122,7 +128,7 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 	stops.Add(func(context.Context) error { cons.Stop(); return nil })
 
 	seats := app.NewSeats(adapters.Seat{}, cache, log)
-	for _, spec := range ports.SeatConsumers(ackWait) {
+	for _, spec := range ports.SeatConsumers(ackWait, maxDeliver) {
 		c, err := rt.Consume(ctx, contracts.CatalogService.Name, spec, ports.SeatHandler(seats, spec.Durable),
 			bus.WithKey(bus.SubjectKey), bus.WithConcurrency(seatConcurrency),
 			bus.WithConsumerMiddleware(ports.InvalidateAfterCommit(seats), outbox.Inbox(pool, spec.Durable)))

@@ -28,6 +28,14 @@ type SimConfig struct {
 	// them are recorded before the "timeout" (the provider charged, the answer was lost), half
 	// are not (the request was lost): a lookup tells which.
 	TimeoutRate float64
+	// LateRate is the share of calls that time out unrecorded and land LateDelay later: a
+	// lookup right after the timeout finds nothing, yet the request is still on its way, as a
+	// real gateway's can be. The provider is idempotent per key, so whichever of a late call
+	// and a resend under the same key lands first is the one record; the other is answered
+	// with it.
+	LateRate float64
+	// LateDelay is how long after its timeout a late call lands (default 2s).
+	LateDelay time.Duration
 	// Latency is how long every call takes.
 	Latency time.Duration
 	// Seed makes declines and timeouts reproducible.
@@ -37,9 +45,13 @@ type SimConfig struct {
 // ErrSimTimeout is the simulated provider's ambiguous answer.
 var ErrSimTimeout = errors.New("simulated provider: timeout, outcome unknown")
 
+// DefaultSimLateDelay is the default of SimConfig.LateDelay.
+const DefaultSimLateDelay = 2 * time.Second
+
 // SimProvider is a payment provider with its own ledger (the sim_provider_ledger table, written
-// outside billing's transactions, as an outside system would be). It is where a real gateway's
-// adapter would go instead.
+// outside billing's transactions, as an outside system would be). It is idempotent per key: a
+// request under a key it already has is answered with the first record and never recorded (or
+// charged) again. It is where a real gateway's adapter would go instead.
 type SimProvider struct {
 	pool *pgxpool.Pool
 	cfg  SimConfig
@@ -51,6 +63,9 @@ var _ app.Provider = (*SimProvider)(nil)
 
 // NewSimProvider returns the simulated provider keeping its ledger in pool's database.
 func NewSimProvider(pool *pgxpool.Pool, cfg SimConfig) *SimProvider {
+	if cfg.LateDelay <= 0 {
+		cfg.LateDelay = DefaultSimLateDelay
+	}
 	return &SimProvider{pool: pool, cfg: cfg, rnd: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x5eed))}
 }
 
@@ -91,13 +106,22 @@ func (s *SimProvider) call(ctx context.Context, key, kind string, amount app.Mon
 			return app.Result{}, ctx.Err()
 		}
 	}
-	timeout, recorded := s.timeout()
+	timeout, recorded, late := s.fate()
+	r.Ref = "sim_" + kind + "_" + uuid.NewString()
+	if late {
+		// The request is still travelling: it lands after the caller has given up waiting.
+		time.AfterFunc(s.cfg.LateDelay, func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, _ = s.record(ctx, key, kind, amount, r) // a pool closed meanwhile: the request was lost
+		})
+		return app.Result{}, ErrSimTimeout
+	}
 	if timeout && !recorded {
 		return app.Result{}, ErrSimTimeout
 	}
-	r.Ref = "sim_" + kind + "_" + uuid.NewString()
-	if _, err := s.pool.Exec(ctx, `INSERT INTO sim_provider_ledger (idempotency_key, kind, amount_minor, currency, succeeded, failure_code, ref)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, key, kind, amount.Minor, amount.Currency, r.Succeeded, r.FailureCode, r.Ref); err != nil {
+	r, err := s.record(ctx, key, kind, amount, r)
+	if err != nil {
 		// The ledger write may have committed before the error: as ambiguous as a timeout.
 		return app.Result{}, fmt.Errorf("simulated provider: %w", err)
 	}
@@ -107,10 +131,39 @@ func (s *SimProvider) call(ctx context.Context, key, kind string, amount app.Mon
 	return r, nil
 }
 
-// Lookup returns the first record under key.
+// record books r under key unless the key has a record already, and returns the record the
+// key has: the provider's idempotency.
+func (s *SimProvider) record(ctx context.Context, key, kind string, amount app.Money, r app.Result) (app.Result, error) {
+	tag, err := s.pool.Exec(ctx, `INSERT INTO sim_provider_ledger (idempotency_key, kind, amount_minor, currency, succeeded, failure_code, ref)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING`,
+		key, kind, amount.Minor, amount.Currency, r.Succeeded, r.FailureCode, r.Ref)
+	if err != nil {
+		return app.Result{}, err
+	}
+	if tag.RowsAffected() == 1 {
+		return r, nil
+	}
+	first, found, err := s.Lookup(ctx, key)
+	if err == nil && !found {
+		err = errors.New("idempotency key conflict without a record")
+	}
+	return first, err
+}
+
+// Void closes key with a failed record (code cancelled) unless it holds one already, and
+// returns the key's record: a late call under it then books nothing.
+func (s *SimProvider) Void(ctx context.Context, key string, amount app.Money) (app.Result, error) {
+	r, err := s.record(ctx, key, "charge", amount, app.Result{FailureCode: domain.FailCancelled, Ref: "sim_void_" + uuid.NewString()})
+	if err != nil {
+		return app.Result{}, fmt.Errorf("simulated provider: %w", err)
+	}
+	return r, nil
+}
+
+// Lookup returns the record under key.
 func (s *SimProvider) Lookup(ctx context.Context, key string) (app.Result, bool, error) {
 	var r app.Result
-	err := s.pool.QueryRow(ctx, `SELECT succeeded, failure_code, ref FROM sim_provider_ledger WHERE idempotency_key = $1 ORDER BY id LIMIT 1`, key).
+	err := s.pool.QueryRow(ctx, `SELECT succeeded, failure_code, ref FROM sim_provider_ledger WHERE idempotency_key = $1`, key).
 		Scan(&r.Succeeded, &r.FailureCode, &r.Ref)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return app.Result{}, false, nil
@@ -121,11 +174,18 @@ func (s *SimProvider) Lookup(ctx context.Context, key string) (app.Result, bool,
 	return r, true, nil
 }
 
-func (s *SimProvider) timeout() (timeout, recorded bool) {
-	if s.cfg.TimeoutRate <= 0 {
-		return false, false
+// fate draws what happens to a call: a timeout (recorded before it or not), or a late landing.
+func (s *SimProvider) fate() (timeout, recorded, late bool) {
+	if s.cfg.TimeoutRate <= 0 && s.cfg.LateRate <= 0 {
+		return false, false, false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.rnd.Float64() < s.cfg.TimeoutRate, s.rnd.IntN(2) == 0
+	if s.cfg.TimeoutRate > 0 {
+		timeout, recorded = s.rnd.Float64() < s.cfg.TimeoutRate, s.rnd.IntN(2) == 0
+	}
+	if !timeout && s.cfg.LateRate > 0 {
+		late = s.rnd.Float64() < s.cfg.LateRate
+	}
+	return timeout, recorded, late
 }

@@ -26,14 +26,20 @@ type Result struct {
 }
 
 // Provider is a payment provider: the seam where a real gateway plugs in. Every operation
-// carries an idempotency key (one per saga and step). An error means the outcome is unknown
-// (a timeout, a dropped connection): billing then asks Lookup, and never sends the same
-// charge again on a guess.
+// carries an idempotency key (one per saga and step), and the provider books a key at most
+// once: a request under a key it has is answered with the first outcome. An error means the
+// outcome is unknown (a timeout, a dropped connection): billing then asks Lookup, and when
+// the provider has no record yet sends the request again under the same key, since the first
+// one may still land.
 type Provider interface {
 	Charge(ctx context.Context, key string, amount Money) (Result, error)
 	Refund(ctx context.Context, key, chargeRef string, amount Money) (Result, error)
 	// Lookup returns what the provider recorded under key; found is false when it has nothing.
 	Lookup(ctx context.Context, key string) (r Result, found bool, err error)
+	// Void closes key: nothing is booked under it afterwards, so a charge still on its way
+	// cannot land. It returns what the key holds: the charge when it landed first (Succeeded),
+	// else a failure with code cancelled.
+	Void(ctx context.Context, key string, amount Money) (Result, error)
 }
 
 // Store keeps payment steps. Methods marked "inbox" write in the transaction of the inbox when

@@ -37,7 +37,8 @@ func (a *App) ChargeSaga(ctx context.Context, d contracts.SeatData) error {
 }
 
 // RefundSaga handles a cancellation: it voids the charge if nobody charged yet (a seat_reserved
-// arriving later then charges nothing), settles a charge a crash left unresolved, and refunds
+// arriving later then charges nothing), settles a charge a crash or a timeout left unresolved
+// (looked up, and voided at the provider when it has no record, so it cannot land late), and refunds
 // the requested amount bounded by what was charged — zero included, so the saga always hears
 // refund_issued and can finish.
 func (a *App) RefundSaga(ctx context.Context, d contracts.SubscriptionCancelRequestedData) error {
@@ -52,8 +53,8 @@ func (a *App) RefundSaga(ctx context.Context, d contracts.SubscriptionCancelRequ
 		return err
 	}
 	if !charge.Settled() {
-		// We hold the saga's lock, so no handler is working on this charge: a crash left it.
-		// It is only looked up, never sent.
+		// We hold the saga's lock, so no handler is working on this charge: a crash or a
+		// timeout left it. It is looked up, or voided, never sent.
 		if charge, err = a.resolve(ctx, charge, false); err != nil {
 			return err
 		}
@@ -93,12 +94,16 @@ func (a *App) resolve(ctx context.Context, p domain.Payment, mayCall bool) (doma
 			a.log.Info("unsettled payment step resolved by lookup", "subscription", p.SubscriptionID, "step", p.Step, "succeeded", r.Succeeded)
 			return settled(p, r), nil
 		}
-		retry, failed := domain.AfterLookupMiss(p)
-		if !retry {
-			a.log.Warn("payment outcome unknown and the provider has no record: not charging again", "subscription", p.SubscriptionID)
-			return failed, nil
+		action = domain.AfterLookupMiss(mayCall)
+		a.log.Info("payment outcome unknown and the provider has no record yet", "subscription", p.SubscriptionID, "step", p.Step,
+			"resend_under_same_key", action == domain.Call)
+	}
+	if action == domain.Void && p.Step == domain.Charge {
+		r, err := a.provider.Void(ctx, p.IdempotencyKey(), Money{Minor: p.AmountMinor, Currency: p.Currency})
+		if err != nil {
+			return p, fmt.Errorf("billing: void %s: %w", p.IdempotencyKey(), err)
 		}
-		action = domain.Call
+		return settled(p, r), nil
 	}
 	if action != domain.Call || !mayCall {
 		return p, contracts.ErrConflict.Msg("payment step %s of %s cannot be resolved here", p.Step, p.SubscriptionID)

@@ -21,9 +21,12 @@ const (
 
 // Failure codes of a FAILED step.
 const (
-	FailDeclined      = "declined"       // the provider said no
-	FailProviderError = "provider_error" // the outcome was unknown and the provider has no record of it
-	FailCancelled     = "cancelled"      // the saga was cancelled before anything was charged
+	FailDeclined = "declined" // the provider said no
+	// FailProviderError: the outcome was unknown and the provider had no record of it. Billing
+	// no longer gives a step up on that (it resends or voids under the key); steps recorded
+	// by earlier versions may still carry it.
+	FailProviderError = "provider_error"
+	FailCancelled     = "cancelled" // the saga was cancelled before anything was charged
 )
 
 // Payment is one step with its state.
@@ -68,6 +71,7 @@ const (
 	Done   Action = iota // settled: nothing to do
 	Call                 // nobody has asked the provider: ask it
 	Lookup               // a previous attempt may have reached the provider: ask what it recorded
+	Void                 // close the key at the provider: nothing may be booked under it any more
 )
 
 // Next says how to resolve p. A step with an unknown outcome (a provider timeout), or one a
@@ -85,15 +89,16 @@ func Next(p Payment) Action {
 }
 
 // AfterLookupMiss says what to do when the provider has no record of a step that may have
-// been sent: a charge is given up (FAILED provider_error: the customer keeps the money and the
-// saga compensates; charging again could charge twice), a refund is sent again (the customer
-// is owed it, and it is bounded by the charge).
-func AfterLookupMiss(p Payment) (retry bool, failed Payment) {
-	if p.Step == Refund {
-		return true, p
+// been sent. The request may still be on its way (a provider can book it after the timeout),
+// so the step is never given up on a miss: when it may be sent it is sent again under the same
+// idempotency key (the provider books a key once, so a late first attempt and the resend are
+// one charge or refund); a charge that must not be sent any more (the saga is being
+// cancelled) is voided under its key instead, so that a late first attempt cannot land.
+func AfterLookupMiss(mayCall bool) Action {
+	if mayCall {
+		return Call
 	}
-	p.Status, p.FailureCode = contracts.PaymentFailed, FailProviderError
-	return false, p
+	return Void
 }
 
 // RefundAmount bounds a requested refund by what was charged: nothing when the charge did not

@@ -27,12 +27,11 @@ func TestNextNeverSendsAStepThatMayHaveBeenSent(t *testing.T) {
 }
 
 func TestAfterLookupMiss(t *testing.T) {
-	retry, p := AfterLookupMiss(Payment{Step: Charge, Status: contracts.PaymentUnknown})
-	if retry || p.Status != contracts.PaymentFailed || p.FailureCode != FailProviderError {
-		t.Fatalf("charge: retry=%v %s/%s, want given up as provider_error", retry, p.Status, p.FailureCode)
+	if a := AfterLookupMiss(true); a != Call {
+		t.Fatalf("a step the provider has no record of: %d, want sent again under its key (Call)", a)
 	}
-	if retry, _ := AfterLookupMiss(Payment{Step: Refund, Status: contracts.PaymentUnknown}); !retry {
-		t.Fatal("a refund the provider never saw must be sent again")
+	if a := AfterLookupMiss(false); a != Void {
+		t.Fatalf("a charge that must not be sent any more: %d, want voided under its key", a)
 	}
 }
 

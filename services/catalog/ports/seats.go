@@ -15,22 +15,26 @@ const (
 	SeatCompensation = "catalog_seats_compensation"
 )
 
-// seatBackoff and seatMaxDeliver let a seat change ride out a few minutes of database or NATS
-// outage before it is dead-lettered: a saga step is not poison because PostgreSQL restarted.
+// seatBackoff and DefaultSeatMaxDeliver let a seat change ride out a few minutes of database
+// or NATS outage (40 attempts, about 3 minutes) before it is dead-lettered: a saga step is not
+// poison because PostgreSQL restarted. A longer outage does not leak the seat: the subscription
+// saga stays CANCELLING until the seat is released and its sweeper asks again.
 var seatBackoff = []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 5 * time.Second}
 
-const seatMaxDeliver = 40
+// DefaultSeatMaxDeliver is the default of the SAGA_MAX_DELIVER setting.
+const DefaultSeatMaxDeliver = 40
 
 // SeatConsumers declares the catalog's part of the subscription saga: requests and
 // cancellations from the subscription stream, failed payments (compensation) from billing's.
-func SeatConsumers(ackWait time.Duration) []contracts.ConsumerSpec {
+// maxDeliver bounds each seat change's attempts.
+func SeatConsumers(ackWait time.Duration, maxDeliver int) []contracts.ConsumerSpec {
 	return []contracts.ConsumerSpec{
 		{Stream: contracts.StreamSubscription, Durable: SeatRequests,
 			FilterSubjects: []string{contracts.SubscriptionRequested.Filter(), contracts.SubscriptionCancelRequested.Filter()},
-			AckWait:        ackWait, MaxDeliver: seatMaxDeliver, Backoff: seatBackoff},
+			AckWait:        ackWait, MaxDeliver: maxDeliver, Backoff: seatBackoff},
 		{Stream: contracts.StreamBilling, Durable: SeatCompensation,
 			FilterSubjects: []string{contracts.PaymentFailedEvent.Filter()},
-			AckWait:        ackWait, MaxDeliver: seatMaxDeliver, Backoff: seatBackoff},
+			AckWait:        ackWait, MaxDeliver: maxDeliver, Backoff: seatBackoff},
 	}
 }
 

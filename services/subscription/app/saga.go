@@ -17,10 +17,16 @@ func (a *App) Step(ctx context.Context, id string, in domain.Input) error {
 	if in.At.IsZero() {
 		in.At = a.now()
 	}
+	echo := false
 	out, err := a.store.Transition(ctx, id, func(s domain.Subscription) (domain.Outcome, error) {
+		echo = domain.Echo(s, in.Trigger)
 		return domain.Apply(s, in)
 	})
 	switch {
+	case errors.Is(err, contracts.ErrIllegalTransition) && echo:
+		// An answer to a compensation the sweeper asked for again: expected, nothing to count.
+		a.log.Debug("saga event repeats a recorded compensation step", "subscription", id, "trigger", in.Trigger)
+		return nil
 	case errors.Is(err, contracts.ErrIllegalTransition):
 		a.metrics.IllegalTransition(in.Trigger)
 		a.log.Info("saga event rejected by the state machine", "subscription", id, "trigger", in.Trigger, "reason", err.Error())
@@ -37,7 +43,10 @@ func (a *App) Step(ctx context.Context, id string, in domain.Input) error {
 // Sweep drives stuck sagas on: a saga in PENDING or CANCELLING that has not moved for
 // StuckAfter gets its current step re-emitted (every consumer of it is idempotent, so this
 // only helps), and a PENDING saga older than TimeoutAfter is compensated instead: CANCELLING
-// with reason timed_out, which refunds whatever was charged and releases the seat.
+// with reason timed_out, which refunds whatever was charged and releases the seat. A
+// CANCELLING saga is never given up on: its compensation (subscription.cancel_requested) is
+// re-driven until the refund and the seat release are both recorded, however long a service
+// or its database was down, so a seat whose release was dead-lettered is still freed.
 func (a *App) Sweep(ctx context.Context) (SweepReport, error) {
 	now := a.now()
 	rep, err := a.store.Sweep(ctx, now.Add(-a.cfg.StuckAfter), a.cfg.SweepBatch,

@@ -49,11 +49,19 @@ type Outcome struct {
 
 // Apply is the guarded state machine. It returns contracts.ErrIllegalTransition, and changes
 // nothing, for any trigger the current state does not accept: a duplicate or late event, a
-// cancel of a subscription that is not active. Callers log the rejection and never apply it.
+// cancel of a subscription that is not active. Callers log the rejection and never apply it
+// (and count it, unless it is an [Echo]).
 //
-//	PENDING    + seat_unavailable  → CANCELLED  (seat_unavailable; nothing was charged)
+// A saga is CANCELLED only once its compensation is done: a seat the catalog still holds keeps
+// it CANCELLING, where the sweeper keeps asking for the seat (subscription.cancel_requested)
+// and the operator sees it as stuck.
+//
+//	PENDING    + seat_unavailable  → CANCELLED  (seat_unavailable; nothing was charged or held)
 //	PENDING    + payment_succeeded → ACTIVE
-//	PENDING    + payment_failed    → CANCELLED  (payment_failed; catalog releases the seat)
+//	PENDING    + payment_failed    → CANCELLING (payment_failed; nothing to refund, the catalog
+//	                                 releases the seat), or CANCELLED if it already did
+//	PENDING    + seat_released     → PENDING    (the release of a failed payment's seat overtook
+//	                                 payment_failed: recorded for it)
 //	PENDING    + timeout           → CANCELLING (timed_out; refund whatever was charged)
 //	ACTIVE     + cancel            → CANCELLING (by_consumer; pro-rata refund)
 //	CANCELLING + refund_issued     → CANCELLING, or CANCELLED once the seat is released too
@@ -72,8 +80,14 @@ func Apply(s Subscription, in Input) (Outcome, error) {
 		n.ActivatedAt, n.ActiveUntil = &at, &until
 		return Outcome{n, EmitActivated}, nil
 	case s.State == Pending && in.Trigger == OnPaymentFailed:
-		n.State, n.Reason = Cancelled, ReasonPaymentFailed
-		return Outcome{n, EmitCancelled}, nil
+		// Nothing was charged, so the refund half is done; the seat half waits for the
+		// catalog's seat_released (it compensates on payment_failed itself).
+		n.State, n.Reason, n.Nudges = Cancelling, ReasonPaymentFailed, 0
+		n.RefundDone, n.RefundMinor = true, 0
+		return settleCancel(n), nil
+	case s.State == Pending && in.Trigger == OnSeatReleased && !s.SeatReleased:
+		n.SeatReleased = true
+		return Outcome{n, EmitNone}, nil
 	case s.State == Pending && in.Trigger == OnTimeout:
 		// The charge may still be in flight: ask for the whole price back; billing bounds the
 		// refund by what it actually charged, and voids a charge it has not made yet.
@@ -96,6 +110,14 @@ func Apply(s Subscription, in Input) (Outcome, error) {
 	return Outcome{Next: s}, contracts.ErrIllegalTransition.Msg("subscription %s is %s: %s does not apply", s.ID, s.State, describe(s, in.Trigger))
 }
 
+// Echo reports whether trigger t only repeats a half of a cancellation that s has already
+// recorded: the answers to a compensation the sweeper asked for again (billing refunds nothing
+// twice but says refund_issued again, the catalog says seat_released again). Apply rejects it
+// like any repeated event, but it is the saga working as designed, not an illegal transition.
+func Echo(s Subscription, t Trigger) bool {
+	return (t == OnRefundIssued && s.RefundDone) || (t == OnSeatReleased && s.SeatReleased)
+}
+
 func settleCancel(n Subscription) Outcome {
 	if n.RefundDone && n.SeatReleased {
 		n.State = Cancelled
@@ -106,9 +128,9 @@ func settleCancel(n Subscription) Outcome {
 
 func describe(s Subscription, t Trigger) string {
 	switch {
-	case s.State == Cancelling && t == OnRefundIssued:
+	case t == OnRefundIssued && s.RefundDone:
 		return "the refund was already recorded"
-	case s.State == Cancelling && t == OnSeatReleased:
+	case t == OnSeatReleased && s.SeatReleased:
 		return "the seat release was already recorded"
 	}
 	return fmt.Sprintf("trigger %s", t)

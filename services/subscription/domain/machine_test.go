@@ -42,7 +42,22 @@ func TestApplyLegalTransitions(t *testing.T) {
 					t.Fatalf("activation fields wrong: %+v", n)
 				}
 			}},
-		{"payment failed cancels", sub(Pending), Input{Trigger: OnPaymentFailed, At: t0}, Cancelled, ReasonPaymentFailed, EmitCancelled, nil},
+		{"payment failed waits for the seat", sub(Pending), Input{Trigger: OnPaymentFailed, At: t0}, Cancelling, ReasonPaymentFailed, EmitNone,
+			func(t *testing.T, n Subscription) {
+				if !n.RefundDone || n.SeatReleased || n.RefundMinor != 0 {
+					t.Fatalf("payment_failed fields wrong: %+v", n)
+				}
+			}},
+		{"seat released before payment failed is recorded", sub(Pending), Input{Trigger: OnSeatReleased, At: t0}, Pending, "", EmitNone,
+			func(t *testing.T, n Subscription) {
+				if !n.SeatReleased {
+					t.Fatalf("seat release not recorded: %+v", n)
+				}
+			}},
+		{"payment failed after the seat release cancels", sub(Pending, func(s *Subscription) { s.SeatReleased = true }),
+			Input{Trigger: OnPaymentFailed, At: t0}, Cancelled, ReasonPaymentFailed, EmitCancelled, nil},
+		{"seat release completes a failed payment", sub(Cancelling, func(s *Subscription) { s.RefundDone, s.Reason = true, ReasonPaymentFailed }),
+			Input{Trigger: OnSeatReleased, At: t0}, Cancelled, ReasonPaymentFailed, EmitCancelled, nil},
 		{"timeout asks for the whole price back", sub(Pending, func(s *Subscription) { s.Nudges = 4 }), Input{Trigger: OnTimeout, At: t0}, Cancelling, ReasonTimedOut, EmitCancelRequested,
 			func(t *testing.T, n Subscription) {
 				if n.RefundMinor != 3000 || n.Nudges != 0 || n.WasActive {
@@ -86,7 +101,7 @@ func TestApplyLegalTransitions(t *testing.T) {
 func TestApplyRejectsIllegalTransitions(t *testing.T) {
 	all := []Trigger{OnSeatUnavailable, OnPaymentSucceeded, OnPaymentFailed, OnRefundIssued, OnSeatReleased, OnCancel, OnTimeout}
 	legal := map[State]map[Trigger]bool{
-		Pending:    {OnSeatUnavailable: true, OnPaymentSucceeded: true, OnPaymentFailed: true, OnTimeout: true},
+		Pending:    {OnSeatUnavailable: true, OnPaymentSucceeded: true, OnPaymentFailed: true, OnSeatReleased: true, OnTimeout: true},
 		Active:     {OnCancel: true},
 		Cancelling: {OnRefundIssued: true, OnSeatReleased: true},
 		Cancelled:  {},
@@ -115,14 +130,22 @@ func TestApplyRejectsIllegalTransitions(t *testing.T) {
 	}{
 		{sub(Cancelling, func(s *Subscription) { s.RefundDone = true }), OnRefundIssued},
 		{sub(Cancelling, func(s *Subscription) { s.SeatReleased = true }), OnSeatReleased},
+		{sub(Pending, func(s *Subscription) { s.SeatReleased = true }), OnSeatReleased},
 	} {
 		if _, err := Apply(c.s, Input{Trigger: c.tr, At: t0}); !errors.Is(err, contracts.ErrIllegalTransition) {
 			t.Errorf("repeated %s: err %v, want illegal_transition", c.tr, err)
+		}
+		if !Echo(c.s, c.tr) {
+			t.Errorf("repeated %s in %s is not an echo", c.tr, c.s.State)
 		}
 		n++
 	}
 	if n != 23 {
 		t.Fatalf("checked %d illegal transitions, want 23", n)
+	}
+	// Only repeats of a recorded compensation half are echoes, not other rejected events.
+	if Echo(sub(Active), OnPaymentSucceeded) || Echo(sub(Cancelled), OnRefundIssued) || Echo(sub(Pending), OnSeatReleased) {
+		t.Error("an event that repeats nothing recorded is an echo")
 	}
 }
 

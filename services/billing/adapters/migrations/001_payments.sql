@@ -20,8 +20,8 @@ CREATE TABLE payments (
 
 -- The simulated payment provider's own books. Only the simulated provider reads and writes
 -- them, each call in a transaction of its own, as an outside system would: billing's
--- transactions rolling back do not undo a charge recorded here. Every call is a row (no
--- unique key), so a charge sent twice would show as two rows.
+-- transactions rolling back do not undo a charge recorded here. Here every call is a row;
+-- 002 makes the key unique (the provider is idempotent per key: a resend finds the first row).
 CREATE TABLE sim_provider_ledger (
     id              bigserial PRIMARY KEY,
     idempotency_key text NOT NULL,
