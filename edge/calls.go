@@ -84,7 +84,7 @@ func (c *conn) handleRequest(f protocol.ClientFrame) {
 // answer, or a resync frame when the notify service can no longer tell (never a silent gap).
 // Live notifications keep arriving meanwhile; the client orders both by sequence.
 func (c *conn) handleResume(f protocol.ClientFrame) {
-	state, _, token := c.identity()
+	state, p, token := c.identity()
 	if state != stateUser {
 		c.sendError(f.ID, contracts.ErrUnauthenticated.Msg("notifications need a signed-in session"))
 		return
@@ -95,6 +95,9 @@ func (c *conn) handleResume(f protocol.ClientFrame) {
 	if err != nil {
 		c.sendError(f.ID, err)
 		return
+	}
+	if subject, err := contracts.PushUserSubject(p.UserID); err == nil {
+		c.g.hub.seedOrder(subject, resp.LastSeq) // pushes after it are ordered from here (order.go)
 	}
 	if !resp.Recoverable {
 		c.send(protocol.ServerFrame{Type: protocol.TypeResync, ID: f.ID,
