@@ -30,11 +30,12 @@ type seqOrder struct {
 	last  uint64 // the highest sequence sent on
 	held  map[uint64][]byte
 	timer *time.Timer
+	wait  uint64 // counts the waits started, so that a stopped wait's late timer does nothing
 }
 
 // admit takes push seq (encoded as frame) and returns the frames to send now, in order.
-// expire is what the wait's timer calls.
-func (o *seqOrder) admit(seq uint64, frame []byte, expire func()) [][]byte {
+// expire is what the wait's timer calls, with the wait's number.
+func (o *seqOrder) admit(seq uint64, frame []byte, expire func(wait uint64)) [][]byte {
 	switch {
 	case !o.known:
 		// Nothing to order against yet (the user's first push on this edge before any
@@ -67,29 +68,39 @@ func (o *seqOrder) admit(seq uint64, frame []byte, expire func()) [][]byte {
 		return o.release()
 	}
 	if o.timer == nil {
-		o.timer = time.AfterFunc(notifyReorderWait, expire)
+		o.startWait(expire)
 	}
 	return nil
 }
 
-// rearm restarts the wait after progress while pushes are still held, and stops it when
-// none are.
-func (o *seqOrder) rearm(expire func()) {
+// startWait starts waiting for the missing pushes.
+func (o *seqOrder) startWait(expire func(wait uint64)) {
+	o.wait++
+	n := o.wait
+	o.timer = time.AfterFunc(notifyReorderWait, func() { expire(n) })
+}
+
+// stopWait stops the wait; a timer that already fired finds its number outdated.
+func (o *seqOrder) stopWait() {
 	if o.timer != nil {
 		o.timer.Stop()
 		o.timer = nil
+		o.wait++
 	}
+}
+
+// rearm restarts the wait after progress while pushes are still held, and stops it when
+// none are.
+func (o *seqOrder) rearm(expire func(wait uint64)) {
+	o.stopWait()
 	if len(o.held) > 0 {
-		o.timer = time.AfterFunc(notifyReorderWait, expire)
+		o.startWait(expire)
 	}
 }
 
 // release returns every held push in sequence order and takes the gaps before them as lost.
 func (o *seqOrder) release() [][]byte {
-	if o.timer != nil {
-		o.timer.Stop()
-		o.timer = nil
-	}
+	o.stopWait()
 	seqs := make([]uint64, 0, len(o.held))
 	for s := range o.held {
 		seqs = append(seqs, s)
@@ -120,14 +131,16 @@ func (o *seqOrder) seed(lastSeq uint64) {
 func (h *hub) deliverNotification(subject string, o *seqOrder, seq uint64, frame []byte) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	h.sendLocked(subject, o, o.admit(seq, frame, func() { h.expireHeld(subject, o) }))
+	h.sendLocked(subject, o, o.admit(seq, frame, func(wait uint64) { h.expireHeld(subject, o, wait) }))
 }
 
 // expireHeld sends the held pushes on when the missing ones did not come in time.
-func (h *hub) expireHeld(subject string, o *seqOrder) {
+func (h *hub) expireHeld(subject string, o *seqOrder, wait uint64) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.timer = nil
+	if wait != o.wait {
+		return // stopped (the gap filled, or a newer wait runs) after the timer fired
+	}
 	h.sendLocked(subject, o, o.release())
 }
 

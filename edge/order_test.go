@@ -2,6 +2,8 @@ package edge
 
 import (
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,5 +65,59 @@ func TestNotificationsReachAUserInSequenceOrder(t *testing.T) {
 	e.push(u.UserID, contracts.PushTopicNotification, n+1, contracts.Notification{Seq: n + 1})
 	if f := c.next(); f.Seq != n+1 {
 		t.Fatalf("late push: got seq %d", f.Seq)
+	}
+}
+
+// The order's rules without a network: the baseline, holding, filling, overflowing, and a
+// wait that was stopped after its timer fired.
+func TestSeqOrderRules(t *testing.T) {
+	seqs := func(frames [][]byte) string {
+		var s []string
+		for _, f := range frames {
+			s = append(s, string(f))
+		}
+		return strings.Join(s, ",")
+	}
+	f := func(n int) []byte { return []byte(strconv.Itoa(n)) }
+	var fired []uint64
+	expire := func(w uint64) { fired = append(fired, w) }
+
+	o := &seqOrder{}
+	o.seed(4)
+	for _, step := range []struct {
+		seq  int
+		want string
+	}{{6, ""}, {7, ""}, {5, "5,6,7"}, {3, "3"}, {9, ""}} {
+		if got := seqs(o.admit(uint64(step.seq), f(step.seq), expire)); got != step.want {
+			t.Fatalf("admit %d: sent %q, want %q", step.seq, got, step.want)
+		}
+	}
+	// 9 waits for 8. A wait that was stopped after its timer fired finds itself outdated and
+	// leaves the held pushes alone.
+	if o.timer == nil {
+		t.Fatal("no wait runs for 8")
+	}
+	stale := o.wait
+	o.rearm(expire) // as when a gap fills while the timer's callback waits for the lock
+	(&hub{topics: map[string]*topic{}}).expireHeld("push.user.u", o, stale)
+	if len(o.held) != 1 {
+		t.Fatalf("an outdated wait released the held pushes: %d left", len(o.held))
+	}
+	if got := seqs(o.release()); got != "9" || o.last != 9 {
+		t.Fatalf("release: %q, last %d", got, o.last)
+	}
+	o.seed(100) // known already: no effect
+	if o.last != 9 {
+		t.Fatalf("seed moved a known baseline to %d", o.last)
+	}
+	// Too many held: all go out in order.
+	for i := 11; i < 11+notifyMaxHeld; i++ {
+		if got := o.admit(uint64(i), f(i), expire); got != nil {
+			t.Fatalf("admit %d sent %q", i, seqs(got))
+		}
+	}
+	out := o.admit(uint64(11+notifyMaxHeld), f(11+notifyMaxHeld), expire)
+	if len(out) != notifyMaxHeld+1 || string(out[0]) != "11" || o.last != uint64(11+notifyMaxHeld) || o.timer != nil {
+		t.Fatalf("overflow sent %d frames, last %d", len(out), o.last)
 	}
 }
