@@ -1,9 +1,12 @@
 package edge
 
 import (
+	"encoding/json"
 	"math/rand/v2"
+	goruntime "runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,6 +68,38 @@ func TestNotificationsReachAUserInSequenceOrder(t *testing.T) {
 	e.push(u.UserID, contracts.PushTopicNotification, n+1, contracts.Notification{Seq: n + 1})
 	if f := c.next(); f.Seq != n+1 {
 		t.Fatalf("late push: got seq %d", f.Seq)
+	}
+
+	// Workers as notify runs them, each on its own bus connection like separate instances:
+	// take the next sequence under a lock (the commit), then publish after it.
+	const workers, each = 8, 25
+	var mu sync.Mutex
+	next := uint64(n + 3)
+	subject, _ := contracts.PushUserSubject(u.UserID)
+	var wg sync.WaitGroup
+	for range workers {
+		nc := e.ns.Conn(t)
+		wg.Go(func() {
+			for range each {
+				mu.Lock()
+				next++
+				seq := next
+				mu.Unlock()
+				goruntime.Gosched() // the commit's round trip: another worker may publish first
+				body, _ := json.Marshal(contracts.Notification{Seq: seq})
+				msg, _ := json.Marshal(contracts.Push{Topic: contracts.PushTopicNotification, Seq: seq, Body: body})
+				if err := nc.Publish(subject, msg); err != nil {
+					t.Error(err)
+				}
+			}
+			_ = nc.Flush()
+		})
+	}
+	wg.Wait()
+	for want := uint64(n + 4); want <= n+3+workers*each; want++ {
+		if f := c.next(); f.Type != protocol.TypeNotification || f.Seq != want {
+			t.Fatalf("concurrent workers: got %s seq %d, want %d", f.Type, f.Seq, want)
+		}
 	}
 }
 
