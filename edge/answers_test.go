@@ -65,6 +65,7 @@ var answerCases = []answerCase{
 	{name: "`subscribe` on an anonymous session", as: "anonymous", frame: `{"v":1,"type":"subscribe","id":"ID","topic":"room:r1"}`},
 	{name: "`typing` on an anonymous session", as: "anonymous", frame: `{"v":1,"type":"typing","room":"r1"}`},
 	{name: "`typing` to a room not subscribed to", as: "consumer", frame: `{"v":1,"type":"typing","room":"r1"}`},
+	{name: "`typing` with an `id`, to a room not subscribed to", as: "consumer", frame: `{"v":1,"type":"typing","id":"ID","room":"r1"}`},
 	{name: "a room id with `.`, `*`, `>`, spaces or control characters", as: "consumer",
 		frame: `{"v":1,"type":"subscribe","id":"ID","topic":"room:r1.>"}`},
 	{name: "`req` for a method not on the allowlist", as: "anonymous", frame: `{"v":1,"type":"req","id":"ID","method":"auth.keys"}`},
