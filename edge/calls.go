@@ -84,7 +84,7 @@ func (c *conn) handleRequest(f protocol.ClientFrame) {
 // answer, or a resync frame when the notify service can no longer tell (never a silent gap).
 // Live notifications keep arriving meanwhile; the client orders both by sequence.
 func (c *conn) handleResume(f protocol.ClientFrame) {
-	state, _, token := c.identity()
+	state, p, token := c.identity()
 	if state != stateUser {
 		c.sendError(f.ID, contracts.ErrUnauthenticated.Msg("notifications need a signed-in session"))
 		return
@@ -95,6 +95,9 @@ func (c *conn) handleResume(f protocol.ClientFrame) {
 	if err != nil {
 		c.sendError(f.ID, err)
 		return
+	}
+	if subject, err := contracts.PushUserSubject(p.UserID); err == nil {
+		c.g.hub.seedOrder(subject, resp.LastSeq) // pushes after it are ordered from here (order.go)
 	}
 	if !resp.Recoverable {
 		c.send(protocol.ServerFrame{Type: protocol.TypeResync, ID: f.ID,
@@ -258,11 +261,11 @@ func (c *conn) handleUnsubscribe(f protocol.ClientFrame) {
 // handleTyping passes a typing signal to the room's other member, on whichever edge they are.
 // Only a member of the room can signal, checked by subscribing to it (chat.v1.room), and at
 // most one signal per TypingInterval goes out; typing frames have no answer, so errors come
-// back without an id.
+// back without an id unless the frame had one anyway.
 func (c *conn) handleTyping(f protocol.ClientFrame) {
 	state, p, _ := c.identity()
 	if state != stateUser {
-		c.sendError("", contracts.ErrUnauthenticated.Msg("typing needs a signed-in session"))
+		c.sendError(f.ID, contracts.ErrUnauthenticated.Msg("typing needs a signed-in session"))
 		return
 	}
 	now := time.Now()
@@ -277,17 +280,17 @@ func (c *conn) handleTyping(f protocol.ClientFrame) {
 	}
 	c.mu.Unlock()
 	if info == nil {
-		c.sendError("", contracts.ErrNotFound.OnField("room", "subscribe to room:%s before sending typing signals to it", f.Room))
+		c.sendError(f.ID, contracts.ErrNotFound.OnField("room", "subscribe to room:%s before sending typing signals to it", f.Room))
 		return
 	}
 	subject, err := contracts.PushRoomSubject(f.Room)
 	if err != nil {
-		c.sendError("", err)
+		c.sendError(f.ID, err)
 		return
 	}
 	body, _ := json.Marshal(contracts.ChatTyping{RoomID: f.Room, UserID: p.UserID, At: now.UTC()})
 	msg, _ := json.Marshal(contracts.Push{Topic: contracts.PushTopicTyping, Body: body})
 	if err := c.g.nc.Publish(subject, msg); err != nil {
-		c.sendError("", contracts.ErrUnavailable.Msg("the typing signal was not sent: %v", err))
+		c.sendError(f.ID, contracts.ErrUnavailable.Msg("the typing signal was not sent: %v", err))
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -146,6 +147,11 @@ func (c *conn) readAndHandle(mt int, r io.Reader) bool {
 	}
 	if c.closing() {
 		return true // after the close frame, only the client's close answer matters
+	}
+	if !utf8.Valid(data) {
+		// RFC 6455 8.1: a text message that is not UTF-8 fails the connection with 1007.
+		c.closeWith(websocket.CloseInvalidFramePayloadData, contracts.ErrBadRequest.Msg("text frames must be valid UTF-8"))
+		return true
 	}
 	c.g.metrics.framesIn.Inc()
 	_ = c.ws.SetReadDeadline(time.Now().Add(c.g.idleTimeout()))

@@ -134,9 +134,10 @@ func (e *env) push(userID, topic string, seq uint64, body any) {
 
 // wsClient is a test client that reads synchronously, so tests decide when it reads.
 type wsClient struct {
-	t  *testing.T
-	ws *websocket.Conn
-	n  int
+	t   *testing.T
+	ws  *websocket.Conn
+	n   int
+	url string // the edge it is connected to
 }
 
 type frame struct {
@@ -178,7 +179,7 @@ func dial(t *testing.T, url string, opts ...dialOpt) *wsClient {
 		t.Fatalf("dial %s: %v (response %v)", url, err, resp)
 	}
 	t.Cleanup(func() { _ = ws.Close() })
-	c := &wsClient{t: t, ws: ws}
+	c := &wsClient{t: t, ws: ws, url: url}
 	if f := c.next(); f.Type != protocol.TypeHello {
 		t.Fatalf("first frame %+v, want hello", f)
 	}

@@ -31,6 +31,7 @@ type topic struct {
 	sub   *nats.Subscription
 	conns []*conn       // usually one or two: a slice is far smaller than a map
 	ready chan struct{} // closed once the server has the subscription
+	order *seqOrder     // a user topic's notification order (order.go); nil for other kinds
 	err   error         // set before ready is closed when subscribing failed
 }
 
@@ -94,6 +95,9 @@ func (h *hub) join(subject string, kind topicKind, c *conn) error {
 	created := t == nil
 	if created {
 		t = &topic{kind: kind, ready: make(chan struct{})}
+		if kind == kindUser {
+			t.order = &seqOrder{}
+		}
 		sub, err := h.nc.ChanSubscribe(subject, h.shard(subject))
 		if err != nil {
 			h.mu.Unlock()
@@ -173,8 +177,9 @@ func (h *hub) deliver(m *nats.Msg) {
 	t := h.topics[m.Subject]
 	var kind topicKind
 	var conns []*conn
+	var order *seqOrder
 	if t != nil {
-		kind = t.kind
+		kind, order = t.kind, t.order
 		conns = append(conns, t.conns...)
 	}
 	h.mu.RUnlock()
@@ -203,6 +208,10 @@ func (h *hub) deliver(m *nats.Msg) {
 	frame, err := pushFrame(p)
 	if err != nil {
 		h.log.Warn("dropping a push that cannot be encoded", "subject", m.Subject, "error", err)
+		return
+	}
+	if order != nil && p.Topic == contracts.PushTopicNotification {
+		h.deliverNotification(m.Subject, order, p.Seq, frame)
 		return
 	}
 	for _, c := range conns {

@@ -254,3 +254,20 @@ func counterValue(c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// A text message must be UTF-8 (RFC 6455 8.1): one that is not fails the connection with 1007
+// instead of being decoded with replacement characters.
+func TestInvalidUTF8TextFrameClosesWith1007(t *testing.T) {
+	e := newEnv(t)
+	ed := e.edge(Config{})
+	c := dial(t, ed.url)
+	c.call(map[string]any{"type": "auth", "anonymous": true})
+	c.sendRaw("{\"v\":1,\"type\":\"ping\",\"id\":\"p\xff\xfe\"}")
+	ce, seen := c.expectClose(5 * time.Second)
+	if ce.Code != websocket.CloseInvalidFramePayloadData || ce.Text != "bad_request" {
+		t.Fatalf("closed with %d %q, want 1007 bad_request", ce.Code, ce.Text)
+	}
+	if len(seen) != 1 || seen[0].Type != protocol.TypeBye || seen[0].Error == nil || seen[0].Error.Code != "bad_request" {
+		t.Fatalf("frames before the close: %+v, want one bye", seen)
+	}
+}

@@ -120,13 +120,16 @@ func Decode(data []byte) (ClientFrame, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return ClientFrame{}, contracts.ErrBadRequest.Msg("frame is not a valid JSON object: %v", trim(err.Error()))
+		// An unknown field or a mistyped one still leaves a readable id: without it in the
+		// answer the client would wait for it forever.
+		return ClientFrame{ID: readID(data)}, contracts.ErrBadRequest.Msg("frame is not a valid JSON object: %v", trim(err.Error()))
 	}
 	if dec.More() {
-		return ClientFrame{}, contracts.ErrBadRequest.Msg("frame has data after the JSON object")
+		return ClientFrame{ID: f.ID}, contracts.ErrBadRequest.Msg("frame has data after the JSON object")
 	}
 	if len(f.ID) > MaxIDLen {
-		return ClientFrame{}, contracts.ErrValidation.OnField("id", "id is longer than %d bytes", MaxIDLen)
+		// Echoed all the same (the frame limit bounds it): the client is waiting for it.
+		return ClientFrame{ID: f.ID}, contracts.ErrValidation.OnField("id", "id is longer than %d bytes", MaxIDLen)
 	}
 	if f.V != Version {
 		return ClientFrame{ID: f.ID}, contracts.ErrValidation.OnField("v", "protocol version %d is not supported; use %d", f.V, Version)
@@ -135,6 +138,21 @@ func Decode(data []byte) (ClientFrame, error) {
 		return ClientFrame{ID: f.ID}, err
 	}
 	return f, nil
+}
+
+// readID returns the string id of a frame that failed the strict decode, "" when the frame
+// is not a JSON object or its id is not a string.
+func readID(data []byte) string {
+	var probe struct {
+		ID json.RawMessage `json:"id"`
+	}
+	// Unmarshal keeps going past unknown and mistyped fields; only a syntax error stops it.
+	_ = json.Unmarshal(data, &probe)
+	var id string
+	if json.Unmarshal(probe.ID, &id) != nil {
+		return ""
+	}
+	return id
 }
 
 func (f *ClientFrame) check() error {

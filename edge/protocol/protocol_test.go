@@ -72,3 +72,30 @@ func TestErrorFrameHidesCauses(t *testing.T) {
 		t.Fatalf("cause leaked: %s", b)
 	}
 }
+
+// Every rejected frame whose id can be read gets it back, so the client's call does not
+// wait forever for an answer.
+func TestDecodeReturnsTheIDOfARejectedFrame(t *testing.T) {
+	long := strings.Repeat("x", MaxIDLen+1)
+	cases := []struct{ frame, id string }{
+		{`{"v":1,"type":"ping","id":"u1","extra":1}`, "u1"},
+		{`{"v":1,"type":"req","id":"u2","method":"catalog.get","body":{},"Extra":[1,2]}`, "u2"},
+		{`{"v":1,"type":"resume","id":"u3","since":-1}`, "u3"},
+		{`{"v":1,"type":"ping","id":"u4"} {}`, "u4"},
+		{`{"v":1,"type":"ping","id":"` + long + `"}`, long},
+		{`{"v":2,"type":"ping","id":"u5"}`, "u5"},
+		{`{"v":1,"type":"shout","id":"u6"}`, "u6"},
+		{`{"v":1,"type":"ping","id":7,"extra":1}`, ""}, // not a string: nothing to echo
+		{`{"v":1,"type":"ping","id":"u8"`, ""},         // not JSON: nothing readable
+	}
+	for _, c := range cases {
+		f, err := Decode([]byte(c.frame))
+		if err == nil {
+			t.Errorf("%s: accepted", c.frame)
+			continue
+		}
+		if f.ID != c.id {
+			t.Errorf("%s: id %q, want %q", c.frame, f.ID, c.id)
+		}
+	}
+}
