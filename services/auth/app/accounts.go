@@ -18,6 +18,9 @@ func (s *Service) Signup(ctx context.Context, req contracts.SignupRequest) (cont
 	if err != nil {
 		return contracts.User{}, err
 	}
+	if err := domain.CheckNewPassword(req.Password); err != nil {
+		return contracts.User{}, err
+	}
 	err = s.hashing(ctx, func() (err error) {
 		a.PasswordHash, err = domain.HashPassword(s.cfg.Argon2, req.Password)
 		return err
