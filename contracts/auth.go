@@ -195,12 +195,13 @@ func init() {
 	register(AuthSignup, AuthLogin, AuthRefresh, AuthLogout, AuthMe, AuthKeys, AuthUserSignedUp)
 }
 
-// NormalizeEmail trims and lower-cases an address and checks it is a plain addr-spec
-// (local@domain, no display name or comments, a dot in the domain). Lower-casing the local part
-// is a deliberate simplification: two accounts differing only in case would confuse people
-// more than it would help anyone.
+// NormalizeEmail trims, NFKC-normalises and lower-cases an address and checks it is a plain
+// addr-spec (local@domain, no display name or comments, a dot in the domain) that cannot pass
+// for another (no invisible characters, one script per part: see lookAlike). Lower-casing the
+// local part is a deliberate simplification: two accounts differing only in case would confuse
+// people more than it would help anyone.
 func NormalizeEmail(s string) (string, error) {
-	e := strings.ToLower(strings.TrimSpace(s))
+	e := foldEmail(s)
 	switch {
 	case e == "":
 		return "", ErrValidation.OnField("email", "email is required")
@@ -214,6 +215,9 @@ func NormalizeEmail(s string) (string, error) {
 		!strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") ||
 		strings.Contains(domain, "..") {
 		return "", ErrValidation.OnField("email", "email is not a valid address")
+	}
+	if why := lookAlike(local, domain); why != "" {
+		return "", ErrValidation.OnField("email", "%s", why)
 	}
 	if a, err := mail.ParseAddress(e); err != nil || a.Address != e || a.Name != "" {
 		return "", ErrValidation.OnField("email", "email is not a valid address")

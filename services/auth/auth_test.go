@@ -233,3 +233,55 @@ func TestSignupRefusesWeakPasswords(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSignupRefusesLookAlikeEmails: an address that renders like an existing one either is
+// that account (its canonical form is the same) or is refused; it never makes a second one.
+func TestSignupRefusesLookAlikeEmails(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	signup := func(email string) error {
+		_, err := h.c.Auth.Signup(ctx(t), contracts.SignupRequest{Email: email, Password: "violet staple 93 kettle",
+			Role: contracts.RoleConsumer, DisplayName: "Look"})
+		return err
+	}
+	for _, email := range []string{"paypal@example.com", "jos\u00e9@example.com"} {
+		if err := signup(email); err != nil {
+			t.Fatalf("signup %q: %v", email, err)
+		}
+	}
+	// Same account once normalised: NFD accents, full-width letters, case.
+	for _, email := range []string{"jose\u0301@example.com", "ｐａｙｐａｌ@example.com", "paypal@ｅｘａｍｐｌｅ.com", "PayPal@EXAMPLE.com"} {
+		wantErr(t, signup(email), contracts.ErrAlreadyExists, "email")
+	}
+	// Refused: invisible characters and mixed scripts in the local part or a domain label.
+	for name, email := range map[string]string{
+		"zero-width space":       "pay\u200bpal@example.com",
+		"zero-width joiner":      "paypal\u200d@example.com",
+		"soft hyphen":            "pay\u00adpal@example.com",
+		"BOM in domain":          "paypal@exam\ufeffple.com",
+		"bidi override":          "paypal\u202e@example.com",
+		"Hangul filler":          "paypal\u3164@example.com",
+		"Cyrillic a in local":    "p\u0430ypal@example.com",
+		"Greek o in domain":      "paypal@ex\u03bfample.com",
+		"Cyrillic e in TLD":      "paypal@example.\u0441om",
+		"variation selector":     "paypal\ufe0f@example.com",
+		"combining joiner":       "pay\u034fpal@example.com",
+		"mixed Latin + Cyrillic": "\u0440aypal@example.com",
+	} {
+		err := signup(email)
+		if err == nil {
+			t.Fatalf("%s: signup accepted %q", name, email)
+		}
+		wantErr(t, err, contracts.ErrValidation, "email")
+	}
+	// One script per part is fine, also outside Latin.
+	for _, email := range []string{"почта@example.com", "почта@пример.рф", "山田たろう@example.jp", "user.1-2+tag@sub.example.com"} {
+		if err := signup(email); err != nil {
+			t.Fatalf("signup %q: %v", email, err)
+		}
+	}
+	var n int
+	if err := h.db.QueryRow(ctx(t), `SELECT count(*) FROM users`).Scan(&n); err != nil || n != 6 {
+		t.Fatalf("%d accounts, want 6 (%v)", n, err)
+	}
+}
