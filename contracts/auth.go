@@ -113,13 +113,23 @@ func (r SignupRequest) Validate() error {
 type LoginRequest struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
+	// ClientAddr is the address the login came from, which failed logins are throttled by.
+	// The edge sets it (replacing whatever a client sent); callers on the internal bus may
+	// leave it empty and share one count per account.
+	ClientAddr string `json:"client_addr,omitempty"`
 }
+
+// MaxClientAddrLen bounds LoginRequest.ClientAddr (an IPv6 address with a zone fits).
+const MaxClientAddrLen = 64
 
 // Validate checks the shape only: the password policy is not applied at login, so that a
 // policy change never locks out existing accounts.
 func (r LoginRequest) Validate() error {
 	if _, err := NormalizeEmail(r.Email); err != nil {
 		return err
+	}
+	if len(r.ClientAddr) > MaxClientAddrLen {
+		return ErrValidation.OnField("client_addr", "client_addr is longer than %d bytes", MaxClientAddrLen)
 	}
 	return checkPassword(r.Password, false)
 }

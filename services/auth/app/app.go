@@ -31,10 +31,13 @@ type Sessions interface {
 	Purge(ctx context.Context, cutoff time.Time) (int64, error)
 }
 
-// Throttle counts login attempts per email.
+// Throttle counts login attempts per (email, client address) and per email.
 type Throttle interface {
-	Count(ctx context.Context, email string, now time.Time, window time.Duration) (int, time.Time, error)
-	Reset(ctx context.Context, email string) error
+	// Attempt stores the counts decide returns for the stored ones, atomically with respect
+	// to other attempts on email; an error from decide stores nothing and is returned.
+	Attempt(ctx context.Context, email, addr string, decide func(pair, account domain.Attempts) (domain.Attempts, domain.Attempts, error)) error
+	// Succeeded forgets the pair's attempts and takes one back from the account's.
+	Succeeded(ctx context.Context, email, addr string) error
 	Purge(ctx context.Context, cutoff time.Time) (int64, error)
 }
 
@@ -136,6 +139,6 @@ func (s *Service) Purge(ctx context.Context) error {
 	if _, err := s.sessions.Purge(ctx, now); err != nil {
 		return err
 	}
-	_, err := s.throttle.Purge(ctx, now.Add(-s.cfg.Login.Window))
+	_, err := s.throttle.Purge(ctx, now.Add(-s.cfg.Login.Forget))
 	return err
 }
