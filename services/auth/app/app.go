@@ -62,7 +62,10 @@ type Config struct {
 	// KeyReload is how often the cached signing key is re-read, so a rotation made by another
 	// replica is picked up (default 30 s).
 	KeyReload time.Duration
-	Now       func() time.Time
+	// OperatorSecret is what AuthOperatorToken exchanges for an operator token; empty, no
+	// operator token is issued.
+	OperatorSecret string
+	Now            func() time.Time
 }
 
 func (c *Config) defaults() {
