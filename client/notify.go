@@ -7,8 +7,8 @@ import (
 	"github.com/moa-run/moa/contracts"
 )
 
-// NotifyClient calls the notify service. Every call but DevMailbox needs the caller's access
-// token on ctx (bus.WithAuthToken): the notifications are always the token user's.
+// NotifyClient calls the notify service. Every call needs the caller's access token on ctx
+// (bus.WithAuthToken): the notifications are always the token user's.
 type NotifyClient struct{ c *bus.Client }
 
 // NewNotifyClient returns the notify client over c.
@@ -38,7 +38,8 @@ func (c *NotifyClient) UnreadCount(ctx context.Context) (contracts.NotifyUnread,
 	return bus.Call(ctx, c.c, contracts.NotifyUnreadCount, contracts.Empty{})
 }
 
-// DevMailbox lists the dev mailbox of `moa dev` (forbidden when mails go to SMTP).
+// DevMailbox lists the dev mailbox of `moa dev` (forbidden when mails go to SMTP): a user's
+// own mail (req.To their address), or every mail with an operator token.
 func (c *NotifyClient) DevMailbox(ctx context.Context, req contracts.DevMailboxReq) (contracts.DevMailbox, error) {
 	return bus.Call(ctx, c.c, contracts.NotifyDevMailbox, req)
 }

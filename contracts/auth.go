@@ -21,10 +21,22 @@ type Role string
 const (
 	RoleConsumer Role = "consumer" // browses, subscribes, pays
 	RoleSeller   Role = "seller"   // publishes subscription products
+	// RoleOperator runs the system (operator endpoints, the whole dev mailbox). No account
+	// has it: its short-lived tokens come from AuthOperatorToken, for the operator secret.
+	RoleOperator Role = "operator"
 )
 
-// Valid reports whether r is a known role.
+// Valid reports whether r is a role an account can sign up with.
 func (r Role) Valid() bool { return r == RoleConsumer || r == RoleSeller }
+
+// Known reports whether r is a role a token may carry: an account's or the operator's.
+func (r Role) Known() bool { return r.Valid() || r == RoleOperator }
+
+// OperatorUserID is the subject of operator tokens (a UUID, like every user id).
+const OperatorUserID = "00000000-0000-0000-0000-000000000000"
+
+// OperatorTokenTTL bounds an operator token's life: one tool run.
+const OperatorTokenTTL = 5 * time.Minute
 
 // Principal is the authenticated end user as every service sees it after verifying an access
 // token. It comes from the token's claims, never from a request body.
@@ -68,7 +80,28 @@ var (
 		Description: "the account of the caller's access token"}
 	AuthKeys = Endpoint[Empty, KeySet]{Service: AuthService, Name: "keys", Idempotent: true,
 		Description: "public keys that verify access tokens (JWKS)"}
+	AuthOperatorToken = Endpoint[OperatorTokenRequest, OperatorToken]{Service: AuthService, Name: "operator_token",
+		Description: "operator: exchange the operator secret for a short-lived operator access token (internal bus only)"}
 )
+
+// OperatorTokenRequest presents the auth service's operator secret (MOA_AUTH_OPERATOR_SECRET).
+type OperatorTokenRequest struct {
+	Secret string `json:"secret"`
+}
+
+// Validate requires a secret of bounded size.
+func (r OperatorTokenRequest) Validate() error {
+	if r.Secret == "" || len(r.Secret) > 512 {
+		return ErrValidation.OnField("secret", "secret is required (at most 512 bytes)")
+	}
+	return nil
+}
+
+// OperatorToken is an access token with RoleOperator.
+type OperatorToken struct {
+	AccessToken string    `json:"access_token"`
+	ExpiresAt   time.Time `json:"expires_at"`
+}
 
 // User is an account as the auth service shows it to its owner.
 type User struct {
@@ -113,13 +146,23 @@ func (r SignupRequest) Validate() error {
 type LoginRequest struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
+	// ClientAddr is the address the login came from, which failed logins are throttled by.
+	// The edge sets it (replacing whatever a client sent); callers on the internal bus may
+	// leave it empty and share one count per account.
+	ClientAddr string `json:"client_addr,omitempty"`
 }
+
+// MaxClientAddrLen bounds LoginRequest.ClientAddr (an IPv6 address with a zone fits).
+const MaxClientAddrLen = 64
 
 // Validate checks the shape only: the password policy is not applied at login, so that a
 // policy change never locks out existing accounts.
 func (r LoginRequest) Validate() error {
 	if _, err := NormalizeEmail(r.Email); err != nil {
 		return err
+	}
+	if len(r.ClientAddr) > MaxClientAddrLen {
+		return ErrValidation.OnField("client_addr", "client_addr is longer than %d bytes", MaxClientAddrLen)
 	}
 	return checkPassword(r.Password, false)
 }
@@ -192,15 +235,16 @@ type UserSignedUp struct {
 var AuthUserSignedUp = Event[UserSignedUp]{Stream: StreamAuth, Domain: "auth", Name: "user_signed_up", Version: 1}
 
 func init() {
-	register(AuthSignup, AuthLogin, AuthRefresh, AuthLogout, AuthMe, AuthKeys, AuthUserSignedUp)
+	register(AuthSignup, AuthLogin, AuthRefresh, AuthLogout, AuthMe, AuthKeys, AuthOperatorToken, AuthUserSignedUp)
 }
 
-// NormalizeEmail trims and lower-cases an address and checks it is a plain addr-spec
-// (local@domain, no display name or comments, a dot in the domain). Lower-casing the local part
-// is a deliberate simplification: two accounts differing only in case would confuse people
-// more than it would help anyone.
+// NormalizeEmail trims, NFKC-normalises and lower-cases an address and checks it is a plain
+// addr-spec (local@domain, no display name or comments, a dot in the domain) that cannot pass
+// for another (no invisible characters, one script per part: see lookAlike). Lower-casing the
+// local part is a deliberate simplification: two accounts differing only in case would confuse
+// people more than it would help anyone.
 func NormalizeEmail(s string) (string, error) {
-	e := strings.ToLower(strings.TrimSpace(s))
+	e := foldEmail(s)
 	switch {
 	case e == "":
 		return "", ErrValidation.OnField("email", "email is required")
@@ -214,6 +258,9 @@ func NormalizeEmail(s string) (string, error) {
 		!strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") ||
 		strings.Contains(domain, "..") {
 		return "", ErrValidation.OnField("email", "email is not a valid address")
+	}
+	if why := lookAlike(local, domain); why != "" {
+		return "", ErrValidation.OnField("email", "%s", why)
 	}
 	if a, err := mail.ParseAddress(e); err != nil || a.Address != e || a.Name != "" {
 		return "", ErrValidation.OnField("email", "email is not a valid address")

@@ -44,10 +44,7 @@ type SubscriptionPaymentsRequest struct {
 
 // Validate checks the id.
 func (r SubscriptionPaymentsRequest) Validate() error {
-	if _, err := Token("subscription_id", r.SubscriptionID); err != nil {
-		return ErrValidation.OnField("subscription_id", "subscription_id must be a valid id")
-	}
-	return nil
+	return ValidateUUID("subscription_id", r.SubscriptionID)
 }
 
 // BillingPayments lists a subscription's payments (its consumer or seller).

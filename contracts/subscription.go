@@ -67,8 +67,8 @@ type SubscribeRequest struct {
 
 // Validate checks the product id.
 func (r SubscribeRequest) Validate() error {
-	if _, err := Token("product_id", r.ProductID); err != nil {
-		return ErrValidation.OnField("product_id", "product_id must be a valid id")
+	if err := ValidateUUID("product_id", r.ProductID); err != nil {
+		return err
 	}
 	if len(r.IdempotencyKey) > 128 {
 		return ErrValidation.OnField("idempotency_key", "idempotency_key is longer than 128 bytes")
@@ -83,10 +83,7 @@ type SubscriptionRef struct {
 
 // Validate checks the id.
 func (r SubscriptionRef) Validate() error {
-	if _, err := Token("id", r.ID); err != nil {
-		return ErrValidation.OnField("id", "id must be a valid id")
-	}
-	return nil
+	return ValidateUUID("id", r.ID)
 }
 
 // SubscriptionList is a list of subscriptions.
@@ -101,10 +98,7 @@ type ProductRefID struct {
 
 // Validate checks the id.
 func (r ProductRefID) Validate() error {
-	if _, err := Token("product_id", r.ProductID); err != nil {
-		return ErrValidation.OnField("product_id", "product_id must be a valid id")
-	}
-	return nil
+	return ValidateUUID("product_id", r.ProductID)
 }
 
 // Subscribers lists the consumers with an ACTIVE subscription to a product.

@@ -80,8 +80,8 @@ type Config struct {
 	InstanceID string
 	// MailboxURL, when set, is linked from the demo page as the development mailbox.
 	MailboxURL string
-	// DevMailbox routes notify.dev_mailbox to signed-in users, for the demo page. It shows
-	// every user's mail: turn it on in development only (moa dev).
+	// DevMailbox routes notify.dev_mailbox to signed-in users, for the demo page (notify shows
+	// each user only their own mail): development only (moa dev).
 	DevMailbox bool
 	// Logger (default the runtime's).
 	Logger *slog.Logger

@@ -1,9 +1,11 @@
 package edge
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 
+	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/edge/protocol"
 )
@@ -73,6 +75,28 @@ func TestViewerIDIsSetByTheEdge(t *testing.T) {
 	if len(cat.views) != 2 || cat.views[0].ViewerID == "attacker-chosen" || cat.views[0].ViewerID != cat.views[1].ViewerID ||
 		cat.views[0].ID != id {
 		t.Fatalf("views seen by the service: %+v; want the edge's own viewer id, the same for one connection", cat.views)
+	}
+}
+
+func TestLoginClientAddrIsSetByTheEdge(t *testing.T) {
+	e := newEnv(t)
+	svc, err := e.rt.AddService(contracts.AuthService)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := make(chan contracts.LoginRequest, 1)
+	if err := bus.Handle(svc, contracts.AuthLogin, func(_ context.Context, r contracts.LoginRequest) (contracts.Session, error) {
+		seen <- r
+		return contracts.Session{}, contracts.ErrInvalidCredentials.Msg("email or password is wrong")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c := dial(t, e.edge(Config{}).url)
+	c.call(map[string]any{"type": "auth", "anonymous": true})
+	wantError(t, c.req("auth.login", map[string]any{"email": "a@example.com", "password": "x", "client_addr": "10.9.9.9"}),
+		"invalid_credentials")
+	if r := <-seen; r.ClientAddr != "127.0.0.1" || r.Email != "a@example.com" {
+		t.Fatalf("login seen by auth: %+v; want the connection's address, not the frame's", r)
 	}
 }
 

@@ -3,6 +3,7 @@ package edge
 import (
 	"bytes"
 	"encoding/json"
+	"net"
 	"strconv"
 
 	"github.com/moa-run/moa/contracts"
@@ -74,7 +75,7 @@ func DefaultRoutes() []Route {
 	return []Route{
 		// Anonymous visitors: sign up, sign in, and read the public catalog.
 		Allow(contracts.AuthSignup, Public),
-		Allow(contracts.AuthLogin, Public),
+		login(),
 		Allow(contracts.AuthRefresh, Public),
 		Allow(contracts.AuthLogout, Public),
 		Allow(contracts.CatalogGetProduct, Public),
@@ -121,21 +122,44 @@ func DefaultRoutes() []Route {
 	}
 }
 
+// login tells the auth service where the attempt comes from, which it throttles failures
+// by: the connection's peer address, never one the frame names. Behind a proxy that is the
+// proxy's address (all clients then share one count per account, as before this field).
+func login() Route {
+	r := Allow(contracts.AuthLogin, Public)
+	r.rewrite = func(c *conn, body []byte) ([]byte, error) {
+		addr := c.ws.RemoteAddr().String()
+		if host, _, err := net.SplitHostPort(addr); err == nil {
+			addr = host
+		}
+		return setField(body, "client_addr", addr)
+	}
+	return r
+}
+
+// setField replaces (or adds) one field of a JSON object body.
+func setField(body []byte, name string, value any) ([]byte, error) {
+	var req map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&req); err != nil || req == nil {
+		return nil, contracts.ErrBadRequest.Msg("body must be a JSON object")
+	}
+	v, err := json.Marshal(value)
+	if err != nil {
+		return nil, err
+	}
+	req[name] = v
+	return json.Marshal(req)
+}
+
 // viewProduct counts product views. The viewer id only deduplicates anonymous views, but a
 // client choosing it could count itself many times, so the edge sets it: the connection's
 // own viewer id (signed-in users are identified by their token anyway).
 func viewProduct() Route {
 	r := Allow(contracts.CatalogViewProduct, Public)
 	r.rewrite = func(c *conn, body []byte) ([]byte, error) {
-		var req map[string]json.RawMessage
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.UseNumber()
-		if err := dec.Decode(&req); err != nil || req == nil {
-			return nil, contracts.ErrBadRequest.Msg("body must be a JSON object")
-		}
-		id, _ := json.Marshal(c.g.cfg.InstanceID + "-" + strconv.FormatUint(c.id, 36))
-		req["viewer_id"] = id
-		return json.Marshal(req)
+		return setField(body, "viewer_id", c.g.cfg.InstanceID+"-"+strconv.FormatUint(c.id, 36))
 	}
 	return r
 }

@@ -27,7 +27,7 @@ var Settings = []Setting{
 	{"PING_INTERVAL", "WebSocket ping interval (default 25s)"},
 	{"COMPRESSION", "true to negotiate permessage-deflate (default false)"},
 	{"MAILBOX_URL", "development mailbox linked from the demo page"},
-	{"DEV_MAILBOX", "true to let signed-in users read notify.dev_mailbox (every user's mail): development only"},
+	{"DEV_MAILBOX", "true to let signed-in users read their own mail in notify.dev_mailbox: development only"},
 	{"INSTANCE_ID", "this instance's name in presence records and metrics (default random)"},
 }
 

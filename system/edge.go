@@ -43,6 +43,14 @@ func edgeSettings() []SettingDoc {
 	return out
 }
 
+// AuthOperatorSecret is the auth setting exchanged for operator tokens; moa dev sets it to
+// DevOperatorSecret, the default of the operator tools' MOA_OPERATOR_SECRET, so that they
+// work against it out of the box. Never use that value outside development.
+const AuthOperatorSecret = "OPERATOR_SECRET"
+
+// DevOperatorSecret is moa dev's operator secret (see AuthOperatorSecret).
+const DevOperatorSecret = "moa-dev-operator-secret"
+
 // EdgeDevMailbox is the edge setting that routes notify.dev_mailbox to signed-in users, which
 // `moa dev` turns on by default so that its demo page shows the mails notify would send.
 const EdgeDevMailbox = "DEV_MAILBOX"

@@ -44,6 +44,7 @@ var registry = map[string]Registration{
 		{"KEY_ENCRYPTION_KEY", "base64 of 32 bytes that seals the token signing keys at rest (AES-256-GCM); unset, they are stored unencrypted and a warning is logged"},
 		{"ACCESS_TOKEN_TTL", "access-token lifetime, a Go duration (default 15m)"},
 		{"REFRESH_TOKEN_TTL", "refresh-token lifetime (default 720h)"},
+		{AuthOperatorSecret, "at least 16 characters, exchanged for short-lived operator tokens (auth.v1.operator_token) that the operator endpoints and the whole dev mailbox require; unset, none are issued (moa dev: " + DevOperatorSecret + ")"},
 	}},
 	"billing": {Start: billing.Start, Postgres: true, Settings: []SettingDoc{
 		{"PROVIDER", "payment provider; only sim, the built-in simulated provider (default sim)"},

@@ -116,7 +116,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (contracts.Principa
 		return contracts.Principal{}, tokenError(err)
 	}
 	p := claims.Principal()
-	if p.UserID == "" || !p.Role.Valid() {
+	if p.UserID == "" || !p.Role.Known() {
 		return contracts.Principal{}, contracts.ErrTokenInvalid.Msg("the token has no subject or an unknown role")
 	}
 	return p, nil

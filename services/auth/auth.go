@@ -8,6 +8,9 @@
 //	                     Without it keys are stored unencrypted (a warning is logged).
 //	ACCESS_TOKEN_TTL     access-token lifetime, a Go duration (default 15m).
 //	REFRESH_TOKEN_TTL    refresh-token lifetime (default 720h).
+//	OPERATOR_SECRET      exchanged for short-lived operator tokens (auth.v1.operator_token),
+//	                     which the operator tools need; unset, none are issued. moa dev sets
+//	                     a development default.
 package auth
 
 import (
@@ -187,6 +190,9 @@ func config(env bus.Env) (app.Config, []byte, error) {
 			}
 			*d.dst = t
 		}
+	}
+	if cfg.OperatorSecret = get("OPERATOR_SECRET"); cfg.OperatorSecret != "" && len(cfg.OperatorSecret) < 16 {
+		return cfg, nil, errors.New("auth: MOA_AUTH_OPERATOR_SECRET must have at least 16 characters")
 	}
 	var kek []byte
 	if v := get("KEY_ENCRYPTION_KEY"); v != "" {

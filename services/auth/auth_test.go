@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
 
 	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/client/authn"
@@ -86,7 +87,7 @@ var rawSignup = contracts.Endpoint[map[string]any, contracts.User]{Service: cont
 func TestSignupValidation(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
-	ok := contracts.SignupRequest{Email: "ok@example.com", Password: "password1", Role: contracts.RoleConsumer, DisplayName: "Ok"}
+	ok := contracts.SignupRequest{Email: "ok@example.com", Password: "correct horse battery", Role: contracts.RoleConsumer, DisplayName: "Ok"}
 	cases := []struct {
 		name  string
 		edit  func(r *contracts.SignupRequest)
@@ -120,12 +121,12 @@ func TestSignupValidation(t *testing.T) {
 	}
 
 	// Shape errors from the runtime: a missing required field and an unknown one.
-	_, err := bus.Call(ctx(t), h.rt.Client(), rawSignup, map[string]any{"email": "a@example.com", "password": "password1", "role": "consumer"})
+	_, err := bus.Call(ctx(t), h.rt.Client(), rawSignup, map[string]any{"email": "a@example.com", "password": "correct horse battery", "role": "consumer"})
 	wantErr(t, err, contracts.ErrValidation, "display_name")
-	_, err = bus.Call(ctx(t), h.rt.Client(), rawSignup, map[string]any{"email": "a@example.com", "password": "password1",
+	_, err = bus.Call(ctx(t), h.rt.Client(), rawSignup, map[string]any{"email": "a@example.com", "password": "correct horse battery",
 		"role": "consumer", "display_name": "A", "is_admin": true})
 	wantErr(t, err, contracts.ErrUnknownField, "is_admin")
-	_, err = bus.Call(ctx(t), h.rt.Client(), rawSignup, map[string]any{"email": 7, "password": "password1", "role": "consumer", "display_name": "A"})
+	_, err = bus.Call(ctx(t), h.rt.Client(), rawSignup, map[string]any{"email": 7, "password": "correct horse battery", "role": "consumer", "display_name": "A"})
 	wantErr(t, err, contracts.ErrValidation, "email")
 
 	// None of it left an account behind.
@@ -148,7 +149,7 @@ func TestSignupValidation(t *testing.T) {
 func TestSignupEmailIsUnique(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
-	req := contracts.SignupRequest{Email: "dup@example.com", Password: "password1", Role: contracts.RoleConsumer, DisplayName: "One"}
+	req := contracts.SignupRequest{Email: "dup@example.com", Password: "correct horse battery", Role: contracts.RoleConsumer, DisplayName: "One"}
 	if _, err := h.c.Auth.Signup(ctx(t), req); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +162,7 @@ func TestUserSignedUpEvent(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
 	u, _ := h.signup(contracts.RoleSeller)
-	_, err := h.c.Auth.Signup(ctx(t), contracts.SignupRequest{Email: u.Email, Password: "password1", Role: contracts.RoleSeller, DisplayName: "Dup"})
+	_, err := h.c.Auth.Signup(ctx(t), contracts.SignupRequest{Email: u.Email, Password: "correct horse battery", Role: contracts.RoleSeller, DisplayName: "Dup"})
 	wantErr(t, err, contracts.ErrAlreadyExists, "email")
 
 	stream, err := h.rt.JetStream().Stream(ctx(t), contracts.StreamAuth.Name)
@@ -211,5 +212,76 @@ func TestKeysEndpointIsPublic(t *testing.T) {
 	pub, err := authn.ParseJWK(k)
 	if err != nil || authn.Thumbprint(pub) != k.Kid {
 		t.Fatalf("kid %s is not the key's thumbprint (%v)", k.Kid, err)
+	}
+}
+
+func TestSignupRefusesWeakPasswords(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	for _, pw := range []string{"password", "12345678", "        ", "\t \u00a0 \u3000  \t", "aaaaaaaaaaa", "ééééééééé",
+		"PassWord1", "qwertyuiop", "iloveyou2024", "1q2w3e4r5t"} {
+		_, err := h.c.Auth.Signup(ctx(t), contracts.SignupRequest{Email: "weak-" + uuid.NewString()[:8] + "@example.com",
+			Password: pw, Role: contracts.RoleConsumer, DisplayName: "Weak"})
+		if err == nil {
+			t.Fatalf("signup accepted the password %q", pw)
+		}
+		wantErr(t, err, contracts.ErrValidation, "password")
+	}
+	// A long, uncommon password is still fine.
+	if _, err := h.c.Auth.Signup(ctx(t), contracts.SignupRequest{Email: "strong@example.com",
+		Password: "violet staple 93 kettle", Role: contracts.RoleConsumer, DisplayName: "Strong"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSignupRefusesLookAlikeEmails: an address that renders like an existing one either is
+// that account (its canonical form is the same) or is refused; it never makes a second one.
+func TestSignupRefusesLookAlikeEmails(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	signup := func(email string) error {
+		_, err := h.c.Auth.Signup(ctx(t), contracts.SignupRequest{Email: email, Password: "violet staple 93 kettle",
+			Role: contracts.RoleConsumer, DisplayName: "Look"})
+		return err
+	}
+	for _, email := range []string{"paypal@example.com", "jos\u00e9@example.com"} {
+		if err := signup(email); err != nil {
+			t.Fatalf("signup %q: %v", email, err)
+		}
+	}
+	// Same account once normalised: NFD accents, full-width letters, case.
+	for _, email := range []string{"jose\u0301@example.com", "ｐａｙｐａｌ@example.com", "paypal@ｅｘａｍｐｌｅ.com", "PayPal@EXAMPLE.com"} {
+		wantErr(t, signup(email), contracts.ErrAlreadyExists, "email")
+	}
+	// Refused: invisible characters and mixed scripts in the local part or a domain label.
+	for name, email := range map[string]string{
+		"zero-width space":       "pay\u200bpal@example.com",
+		"zero-width joiner":      "paypal\u200d@example.com",
+		"soft hyphen":            "pay\u00adpal@example.com",
+		"BOM in domain":          "paypal@exam\ufeffple.com",
+		"bidi override":          "paypal\u202e@example.com",
+		"Hangul filler":          "paypal\u3164@example.com",
+		"Cyrillic a in local":    "p\u0430ypal@example.com",
+		"Greek o in domain":      "paypal@ex\u03bfample.com",
+		"Cyrillic e in TLD":      "paypal@example.\u0441om",
+		"variation selector":     "paypal\ufe0f@example.com",
+		"combining joiner":       "pay\u034fpal@example.com",
+		"mixed Latin + Cyrillic": "\u0440aypal@example.com",
+	} {
+		err := signup(email)
+		if err == nil {
+			t.Fatalf("%s: signup accepted %q", name, email)
+		}
+		wantErr(t, err, contracts.ErrValidation, "email")
+	}
+	// One script per part is fine, also outside Latin.
+	for _, email := range []string{"почта@example.com", "почта@пример.рф", "山田たろう@example.jp", "user.1-2+tag@sub.example.com"} {
+		if err := signup(email); err != nil {
+			t.Fatalf("signup %q: %v", email, err)
+		}
+	}
+	var n int
+	if err := h.db.QueryRow(ctx(t), `SELECT count(*) FROM users`).Scan(&n); err != nil || n != 6 {
+		t.Fatalf("%d accounts, want 6 (%v)", n, err)
 	}
 }

@@ -200,3 +200,21 @@ func TestSigningKeysEncryptedAtRest(t *testing.T) {
 		t.Fatal("started with a 5-byte key-encryption key")
 	}
 }
+
+// Without MOA_AUTH_OPERATOR_SECRET no operator token is issued, whatever is presented.
+func TestOperatorTokensAreOffWithoutASecret(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	_, err := bus.Call(ctx(t), h.rt.Client(), contracts.AuthOperatorToken, contracts.OperatorTokenRequest{Secret: "anything-at-all-123"})
+	wantErr(t, err, contracts.ErrForbidden, "")
+	// A token with the operator role verifies (the role is known), and carries no account.
+	h2 := newHarness(t, settings{"OPERATOR_SECRET": "a-secret-of-16-chars"})
+	tok, err := bus.Call(ctx(t), h2.rt.Client(), contracts.AuthOperatorToken, contracts.OperatorTokenRequest{Secret: "a-secret-of-16-chars"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := h2.comp.App().Keys().Verifier().Verify(ctx(t), tok.AccessToken)
+	if err != nil || p.Role != contracts.RoleOperator || p.UserID != contracts.OperatorUserID {
+		t.Fatalf("operator token: %+v, %v", p, err)
+	}
+}

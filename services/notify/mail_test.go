@@ -101,7 +101,7 @@ func TestDevMailbox(t *testing.T) {
 	var box contracts.DevMailbox
 	moatest.WaitFor(t, 20*time.Second, func() error {
 		var err error
-		if box, err = f.notify.DevMailbox(t.Context(), contracts.DevMailboxReq{To: strings.ToUpper(users[0].Email)}); err != nil {
+		if box, err = f.notify.DevMailbox(f.as(users[0]), contracts.DevMailboxReq{To: strings.ToUpper(users[0].Email)}); err != nil {
 			return err
 		}
 		if len(box.Items) != 1 || box.Items[0].Status != "sent" {
@@ -113,10 +113,19 @@ func TestDevMailbox(t *testing.T) {
 	if m.To != users[0].Email || m.UserID != users[0].UserID || !strings.Contains(m.Body, "9.99 EUR") || m.SentAt == nil {
 		t.Errorf("dev mail: %+v", m)
 	}
-	all, err := f.notify.DevMailbox(t.Context(), contracts.DevMailboxReq{})
+	all, err := f.notify.DevMailbox(f.as(authntest.Operator()), contracts.DevMailboxReq{})
 	if err != nil || len(all.Items) != 2 {
 		t.Fatalf("whole dev mailbox: %d items, %v", len(all.Items), err)
 	}
+	// Nobody else reads it: no token, a user asking for everything or for someone else.
+	_, err = f.notify.DevMailbox(t.Context(), contracts.DevMailboxReq{To: users[0].Email})
+	wantCode(t, "dev mailbox without a token", err, contracts.ErrUnauthenticated, "")
+	_, err = f.notify.DevMailbox(f.as(users[1]), contracts.DevMailboxReq{})
+	wantCode(t, "whole dev mailbox as a consumer", err, contracts.ErrForbidden, "")
+	_, err = f.notify.DevMailbox(f.as(users[1]), contracts.DevMailboxReq{To: users[0].Email})
+	wantCode(t, "another user's mail", err, contracts.ErrForbidden, "")
+	_, err = f.notify.DevMailbox(f.as(seller), contracts.DevMailboxReq{})
+	wantCode(t, "whole dev mailbox as a seller", err, contracts.ErrForbidden, "")
 	if f.smtp.total() != 0 {
 		t.Error("a mail went to SMTP with SMTP_ADDR unset")
 	}

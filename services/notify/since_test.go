@@ -149,6 +149,6 @@ func TestNotifyEndpointsRejectBadRequests(t *testing.T) {
 	wantCode(t, "mark_read with seq 0", err, contracts.ErrValidation, "seqs")
 	_, err = f.notify.UnreadCount(bus.WithAuthToken(t.Context(), f.iss.Expired(u)))
 	wantCode(t, "expired token", err, contracts.ErrTokenExpired, "")
-	_, err = f.notify.DevMailbox(ctx, contracts.DevMailboxReq{})
+	_, err = f.notify.DevMailbox(f.as(authntest.Operator()), contracts.DevMailboxReq{})
 	wantCode(t, "dev mailbox with SMTP configured", err, contracts.ErrForbidden, "")
 }

@@ -93,6 +93,11 @@ func (i *Issuer) mint(key ed25519.PrivateKey, p contracts.Principal, from time.T
 // Seller returns a new seller principal with a random id.
 func Seller() contracts.Principal { return principal(contracts.RoleSeller) }
 
+// Operator returns the principal of operator tokens.
+func Operator() contracts.Principal {
+	return contracts.Principal{UserID: contracts.OperatorUserID, Role: contracts.RoleOperator, DisplayName: "operator"}
+}
+
 // Consumer returns a new consumer principal with a random id.
 func Consumer() contracts.Principal { return principal(contracts.RoleConsumer) }
 

@@ -18,6 +18,9 @@ func (s *Service) Signup(ctx context.Context, req contracts.SignupRequest) (cont
 	if err != nil {
 		return contracts.User{}, err
 	}
+	if err := domain.CheckNewPassword(req.Password); err != nil {
+		return contracts.User{}, err
+	}
 	err = s.hashing(ctx, func() (err error) {
 		a.PasswordHash, err = domain.HashPassword(s.cfg.Argon2, req.Password)
 		return err
@@ -35,19 +38,25 @@ func (s *Service) Signup(ctx context.Context, req contracts.SignupRequest) (cont
 //
 // Unknown emails and wrong passwords are indistinguishable to the caller: same error, and an
 // argon2id check against a dummy hash for unknown emails so that both take the same time. The
-// throttle counts the attempt before the password is checked, for known and unknown emails
-// alike.
+// throttle (domain.LoginPolicy) counts the attempt before the password is checked, per
+// client address (req.ClientAddr, set by the edge) and per account, for known and unknown
+// emails alike.
 func (s *Service) Login(ctx context.Context, req contracts.LoginRequest) (contracts.Session, error) {
 	email, err := contracts.NormalizeEmail(req.Email)
 	if err != nil {
 		return contracts.Session{}, err
 	}
 	now := s.cfg.Now()
-	n, start, err := s.throttle.Count(ctx, email, now, s.cfg.Login.Window)
+	var slow time.Duration
+	err = s.throttle.Attempt(ctx, email, req.ClientAddr, func(pair, account domain.Attempts) (domain.Attempts, domain.Attempts, error) {
+		var err error
+		pair, account, slow, err = s.cfg.Login.Admit(pair, account, now)
+		return pair, account, err
+	})
 	if err != nil {
 		return contracts.Session{}, err
 	}
-	if err := s.cfg.Login.Check(n, start, now); err != nil {
+	if err := pause(ctx, slow); err != nil {
 		return contracts.Session{}, err
 	}
 	acc, err := s.accounts.ByEmail(ctx, email)
@@ -70,13 +79,28 @@ func (s *Service) Login(ctx context.Context, req contracts.LoginRequest) (contra
 	if !known || !ok {
 		return contracts.Session{}, contracts.ErrInvalidCredentials.Msg("email or password is wrong")
 	}
-	if err := s.throttle.Reset(ctx, email); err != nil {
+	if err := s.throttle.Succeeded(ctx, email, req.ClientAddr); err != nil {
 		return contracts.Session{}, err
 	}
 	if rehash {
 		s.upgradeHash(ctx, acc.ID, req.Password)
 	}
 	return s.startSession(ctx, acc, now)
+}
+
+// pause slows an attempt on an account past its ceiling, without holding a hashing slot.
+func pause(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return contracts.ErrBusy.Msg("login abandoned while slowed down")
+	}
 }
 
 // upgradeHash stores a hash with the current parameters. Failing is harmless (the old hash

@@ -31,10 +31,13 @@ type Sessions interface {
 	Purge(ctx context.Context, cutoff time.Time) (int64, error)
 }
 
-// Throttle counts login attempts per email.
+// Throttle counts login attempts per (email, client address) and per email.
 type Throttle interface {
-	Count(ctx context.Context, email string, now time.Time, window time.Duration) (int, time.Time, error)
-	Reset(ctx context.Context, email string) error
+	// Attempt stores the counts decide returns for the stored ones, atomically with respect
+	// to other attempts on email; an error from decide stores nothing and is returned.
+	Attempt(ctx context.Context, email, addr string, decide func(pair, account domain.Attempts) (domain.Attempts, domain.Attempts, error)) error
+	// Succeeded forgets the pair's attempts and takes one back from the account's.
+	Succeeded(ctx context.Context, email, addr string) error
 	Purge(ctx context.Context, cutoff time.Time) (int64, error)
 }
 
@@ -59,7 +62,10 @@ type Config struct {
 	// KeyReload is how often the cached signing key is re-read, so a rotation made by another
 	// replica is picked up (default 30 s).
 	KeyReload time.Duration
-	Now       func() time.Time
+	// OperatorSecret is what AuthOperatorToken exchanges for an operator token; empty, no
+	// operator token is issued.
+	OperatorSecret string
+	Now            func() time.Time
 }
 
 func (c *Config) defaults() {
@@ -136,6 +142,6 @@ func (s *Service) Purge(ctx context.Context) error {
 	if _, err := s.sessions.Purge(ctx, now); err != nil {
 		return err
 	}
-	_, err := s.throttle.Purge(ctx, now.Add(-s.cfg.Login.Window))
+	_, err := s.throttle.Purge(ctx, now.Add(-s.cfg.Login.Forget))
 	return err
 }

@@ -122,16 +122,44 @@ func TestRefreshTokenRules(t *testing.T) {
 }
 
 func TestLoginPolicy(t *testing.T) {
-	p := domain.LoginPolicy{MaxFailures: 5, Window: 15 * time.Minute}
+	p := domain.DefaultLoginPolicy
 	start := time.Now()
+	var pair, account domain.Attempts
+	admit := func(now time.Time) (time.Duration, error) {
+		np, na, slow, err := p.Admit(pair, account, now)
+		if err == nil {
+			pair, account = np, na
+		}
+		return slow, err
+	}
 	for n := 1; n <= 5; n++ {
-		if err := p.Check(n, start, start); err != nil {
+		if _, err := admit(start); err != nil {
 			t.Fatalf("attempt %d: %v", n, err)
 		}
 	}
-	if err := p.Check(6, start, start.Add(time.Minute)); !errors.Is(err, contracts.ErrTooManyAttempts) ||
-		!strings.Contains(err.Error(), "14m0s") {
-		t.Fatalf("attempt 6: %v, want too_many_attempts with 14m0s to wait", err)
+	// Then 30 s, 1 min, 2 min...: each wait doubles, up to MaxDelay.
+	wait := 30 * time.Second
+	now := start
+	for range 8 {
+		if _, err := admit(now.Add(wait - time.Second)); !errors.Is(err, contracts.ErrTooManyAttempts) {
+			t.Fatalf("%v into a %v wait: %v, want too_many_attempts", wait-time.Second, wait, err)
+		}
+		now = now.Add(wait)
+		if _, err := admit(now); err != nil {
+			t.Fatalf("after a %v wait: %v", wait, err)
+		}
+		wait = min(2*wait, p.MaxDelay)
+	}
+	if _, err := admit(now.Add(time.Minute)); !errors.Is(err, contracts.ErrTooManyAttempts) || !strings.Contains(err.Error(), "14m0s") {
+		t.Fatalf("a minute into the longest wait: %v, want too_many_attempts with 14m0s to wait", err)
+	}
+	// Past the ceiling, a fresh address is admitted but slowed; a day of quiet forgets it all.
+	pair, account.N = domain.Attempts{}, p.AccountCeiling
+	if slow, err := admit(now); err != nil || slow != p.AccountDelay {
+		t.Fatalf("fresh address on an account past its ceiling: slow %v, %v", slow, err)
+	}
+	if slow, err := admit(now.Add(p.Forget)); err != nil || slow != 0 || pair.N != 1 || account.N != 1 {
+		t.Fatalf("after %v of quiet: slow %v, %v, counts %d %d", p.Forget, slow, err, pair.N, account.N)
 	}
 }
 

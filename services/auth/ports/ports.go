@@ -23,6 +23,7 @@ func Register(svc *bus.Service, a *app.Service) error {
 		bus.Handle(svc, contracts.AuthMe, func(ctx context.Context, _ contracts.Empty) (contracts.User, error) {
 			return a.Me(ctx)
 		}),
+		bus.Handle(svc, contracts.AuthOperatorToken, a.OperatorToken),
 		bus.Handle(svc, contracts.AuthKeys, func(ctx context.Context, _ contracts.Empty) (contracts.KeySet, error) {
 			return a.Keys().Set(ctx)
 		}),

@@ -72,7 +72,18 @@ func (e *Endpoints) unread(ctx context.Context, _ contracts.Empty) (contracts.No
 	return e.app.UnreadCount(ctx, u)
 }
 
-// devMailbox needs no token: it only answers in development, where the demo page shows it.
+// devMailbox shows an operator every mail, and a signed-in user only the mails to their own
+// address (the demo page's view); without a token it answers nothing, even in development.
 func (e *Endpoints) devMailbox(ctx context.Context, r contracts.DevMailboxReq) (contracts.DevMailbox, error) {
+	p, err := e.verify.FromContext(ctx)
+	if err != nil {
+		return contracts.DevMailbox{}, err
+	}
+	if p.Role != contracts.RoleOperator {
+		to, err := contracts.NormalizeEmail(r.To)
+		if err != nil || p.Email == "" || to != p.Email {
+			return contracts.DevMailbox{}, contracts.ErrForbidden.Msg("only your own mail (to: your address); the whole dev mailbox is for operators")
+		}
+	}
 	return e.app.DevMailbox(ctx, r)
 }

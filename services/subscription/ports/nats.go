@@ -111,17 +111,18 @@ func (e *Endpoints) dashboard(ctx context.Context, _ contracts.Empty) (contracts
 	return e.app.Dashboard(ctx, a)
 }
 
-// The operator endpoints refuse end users: an edge mistake routing them cannot expose them.
+// The operator endpoints require an operator token (from auth.v1.operator_token): being on
+// the bus is not enough, and an edge mistake routing them cannot expose them to end users.
 func (e *Endpoints) stuck(ctx context.Context, r contracts.StuckSagasRequest) (contracts.StuckSagas, error) {
-	if bus.AuthToken(ctx) != "" {
-		return contracts.StuckSagas{}, contracts.ErrForbidden.Msg("an operator endpoint")
+	if _, err := e.verify.Require(ctx, contracts.RoleOperator); err != nil {
+		return contracts.StuckSagas{}, err
 	}
 	return e.app.StuckSagas(ctx, r)
 }
 
 func (e *Endpoints) rebuild(ctx context.Context, _ contracts.Empty) (contracts.RebuildResult, error) {
-	if bus.AuthToken(ctx) != "" {
-		return contracts.RebuildResult{}, contracts.ErrForbidden.Msg("an operator endpoint")
+	if _, err := e.verify.Require(ctx, contracts.RoleOperator); err != nil {
+		return contracts.RebuildResult{}, err
 	}
 	return e.app.RebuildDashboard(ctx)
 }

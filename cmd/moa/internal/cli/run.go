@@ -133,6 +133,9 @@ func devDefaults(setting func(service, key string) string) func(service, key str
 		if v == "" && service == "edge" && key == system.EdgeDevMailbox {
 			return "true"
 		}
+		if v == "" && service == "auth" && key == system.AuthOperatorSecret {
+			return system.DevOperatorSecret
+		}
 		return v
 	}
 }

@@ -17,6 +17,9 @@ type Options struct {
 	System    system.Config
 	LogLevel  slog.Level
 	LogFormat string // text or json
+	// OperatorSecret is exchanged with the auth service for the operator token the tools'
+	// calls carry.
+	OperatorSecret string
 }
 
 // setting is one configuration knob: a flag and the MOA_* variable behind it. A flag given on
@@ -43,6 +46,8 @@ const (
 var (
 	all    = []string{cmdDev, cmdServe, cmdDLQ, cmdSagas, cmdProjections}
 	hosted = []string{cmdDev, cmdServe}
+	// operatorTools call operator endpoints, with an operator token.
+	operatorTools = []string{cmdSagas, cmdProjections}
 )
 
 // settings is the table. Order is the order of `moa help`.
@@ -86,6 +91,9 @@ var settings = []setting{
 	{Flag: "nats-inbox-prefix", Env: "MOA_NATS_INBOX_PREFIX", Arg: "PREFIX", Commands: all,
 		Usage: "prefix of this process's reply subjects instead of _INBOX; serve running one service defaults to _INBOX_<service>, the only inbox space its NATS user may subscribe to in deploy/nats/nats.conf",
 		apply: func(o *Options, v string) error { o.System.NATS.InboxPrefix = v; return nil }},
+	{Flag: "operator-secret", Env: "MOA_OPERATOR_SECRET", Arg: "SECRET", Default: system.DevOperatorSecret, Commands: operatorTools,
+		Usage: "the auth service's MOA_AUTH_OPERATOR_SECRET, exchanged for the operator token the sagas and projections endpoints require (the default is moa dev's; prefer the variable)",
+		apply: func(o *Options, v string) error { o.OperatorSecret = v; return nil }},
 	{Flag: "postgres-url", Env: "MOA_POSTGRES_URL", Arg: "URL", Commands: hosted,
 		Usage: "existing PostgreSQL server, postgres://user:pass@host:port/postgres; each service uses its own database <db-prefix><service> on it, created if missing (dev starts a local server when unset)",
 		apply: func(o *Options, v string) error { o.System.PostgresURL = v; return nil }},

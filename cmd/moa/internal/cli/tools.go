@@ -3,8 +3,11 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -35,6 +38,11 @@ func runTool(ctx context.Context, cmd, usage string, run tool, args []string, st
 		return err
 	}
 	defer nc.Close()
+	if slices.Contains(operatorTools, cmd) {
+		if ctx, err = operatorContext(ctx, nc, o.OperatorSecret); err != nil {
+			return err
+		}
+	}
 	err = run(ctx, nc, theirs, stdout)
 	if errors.Is(err, contracts.ErrValidation) {
 		return usageError{msg: err.Error()}
@@ -83,4 +91,23 @@ func toolConn(cmd string, o *Options) (*nats.Conn, error) {
 		Creds: n.Creds, NKeySeed: n.NKey, User: n.User, Password: n.Password, Token: n.Token,
 		TLSCert: n.TLSCert, TLSKey: n.TLSKey, TLSCA: n.TLSCA, InboxPrefix: n.InboxPrefix,
 	})
+}
+
+// operatorContext returns ctx carrying an operator token, which the operator endpoints
+// require, obtained from the auth service for secret.
+func operatorContext(ctx context.Context, nc *nats.Conn, secret string) (context.Context, error) {
+	rt, err := bus.New(nc)
+	if err != nil {
+		return ctx, err
+	}
+	defer func() {
+		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = rt.Close(c, false)
+	}()
+	tok, err := bus.Call(ctx, rt.NewClient("moa-cli"), contracts.AuthOperatorToken, contracts.OperatorTokenRequest{Secret: secret})
+	if err != nil {
+		return ctx, fmt.Errorf("operator token from the auth service (MOA_OPERATOR_SECRET): %w", err)
+	}
+	return bus.WithAuthToken(ctx, tok.AccessToken), nil
 }
