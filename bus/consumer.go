@@ -290,40 +290,51 @@ func (c *Consumer) toMsg(jm jetstream.Msg) *Msg {
 	return m
 }
 
-// process handles one delivery. It returns settled when the message left the consumer's hands
-// (acked, naked or dead-lettered), or else the delay before the in-place retry.
-func (c *Consumer) process(d *delivery) (retryIn time.Duration, settled bool) {
+// result is what became of a delivery that a worker processed.
+type result int
+
+const (
+	settled result = iota // it left the consumer's hands: acked, naked or dead-lettered
+	retry                 // it failed and is retried in place after a delay
+	parked                // it waits for an earlier message of its key (see NotYet)
+)
+
+// process handles one delivery; for a retry it returns the delay before it.
+func (c *Consumer) process(d *delivery) (result, time.Duration) {
 	if to := d.msg.Header.Get(HeaderReplayFor); to != "" && to != c.spec.Durable {
 		// A replay meant for another consumer of this stream; this one handled the original.
 		c.ack(d)
-		return 0, true
+		return settled, 0
 	}
 	if d.deliveries > uint64(c.spec.MaxDeliver) {
 		c.deadLetter(d, contracts.ErrDeliveriesExhausted.Msg(
 			"delivered %d times without an ack: the consumer crashed or hung on every delivery", d.deliveries-1), int(d.deliveries-1))
-		return 0, true
+		return settled, 0
 	}
 	err := c.run(d)
 	switch {
 	case err == nil:
 		c.ack(d)
-		return 0, true
+		return settled, 0
 	case c.rt.ctx.Err() != nil:
 		// Shutting down past the drain budget: the failure says nothing about the message.
 		_ = d.js.Nak()
-		return 0, true
+		return settled, 0
+	case c.cfg.key != nil && isNotYet(err):
+		// Not a failure: no attempt is counted, and the key's later messages go on.
+		return parked, 0
 	case isPermanent(err) || d.attempt >= c.spec.MaxDeliver:
 		c.deadLetter(d, err, d.attempt)
-		return 0, true
+		return settled, 0
 	}
 	delay := c.backoff(d.attempt)
 	if c.cfg.key == nil {
 		_ = d.js.NakWithDelay(delay)
-		return 0, true
+		return settled, 0
 	}
 	d.attempt++
 	d.msg.Deliveries = uint64(d.attempt)
-	return delay, false
+	return retry, delay
 }
 
 func (c *Consumer) ack(d *delivery) {
@@ -335,6 +346,9 @@ func (c *Consumer) ack(d *delivery) {
 func (c *Consumer) run(d *delivery) error {
 	ctx, cancel := context.WithTimeout(c.rt.ctx, c.cfg.handlerTimeout)
 	defer cancel()
+	if c.cfg.key != nil {
+		ctx = context.WithValue(ctx, keyOrderKey{}, d.gapOK)
+	}
 	_, err := c.h(ctx, d.msg)
 	return err
 }

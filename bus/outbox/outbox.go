@@ -23,7 +23,6 @@ package outbox
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 
@@ -45,7 +44,7 @@ func Emit[T any](ctx context.Context, tx pgx.Tx, source string, ev contracts.Eve
 	if err != nil {
 		return env, err
 	}
-	body, err := json.Marshal(env)
+	body, err := stampedEnvelope(ctx, tx, subject, env) // the event's version of its key, see keyorder.go
 	if err != nil {
 		return env, err
 	}
