@@ -1,7 +1,9 @@
 package bus
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -25,6 +27,27 @@ import (
 // durable is outside its hands, so none of them can be the predecessor, or once a parked
 // message has waited parkLimit ack waits, which bounds the wait when other instances of the
 // durable keep messages in hand.
+
+// EnvelopeKeyVersion is the envelope member in which the outbox stamps an event's version of
+// its subject. It is in the body, not a header, so it survives every path an event takes: the
+// relay, a dead letter and its replay.
+const EnvelopeKeyVersion = "key_version"
+
+// KeyVersion returns the version of its subject that an outbox stamped on the event in m, if
+// any. Events without one (published directly, or written before versions) are not ordered
+// by an inbox beyond what the consumer does.
+func KeyVersion(m *Msg) (int64, bool) {
+	if !bytes.Contains(m.Data, []byte(`"`+EnvelopeKeyVersion+`"`)) {
+		return 0, false // the common unversioned body costs no decode
+	}
+	var env struct {
+		KeyVersion int64 `json:"key_version"`
+	}
+	if json.Unmarshal(m.Data, &env) != nil || env.KeyVersion <= 0 {
+		return 0, false
+	}
+	return env.KeyVersion, true
+}
 
 // parkLimit, in ack waits, bounds how long a message waits for a predecessor. A predecessor
 // held by a dead instance is back within one ack wait; one held by a live instance is being

@@ -1,7 +1,6 @@
 package outbox
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -26,14 +25,10 @@ import (
 // keyed consumer parks it until the predecessor has run (see bus.KeyOrder). Events without a
 // version (written before this, or published directly with bus.Emit) keep the plain behaviour.
 
-// keyVersionField is the envelope member that carries the version. It is in the body, not a
-// header, so it survives every path an event takes: the relay, a dead letter and its replay.
-const keyVersionField = "key_version"
-
 // versionedEnvelope is the envelope as the outbox stores it.
 type versionedEnvelope struct {
 	contracts.Envelope
-	KeyVersion int64 `json:"key_version"`
+	KeyVersion int64 `json:"key_version"` // bus.EnvelopeKeyVersion
 }
 
 // stampedEnvelope takes the next version of subject in tx and returns env's body with it.
@@ -47,20 +42,6 @@ func stampedEnvelope(ctx context.Context, tx pgx.Tx, subject string, env contrac
 	return json.Marshal(versionedEnvelope{Envelope: env, KeyVersion: v})
 }
 
-// keyVersion returns the version an outbox stamped on the event in data, if any.
-func keyVersion(data []byte) (int64, bool) {
-	if !bytes.Contains(data, []byte(`"`+keyVersionField+`"`)) {
-		return 0, false // the common unversioned body costs no decode
-	}
-	var env struct {
-		KeyVersion int64 `json:"key_version"`
-	}
-	if json.Unmarshal(data, &env) != nil || env.KeyVersion <= 0 {
-		return 0, false
-	}
-	return env.KeyVersion, true
-}
-
 // awaitTurn lets m's handler run only if m is the next version of its subject for consumer,
 // and records that it is applied (in tx, so only if the handler's effect commits). One
 // statement locks the record (creating it), moves it to m's version when that is the next one
@@ -70,7 +51,7 @@ func keyVersion(data []byte) (int64, bool) {
 //     before it came): it runs, and the record stays;
 //   - lower: an earlier event is missing: bus.NotYet, and tx rolls back.
 func awaitTurn(ctx context.Context, tx pgx.Tx, consumer string, m *bus.Msg) error {
-	v, ok := keyVersion(m.Data)
+	v, ok := bus.KeyVersion(m)
 	if !ok {
 		return nil
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/contracts"
@@ -115,4 +117,54 @@ func TestOrderedConsumerMovesPastADeadLetteredEvent(t *testing.T) {
 	if !slices.Equal(got, []int{0, 2, 3, 4, 5}) {
 		t.Fatalf("applied %v, want [0 2 3 4 5]", got)
 	}
+}
+
+// Versioned events of one key that reach the consumer out of version order (stream order
+// 4 5 6 1 2 3, as behind a crash that held 1..3) are applied in version order; an unversioned
+// event of the same key is not held back by them.
+func TestInboxAppliesVersionedEventsInVersionOrder(t *testing.T) {
+	pool := newPool(t, moatest.Postgres(t))
+	createEffects(t, pool)
+	rt := newRuntime(t, moatest.NATS(t).Conn(t))
+	spec := contracts.ConsumerSpec{Stream: testStream, Durable: "versions", AckWait: time.Second}
+	if _, err := rt.Consume(ctxT(t, 10*time.Second), "test", spec, bus.OnEvent(evHappened, applyEffect),
+		bus.WithConsumerMiddleware(Inbox(pool, "versions")), bus.WithKey(bus.SubjectKey), bus.WithConcurrency(4)); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []int64{4, 5, 6, 1, 2, 3} {
+		env, subject, err := bus.NewEnvelope(ctxT(t, 10*time.Second), nil, "test", evHappened, "K", happened{N: int(v)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := json.Marshal(struct {
+			contracts.Envelope
+			KeyVersion int64 `json:"key_version"`
+		}{env, v})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := nats.NewMsg(subject)
+		m.Data = body
+		m.Header.Set(jetstream.MsgIDHeader, env.ID)
+		if _, err := rt.JetStream().PublishMsg(ctxT(t, 10*time.Second), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := bus.Emit(ctxT(t, 10*time.Second), rt, "test", evHappened, "K", happened{N: 100}); err != nil {
+		t.Fatal(err)
+	}
+	moatest.Eventually(t, 30*time.Second, func() bool { n, _ := countEffects(t, pool); return n == 7 }, "all seven applied")
+	rows, err := pool.Query(ctxT(t, 10*time.Second), `SELECT n FROM effects ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		t.Fatal(err)
+	}
+	versioned := slices.DeleteFunc(slices.Clone(got), func(n int) bool { return n == 100 })
+	if !slices.Equal(versioned, []int{1, 2, 3, 4, 5, 6}) {
+		t.Fatalf("applied %v, want the versioned ones as 1..6", got)
+	}
+	t.Logf("applied %v", got)
 }
