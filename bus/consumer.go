@@ -39,9 +39,14 @@ import (
 // unstarted, see [Consumer.Stop]) comes back as its next delivery. Leave room for restarts
 // in MaxDeliver; the default of 5 does.
 //
-// Order holds within one consumer instance. Several instances of one durable share its
-// messages, so two instances may hold messages of the same key: run one instance per durable
-// where cross-message order matters, and make handlers idempotent anyway (the inbox).
+// Arrival order holds within one consumer instance, and after a crash arrival is not stream
+// order: the dead instance's unacked messages come back only after AckWait, while those it
+// never received come at once. Events an outbox emitted carry a version of their subject, and
+// its inbox applies them in that order across crashes: an event whose predecessor is not
+// applied is answered [NotYet] and parked here until a message of its key settles (see
+// consumer_order.go). Several instances of one durable share its messages, so two instances
+// may hold messages of the same key: run one instance per durable where cross-message order
+// matters, and make handlers idempotent anyway (the inbox).
 type Consumer struct {
 	rt      *Runtime
 	service string

@@ -18,7 +18,12 @@
 //     running the handler. A handler may [Emit] into the same transaction: effect, inbox row and
 //     the next events of a saga commit together.
 //
-// Tables: [Migrate] creates moa_outbox and moa_inbox (tern, version table moa_bus_schema_version).
+//   - Order: Emit numbers each subject's events in commit order, and the inbox of a keyed
+//     consumer applies them in that order even when a crash makes them arrive out of it (see
+//     keyorder.go).
+//
+// Tables: [Migrate] creates moa_outbox, moa_inbox and their key-version tables (tern, version
+// table moa_bus_schema_version).
 package outbox
 
 import (
