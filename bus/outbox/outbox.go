@@ -17,7 +17,6 @@
 //     effect ([Tx] hands it to the handler), so a duplicate finds its row and is acked without
 //     running the handler. A handler may [Emit] into the same transaction: effect, inbox row and
 //     the next events of a saga commit together.
-//
 //   - Order: Emit numbers each subject's events in commit order, and the inbox of a keyed
 //     consumer applies them in that order even when a crash makes them arrive out of it (see
 //     keyorder.go).
