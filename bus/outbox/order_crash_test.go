@@ -50,10 +50,11 @@ func helperOrderedConsumer(ctx context.Context, pool *pgxpool.Pool, rt *bus.Runt
 	select {}
 }
 
-// Issue 10: key K has events 0..20 in the stream; the consumer process is killed (SIGKILL)
-// while handling event 0, so every one of them is unacked in a dead process. The restarted
-// consumer must still apply them in order 0..20, though the server redelivers them when their
-// ack deadlines expire, in whatever batches that makes. Two other keys run alongside.
+// Issue 10: the consumer process is killed (SIGKILL) while handling key K's event 0, holding
+// K's events 0..10 unacked; 11..20 are emitted while it is down. The restarted consumer gets
+// 11..20 at once (never delivered) and 0..10 only when their ack deadlines expire, yet it must
+// apply K's events in order 0..20. Two other keys, applied before the kill up to 10, go on
+// with 11..20 in order.
 func TestCrashKeepsPerKeyOrder(t *testing.T) {
 	pgURL, srv := moatest.Postgres(t), moatest.NATS(t)
 	pool := newPool(t, pgURL)
