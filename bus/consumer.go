@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -65,6 +66,8 @@ type Consumer struct {
 	arrived uint64              // arrival counter: the order of held messages
 	held    map[*delivery]struct{}
 	closing bool
+
+	checking atomic.Bool // a checkParked is running
 
 	workers   sync.WaitGroup
 	loopDone  chan struct{}

@@ -164,10 +164,14 @@ func (c *Consumer) keepAlive() {
 			for _, d := range held {
 				_ = d.js.InProgress()
 			}
-			if c.cfg.key != nil {
-				ctx, cancel := context.WithTimeout(c.rt.ctx, max(c.spec.AckWait/3, time.Second))
-				c.checkParked(ctx)
-				cancel()
+			if c.cfg.key != nil && c.checking.CompareAndSwap(false, true) {
+				// Apart, so that a slow server answer never delays the next InProgress.
+				go func() {
+					defer c.checking.Store(false)
+					ctx, cancel := context.WithTimeout(c.rt.ctx, max(c.spec.AckWait, time.Second))
+					defer cancel()
+					c.checkParked(ctx)
+				}()
 			}
 		}
 	}
