@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -39,9 +40,14 @@ import (
 // unstarted, see [Consumer.Stop]) comes back as its next delivery. Leave room for restarts
 // in MaxDeliver; the default of 5 does.
 //
-// Order holds within one consumer instance. Several instances of one durable share its
-// messages, so two instances may hold messages of the same key: run one instance per durable
-// where cross-message order matters, and make handlers idempotent anyway (the inbox).
+// Arrival order holds within one consumer instance, and after a crash arrival is not stream
+// order: the dead instance's unacked messages come back only after AckWait, while those it
+// never received come at once. Events an outbox emitted carry a version of their subject, and
+// its inbox applies them in that order across crashes: an event whose predecessor is not
+// applied is answered [NotYet] and parked here until a message of its key settles (see
+// consumer_order.go). Several instances of one durable share its messages, so two instances
+// may hold messages of the same key: run one instance per durable where cross-message order
+// matters, and make handlers idempotent anyway (the inbox).
 type Consumer struct {
 	rt      *Runtime
 	service string
@@ -60,6 +66,8 @@ type Consumer struct {
 	arrived uint64              // arrival counter: the order of held messages
 	held    map[*delivery]struct{}
 	closing bool
+
+	checking atomic.Bool // a checkParked is running
 
 	workers   sync.WaitGroup
 	loopDone  chan struct{}
@@ -290,40 +298,51 @@ func (c *Consumer) toMsg(jm jetstream.Msg) *Msg {
 	return m
 }
 
-// process handles one delivery. It returns settled when the message left the consumer's hands
-// (acked, naked or dead-lettered), or else the delay before the in-place retry.
-func (c *Consumer) process(d *delivery) (retryIn time.Duration, settled bool) {
+// result is what became of a delivery that a worker processed.
+type result int
+
+const (
+	settled result = iota // it left the consumer's hands: acked, naked or dead-lettered
+	retry                 // it failed and is retried in place after a delay
+	parked                // it waits for an earlier message of its key (see NotYet)
+)
+
+// process handles one delivery; for a retry it returns the delay before it.
+func (c *Consumer) process(d *delivery) (result, time.Duration) {
 	if to := d.msg.Header.Get(HeaderReplayFor); to != "" && to != c.spec.Durable {
 		// A replay meant for another consumer of this stream; this one handled the original.
 		c.ack(d)
-		return 0, true
+		return settled, 0
 	}
 	if d.deliveries > uint64(c.spec.MaxDeliver) {
 		c.deadLetter(d, contracts.ErrDeliveriesExhausted.Msg(
 			"delivered %d times without an ack: the consumer crashed or hung on every delivery", d.deliveries-1), int(d.deliveries-1))
-		return 0, true
+		return settled, 0
 	}
 	err := c.run(d)
 	switch {
 	case err == nil:
 		c.ack(d)
-		return 0, true
+		return settled, 0
 	case c.rt.ctx.Err() != nil:
 		// Shutting down past the drain budget: the failure says nothing about the message.
 		_ = d.js.Nak()
-		return 0, true
+		return settled, 0
+	case c.cfg.key != nil && isNotYet(err):
+		// Not a failure: no attempt is counted, and the key's later messages go on.
+		return parked, 0
 	case isPermanent(err) || d.attempt >= c.spec.MaxDeliver:
 		c.deadLetter(d, err, d.attempt)
-		return 0, true
+		return settled, 0
 	}
 	delay := c.backoff(d.attempt)
 	if c.cfg.key == nil {
 		_ = d.js.NakWithDelay(delay)
-		return 0, true
+		return settled, 0
 	}
 	d.attempt++
 	d.msg.Deliveries = uint64(d.attempt)
-	return delay, false
+	return retry, delay
 }
 
 func (c *Consumer) ack(d *delivery) {
@@ -335,6 +354,9 @@ func (c *Consumer) ack(d *delivery) {
 func (c *Consumer) run(d *delivery) error {
 	ctx, cancel := context.WithTimeout(c.rt.ctx, c.cfg.handlerTimeout)
 	defer cancel()
+	if c.cfg.key != nil {
+		ctx = context.WithValue(ctx, keyOrderKey{}, d.gapOK)
+	}
 	_, err := c.h(ctx, d.msg)
 	return err
 }

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"container/heap"
+	"context"
 	"sort"
 	"time"
 
@@ -13,11 +14,13 @@ import (
 
 // mailbox is one key's queue. scheduled is true while it is in the ready list, running, or
 // waiting for a retry: a mailbox is never in two of those places, which is what serialises
-// a key.
+// a key. parked holds messages that wait for an earlier one of the key (see [NotYet]); a
+// mailbox with only parked messages stays in boxes, unscheduled.
 type mailbox struct {
 	key       string
 	keyed     bool
 	queue     []*delivery
+	parked    []*delivery
 	scheduled bool
 }
 
@@ -28,6 +31,8 @@ type delivery struct {
 	order      uint64 // arrival order in this consumer
 	deliveries uint64 // the server's count for this delivery
 	attempt    int    // deliveries plus in-place retries
+	parkedAt   time.Time
+	gapOK      bool // its predecessor can no longer arrive: apply it anyway
 }
 
 // enqueue holds a message and puts it in its mailbox.
@@ -76,27 +81,30 @@ func (c *Consumer) worker() {
 		d := b.queue[0]
 		c.mu.Unlock()
 
-		retryIn, settled := c.process(d)
+		res, retryIn := c.process(d)
 
 		c.mu.Lock()
-		if settled {
+		switch res {
+		case settled:
 			delete(c.held, d)
 			b.queue[0] = nil
 			b.queue = b.queue[1:]
+			c.unpark(b) // what waited for this message (or for any settle of the key) goes next
+		case parked:
+			c.park(b, d)
 		}
 		switch {
 		case len(b.queue) == 0:
 			b.scheduled = false
-			if b.keyed {
+			if b.keyed && len(b.parked) == 0 {
 				delete(c.boxes, b.key)
 			}
 		case c.closing:
 			b.scheduled = false // what it holds is naked by wait
-		case !settled:
+		case res == retry:
 			time.AfterFunc(retryIn, func() { c.requeue(b) })
 		default:
-			heap.Push(&c.ready, b)
-			c.work.Signal()
+			c.readyPush(b)
 		}
 		c.mu.Unlock()
 	}
@@ -110,6 +118,11 @@ func (c *Consumer) requeue(b *mailbox) {
 		b.scheduled = false
 		return
 	}
+	c.readyPush(b)
+}
+
+// readyPush puts a scheduled mailbox in the ready heap and wakes a worker. Called with c.mu held.
+func (c *Consumer) readyPush(b *mailbox) {
 	heap.Push(&c.ready, b)
 	c.work.Signal()
 }
@@ -150,6 +163,15 @@ func (c *Consumer) keepAlive() {
 			c.mu.Unlock()
 			for _, d := range held {
 				_ = d.js.InProgress()
+			}
+			if c.cfg.key != nil && c.checking.CompareAndSwap(false, true) {
+				// Apart, so that a slow server answer never delays the next InProgress.
+				go func() {
+					defer c.checking.Store(false)
+					ctx, cancel := context.WithTimeout(c.rt.ctx, max(c.spec.AckWait, time.Second))
+					defer cancel()
+					c.checkParked(ctx)
+				}()
 			}
 		}
 	}

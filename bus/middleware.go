@@ -67,7 +67,10 @@ func Logging(log *slog.Logger) Middleware {
 				attrs = append(attrs, slog.String("cause", cause.Error()))
 			}
 			level := slog.LevelWarn
-			if ce.Kind == contracts.KindInternal {
+			switch {
+			case isNotYet(err):
+				level = slog.LevelDebug // an event that waits its turn, see NotYet
+			case ce.Kind == contracts.KindInternal:
 				level = slog.LevelError
 			}
 			log.LogAttrs(ctx, level, "handler failed", attrs...)
@@ -101,6 +104,9 @@ func Metrics(m *metrics) Middleware {
 			}
 			ser := v.(*series)
 			ser.latency.Observe(time.Since(start).Seconds())
+			if err != nil && isNotYet(err) {
+				return out, err // waiting for its turn is not a failure, see NotYet
+			}
 			if err != nil {
 				ser.bad.Inc()
 				m.errors.WithLabelValues(msg.Service, kind, msg.Name, contracts.AsError(err).Code).Inc()

@@ -43,6 +43,11 @@
 // (3) Use [Cleanup] to delete old moa_inbox records; on MongoDB a TTL index on processed_at
 // does the same.
 //
+// Order: events an outbox versioned (bus.KeyVersion) are applied in version order per subject
+// in a keyed consumer, across crashes: the Inbox answers bus.NotYet for one whose predecessor
+// it has not recorded in moa_inbox_key_versions, and records the version after the effect and
+// before the moa_inbox record (in the transaction, WithTransactions).
+//
 // The receipts window: UpdateOnce recognises a duplicate only while its receipt is among the
 // document's last [DefaultWindow] (see [WithWindow]). A consumer with per-key mailboxes applies
 // a key's events in order, so a redelivery comes back long before the window rolls over; a

@@ -81,6 +81,7 @@ func Inbox(db *mongo.Database, consumer string, opts ...Option) bus.Middleware {
 		o(&cfg)
 	}
 	coll := db.Collection(Collection)
+	versions := db.Collection(VersionsCollection)
 	var txCheck struct {
 		sync.Mutex
 		ok bool
@@ -100,6 +101,10 @@ func Inbox(db *mongo.Database, consumer string, opts ...Option) bus.Middleware {
 			if done > 0 {
 				return nil, duplicate(ctx, cfg, m, r)
 			}
+			turn, err := awaitTurn(ctx, versions, consumer, m) // per-key order, see keyorder.go
+			if err != nil {
+				return nil, err
+			}
 			if cfg.tx {
 				txCheck.Lock()
 				if !txCheck.ok {
@@ -111,7 +116,13 @@ func Inbox(db *mongo.Database, consumer string, opts ...Option) bus.Middleware {
 					txCheck.ok = true
 				}
 				txCheck.Unlock()
-				out, dup, err := inTransaction(ctx, db, coll, r, m, next)
+				out, dup, err := inTransaction(ctx, db, coll, r, m, func(ctx context.Context, m *bus.Msg) ([]byte, error) {
+					out, err := next(ctx, m)
+					if err != nil {
+						return nil, err
+					}
+					return out, turn.record(ctx, versions)
+				})
 				if dup {
 					return nil, duplicate(ctx, cfg, m, r)
 				}
@@ -119,6 +130,9 @@ func Inbox(db *mongo.Database, consumer string, opts ...Option) bus.Middleware {
 			}
 			out, err := next(ctx, m)
 			if err != nil {
+				return nil, err
+			}
+			if err := turn.record(ctx, versions); err != nil {
 				return nil, err
 			}
 			if _, err := coll.InsertOne(ctx, record(r)); err != nil && !mongo.IsDuplicateKeyError(err) {

@@ -96,6 +96,8 @@ func runHelper(role string) error {
 		return helperPublisher(ctx, pool, rt)
 	case "consumer":
 		return helperConsumer(ctx, pool, rt)
+	case "ordered":
+		return helperOrderedConsumer(ctx, pool, rt)
 	}
 	return fmt.Errorf("unknown role %q", role)
 }

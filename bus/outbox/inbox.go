@@ -71,7 +71,12 @@ func Inbox(pool *pgxpool.Pool, consumer string, opts ...InboxOption) bus.Middlew
 			if err != nil {
 				return nil, err
 			}
-			out, dup, err := inboxTx(ctx, pool, consumer, id, func(ctx context.Context) ([]byte, error) { return next(ctx, m) })
+			out, dup, err := inboxTx(ctx, pool, consumer, id, func(ctx context.Context) ([]byte, error) {
+				if err := awaitTurn(ctx, Tx(ctx), consumer, m); err != nil { // per-key order, see keyorder.go
+					return nil, err
+				}
+				return next(ctx, m)
+			})
 			if err != nil {
 				return nil, err
 			}

@@ -17,13 +17,16 @@
 //     effect ([Tx] hands it to the handler), so a duplicate finds its row and is acked without
 //     running the handler. A handler may [Emit] into the same transaction: effect, inbox row and
 //     the next events of a saga commit together.
+//   - Order: Emit numbers each subject's events in commit order, and the inbox of a keyed
+//     consumer applies them in that order even when a crash makes them arrive out of it (see
+//     keyorder.go).
 //
-// Tables: [Migrate] creates moa_outbox and moa_inbox (tern, version table moa_bus_schema_version).
+// Tables: [Migrate] creates moa_outbox, moa_inbox and their key-version tables (tern, version
+// table moa_bus_schema_version).
 package outbox
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 
@@ -45,7 +48,7 @@ func Emit[T any](ctx context.Context, tx pgx.Tx, source string, ev contracts.Eve
 	if err != nil {
 		return env, err
 	}
-	body, err := json.Marshal(env)
+	body, err := stampedEnvelope(ctx, tx, subject, env) // the event's version of its key, see keyorder.go
 	if err != nil {
 		return env, err
 	}

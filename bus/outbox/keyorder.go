@@ -1,0 +1,73 @@
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/moa-run/moa/bus"
+	"github.com/moa-run/moa/contracts"
+)
+
+// Per-key order across crashes and redeliveries. A keyed consumer applies a key's events in the
+// order they reach it, and after a crash that is not the order they were emitted in: the dead
+// instance's unacked events come back only when their ack deadline passes, while the events it
+// never received come at once. So order cannot rest on delivery; it rests on a number.
+//
+// Emit gives each event the next version of its subject (event type and key: a consumer's
+// filter takes all of a subject's events or none, so the versions it sees have no holes),
+// in the envelope's key_version. The version is taken in the event's transaction and its row
+// stays locked until the commit, so versions commit in order and a rolled-back event leaves no
+// hole. The inbox records, per consumer and subject, the last version applied, in the effect's
+// transaction; an event whose predecessor is not applied yet is answered bus.NotYet, and the
+// keyed consumer parks it until the predecessor has run (see bus.KeyOrder). Events without a
+// version (written before this, or published directly with bus.Emit) keep the plain behaviour.
+
+// versionedEnvelope is the envelope as the outbox stores it.
+type versionedEnvelope struct {
+	contracts.Envelope
+	KeyVersion int64 `json:"key_version"` // bus.EnvelopeKeyVersion
+}
+
+// stampedEnvelope takes the next version of subject in tx and returns env's body with it.
+func stampedEnvelope(ctx context.Context, tx pgx.Tx, subject string, env contracts.Envelope) ([]byte, error) {
+	var v int64
+	err := tx.QueryRow(ctx, `INSERT INTO moa_outbox_key_versions AS k (subject, version) VALUES ($1, 1)
+		ON CONFLICT (subject) DO UPDATE SET version = k.version + 1 RETURNING version`, subject).Scan(&v)
+	if err != nil {
+		return nil, fmt.Errorf("outbox: version of %s: %w", subject, err)
+	}
+	return json.Marshal(versionedEnvelope{Envelope: env, KeyVersion: v})
+}
+
+// awaitTurn lets m's handler run only if m is the next version of its subject for consumer,
+// and records that it is applied (in tx, so only if the handler's effect commits). One
+// statement locks the record (creating it), moves it to m's version when that is the next one
+// (or when the consumer accepts the gap or does not keep order), and returns it:
+//   - equal to m's version: m is next (or replayed at its own version): it runs;
+//   - higher: m is older than what was applied (a replay, or an event whose gap was accepted
+//     before it came): it runs, and the record stays;
+//   - lower: an earlier event is missing: bus.NotYet, and tx rolls back.
+func awaitTurn(ctx context.Context, tx pgx.Tx, consumer string, m *bus.Msg) error {
+	v, ok := bus.KeyVersion(m)
+	if !ok {
+		return nil
+	}
+	ordered, gapAccepted := bus.KeyOrder(ctx)
+	force := !ordered || gapAccepted
+	var now int64
+	err := tx.QueryRow(ctx, `INSERT INTO moa_inbox_key_versions AS k (consumer, subject, version)
+		VALUES ($1, $2, CASE WHEN $3::bigint = 1 OR $4::boolean THEN $3::bigint ELSE 0 END)
+		ON CONFLICT (consumer, subject) DO UPDATE SET version =
+			CASE WHEN $4::boolean OR k.version = $3::bigint - 1 THEN GREATEST(k.version, $3::bigint) ELSE k.version END
+		RETURNING version`, consumer, m.Subject, v, force).Scan(&now)
+	if err != nil {
+		return fmt.Errorf("inbox: version of %s: %w", m.Subject, err)
+	}
+	if now < v {
+		return bus.NotYet("%s version %d: version %d was applied last", m.Subject, v, now)
+	}
+	return nil
+}
