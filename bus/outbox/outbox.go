@@ -49,6 +49,9 @@ func Emit[T any](ctx context.Context, tx pgx.Tx, source string, ev contracts.Eve
 	if err != nil {
 		return env, err
 	}
+	if err := checkSize(ctx, tx, env.ID, env.Type, env.TraceParent, env.TraceState, body); err != nil {
+		return env, err
+	}
 	if _, err := tx.Exec(ctx, `INSERT INTO moa_outbox (event_id, subject, envelope) VALUES ($1, $2, $3)`, env.ID, subject, body); err != nil {
 		return env, fmt.Errorf("outbox: insert %s: %w", env.Type, err)
 	}
