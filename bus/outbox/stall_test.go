@@ -243,6 +243,10 @@ func TestPermanentlyFailingRowsAreDeadLetteredAndLaterRowsFlow(t *testing.T) {
 	if rm.Subject != evPadded.Subject("k") || rm.Header.Get(bus.HeaderReplayFor) != "" {
 		t.Fatalf("replay goes to %s for %q, want %s for every consumer", rm.Subject, rm.Header.Get(bus.HeaderReplayFor), evPadded.Subject("k"))
 	}
+	bodyless, _ := deadLetterOf(t, rt.JetStream(), tooBigForServer)
+	if _, err := dlq.ReplayMsg(bodyless); !errors.Is(err, contracts.ErrValidation) {
+		t.Fatalf("replay of a dead letter without its body: %v, want validation_failed", err)
+	}
 	var dead int
 	if err := pool.QueryRow(ctxT(t, 10*time.Second), `SELECT count(*) FROM moa_outbox WHERE dead_at IS NOT NULL AND published_at IS NULL`).Scan(&dead); err != nil || dead != 2 {
 		t.Fatalf("%d rows marked dead (%v), want 2", dead, err)
