@@ -67,8 +67,6 @@ func (r *Relay) batch() (n int, more bool, err error) {
 				break
 			}
 			dead, deadCause, perr, more = &x, cause, nil, true
-			r.log.Warn("outbox row dead-lettered: the stream refuses it for good; the rows after it, of its key too, go on",
-				"id", x.id, "event_id", x.eventID, "subject", x.subject, "code", cause.Code, "error", cause.Message)
 		case brokenChain(perr):
 			// The stream's last message is not the previous row: another publisher came between
 			// them, or the server lost track of it. The next batch starts at this row, unchained.
@@ -98,6 +96,8 @@ func (r *Relay) batch() (n int, more bool, err error) {
 		if dead != nil {
 			r.deadLettered.Add(1)
 			r.m.deadLettered.WithLabelValues(r.opts.Name).Inc()
+			r.log.Warn("outbox row dead-lettered: the stream refuses it for good; the rows after it, of its key too, go on",
+				"id", dead.id, "event_id", dead.eventID, "subject", dead.subject, "code", deadCause.Code, "error", deadCause.Message)
 		}
 	}
 	if perr != nil {
