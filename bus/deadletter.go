@@ -29,6 +29,10 @@ const (
 	// HeaderDLQMsgID keeps the original Nats-Msg-Id (the event id); the dead letter's own
 	// Nats-Msg-Id is its dedupe key in the dead-letter stream.
 	HeaderDLQMsgID = "Moa-Dlq-Msg-Id"
+	// HeaderDLQOutbox marks a dead letter of the outbox relay (an event the stream refused for
+	// good, never delivered to any consumer): the id of its row in moa_outbox. Its consumer is
+	// the relay's name; a replay is for every consumer of the stream.
+	HeaderDLQOutbox = "Moa-Dlq-Outbox"
 )
 
 // Replay headers, set by `moa dlq replay` on the message it re-publishes.

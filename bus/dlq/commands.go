@@ -190,7 +190,8 @@ func (t *tool) each(ctx context.Context, verb string, fn func(context.Context, *
 }
 
 // ReplayMsg is the message a replay publishes for dead letter m: its original subject, body
-// and headers, addressed to the consumer that failed it, with a Nats-Msg-Id of its own.
+// and headers, addressed to the consumer that failed it, with a Nats-Msg-Id of its own. A dead
+// letter of the outbox relay (never published) is addressed to every consumer.
 func ReplayMsg(m *jetstream.RawStreamMsg) (*nats.Msg, error) {
 	subject := m.Header.Get(bus.HeaderDLQSubject)
 	consumer := m.Header.Get(bus.HeaderDLQConsumer)
@@ -210,6 +211,14 @@ func ReplayMsg(m *jetstream.RawStreamMsg) (*nats.Msg, error) {
 	}
 	seq := strconv.FormatUint(m.Sequence, 10)
 	r.Header.Set(jetstream.MsgIDHeader, "dlq-replay-"+seq+"-"+orig)
+	if m.Header.Get(bus.HeaderDLQOutbox) != "" {
+		// The outbox relay could not publish the event at all: no consumer has seen it.
+		if len(m.Data) == 0 {
+			return nil, contracts.ErrValidation.Msg("dead letter %d has no body (it was too large); clear dead_at of row %s in moa_outbox to publish it again", m.Sequence, m.Header.Get(bus.HeaderDLQOutbox))
+		}
+		r.Header.Set(bus.HeaderReplayOf, seq)
+		return r, nil
+	}
 	r.Header.Set(bus.HeaderReplayFor, consumer)
 	r.Header.Set(bus.HeaderReplayOf, seq)
 	return r, nil

@@ -38,7 +38,8 @@ commands:
   purge <seq> | --all        delete without replaying
 
 flags (ls, replay --all, purge --all):
-  --stream S                 only dead letters of stream S
+  --stream S                 only dead letters of stream S ("outbox": events an outbox relay
+                             could not publish; their consumer is the relay)
   --consumer C               only dead letters of consumer C
   --limit N                  ls: show at most N (default 100)
   --json                     ls, show: JSON output

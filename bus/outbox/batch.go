@@ -12,7 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/moa-run/moa/bus"
+	"github.com/moa-run/moa/contracts"
 )
 
 // relayLock is the advisory lock key that lets one relay batch run at a time per database.
@@ -28,51 +28,87 @@ type row struct {
 // errBusy says another relay holds the batch lock.
 var errBusy = errors.New("another relay is publishing")
 
-// batch publishes one batch of unpublished rows and marks the acked ones published, in one
-// transaction. It returns the number of rows it selected, or errBusy when another relay holds
-// the lock.
-func (r *Relay) batch() (int, error) {
+// batch publishes one batch of pending rows and, in one transaction, marks published the
+// acked prefix (the rows before the first that failed) and dead the first failed row when its
+// failure is permanent. It returns the number of rows it selected and whether rows may be
+// waiting that the next batch should take at once, or errBusy when another relay holds the
+// lock.
+func (r *Relay) batch() (n int, more bool, err error) {
 	ctx, cancel := context.WithTimeout(r.ctx, r.opts.PublishTimeout+30*time.Second)
 	defer cancel()
 	tx, err := r.pool.Begin(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("begin: %w", err)
+		return 0, false, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
 	var mine bool
 	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, relayLock).Scan(&mine); err != nil {
-		return 0, fmt.Errorf("lock: %w", err)
+		return 0, false, fmt.Errorf("lock: %w", err)
 	}
 	if !mine {
-		return 0, errBusy
+		return 0, false, errBusy
 	}
 	rows, err := selectRows(ctx, tx, r.opts.BatchSize)
 	if err != nil || len(rows) == 0 {
-		return 0, err
+		return 0, false, err
 	}
 	hook("relay.before_publish")
 	acked, perr := r.publish(ctx, rows)
 	hook("relay.after_publish")
-	if len(acked) > 0 {
-		if _, err := tx.Exec(ctx, `UPDATE moa_outbox SET published_at = now() WHERE id = ANY($1)`, acked); err != nil {
-			return 0, fmt.Errorf("mark published: %w", err)
+	more = len(rows) == r.opts.BatchSize
+	var dead *row
+	var deadCause *contracts.Error
+	if perr != nil {
+		x := rows[acked]
+		switch cause := permanent(perr); {
+		case cause != nil:
+			if err := r.deadLetter(ctx, x, cause); err != nil {
+				perr = fmt.Errorf("%w (after %w)", err, perr)
+				break
+			}
+			dead, deadCause, perr, more = &x, cause, nil, true
+		case brokenChain(perr):
+			// The stream's last message is not the previous row: another publisher came between
+			// them, or the server lost track of it. The next batch starts at this row, unchained.
+			r.streams.stale = true
+			perr, more = nil, true
+		}
+	}
+	if acked > 0 || dead != nil {
+		ids := make([]int64, acked)
+		for i, x := range rows[:acked] {
+			ids[i] = x.id
+		}
+		if _, err := tx.Exec(ctx, `UPDATE moa_outbox SET published_at = now() WHERE id = ANY($1)`, ids); err != nil {
+			return 0, false, fmt.Errorf("mark published: %w", err)
+		}
+		if dead != nil {
+			if _, err := tx.Exec(ctx, `UPDATE moa_outbox SET dead_at = now(), dead_error = $2 WHERE id = $1`, dead.id, deadCause.Error()); err != nil {
+				return 0, false, fmt.Errorf("mark dead: %w", err)
+			}
 		}
 		if err := tx.Commit(ctx); err != nil {
 			// The events are in the stream; they will be published again and deduplicated.
-			return 0, fmt.Errorf("commit published marks: %w", err)
+			return 0, false, fmt.Errorf("commit published marks: %w", err)
 		}
-		r.published.Add(int64(len(acked)))
-		r.m.published.WithLabelValues(r.opts.Name).Add(float64(len(acked)))
+		r.published.Add(int64(acked))
+		r.m.published.WithLabelValues(r.opts.Name).Add(float64(acked))
+		if dead != nil {
+			r.deadLettered.Add(1)
+			r.m.deadLettered.WithLabelValues(r.opts.Name).Inc()
+			r.log.Warn("outbox row dead-lettered: the stream refuses it for good; the rows after it, of its key too, go on",
+				"id", dead.id, "event_id", dead.eventID, "subject", dead.subject, "code", deadCause.Code, "error", deadCause.Message)
+		}
 	}
 	if perr != nil {
-		return 0, perr
+		return 0, false, perr
 	}
-	return len(rows), nil
+	return len(rows), more, nil
 }
 
 func selectRows(ctx context.Context, tx pgx.Tx, limit int) ([]row, error) {
 	rs, err := tx.Query(ctx, `SELECT id, event_id, subject, envelope FROM moa_outbox
-		WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
+		WHERE published_at IS NULL AND dead_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("select: %w", err)
 	}
@@ -88,51 +124,56 @@ func selectRows(ctx context.Context, tx pgx.Tx, limit int) ([]row, error) {
 	return out, rs.Err()
 }
 
-// publish sends every row asynchronously, in id order on one connection (so the stream stores
-// them in that order), then waits for all PubAcks. It returns the ids that were acked.
-func (r *Relay) publish(ctx context.Context, rows []row) ([]int64, error) {
-	futures := make([]jetstream.PubAckFuture, len(rows))
+// publish sends the rows asynchronously, in id order on one connection, then waits for their
+// PubAcks in that order. It returns how many rows, from the first, the stream acked, and why
+// the next one was not (nil when all were).
+//
+// Each row is chained to the previous row of the batch bound for the same stream
+// (Nats-Expected-Last-Msg-Id), so the stream stores a row only right after its predecessor: a
+// row that fails (too large, subject full, stream unavailable for a moment) makes the stream
+// refuse the rows after it too, which wait for the next batch, instead of being stored ahead
+// of it. With only the acked prefix marked, the stream receives the rows in id order.
+func (r *Relay) publish(ctx context.Context, rows []row) (int, error) {
+	futures := make([]jetstream.PubAckFuture, 0, len(rows))
+	last := map[string]string{} // stream -> event id of its previous row in this batch
 	var sendErr error
-	for i, x := range rows {
+	for _, x := range rows {
 		msg, err := rowMsg(x)
 		if err != nil {
-			// A row the relay cannot read would block nothing but itself; it stays unpublished
-			// and logged. It cannot happen with rows written by Emit.
-			r.log.Error("unreadable outbox row", "id", x.id, "event_id", x.eventID, "error", err)
-			continue
+			// It cannot happen with rows written by Emit.
+			sendErr = &unpublishable{cause: contracts.ErrInternal.Msg("unreadable outbox row %d: %v", x.id, err)}
+			break
+		}
+		if stream := r.streams.of(ctx, r.js, x.subject); stream != "" {
+			if prev, ok := last[stream]; ok {
+				msg.Header.Set(expectedLastMsgID, prev)
+			}
+			last[stream] = x.eventID
 		}
 		f, err := r.js.PublishMsgAsync(msg)
 		if err != nil {
 			sendErr = fmt.Errorf("publish %s: %w", x.subject, err)
 			break
 		}
-		futures[i] = f
+		futures = append(futures, f)
 	}
 	wait := time.NewTimer(r.opts.PublishTimeout)
 	defer wait.Stop()
-	acked := make([]int64, 0, len(rows))
-	var ackErr error
 	for i, f := range futures {
-		if f == nil {
-			continue
-		}
 		select {
 		case ack := <-f.Ok():
-			acked = append(acked, rows[i].id)
 			if ack != nil && ack.Duplicate {
 				r.duplicates.Add(1)
 			}
 		case err := <-f.Err():
-			if ackErr == nil {
-				ackErr = fmt.Errorf("publish %s: %w", rows[i].subject, err)
-			}
+			return i, fmt.Errorf("publish %s: %w", rows[i].subject, err)
 		case <-wait.C:
-			return acked, errors.Join(sendErr, fmt.Errorf("no PubAck within %v for %d of %d events", r.opts.PublishTimeout, len(rows)-len(acked), len(rows)))
+			return i, fmt.Errorf("no PubAck within %v for %d of %d events", r.opts.PublishTimeout, len(rows)-i, len(rows))
 		case <-ctx.Done():
-			return acked, ctx.Err()
+			return i, ctx.Err()
 		}
 	}
-	return acked, errors.Join(sendErr, ackErr)
+	return len(futures), sendErr
 }
 
 // rowMsg is the wire form of an outbox row: what bus.EnvelopeMsg would build from the
@@ -148,14 +189,7 @@ func rowMsg(x row) (*nats.Msg, error) {
 	}
 	msg := nats.NewMsg(x.subject)
 	msg.Data = x.body
-	msg.Header.Set(jetstream.MsgIDHeader, x.eventID)
-	msg.Header.Set(bus.HeaderEventType, env.Type)
-	if env.TraceParent != "" {
-		msg.Header.Set("traceparent", env.TraceParent)
-	}
-	if env.TraceState != "" {
-		msg.Header.Set("tracestate", env.TraceState)
-	}
+	msg.Header = rowHeader(x.eventID, env.Type, env.TraceParent, env.TraceState)
 	return msg, nil
 }
 
@@ -198,6 +232,8 @@ func deleteChunked(ctx context.Context, r *Relay, sql string, age time.Duration)
 type relayMetrics struct {
 	published *prometheus.CounterVec
 	errors    *prometheus.CounterVec
+	// deadLettered counts rows moved aside: the stream refused them for good.
+	deadLettered *prometheus.CounterVec
 }
 
 func newRelayMetrics(reg prometheus.Registerer) *relayMetrics {
@@ -209,6 +245,10 @@ func newRelayMetrics(reg prometheus.Registerer) *relayMetrics {
 		errors: registerOrGet(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "moa", Name: "outbox_relay_errors_total",
 			Help: "Relay batches that failed (NATS or PostgreSQL unavailable) and were retried.",
+		}, []string{"relay"})),
+		deadLettered: registerOrGet(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "moa", Name: "outbox_dead_lettered_total",
+			Help: "Outbox rows the stream refused for good (too large, invalid), moved to the DLQ stream so that later rows flow.",
 		}, []string{"relay"})),
 	}
 }

@@ -12,7 +12,9 @@
 //   - Relay: [StartRelay] publishes unpublished rows in id order with Nats-Msg-Id = event id,
 //     waits for the PubAcks, then marks them published. A crash between publish and mark
 //     re-publishes; the stream's duplicate window drops the copy, and the inbox absorbs what
-//     gets past the window.
+//     gets past the window. A row the stream refuses for good is dead-lettered (see [Relay])
+//     so that the rows after it flow; [Emit] refuses, with payload_too_large, an event larger
+//     than the server accepts.
 //   - Consumer: the [Inbox] middleware records (consumer, event id) in the transaction of the
 //     effect ([Tx] hands it to the handler), so a duplicate finds its row and is acked without
 //     running the handler. A handler may [Emit] into the same transaction: effect, inbox row and
@@ -27,6 +29,7 @@ package outbox
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 
@@ -43,9 +46,22 @@ const NotifyChannel = "moa_outbox"
 // Emit records one event in the outbox inside tx. The event is published by the relay only if
 // tx commits, and it is published even if this process dies right after the commit: the row is
 // the source of truth. It returns the envelope (its ID is the event id).
+//
+// An event the NATS server could never take (above its max_payload as the relay publishes it)
+// is refused with contracts.ErrPayloadTooBig (payload_too_large) before anything is written:
+// tx is untouched and usable. The limit is known from the relays running in this process.
 func Emit[T any](ctx context.Context, tx pgx.Tx, source string, ev contracts.Event[T], key string, data T) (contracts.Envelope, error) {
 	env, subject, err := bus.NewEnvelope(ctx, nil, source, ev, key, data)
 	if err != nil {
+		return env, err
+	}
+	// The size is checked before the event takes a version of its key: a refused event must
+	// leave no hole in the versions, which would hold its key's later events back.
+	widest, err := json.Marshal(versionedEnvelope{Envelope: env, KeyVersion: math.MaxInt64})
+	if err != nil {
+		return env, fmt.Errorf("outbox: encode %s: %w", env.Type, err)
+	}
+	if err := checkSize(ctx, tx, env.ID, env.Type, env.TraceParent, env.TraceState, widest); err != nil {
 		return env, err
 	}
 	body, err := stampedEnvelope(ctx, tx, subject, env) // the event's version of its key, see keyorder.go

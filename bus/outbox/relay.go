@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/moa-run/moa/bus"
+	"github.com/moa-run/moa/contracts"
 )
 
 // RelayOptions configures a relay. Zero values take the defaults.
@@ -68,9 +69,27 @@ func (o *RelayOptions) defaults(rt *bus.Runtime) {
 
 // Relay publishes the outbox of one database. Any number of relays (in any number of
 // processes) may run on the same database: a batch takes a transaction-scoped advisory lock,
-// so one batch runs at a time and the stream receives the rows in id order, and it locks its
-// rows FOR UPDATE SKIP LOCKED, so no row is ever taken twice at once. A relay that dies mid-
-// batch releases both with its connection; its rows are published again by the next batch.
+// so one batch runs at a time, and it locks its rows FOR UPDATE SKIP LOCKED, so no row is ever
+// taken twice at once. A relay that dies mid-batch releases both with its connection; its rows
+// are published again by the next batch.
+//
+// The stream receives the rows in id order: a batch chains each row to the previous one of
+// its stream (the stream refuses a row whose predecessor it did not store), and marks
+// published only the rows before the first that failed; the rest are published again, after
+// it.
+//
+// A transient failure (NATS or the stream unavailable, a full stream, a timeout) is retried
+// with backoff, forever. A row the stream refuses for good (above the server's max_payload or
+// the stream's MaxMsgSize, an invalid subject) is dead-lettered instead of blocking the rows
+// after it: it gets a dead letter on dlq.outbox.<relay name> in the DLQ stream (listed by
+// `moa dlq ls`; the body is left out if even that stream cannot take it), is marked dead_at in
+// moa_outbox (kept, with the reason), counted in moa_outbox_dead_lettered_total, and logged.
+// This gives up per-key order for that one event, knowingly: the later events of its key are
+// published without it, as if it had never been emitted. Consumers that must not see a gap
+// need the event repaired and re-published (clear dead_at, or `moa dlq replay`), which puts
+// it after its successors. Emit refuses events above the server's max_payload, so a dead row
+// takes a stream configured below the server's limit, or a row emitted where no relay told
+// Emit the limit.
 type Relay struct {
 	pool *pgxpool.Pool
 	rt   *bus.Runtime
@@ -86,10 +105,15 @@ type Relay struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	published  atomic.Int64
-	duplicates atomic.Int64
-	failures   atomic.Int64
-	listening  atomic.Bool
+	// streams and dlqName serve batch, on the run goroutine only.
+	streams streamIndex
+	dlqName string
+
+	published    atomic.Int64
+	duplicates   atomic.Int64
+	deadLettered atomic.Int64
+	failures     atomic.Int64
+	listening    atomic.Bool
 }
 
 // StartRelay starts a relay publishing pool's outbox through rt. ctx only carries values: the
@@ -114,6 +138,10 @@ func StartRelay(ctx context.Context, pool *pgxpool.Pool, rt *bus.Runtime, opts R
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
 		ctx:  rctx, cancel: cancel,
+		dlqName: opts.Name,
+	}
+	if _, err := contracts.Token("relay name", opts.Name); err != nil {
+		r.dlqName = "relay" // its dead letters' subject needs a token
 	}
 	register(r)
 	go r.listen()
@@ -132,6 +160,10 @@ func (r *Relay) Notify() {
 
 // Published is how many rows this relay has published (PubAck received and marked).
 func (r *Relay) Published() int64 { return r.published.Load() }
+
+// DeadLettered is how many rows this relay moved aside because the stream refused them for
+// good (see Relay).
+func (r *Relay) DeadLettered() int64 { return r.deadLettered.Load() }
 
 // Duplicates is how many of them the stream had already (a re-publish after a relay died
 // between publishing and marking), which its duplicate window dropped.
@@ -208,15 +240,12 @@ func (r *Relay) run() {
 	}
 }
 
-// drain publishes batches until one comes back short.
+// drain publishes batches until one comes back short and complete.
 func (r *Relay) drain() error {
 	for !r.stopped() {
-		n, err := r.batch()
-		if err != nil {
+		_, more, err := r.batch()
+		if err != nil || !more {
 			return err
-		}
-		if n < r.opts.BatchSize {
-			return nil
 		}
 	}
 	return nil
