@@ -22,6 +22,9 @@ import (
 // edge included).
 var natsUsers = []string{"ops"}
 
+// opsSecret is auth's operator secret in these tests: ops trades it for an operator token.
+const opsSecret = "deploy-test-operator-secret"
+
 // isFront reports whether a registered service is a web front (the edge), which answers no
 // endpoints.
 func isFront(name string) bool {
@@ -185,6 +188,12 @@ func TestServicesWorkUnderTheirNATSUsers(t *testing.T) {
 			DataDir: t.TempDir(), External: true, HTTPAddr: "127.0.0.1:0", Services: []string{name},
 			NATS:   system.NATSConfig{URL: url, User: name, Password: natsPassword(name)},
 			Logger: testLogger(t), ServicePostgresURL: map[string]string{},
+			Setting: func(service, key string) string {
+				if service == "auth" && key == system.AuthOperatorSecret {
+					return opsSecret
+				}
+				return ""
+			},
 		}
 		if reg.Postgres {
 			cfg.ServicePostgresURL[name] = moatest.Postgres(t)

@@ -78,6 +78,11 @@ func sagaFlow(t *testing.T, c, ops *bus.Client, opsRT *bus.Runtime, edge *userCo
 		return nil
 	})
 
+	op, err := bus.Call(ctx, ops, contracts.AuthOperatorToken, contracts.OperatorTokenRequest{Secret: opsSecret})
+	if err != nil {
+		t.Fatalf("auth.operator_token: %v", err)
+	}
+	ctx = bus.WithAuthToken(ctx, op.AccessToken)
 	rebuilt, err := bus.Call(ctx, ops, contracts.SubscriptionRebuildDashboard, contracts.Empty{})
 	if err != nil || rebuilt.Events < 4 || rebuilt.Products != 1 {
 		t.Errorf("rebuild_dashboard: %+v, %v: want the 4 events of the saga replayed (ordered consumers on SUBSCRIPTION and BILLING)", rebuilt, err)

@@ -90,7 +90,7 @@ func TestDashboardRebuildReproducesTheNumbers(t *testing.T) {
 	}
 
 	var out bytes.Buffer
-	if err := subscription.ProjectionsCommand(ctxT(t, time.Minute), s.nats.Conn(t), []string{"rebuild"}, &out); err != nil {
+	if err := subscription.ProjectionsCommand(s.as(authntest.Operator()), s.nats.Conn(t), []string{"rebuild"}, &out); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "dashboard rebuilt") {
@@ -131,13 +131,13 @@ func TestStuckSagasAreNudgedThenTimedOut(t *testing.T) {
 	var out bytes.Buffer
 	moatest.WaitFor(t, 20*time.Second, func() error {
 		out.Reset()
-		if err := subscription.SagasCommand(ctxT(t, 10*time.Second), s.nats.Conn(t), []string{"stuck", "--older-than", "1s"}, &out); err != nil {
+		if err := subscription.SagasCommand(s.as(authntest.Operator()), s.nats.Conn(t), []string{"stuck", "--older-than", "1s"}, &out); err != nil {
 			return err
 		}
 		if !strings.Contains(out.String(), sub.ID) || !strings.Contains(out.String(), "PENDING") {
 			return fmt.Errorf("not listed yet: %s", out.String())
 		}
-		st, err := s.sub.Stuck(ctxT(t, 10*time.Second), contracts.StuckSagasRequest{})
+		st, err := s.sub.Stuck(s.as(authntest.Operator()), contracts.StuckSagasRequest{})
 		if err != nil {
 			return err
 		}
@@ -269,7 +269,9 @@ func TestSubscriptionEndpointsCheckTheCaller(t *testing.T) {
 	want(err, contracts.ErrForbidden, "")
 	_, err = s.sub.Stuck(s.as(seller), contracts.StuckSagasRequest{})
 	want(err, contracts.ErrForbidden, "")
-	_, err = s.sub.Stuck(ctxT(t, 10*time.Second), contracts.StuckSagasRequest{Limit: 5000})
+	_, err = s.sub.Stuck(ctxT(t, 10*time.Second), contracts.StuckSagasRequest{})
+	want(err, contracts.ErrUnauthenticated, "")
+	_, err = s.sub.Stuck(s.as(authntest.Operator()), contracts.StuckSagasRequest{Limit: 5000})
 	want(err, contracts.ErrValidation, "limit")
 	var out bytes.Buffer
 	err = subscription.SagasCommand(ctxT(t, 10*time.Second), s.nats.Conn(t), []string{"stuck", "--limit", "zero"}, &out)

@@ -98,7 +98,7 @@ func TestDeclinedPaymentDuringCatalogOutageReleasesTheSeat(t *testing.T) {
 	var out bytes.Buffer
 	moatest.WaitFor(t, 20*time.Second, func() error {
 		out.Reset()
-		if err := subscription.SagasCommand(ctxT(t, 10*time.Second), s.nats.Conn(t), []string{"stuck", "--older-than", "1s"}, &out); err != nil {
+		if err := subscription.SagasCommand(s.as(authntest.Operator()), s.nats.Conn(t), []string{"stuck", "--older-than", "1s"}, &out); err != nil {
 			return err
 		}
 		if !strings.Contains(out.String(), sub.ID) || !strings.Contains(out.String(), "CANCELLING") || !strings.Contains(out.String(), "payment_failed") {
