@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -89,6 +90,11 @@ func (n *NATSProcess) Start() {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envNATSProcess+"="+string(cfg))
 	cmd.Stderr = os.Stderr
+	// The child exits when this pipe closes: a test binary that dies (a timeout's panic, a
+	// kill) leaves no server behind.
+	if _, err := cmd.StdinPipe(); err != nil {
+		n.t.Fatal(err)
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		n.t.Fatal(err)
@@ -134,7 +140,8 @@ func (n *NATSProcess) Kill() {
 	n.cmd = nil
 }
 
-// serveNATSProcess is the child's side: run the server, report its port, block until killed.
+// serveNATSProcess is the child's side: run the server, report its port, run until killed or
+// until the parent is gone (stdin closes).
 func serveNATSProcess(raw string) {
 	var c natsProcConfig
 	if err := json.Unmarshal([]byte(raw), &c); err != nil {
@@ -152,5 +159,6 @@ func serveNATSProcess(raw string) {
 		os.Exit(2)
 	}
 	fmt.Printf("MOATEST-NATS: ready %d\n", srv.Addr().(*net.TCPAddr).Port)
-	select {}
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	os.Exit(0)
 }
