@@ -58,7 +58,15 @@ func (r *Runtime) checkSync(ctx context.Context, critical []string) {
 	if len(critical) == 0 {
 		return
 	}
-	lazy, known := r.lazyServers(ctx)
+	// Every service of a process checks at its start; the servers' setting is read once (its
+	// own lock: reading varz takes up to varzWait, and r.mu guards what starting services add).
+	r.syncMu.Lock()
+	if r.syncRead == nil {
+		r.syncRead = &syncState{}
+		r.syncRead.lazy, r.syncRead.known = r.lazyServers(ctx)
+	}
+	lazy, known := r.syncRead.lazy, r.syncRead.known
+	r.syncMu.Unlock()
 	if !known {
 		r.log.Debug("durability guard: cannot read the server's sync setting (no system account access); not checked")
 		return
@@ -67,6 +75,12 @@ func (r *Runtime) checkSync(ctx context.Context, critical []string) {
 		r.warnDurability("sync", "WARNING: critical streams on a server that does not fsync before acknowledging (sync_interval is not always): an OS crash or power loss can lose acknowledged events",
 			"streams", strings.Join(critical, ","), "servers", strings.Join(lazy, ","))
 	}
+}
+
+// syncState is what lazyServers found.
+type syncState struct {
+	lazy  []string
+	known bool
 }
 
 // lazyServers names the servers that do not sync always; known is false when no server's

@@ -40,6 +40,9 @@ type Runtime struct {
 	consumers []*Consumer
 	inflight  sync.WaitGroup
 	durWarn   map[string]string // DurabilityWarnings by key
+
+	syncMu   sync.Mutex
+	syncRead *syncState // the servers' sync setting, read by the first CheckDurability
 }
 
 // Option configures a Runtime.
