@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +27,8 @@ type Runtime struct {
 	prop    propagation.TextMapPropagator
 	extra   []Middleware
 	client  *Client
+	// embedded is the in-process server nc connects to, if any (WithEmbeddedServer).
+	embedded *server.Server
 
 	// ctx is the parent of every handler context; canceled by Close after the drain timeout.
 	ctx    context.Context
@@ -36,6 +39,10 @@ type Runtime struct {
 	services  []*Service
 	consumers []*Consumer
 	inflight  sync.WaitGroup
+	durWarn   map[string]string // DurabilityWarnings by key
+
+	syncMu   sync.Mutex
+	syncRead *syncState // the servers' sync setting, read by the first CheckDurability
 }
 
 // Option configures a Runtime.

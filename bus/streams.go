@@ -150,11 +150,17 @@ func keepStronger(cfg *jetstream.StreamConfig, have jetstream.StreamConfig) {
 // contracts.ErrStreamTooWeak for a critical stream that is weaker: memory storage where file
 // was declared, fewer replicas than declared in a cluster, a retention that deletes messages
 // earlier (work queue or interest where limits is declared), a shorter MaxAge, or a shorter
-// duplicate window (the outbox relay relies on it to drop re-published events). Non-critical
-// streams and the single-server replica cap are only logged. Services call it at start and
-// refuse to run.
+// duplicate window (the outbox relay relies on it to drop re-published events). Services call
+// it at start and refuse to run.
+//
+// What does not refuse a start is still said: a weaker non-critical stream is logged, and for
+// critical streams a replica count capped to 1 by a single server, and a server that does not
+// fsync before acknowledging (read where the connection can: the embedded server's options, or
+// varz through the system account), are logged once as WARNING and listed by
+// [Runtime.DurabilityWarnings] for /status.
 func (r *Runtime) CheckDurability(ctx context.Context, specs ...contracts.StreamSpec) error {
 	var errs []error
+	var critical []string
 	for _, s := range specs {
 		st, err := r.js.Stream(ctx, s.Name)
 		if err != nil {
@@ -165,9 +171,17 @@ func (r *Runtime) CheckDurability(ctx context.Context, specs ...contracts.Stream
 			return fmt.Errorf("bus: stream %s: %w", s.Name, err)
 		}
 		info := st.CachedInfo()
+		if s.Critical {
+			critical = append(critical, s.Name)
+		}
 		weak := r.weaknesses(s, info.Config)
 		if len(weak) == 0 {
-			if info.Config.Replicas < s.Replicas {
+			switch {
+			case info.Config.Replicas >= s.Replicas:
+			case s.Critical:
+				r.warnDurability("replicas "+s.Name, "WARNING: critical stream capped to fewer replicas than declared: a single server, not a cluster; losing its disk loses the stream",
+					"stream", s.Name, "replicas", info.Config.Replicas, "declared", s.Replicas)
+			default:
 				r.log.Info("stream has fewer replicas than declared: not a cluster", "stream", s.Name, "replicas", info.Config.Replicas, "declared", s.Replicas)
 			}
 			if info.Cluster != nil {
@@ -184,6 +198,9 @@ func (r *Runtime) CheckDurability(ctx context.Context, specs ...contracts.Stream
 			continue
 		}
 		errs = append(errs, contracts.ErrStreamTooWeak.Msg("critical stream %s has %s; refusing to start (see the operations guide on stream durability)", s.Name, strings.Join(weak, "; ")))
+	}
+	if len(errs) == 0 {
+		r.checkSync(ctx, critical)
 	}
 	return errors.Join(errs...)
 }

@@ -44,7 +44,12 @@ const procDirPrefix = "moatest-pg-"
 //
 // Without it the server still dies with the test binary, but its files
 // stay in the temp dir until a later test run removes them.
+//
+// Main is also where a [NATSProcess] child becomes its nats-server.
 func Main(m *testing.M) {
+	if cfg := os.Getenv(envNATSProcess); cfg != "" {
+		serveNATSProcess(cfg) // a NATSProcess child: the server, not the tests
+	}
 	code := m.Run()
 	if err := shutdownProcess(); err != nil {
 		os.Stderr.WriteString("moatest: " + err.Error() + "\n")

@@ -81,6 +81,7 @@ type NATSConfig struct {
 	// free port).
 	Addr string
 	// SyncAlways makes the embedded server fsync every JetStream write before acking it.
+	// `moa dev` sets it unless --nats-sync-always=false; the zero value (tests) does not.
 	SyncAlways bool
 
 	// InboxPrefix replaces "_INBOX" in the reply subjects of this process's connection. The

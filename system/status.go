@@ -20,6 +20,12 @@ td,th{padding:.2rem .8rem .2rem 0;text-align:left}code{background:#f3f3f3;paddin
 <tr><th>PostgreSQL</th><td>{{.Postgres}}</td></tr>
 <tr><th>MongoDB</th><td>{{.Mongo}}</td></tr>
 </table>
+<h2>Durability</h2>
+{{if .Durability}}<ul>
+{{range .Durability}}<li><strong>{{.}}</strong></li>
+{{end}}</ul>
+<p>See the operations guide (docs/operations.md) on replicas and <code>sync_interval: always</code>.</p>
+{{else}}<p>No durability warnings from the services' stream checks.</p>{{end}}
 <h2>Services</h2>
 {{if .Services}}<table>
 <tr><th>service</th><th>state</th></tr>
@@ -47,6 +53,8 @@ type statusView struct {
 	Mongo    string
 	Services []serviceView
 	WebApp   bool // a selected service (the edge) serves /
+	// Durability lists the warnings of the services' durability guard (bus.CheckDurability).
+	Durability []string
 }
 
 type serviceView struct{ Name, State string }
@@ -55,6 +63,9 @@ func (s *System) serveStatus(rw http.ResponseWriter, _ *http.Request) {
 	v := statusView{State: s.State(), NATS: s.NATSURL(), Postgres: "not used", Mongo: "not used", WebApp: s.cfg.mountsRoot(s.names)}
 	if v.NATS == "" {
 		v.NATS = "(connecting)"
+	}
+	if rt := s.Runtime(); rt != nil {
+		v.Durability = rt.DurabilityWarnings()
 	}
 	started := map[string]bool{}
 	for _, n := range s.Services() {

@@ -126,7 +126,12 @@ func (s *System) start(ctx context.Context) error {
 		if err := s.startNATS(); err != nil {
 			return wrap("nats", err)
 		}
-		rt, err := bus.New(s.nc, bus.WithLogger(s.log), bus.WithRegisterer(s.reg))
+		opts := []bus.Option{bus.WithLogger(s.log), bus.WithRegisterer(s.reg)}
+		if s.ns != nil {
+			// The durability guard reads the embedded server's sync setting from its options.
+			opts = append(opts, bus.WithEmbeddedServer(s.ns))
+		}
+		rt, err := bus.New(s.nc, opts...)
 		if err != nil {
 			return wrap("bus", err)
 		}

@@ -40,6 +40,14 @@ func TestDevRunsTheWholeSystemAndStopsCleanlyOnSIGTERM(t *testing.T) {
 		t.Errorf("auth.v1.keys = %+v, %v; want the signing keys", keys, err)
 	}
 	checkHTTP(t, webURL)
+	// One server: the critical streams run at R1, which the start log and /status say as a
+	// warning; the embedded server fsyncs by default, so no warning about that.
+	if _, body := get(t, webURL+"status"); !strings.Contains(body, "WARNING: critical stream capped") || strings.Contains(body, "does not fsync") {
+		t.Errorf("/status durability: want the R1 warning and no fsync warning:\n%s", body)
+	}
+	if !strings.Contains(p.stderr.String(), "WARNING: critical stream capped") {
+		t.Errorf("the start log does not warn that critical streams are capped to R1")
+	}
 	// The dead-letter tool finds the dev server's DLQ stream (created at start) by URL.
 	dl := start(t, map[string]string{"MOA_NATS_URL": natsURL}, "dlq", "ls", "--limit", "5")
 	if code := dl.wait(t); code != 0 || !strings.Contains(strings.Join(dl.stdout.lines(), "\n"), "no dead letters") {

@@ -55,6 +55,48 @@ func TestExplicitFalseFlagBeatsTrueVariable(t *testing.T) {
 	}
 }
 
+// moa dev fsyncs every JetStream write unless told not to: the README's figure shows the cost
+// is far above what a development workload publishes.
+func TestDevSyncsAlwaysByDefault(t *testing.T) {
+	o, _, err := parse(cmdDev, nil, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.System.NATS.SyncAlways {
+		t.Error("moa dev does not fsync by default")
+	}
+	o, _, _ = parse(cmdDev, []string{"--nats-sync-always=false"}, env(nil))
+	if o.System.NATS.SyncAlways {
+		t.Error("--nats-sync-always=false ignored")
+	}
+}
+
+// The README's configuration table gives each setting the default `moa help` prints.
+func TestREADMEStatesEveryDefault(t *testing.T) {
+	b, err := os.ReadFile("../../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "| `--"); ok {
+			flag, _, _ := strings.Cut(rest, "`")
+			flag, _, _ = strings.Cut(flag, " ")
+			rows[flag] = line
+		}
+	}
+	for _, s := range settings {
+		row, ok := rows[s.Flag]
+		if !ok {
+			t.Errorf("README's table has no row for --%s", s.Flag)
+			continue
+		}
+		if s.Default != "" && !strings.Contains(row, "`"+s.Default+"`") {
+			t.Errorf("README's row for --%s does not give its default `%s`: %s", s.Flag, s.Default, row)
+		}
+	}
+}
+
 func TestFlagsMayFollowArguments(t *testing.T) {
 	o, args, err := parse(cmdServe, []string{"auth", "--http-addr", ":9000", "search", "--", "--literal"}, env(nil))
 	if err != nil {
