@@ -152,7 +152,11 @@ func TestCloseHandsBackQueuedAndAbandonedMessages(t *testing.T) {
 	for i := range 10 {
 		mbEmit(t, rt, "k", i)
 	}
-	moatest.Eventually(t, 10*time.Second, func() bool { return mbConsumerInfo(t, rt.JetStream(), "handoff").NumAckPending == 10 }, "all ten held")
+	// Held by the server's count is not yet running: wait for the first handler to start too,
+	// or Close may come before it (a fresh-clone run failed so: started=0).
+	moatest.Eventually(t, 10*time.Second, func() bool {
+		return first.Load() == 1 && mbConsumerInfo(t, rt.JetStream(), "handoff").NumAckPending == 10
+	}, "all ten held, the first one running")
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	_ = rt.Close(ctx, false)
