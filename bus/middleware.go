@@ -204,7 +204,7 @@ func authorizer(a contracts.Access, v TokenVerifier) func(ctx context.Context, s
 			}
 			return ctx, contracts.ErrUnauthenticated.Msg("this call needs an access token")
 		}
-		if v == nil { // Handle refuses to register such an endpoint; this is HandleRaw's way in
+		if v == nil { // a service without a verifier serves only callers without a token
 			return ctx, contracts.ErrUnavailable.Msg("%s cannot verify access tokens", subject)
 		}
 		p, err := v.Verify(ctx, tok)

@@ -120,8 +120,7 @@ func (s *Service) Name() string { return s.spec.Name }
 func (s *Service) Micro() micro.Service { return s.svc }
 
 // UseVerifier sets what verifies the access tokens of the service's requests. Call it before
-// [Handle]: an endpoint whose declared access admits signed-in callers cannot be registered
-// without it.
+// [Handle]: an endpoint that only signed-in callers may use cannot be registered without it.
 func (s *Service) UseVerifier(v TokenVerifier) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -154,7 +153,9 @@ func Handle[Req, Resp any](s *Service, ep contracts.Endpoint[Req, Resp], fn func
 	s.mu.Lock()
 	v := s.verifier
 	s.mu.Unlock()
-	if ep.Access.Roles() != 0 && v == nil {
+	// Without a verifier an endpoint that only signed-in users may call could answer nothing;
+	// one that also admits callers without a token serves them and refuses tokens (authorizer).
+	if ep.Access.Roles() != 0 && !ep.Access.NoToken() && v == nil {
 		return fmt.Errorf("bus: %s admits %s callers, but service %s has no token verifier (UseVerifier)", ep.Subject(), ep.Access, s.spec.Name)
 	}
 	authorize := authorizer(ep.Access, v)
