@@ -60,6 +60,27 @@ func (a Access) AdmitsRole(r Role) bool {
 // the endpoint, which is what makes the edge route it.
 func (a Access) ForApps() bool { return a&(AccessAnonymous|AccessConsumer|AccessSeller) != 0 }
 
+// Names lists a's callers by their wire names, as the generated schemas and docs show them:
+// "anonymous", "consumer", "seller", "operator", "internal".
+func (a Access) Names() []string {
+	out := []string{}
+	for _, c := range accessNames {
+		if a&c.bit != 0 {
+			out = append(out, c.wire)
+		}
+	}
+	return out
+}
+
+var accessNames = []struct {
+	bit        Access
+	wire, name string
+}{
+	{AccessAnonymous, "anonymous", "anyone"},
+	{AccessConsumer, "consumer", "consumer"}, {AccessSeller, "seller", "seller"},
+	{AccessOperator, "operator", "operator"}, {AccessInternal, "internal", "internal"},
+}
+
 // String names a's callers for messages and docs: "anyone", "signed-in", "seller",
 // "consumer", "operator", "internal", or a list joined by " or ".
 func (a Access) String() string {
@@ -75,10 +96,7 @@ func (a Access) String() string {
 		parts = append(parts, "signed-in")
 		a &^= AccessSignedIn
 	}
-	for _, c := range []struct {
-		bit  Access
-		name string
-	}{{AccessConsumer, "consumer"}, {AccessSeller, "seller"}, {AccessOperator, "operator"}, {AccessInternal, "internal"}} {
+	for _, c := range accessNames[1:] {
 		if a&c.bit != 0 {
 			parts = append(parts, c.name)
 		}

@@ -1,9 +1,12 @@
 package contracts_test
 
 import (
+	"bytes"
+	"os"
 	"testing"
 
 	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/contracts/schemagen"
 )
 
 // Every registered endpoint states who may call it: the bus enforces the declaration and the
@@ -56,5 +59,22 @@ func TestAccessAdmits(t *testing.T) {
 		if got := tc.a.String(); got != tc.name {
 			t.Errorf("String = %q, want %q", got, tc.name)
 		}
+	}
+}
+
+// TestProtocolPolicyTableUpToDate fails when the policy table of docs/protocol.md differs
+// from the endpoints' declarations: the doc is generated from them, never edited.
+func TestProtocolPolicyTableUpToDate(t *testing.T) {
+	const doc = "../docs/protocol.md"
+	old, err := os.ReadFile(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := schemagen.SplicePolicy(old, schemagen.RegistryPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, old) {
+		t.Fatalf("the policy table of %s is out of date with the contracts' Access declarations; run `go generate ./contracts` and commit the result", doc)
 	}
 }
