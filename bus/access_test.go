@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/contracts"
@@ -125,5 +126,29 @@ func TestHandleRefusesSignedInEndpointWithoutVerifier(t *testing.T) {
 	}
 	if _, err := bus.Call(bus.WithAuthToken(context.Background(), "seller:s1"), rt.Client(), ep, echoReq{}); !errors.Is(err, contracts.ErrUnavailable) {
 		t.Fatalf("call with a token and no verifier: %v; want unavailable", err)
+	}
+}
+
+// Authorize is the same check as a middleware, for untyped handlers (HandleRaw).
+func TestAuthorizeMiddlewareOnRawHandlers(t *testing.T) {
+	url := startNATS(t)
+	rt := newRuntime(t, url)
+	svc, err := rt.AddService(accessSvc)
+	must(t, err)
+	h := bus.Authorize(contracts.AccessSeller, fakeTokens{})(func(ctx context.Context, _ *bus.Msg) ([]byte, error) {
+		p, _ := bus.Caller(ctx)
+		return []byte(`{"text":"` + p.UserID + `"}`), nil
+	})
+	must(t, svc.HandleRaw("raw", time.Second, nil, h))
+	ep := contracts.Endpoint[contracts.Empty, echoResp]{Service: accessSvc, Name: "raw"}
+	if _, err := bus.Call(context.Background(), rt.Client(), ep, contracts.Empty{}); !errors.Is(err, contracts.ErrUnauthenticated) {
+		t.Fatalf("no token: %v; want unauthenticated", err)
+	}
+	if _, err := bus.Call(bus.WithAuthToken(context.Background(), "consumer:c1"), rt.Client(), ep, contracts.Empty{}); !errors.Is(err, contracts.ErrForbidden) {
+		t.Fatalf("consumer: %v; want forbidden", err)
+	}
+	resp, err := bus.Call(bus.WithAuthToken(context.Background(), "seller:s1"), rt.Client(), ep, contracts.Empty{})
+	if err != nil || resp.Text != "s1" {
+		t.Fatalf("seller: %q, %v", resp.Text, err)
 	}
 }
