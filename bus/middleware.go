@@ -170,3 +170,50 @@ func (c headerCarrier) Keys() []string {
 	}
 	return keys
 }
+
+// Authorize enforces an endpoint's declared access (contracts.Access) on requests: a request
+// without a token is refused with unauthenticated unless the endpoint admits anonymous or
+// internal callers; a token is verified with v (its errors pass through: unauthenticated,
+// token_expired, token_invalid, unavailable) and a role the endpoint does not admit is
+// refused with forbidden. The verified principal goes on the context ([Caller]). An endpoint
+// that admits no role never looks at tokens. [Handle] applies the same check after decoding
+// the request, so that a malformed request is reported as such even without a token.
+func Authorize(a contracts.Access, v TokenVerifier) Middleware {
+	check := authorizer(a, v)
+	return func(next Handler) Handler {
+		return func(ctx context.Context, msg *Msg) ([]byte, error) {
+			ctx, err := check(ctx, msg.Subject)
+			if err != nil {
+				return nil, err
+			}
+			return next(ctx, msg)
+		}
+	}
+}
+
+// authorizer is Authorize's check; for an access that admits no role it lets everything through.
+func authorizer(a contracts.Access, v TokenVerifier) func(ctx context.Context, subject string) (context.Context, error) {
+	if a.Roles() == 0 {
+		return func(ctx context.Context, _ string) (context.Context, error) { return ctx, nil }
+	}
+	return func(ctx context.Context, subject string) (context.Context, error) {
+		tok := AuthToken(ctx)
+		if tok == "" {
+			if a.NoToken() {
+				return ctx, nil
+			}
+			return ctx, contracts.ErrUnauthenticated.Msg("this call needs an access token")
+		}
+		if v == nil { // a service without a verifier serves only callers without a token
+			return ctx, contracts.ErrUnavailable.Msg("%s cannot verify access tokens", subject)
+		}
+		p, err := v.Verify(ctx, tok)
+		if err != nil {
+			return ctx, err
+		}
+		if !a.AdmitsRole(p.Role) {
+			return ctx, contracts.ErrForbidden.Msg("role %q may not call %s (it is for %s)", p.Role, subject, a)
+		}
+		return WithCaller(ctx, p), nil
+	}
+}

@@ -35,6 +35,8 @@ type Service struct {
 	svc  micro.Service
 	grp  micro.Group
 	rm   *resilienceMetrics
+	// verifier checks the tokens of endpoints whose access admits roles (UseVerifier).
+	verifier TokenVerifier
 
 	mu        sync.Mutex
 	endpoints map[string]*endpoint
@@ -117,6 +119,14 @@ func (s *Service) Name() string { return s.spec.Name }
 // Micro returns the underlying micro service (for Info and Stats).
 func (s *Service) Micro() micro.Service { return s.svc }
 
+// UseVerifier sets what verifies the access tokens of the service's requests. Call it before
+// [Handle]: an endpoint that only signed-in callers may use cannot be registered without it.
+func (s *Service) UseVerifier(v TokenVerifier) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.verifier = v
+}
+
 // EndpointOption configures one endpoint.
 type EndpointOption func(*endpoint)
 
@@ -136,11 +146,25 @@ func (e *endpoint) stats() EndpointStats {
 
 // Handle registers fn as the handler of ep on s. The request body is decoded strictly (unknown
 // fields, missing required fields and Validate failures become validation errors naming the
-// field); fn's response is encoded as JSON.
+// field); then the caller is checked against the endpoint's declared access ([Authorize]),
+// and fn runs with the verified caller on its context ([Caller]); fn's response is encoded as
+// JSON.
 func Handle[Req, Resp any](s *Service, ep contracts.Endpoint[Req, Resp], fn func(ctx context.Context, req Req) (Resp, error), opts ...EndpointOption) error {
+	s.mu.Lock()
+	v := s.verifier
+	s.mu.Unlock()
+	// Without a verifier an endpoint that only signed-in users may call could answer nothing;
+	// one that also admits callers without a token serves them and refuses tokens (authorizer).
+	if ep.Access.Roles() != 0 && !ep.Access.NoToken() && v == nil {
+		return fmt.Errorf("bus: %s admits %s callers, but service %s has no token verifier (UseVerifier)", ep.Subject(), ep.Access, s.spec.Name)
+	}
+	authorize := authorizer(ep.Access, v)
 	h := func(ctx context.Context, m *Msg) ([]byte, error) {
 		req, err := decodeRequest[Req](m.Data)
 		if err != nil {
+			return nil, err
+		}
+		if ctx, err = authorize(ctx, m.Subject); err != nil {
 			return nil, err
 		}
 		resp, err := fn(ctx, req)
@@ -153,6 +177,7 @@ func Handle[Req, Resp any](s *Service, ep contracts.Endpoint[Req, Resp], fn func
 	meta := map[string]string{
 		"moa.timeout":    info.Timeout.String(),
 		"moa.idempotent": strconv.FormatBool(info.Idempotent),
+		"moa.access":     info.Access.String(),
 	}
 	if info.Description != "" {
 		meta["description"] = info.Description

@@ -68,19 +68,19 @@ const (
 // Auth endpoints. Signup and login run argon2id, which is deliberately slow, hence the longer
 // deadlines.
 var (
-	AuthSignup = Endpoint[SignupRequest, User]{Service: AuthService, Name: "signup", Timeout: 10 * time.Second,
+	AuthSignup = Endpoint[SignupRequest, User]{Service: AuthService, Name: "signup", Access: AccessAnonymous, Timeout: 10 * time.Second,
 		Description: "create an account (consumer or seller)"}
-	AuthLogin = Endpoint[LoginRequest, Session]{Service: AuthService, Name: "login", Timeout: 10 * time.Second,
+	AuthLogin = Endpoint[LoginRequest, Session]{Service: AuthService, Name: "login", Access: AccessAnonymous, Timeout: 10 * time.Second,
 		Description: "exchange email and password for an access token and a refresh token"}
-	AuthRefresh = Endpoint[RefreshRequest, Session]{Service: AuthService, Name: "refresh",
+	AuthRefresh = Endpoint[RefreshRequest, Session]{Service: AuthService, Name: "refresh", Access: AccessAnonymous,
 		Description: "exchange a refresh token for a new pair; the old refresh token stops working"}
-	AuthLogout = Endpoint[LogoutRequest, Empty]{Service: AuthService, Name: "logout", Idempotent: true,
+	AuthLogout = Endpoint[LogoutRequest, Empty]{Service: AuthService, Name: "logout", Access: AccessAnonymous, Idempotent: true,
 		Description: "end the session of a refresh token (or every session of its user)"}
-	AuthMe = Endpoint[Empty, User]{Service: AuthService, Name: "me", Idempotent: true,
+	AuthMe = Endpoint[Empty, User]{Service: AuthService, Name: "me", Access: AccessSignedIn, Idempotent: true,
 		Description: "the account of the caller's access token"}
-	AuthKeys = Endpoint[Empty, KeySet]{Service: AuthService, Name: "keys", Idempotent: true,
+	AuthKeys = Endpoint[Empty, KeySet]{Service: AuthService, Name: "keys", Access: AccessInternal, Idempotent: true,
 		Description: "public keys that verify access tokens (JWKS)"}
-	AuthOperatorToken = Endpoint[OperatorTokenRequest, OperatorToken]{Service: AuthService, Name: "operator_token",
+	AuthOperatorToken = Endpoint[OperatorTokenRequest, OperatorToken]{Service: AuthService, Name: "operator_token", Access: AccessInternal,
 		Description: "operator: exchange the operator secret for a short-lived operator access token (internal bus only)"}
 )
 

@@ -48,7 +48,7 @@ func (r SubscriptionPaymentsRequest) Validate() error {
 }
 
 // BillingPayments lists a subscription's payments (its consumer or seller).
-var BillingPayments = Endpoint[SubscriptionPaymentsRequest, PaymentList]{Service: BillingService, Name: "payments", Idempotent: true,
+var BillingPayments = Endpoint[SubscriptionPaymentsRequest, PaymentList]{Service: BillingService, Name: "payments", Access: AccessSignedIn, Owner: true, Idempotent: true,
 	Description: "the payments and refunds of one subscription"}
 
 // PaymentData is the body of billing's events; the key is the subscription id.

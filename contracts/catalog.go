@@ -318,23 +318,23 @@ func (r PageRequest) Validate() error {
 
 // Catalog endpoints. Writes need a seller's access token (bus.WithAuthToken); reads are public.
 var (
-	CatalogCreateProduct = Endpoint[CreateProductRequest, Product]{Service: CatalogService, Name: "create_product",
+	CatalogCreateProduct = Endpoint[CreateProductRequest, Product]{Service: CatalogService, Name: "create_product", Access: AccessSeller,
 		Description: "a seller publishes a product (seller token)"}
-	CatalogUpdateProduct = Endpoint[UpdateProductRequest, Product]{Service: CatalogService, Name: "update_product",
+	CatalogUpdateProduct = Endpoint[UpdateProductRequest, Product]{Service: CatalogService, Name: "update_product", Access: AccessSeller, Owner: true,
 		Description: "the owning seller changes fields of a product"}
-	CatalogDeleteProduct = Endpoint[ProductRef, Empty]{Service: CatalogService, Name: "delete_product",
+	CatalogDeleteProduct = Endpoint[ProductRef, Empty]{Service: CatalogService, Name: "delete_product", Access: AccessSeller, Owner: true,
 		Description: "the owning seller deletes a product that has no seats taken"}
-	CatalogGetProduct = Endpoint[ProductRef, Product]{Service: CatalogService, Name: "get_product", Idempotent: true,
+	CatalogGetProduct = Endpoint[ProductRef, Product]{Service: CatalogService, Name: "get_product", Access: AccessAnonymous, Idempotent: true,
 		Description: "one product (cached)"}
-	CatalogListProducts = Endpoint[ListProductsRequest, ProductPage]{Service: CatalogService, Name: "list_products", Idempotent: true,
+	CatalogListProducts = Endpoint[ListProductsRequest, ProductPage]{Service: CatalogService, Name: "list_products", Access: AccessAnonymous, Idempotent: true,
 		Description: "products by keyset pages, filtered by tag and price, sorted (cached)"}
-	CatalogSearchProducts = Endpoint[SearchProductsRequest, ProductPage]{Service: CatalogService, Name: "search_products", Idempotent: true,
+	CatalogSearchProducts = Endpoint[SearchProductsRequest, ProductPage]{Service: CatalogService, Name: "search_products", Access: AccessAnonymous | AccessSignedIn, Idempotent: true,
 		Description: "full-text and trigram search; signed-in searches are recorded as catalog.searched"}
-	CatalogViewProduct = Endpoint[ViewProductRequest, ViewProductResponse]{Service: CatalogService, Name: "view_product", Idempotent: true,
+	CatalogViewProduct = Endpoint[ViewProductRequest, ViewProductResponse]{Service: CatalogService, Name: "view_product", Access: AccessAnonymous | AccessSignedIn, Idempotent: true,
 		Description: "counts a view, once per viewer per product per 24 h"}
-	CatalogPopularProducts = Endpoint[PageRequest, ProductPage]{Service: CatalogService, Name: "popular_products", Idempotent: true,
+	CatalogPopularProducts = Endpoint[PageRequest, ProductPage]{Service: CatalogService, Name: "popular_products", Access: AccessAnonymous, Idempotent: true,
 		Description: "most viewed products"}
-	CatalogMyProducts = Endpoint[PageRequest, ProductPage]{Service: CatalogService, Name: "my_products", Idempotent: true,
+	CatalogMyProducts = Endpoint[PageRequest, ProductPage]{Service: CatalogService, Name: "my_products", Access: AccessSeller, Idempotent: true,
 		Description: "the calling seller's products, newest first"}
 )
 

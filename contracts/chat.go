@@ -36,19 +36,19 @@ const (
 // token, never a field of the request. Only a room's two members can see or use it; to anyone
 // else a room is not_found, exactly like a room that does not exist, so room ids reveal nothing.
 var (
-	ChatOpenRoom = Endpoint[ChatOpenRoomRequest, ChatRoom]{Service: ChatService, Name: "open_room", Idempotent: true,
+	ChatOpenRoom = Endpoint[ChatOpenRoomRequest, ChatRoom]{Service: ChatService, Name: "open_room", Access: AccessConsumer, Idempotent: true,
 		Description: "a consumer opens (or reopens) the room with the seller of a product"}
-	ChatSend = Endpoint[ChatSendRequest, ChatSendAck]{Service: ChatService, Name: "send", Idempotent: true,
+	ChatSend = Endpoint[ChatSendRequest, ChatSendAck]{Service: ChatService, Name: "send", Access: AccessSignedIn, Owner: true, Idempotent: true,
 		Description: "send a message; the ack comes after it is stored; a repeated client_msg_id returns the first ack"}
-	ChatHistory = Endpoint[ChatHistoryRequest, ChatHistoryPage]{Service: ChatService, Name: "history", Idempotent: true,
+	ChatHistory = Endpoint[ChatHistoryRequest, ChatHistoryPage]{Service: ChatService, Name: "history", Access: AccessSignedIn, Owner: true, Idempotent: true,
 		Description: "a room's messages, newest first, in keyset pages"}
-	ChatMarkRead = Endpoint[ChatMarkReadRequest, ChatReadReceipt]{Service: ChatService, Name: "mark_read", Idempotent: true,
+	ChatMarkRead = Endpoint[ChatMarkReadRequest, ChatReadReceipt]{Service: ChatService, Name: "mark_read", Access: AccessSignedIn, Owner: true, Idempotent: true,
 		Description: "move the caller's read position in a room forward to a message"}
-	ChatRooms = Endpoint[ChatRoomsRequest, ChatRoomList]{Service: ChatService, Name: "rooms", Idempotent: true,
+	ChatRooms = Endpoint[ChatRoomsRequest, ChatRoomList]{Service: ChatService, Name: "rooms", Access: AccessSignedIn, Idempotent: true,
 		Description: "the caller's rooms, most recently active first, with unread counts and the last message"}
-	ChatUnread = Endpoint[Empty, ChatUnreadCount]{Service: ChatService, Name: "unread", Idempotent: true,
+	ChatUnread = Endpoint[Empty, ChatUnreadCount]{Service: ChatService, Name: "unread", Access: AccessSignedIn, Idempotent: true,
 		Description: "the caller's unread messages over all rooms"}
-	ChatGetRoom = Endpoint[ChatRoomRef, ChatRoom]{Service: ChatService, Name: "room", Idempotent: true,
+	ChatGetRoom = Endpoint[ChatRoomRef, ChatRoom]{Service: ChatService, Name: "room", Access: AccessSignedIn, Owner: true, Idempotent: true,
 		Description: "one room with its member ids (members only); the edge uses it to authorize typing signals"}
 )
 

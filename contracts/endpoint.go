@@ -31,7 +31,14 @@ type Endpoint[Req, Resp any] struct {
 	Timeout time.Duration
 	// Idempotent endpoints may be retried by the client on transient failures. Only declare it
 	// when repeating the call cannot repeat an effect.
-	Idempotent  bool
+	Idempotent bool
+	// Access is who may call the endpoint (see Access); the bus enforces it before the handler
+	// runs. Every endpoint in this package declares it.
+	Access Access
+	// Owner says that the handler also checks that the caller owns the resource the request
+	// names (a room's member, a product's seller, a subscription's consumer). The bus cannot
+	// know owners; the flag documents the check and keeps it in the generated policy table.
+	Owner       bool
 	Description string
 }
 
@@ -53,6 +60,8 @@ type EndpointInfo struct {
 	Subject     string
 	Timeout     time.Duration
 	Idempotent  bool
+	Access      Access
+	Owner       bool
 	Description string
 	Request     any // a zero value of the request type
 	Response    any // a zero value of the response type
@@ -64,7 +73,8 @@ func (e Endpoint[Req, Resp]) Info() EndpointInfo {
 	var resp Resp
 	return EndpointInfo{
 		Service: e.Service, Name: e.Name, Subject: e.Subject(), Timeout: e.Deadline(),
-		Idempotent: e.Idempotent, Description: e.Description, Request: req, Response: resp,
+		Idempotent: e.Idempotent, Access: e.Access, Owner: e.Owner, Description: e.Description,
+		Request: req, Response: resp,
 	}
 }
 

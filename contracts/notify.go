@@ -23,7 +23,7 @@ const NotifySinceMax = 500
 
 // Notification endpoints. The user is the one of the caller's access token.
 var (
-	NotifySince = Endpoint[NotifySinceReq, NotifySinceResp]{Service: NotifyService, Name: "since", Idempotent: true,
+	NotifySince = Endpoint[NotifySinceReq, NotifySinceResp]{Service: NotifyService, Name: "since", Access: AccessSignedIn, Idempotent: true,
 		Description: "the caller's notifications after a sequence, oldest first, or not recoverable"}
 )
 

@@ -34,13 +34,13 @@ type NotificationRef struct {
 // More notify endpoints. The user is always the one of the caller's access token, except for
 // the dev mailbox, which only exists in development.
 var (
-	NotifyList = Endpoint[NotifyListReq, NotifyListResp]{Service: NotifyService, Name: "list", Idempotent: true,
+	NotifyList = Endpoint[NotifyListReq, NotifyListResp]{Service: NotifyService, Name: "list", Access: AccessSignedIn, Idempotent: true,
 		Description: "a page of the caller's notifications, newest first, with their read state"}
-	NotifyMarkRead = Endpoint[NotifyMarkReadReq, NotifyUnread]{Service: NotifyService, Name: "mark_read", Idempotent: true,
+	NotifyMarkRead = Endpoint[NotifyMarkReadReq, NotifyUnread]{Service: NotifyService, Name: "mark_read", Access: AccessSignedIn, Idempotent: true,
 		Description: "mark the caller's notifications read, by sequence or up to a sequence"}
-	NotifyUnreadCount = Endpoint[Empty, NotifyUnread]{Service: NotifyService, Name: "unread_count", Idempotent: true,
+	NotifyUnreadCount = Endpoint[Empty, NotifyUnread]{Service: NotifyService, Name: "unread_count", Access: AccessSignedIn, Idempotent: true,
 		Description: "how many of the caller's stored notifications are unread"}
-	NotifyDevMailbox = Endpoint[DevMailboxReq, DevMailbox]{Service: NotifyService, Name: "dev_mailbox", Idempotent: true,
+	NotifyDevMailbox = Endpoint[DevMailboxReq, DevMailbox]{Service: NotifyService, Name: "dev_mailbox", Access: AccessSignedIn, Owner: true, Idempotent: true,
 		Description: "moa dev only (no SMTP server configured): the mails the service sent to its dev mailbox"}
 )
 

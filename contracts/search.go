@@ -40,17 +40,17 @@ const (
 // history: the user is the one of the verified access token, never a field of the request.
 // popular needs no token; suggest uses one when present (to add the caller's recent searches).
 var (
-	SearchRecord = Endpoint[SearchRecordRequest, SearchRecordResponse]{Service: SearchService, Name: "record",
+	SearchRecord = Endpoint[SearchRecordRequest, SearchRecordResponse]{Service: SearchService, Name: "record", Access: AccessSignedIn,
 		Description: "record a search of the caller (for searches that do not go through the catalog)"}
-	SearchRecent = Endpoint[SearchRecentRequest, SearchRecentResponse]{Service: SearchService, Name: "recent", Idempotent: true,
+	SearchRecent = Endpoint[SearchRecentRequest, SearchRecentResponse]{Service: SearchService, Name: "recent", Access: AccessSignedIn, Idempotent: true,
 		Description: "the caller's recent searches, newest first, without duplicates"}
-	SearchDeleteRecent = Endpoint[SearchDeleteRecentRequest, SearchDeleteRecentResponse]{Service: SearchService, Name: "delete_recent", Idempotent: true,
+	SearchDeleteRecent = Endpoint[SearchDeleteRecentRequest, SearchDeleteRecentResponse]{Service: SearchService, Name: "delete_recent", Access: AccessSignedIn, Idempotent: true,
 		Description: "remove one query from the caller's recent searches"}
-	SearchClearRecent = Endpoint[Empty, SearchClearRecentResponse]{Service: SearchService, Name: "clear_recent", Idempotent: true,
+	SearchClearRecent = Endpoint[Empty, SearchClearRecentResponse]{Service: SearchService, Name: "clear_recent", Access: AccessSignedIn, Idempotent: true,
 		Description: "remove every recent search of the caller"}
-	SearchPopular = Endpoint[SearchPopularRequest, SearchPopularResponse]{Service: SearchService, Name: "popular", Idempotent: true,
+	SearchPopular = Endpoint[SearchPopularRequest, SearchPopularResponse]{Service: SearchService, Name: "popular", Access: AccessAnonymous, Idempotent: true,
 		Description: "the most searched queries over a sliding window of hourly buckets"}
-	SearchSuggest = Endpoint[SearchSuggestRequest, SearchSuggestResponse]{Service: SearchService, Name: "suggest", Idempotent: true,
+	SearchSuggest = Endpoint[SearchSuggestRequest, SearchSuggestResponse]{Service: SearchService, Name: "suggest", Access: AccessAnonymous | AccessSignedIn, Idempotent: true,
 		Description: "queries starting with a prefix: the caller's recent ones first, then popular ones"}
 )
 

@@ -125,17 +125,17 @@ type DashboardList struct {
 
 // Subscription endpoints.
 var (
-	SubscriptionSubscribe = Endpoint[SubscribeRequest, Subscription]{Service: SubscriptionService, Name: "subscribe",
+	SubscriptionSubscribe = Endpoint[SubscribeRequest, Subscription]{Service: SubscriptionService, Name: "subscribe", Access: AccessConsumer,
 		Description: "consumer: start subscribing to a product (the saga runs asynchronously)"}
-	SubscriptionGet = Endpoint[SubscriptionRef, Subscription]{Service: SubscriptionService, Name: "get", Idempotent: true,
+	SubscriptionGet = Endpoint[SubscriptionRef, Subscription]{Service: SubscriptionService, Name: "get", Access: AccessSignedIn, Owner: true, Idempotent: true,
 		Description: "the consumer or the product's seller: one subscription"}
-	SubscriptionMine = Endpoint[Empty, SubscriptionList]{Service: SubscriptionService, Name: "mine", Idempotent: true,
+	SubscriptionMine = Endpoint[Empty, SubscriptionList]{Service: SubscriptionService, Name: "mine", Access: AccessConsumer, Idempotent: true,
 		Description: "consumer: my subscriptions"}
-	SubscriptionCancel = Endpoint[SubscriptionRef, Subscription]{Service: SubscriptionService, Name: "cancel",
+	SubscriptionCancel = Endpoint[SubscriptionRef, Subscription]{Service: SubscriptionService, Name: "cancel", Access: AccessConsumer, Owner: true,
 		Description: "consumer: cancel an active subscription (pro-rata refund, seat released)"}
-	SubscriptionSubscribers = Endpoint[ProductRefID, Subscribers]{Service: SubscriptionService, Name: "subscribers", Idempotent: true,
+	SubscriptionSubscribers = Endpoint[ProductRefID, Subscribers]{Service: SubscriptionService, Name: "subscribers", Access: AccessSeller | AccessInternal, Owner: true, Idempotent: true,
 		Description: "the product's seller or a service: consumers with an active subscription"}
-	SubscriptionDashboard = Endpoint[Empty, DashboardList]{Service: SubscriptionService, Name: "dashboard", Idempotent: true,
+	SubscriptionDashboard = Endpoint[Empty, DashboardList]{Service: SubscriptionService, Name: "dashboard", Access: AccessSeller, Idempotent: true,
 		Description: "seller: active subscribers, revenue and churn per product"}
 )
 
@@ -183,9 +183,9 @@ type RebuildResult struct {
 // Operator endpoints: on the internal bus only (the edge does not route them), for `moa sagas
 // stuck` and `moa projections rebuild`.
 var (
-	SubscriptionStuck = Endpoint[StuckSagasRequest, StuckSagas]{Service: SubscriptionService, Name: "stuck", Idempotent: true,
+	SubscriptionStuck = Endpoint[StuckSagasRequest, StuckSagas]{Service: SubscriptionService, Name: "stuck", Access: AccessOperator, Idempotent: true,
 		Description: "operator: sagas in PENDING or CANCELLING past the deadline"}
-	SubscriptionRebuildDashboard = Endpoint[Empty, RebuildResult]{Service: SubscriptionService, Name: "rebuild_dashboard",
+	SubscriptionRebuildDashboard = Endpoint[Empty, RebuildResult]{Service: SubscriptionService, Name: "rebuild_dashboard", Access: AccessOperator,
 		Timeout: 10 * time.Minute, Description: "operator: rebuild the sellers' dashboard projection by replaying the streams"}
 )
 

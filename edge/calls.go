@@ -53,7 +53,7 @@ func (c *conn) handleRequest(f protocol.ClientFrame) {
 		return
 	}
 	state, p, token := c.identity()
-	if err := route.Policy.allows(state == stateUser, p.Role); err != nil {
+	if err := allows(route.Endpoint.Access, state == stateUser, p.Role); err != nil {
 		c.sendError(f.ID, err)
 		return
 	}

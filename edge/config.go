@@ -116,10 +116,7 @@ func (c *Config) setDefaults() {
 	defd(&c.PresenceTTL, DefaultPresenceTTL)
 	defd(&c.TypingInterval, DefaultTypingInterval)
 	if c.Routes == nil {
-		c.Routes = DefaultRoutes()
-		if c.DevMailbox {
-			c.Routes = append(c.Routes, Allow(contracts.NotifyDevMailbox, SignedIn))
-		}
+		c.Routes = routesFor(contracts.Endpoints(), c.DevMailbox)
 	}
 	if c.InstanceID == "" {
 		var b [6]byte

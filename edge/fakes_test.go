@@ -31,6 +31,7 @@ func serveCatalog(t *testing.T, rt *bus.Runtime) *fakeCatalog {
 		t.Fatal(err)
 	}
 	v := authn.NewVerifier(rt.Client())
+	svc.UseVerifier(v) // the bus checks the contract's access with it
 	must := func(err error) {
 		if err != nil {
 			t.Fatal(err)
@@ -79,6 +80,7 @@ func serveChat(t *testing.T, rt *bus.Runtime) *fakeChat {
 		t.Fatal(err)
 	}
 	v := authn.NewVerifier(rt.Client())
+	svc.UseVerifier(v) // the bus checks the contract's access with it
 	if err := bus.Handle(svc, contracts.ChatGetRoom, func(ctx context.Context, r contracts.ChatRoomRef) (contracts.ChatRoom, error) {
 		p, err := v.FromContext(ctx)
 		if err != nil {
@@ -122,6 +124,7 @@ func serveNotify(t *testing.T, rt *bus.Runtime) *fakeNotify {
 		t.Fatal(err)
 	}
 	v := authn.NewVerifier(rt.Client())
+	svc.UseVerifier(v) // the bus checks the contract's access with it
 	if err := bus.Handle(svc, contracts.NotifySince, func(ctx context.Context, r contracts.NotifySinceReq) (contracts.NotifySinceResp, error) {
 		p, err := v.FromContext(ctx)
 		if err != nil {

@@ -9,47 +9,20 @@ import (
 	"github.com/moa-run/moa/contracts"
 )
 
-// Policy says who may call a method through the edge. The edge checks it before calling; the
-// service checks the caller's token again itself, so a wrong policy here can only refuse too
-// much, never grant what the service would not.
-type Policy int
-
-// The policies.
-const (
-	Public       Policy = iota // anyone, also anonymous connections
-	SignedIn                   // any authenticated user
-	SellerOnly                 // authenticated sellers
-	ConsumerOnly               // authenticated consumers
-)
-
-func (p Policy) String() string {
-	switch p {
-	case Public:
-		return "public"
-	case SignedIn:
-		return "signed-in"
-	case SellerOnly:
-		return "seller"
-	case ConsumerOnly:
-		return "consumer"
-	}
-	return "unknown"
-}
-
-// allows reports whether a connection in the given state may call a method of policy p, and
-// which error it gets when not.
-func (p Policy) allows(signedIn bool, role contracts.Role) error {
+// allows reports whether a connection in the given state may call a method of access a (the
+// endpoint's declaration in contracts), and which error it gets when not. The edge checks it
+// before calling; the bus checks the caller's token against the same declaration again, so
+// the edge only saves the trip.
+func allows(a contracts.Access, signedIn bool, role contracts.Role) error {
 	switch {
-	case p == Public:
+	case a&contracts.AccessAnonymous != 0:
 		return nil
 	case !signedIn:
 		return contracts.ErrUnauthenticated.Msg("sign in to call this method")
-	case p == SignedIn,
-		p == SellerOnly && role == contracts.RoleSeller,
-		p == ConsumerOnly && role == contracts.RoleConsumer:
+	case a.AdmitsRole(role):
 		return nil
 	}
-	return contracts.ErrForbidden.Msg("this method is for %s accounts", p)
+	return contracts.ErrForbidden.Msg("this method is for %s accounts", a.Roles())
 }
 
 // Route is one allowlisted method: the frame's method "<service>.<endpoint>" names the
@@ -57,84 +30,59 @@ func (p Policy) allows(signedIn bool, role contracts.Role) error {
 type Route struct {
 	Method   string
 	Endpoint contracts.EndpointInfo
-	Policy   Policy
 	// rewrite replaces what a frame must not decide (an identity) before the call.
 	rewrite func(c *conn, body []byte) ([]byte, error)
 }
 
-// Allow makes an endpoint callable through the edge under a policy. The method name is the
-// endpoint's service and name, e.g. "catalog.get_product" for catalog.v1.get_product.
-func Allow[Req, Resp any](ep contracts.Endpoint[Req, Resp], p Policy) Route {
-	return Route{Method: ep.Service.Name + "." + ep.Name, Endpoint: ep.Info(), Policy: p}
+// Allow makes an endpoint callable through the edge, under the access its contract declares.
+// The method name is the endpoint's service and name, e.g. "catalog.get_product" for
+// catalog.v1.get_product.
+func Allow[Req, Resp any](ep contracts.Endpoint[Req, Resp]) Route { return route(ep.Info()) }
+
+func route(info contracts.EndpointInfo) Route {
+	return Route{Method: info.Service.Name + "." + info.Name, Endpoint: info}
 }
 
-// DefaultRoutes is the edge's allowlist. Anything not listed — internal endpoints such as
-// auth.keys, and every endpoint added to a service later — is unknown to app clients until it
-// is added here on purpose.
-func DefaultRoutes() []Route {
-	return []Route{
-		// Anonymous visitors: sign up, sign in, and read the public catalog.
-		Allow(contracts.AuthSignup, Public),
-		login(),
-		Allow(contracts.AuthRefresh, Public),
-		Allow(contracts.AuthLogout, Public),
-		Allow(contracts.CatalogGetProduct, Public),
-		Allow(contracts.CatalogListProducts, Public),
-		Allow(contracts.CatalogSearchProducts, Public),
-		Allow(contracts.CatalogPopularProducts, Public),
-		viewProduct(),
+// devOnly are endpoints app users may call that the edge routes only in development
+// (Config.DevMailbox).
+var devOnly = map[string]bool{contracts.NotifyDevMailbox.Subject(): true}
 
-		Allow(contracts.AuthMe, SignedIn),
-		Allow(contracts.SearchRecord, SignedIn),
-		Allow(contracts.SearchRecent, SignedIn),
-		Allow(contracts.SearchDeleteRecent, SignedIn),
-		Allow(contracts.SearchClearRecent, SignedIn),
-		Allow(contracts.SearchPopular, SignedIn),
-		Allow(contracts.SearchSuggest, SignedIn),
-		Allow(contracts.ChatSend, SignedIn),
-		Allow(contracts.ChatHistory, SignedIn),
-		Allow(contracts.ChatMarkRead, SignedIn),
-		Allow(contracts.ChatRooms, SignedIn),
-		Allow(contracts.ChatUnread, SignedIn),
-		Allow(contracts.ChatGetRoom, SignedIn),
-		Allow(contracts.NotifySince, SignedIn),
-		Allow(contracts.NotifyList, SignedIn),
-		Allow(contracts.NotifyMarkRead, SignedIn),
-		Allow(contracts.NotifyUnreadCount, SignedIn),
-		// The subscription service checks that the caller is the subscription's consumer or
-		// the product's seller.
-		Allow(contracts.SubscriptionGet, SignedIn),
-		Allow(contracts.BillingPayments, SignedIn),
-
-		Allow(contracts.CatalogCreateProduct, SellerOnly),
-		Allow(contracts.CatalogUpdateProduct, SellerOnly),
-		Allow(contracts.CatalogDeleteProduct, SellerOnly),
-		Allow(contracts.CatalogMyProducts, SellerOnly),
-		Allow(contracts.SubscriptionSubscribers, SellerOnly),
-		Allow(contracts.SubscriptionDashboard, SellerOnly),
-
-		Allow(contracts.ChatOpenRoom, ConsumerOnly),
-		Allow(contracts.SubscriptionSubscribe, ConsumerOnly),
-		Allow(contracts.SubscriptionMine, ConsumerOnly),
-		Allow(contracts.SubscriptionCancel, ConsumerOnly),
-		// Not routed: subscription.stuck and subscription.rebuild_dashboard (operators, on the
-		// internal bus), notify.dev_mailbox (only with Config.DevMailbox).
-	}
+// rewrites are the routes whose body the edge amends, by subject.
+var rewrites = map[string]func(c *conn, body []byte) ([]byte, error){
+	contracts.AuthLogin.Subject():          loginAddr,
+	contracts.CatalogViewProduct.Subject(): viewerID,
 }
 
-// login tells the auth service where the attempt comes from, which it throttles failures
-// by: the connection's peer address, never one the frame names. Behind a proxy that is the
-// proxy's address (all clients then share one count per account, as before this field).
-func login() Route {
-	r := Allow(contracts.AuthLogin, Public)
-	r.rewrite = func(c *conn, body []byte) ([]byte, error) {
-		addr := c.ws.RemoteAddr().String()
-		if host, _, err := net.SplitHostPort(addr); err == nil {
-			addr = host
+// DefaultRoutes is the edge's allowlist, derived from the contracts: every endpoint that app
+// users may call (contracts.Access.ForApps: anonymous, consumers or sellers) is routed, under
+// its declared access. Internal and operator-only endpoints — auth.keys,
+// auth.operator_token, subscription.stuck, subscription.rebuild_dashboard — are never routed,
+// and notify.dev_mailbox only with Config.DevMailbox.
+func DefaultRoutes() []Route { return routesFor(contracts.Endpoints(), false) }
+
+func routesFor(eps []contracts.Describer, dev bool) []Route {
+	var out []Route
+	for _, d := range eps {
+		info := d.Info()
+		if !info.Access.ForApps() || devOnly[info.Subject] && !dev {
+			continue
 		}
-		return setField(body, "client_addr", addr)
+		r := route(info)
+		r.rewrite = rewrites[info.Subject]
+		out = append(out, r)
 	}
-	return r
+	return out
+}
+
+// loginAddr tells the auth service where a login attempt comes from, which it throttles
+// failures by: the connection's peer address, never one the frame names. Behind a proxy that
+// is the proxy's address (all clients then share one count per account, as before this field).
+func loginAddr(c *conn, body []byte) ([]byte, error) {
+	addr := c.ws.RemoteAddr().String()
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		addr = host
+	}
+	return setField(body, "client_addr", addr)
 }
 
 // setField replaces (or adds) one field of a JSON object body.
@@ -153,13 +101,9 @@ func setField(body []byte, name string, value any) ([]byte, error) {
 	return json.Marshal(req)
 }
 
-// viewProduct counts product views. The viewer id only deduplicates anonymous views, but a
+// viewerID sets the viewer id of a product view. It only deduplicates anonymous views, but a
 // client choosing it could count itself many times, so the edge sets it: the connection's
 // own viewer id (signed-in users are identified by their token anyway).
-func viewProduct() Route {
-	r := Allow(contracts.CatalogViewProduct, Public)
-	r.rewrite = func(c *conn, body []byte) ([]byte, error) {
-		return setField(body, "viewer_id", c.g.cfg.InstanceID+"-"+strconv.FormatUint(c.id, 36))
-	}
-	return r
+func viewerID(c *conn, body []byte) ([]byte, error) {
+	return setField(body, "viewer_id", c.g.cfg.InstanceID+"-"+strconv.FormatUint(c.id, 36))
 }

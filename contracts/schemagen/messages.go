@@ -27,11 +27,16 @@ type endpointMeta struct {
 	Subject        string `json:"subject"`
 	// TimeoutMS is the endpoint's default deadline; callers send their own remaining time in
 	// the Moa-Timeout-Ms header and the smaller one applies.
-	TimeoutMS  int64  `json:"timeout_ms"`
-	Idempotent bool   `json:"idempotent"`
-	Request    string `json:"request"`
-	Response   string `json:"response"`
-	Errors     string `json:"errors"`
+	TimeoutMS  int64 `json:"timeout_ms"`
+	Idempotent bool  `json:"idempotent"`
+	// Access lists who may call: anonymous, consumer, seller, operator, internal (services on
+	// the bus without a user token). Services check it before the handler runs.
+	Access []string `json:"access"`
+	// OwnerChecked says that the service also checks that the caller owns the resource named.
+	OwnerChecked bool   `json:"owner_checked"`
+	Request      string `json:"request"`
+	Response     string `json:"response"`
+	Errors       string `json:"errors"`
 }
 
 func (g *reflector) endpoint(ep contracts.EndpointInfo) (*endpointDoc, error) {
@@ -51,6 +56,7 @@ func (g *reflector) endpoint(ep contracts.EndpointInfo) (*endpointDoc, error) {
 		Moa: endpointMeta{
 			Kind: "endpoint", Service: ep.Service.Name, ServiceVersion: ep.Service.Version, Subject: ep.Subject,
 			TimeoutMS: ep.Timeout.Milliseconds(), Idempotent: ep.Idempotent,
+			Access: ep.Access.Names(), OwnerChecked: ep.Owner,
 			Request: "#/$defs/request", Response: "#/$defs/response", Errors: "errors.json",
 		},
 		Defs: map[string]*jsonschema.Schema{"request": req, "response": resp},

@@ -8,7 +8,7 @@
 // Files:
 //
 //	<service>.v<major>.<endpoint>.json  $defs/request and $defs/response, plus x-moa metadata
-//	                                    (subject, timeout_ms, idempotent)
+//	                                    (subject, timeout_ms, idempotent, access, owner_checked)
 //	evt.<domain>.<event_type>.json      the envelope of that event, with data typed
 //	errors.json                         the error reply body and the error-code catalogue
 //	streams.json                        the JetStream stream declarations

@@ -138,6 +138,7 @@ func (s *notifyStore) Start(_ context.Context, env bus.Env) (bus.Component, erro
 		return nil, err
 	}
 	v := authn.NewVerifier(env.Runtime.Client())
+	svc.UseVerifier(v) // the bus checks the contract's access with it
 	err = bus.Handle(svc, contracts.NotifySince, func(ctx context.Context, r contracts.NotifySinceReq) (contracts.NotifySinceResp, error) {
 		p, err := v.FromContext(ctx)
 		if err != nil {

@@ -11,8 +11,10 @@ import (
 )
 
 // Register adds every auth endpoint to svc. Request shapes and field rules are enforced by
-// bus (strict decoding and the request types' Validate) before a handler runs.
+// bus (strict decoding and the request types' Validate) before a handler runs, and so is who
+// may call (declared in contracts), with tokens verified by the service's own keys.
 func Register(svc *bus.Service, a *app.Service) error {
+	svc.UseVerifier(a.Keys().Verifier())
 	return errors.Join(
 		bus.Handle(svc, contracts.AuthSignup, a.Signup),
 		bus.Handle(svc, contracts.AuthLogin, a.Login),
@@ -21,7 +23,8 @@ func Register(svc *bus.Service, a *app.Service) error {
 			return contracts.Empty{}, a.Logout(ctx, req)
 		}),
 		bus.Handle(svc, contracts.AuthMe, func(ctx context.Context, _ contracts.Empty) (contracts.User, error) {
-			return a.Me(ctx)
+			p, _ := bus.Caller(ctx)
+			return a.Me(ctx, p.UserID)
 		}),
 		bus.Handle(svc, contracts.AuthOperatorToken, a.OperatorToken),
 		bus.Handle(svc, contracts.AuthKeys, func(ctx context.Context, _ contracts.Empty) (contracts.KeySet, error) {

@@ -61,13 +61,13 @@ func sameKey(key, id string) error {
 	return nil
 }
 
-// Register adds billing's endpoint to svc.
+// Register adds billing's endpoint to svc. The bus checks the caller's token with v (the
+// endpoint wants a signed-in user, see contracts.BillingPayments); the app lets only the
+// subscription's consumer and the product's seller see the payments.
 func Register(svc *bus.Service, a *app.App, v *authn.Verifier) error {
+	svc.UseVerifier(v)
 	return bus.Handle(svc, contracts.BillingPayments, func(ctx context.Context, r contracts.SubscriptionPaymentsRequest) (contracts.PaymentList, error) {
-		p, err := v.FromContext(ctx)
-		if err != nil {
-			return contracts.PaymentList{}, err
-		}
+		p, _ := bus.Caller(ctx)
 		return a.Payments(ctx, p.UserID, r.SubscriptionID)
 	})
 }

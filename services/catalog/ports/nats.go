@@ -15,13 +15,15 @@ import (
 // Endpoints adapts the app to contracts. It never reads a user id from a request body: the
 // caller is who the verified token says.
 type Endpoints struct {
-	app    *app.App
-	verify *authn.Verifier
+	app *app.App
 }
 
-// Register adds every catalog endpoint to svc.
+// Register adds every catalog endpoint to svc. Who may call what is declared in contracts and
+// checked by the bus with v before a handler runs; the app checks that a product's writer is
+// its seller.
 func Register(svc *bus.Service, a *app.App, v *authn.Verifier) error {
-	e := &Endpoints{app: a, verify: v}
+	svc.UseVerifier(v)
+	e := &Endpoints{app: a}
 	for _, err := range []error{
 		bus.Handle(svc, contracts.CatalogCreateProduct, e.create),
 		bus.Handle(svc, contracts.CatalogUpdateProduct, e.update),
@@ -40,30 +42,17 @@ func Register(svc *bus.Service, a *app.App, v *authn.Verifier) error {
 	return nil
 }
 
-// actor is the verified caller; a request without a token is unauthenticated.
-func (e *Endpoints) actor(ctx context.Context) (domain.Actor, error) {
-	p, err := e.verify.FromContext(ctx)
-	if err != nil {
-		return domain.Actor{}, err
-	}
-	return domain.Actor{UserID: p.UserID, Role: p.Role}, nil
-}
-
-// optionalActor is the caller of a public endpoint: anonymous without a token, but a token
-// that is present must be valid (an expired one tells the client to refresh, rather than
-// silently losing the user's identity).
-func (e *Endpoints) optionalActor(ctx context.Context) (domain.Actor, error) {
-	if bus.AuthToken(ctx) == "" {
-		return domain.Actor{}, nil
-	}
-	return e.actor(ctx)
+// actor is the caller the bus verified, or the zero (anonymous) actor. Endpoints open to
+// anonymous callers and users alike (search, view) still have a token that is present
+// verified by the bus: an expired one tells the client to refresh, rather than silently
+// losing the user's identity.
+func (e *Endpoints) actor(ctx context.Context) domain.Actor {
+	p, _ := bus.Caller(ctx)
+	return domain.Actor{UserID: p.UserID, Role: p.Role}
 }
 
 func (e *Endpoints) create(ctx context.Context, r contracts.CreateProductRequest) (contracts.Product, error) {
-	a, err := e.actor(ctx)
-	if err != nil {
-		return contracts.Product{}, err
-	}
+	a := e.actor(ctx)
 	p, err := e.app.CreateProduct(ctx, a, domain.Fields{
 		Title: r.Title, Description: r.Description, PriceAmount: r.PriceAmount, Currency: r.Currency,
 		BillingPeriod: r.BillingPeriod, Terms: r.Terms, Capacity: r.Capacity, Tags: r.Tags, ImageURLs: r.ImageURLs,
@@ -72,10 +61,7 @@ func (e *Endpoints) create(ctx context.Context, r contracts.CreateProductRequest
 }
 
 func (e *Endpoints) update(ctx context.Context, r contracts.UpdateProductRequest) (contracts.Product, error) {
-	a, err := e.actor(ctx)
-	if err != nil {
-		return contracts.Product{}, err
-	}
+	a := e.actor(ctx)
 	p, err := e.app.UpdateProduct(ctx, a, r.ID, domain.Patch{
 		Title: r.Title, Description: r.Description, PriceAmount: r.PriceAmount, Currency: r.Currency,
 		BillingPeriod: r.BillingPeriod, Terms: r.Terms, Capacity: r.Capacity, Tags: r.Tags, ImageURLs: r.ImageURLs,
@@ -88,10 +74,7 @@ func (e *Endpoints) update(ctx context.Context, r contracts.UpdateProductRequest
 }
 
 func (e *Endpoints) delete(ctx context.Context, r contracts.ProductRef) (contracts.Empty, error) {
-	a, err := e.actor(ctx)
-	if err != nil {
-		return contracts.Empty{}, err
-	}
+	a := e.actor(ctx)
 	return contracts.Empty{}, e.app.DeleteProduct(ctx, a, r.ID)
 }
 
@@ -108,10 +91,7 @@ func (e *Endpoints) list(ctx context.Context, r contracts.ListProductsRequest) (
 }
 
 func (e *Endpoints) search(ctx context.Context, r contracts.SearchProductsRequest) (contracts.ProductPage, error) {
-	a, err := e.optionalActor(ctx)
-	if err != nil {
-		return contracts.ProductPage{}, err
-	}
+	a := e.actor(ctx)
 	q, err := domain.NewSearchQuery(r.Query, r.Limit, r.Cursor)
 	if err != nil {
 		return contracts.ProductPage{}, err
@@ -120,10 +100,7 @@ func (e *Endpoints) search(ctx context.Context, r contracts.SearchProductsReques
 }
 
 func (e *Endpoints) view(ctx context.Context, r contracts.ViewProductRequest) (contracts.ViewProductResponse, error) {
-	a, err := e.optionalActor(ctx)
-	if err != nil {
-		return contracts.ViewProductResponse{}, err
-	}
+	a := e.actor(ctx)
 	// User and visitor ids live in separate namespaces, so a visitor id cannot pose as a user.
 	var viewer string
 	switch {
@@ -142,9 +119,6 @@ func (e *Endpoints) popular(ctx context.Context, r contracts.PageRequest) (contr
 }
 
 func (e *Endpoints) mine(ctx context.Context, r contracts.PageRequest) (contracts.ProductPage, error) {
-	a, err := e.actor(ctx)
-	if err != nil {
-		return contracts.ProductPage{}, err
-	}
+	a := e.actor(ctx)
 	return e.app.MyProducts(ctx, a, r.Limit, r.Cursor)
 }

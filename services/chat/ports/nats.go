@@ -10,24 +10,22 @@ import (
 	"github.com/moa-run/moa/services/chat/app"
 )
 
-// Verifier is what the endpoints need from client/authn: the end user of the request, from the
-// access token its context carries.
-type Verifier interface {
-	Require(ctx context.Context, roles ...contracts.Role) (contracts.Principal, error)
-}
+// Verifier is what the bus needs from client/authn to check the access tokens of requests.
+type Verifier = bus.TokenVerifier
 
 var _ Verifier = (*authn.Verifier)(nil)
 
 type endpoints struct {
-	app  *app.App
-	auth Verifier
+	app *app.App
 }
 
-// RegisterEndpoints adds every chat endpoint to svc. The caller of every endpoint is the user
-// of the verified token; only consumers open rooms (a seller answers in the rooms consumers
-// open about their products).
+// RegisterEndpoints adds every chat endpoint to svc. Who may call what is declared in
+// contracts and checked by the bus before a handler runs: every endpoint wants a signed-in
+// user, chat.open_room a consumer (a seller answers in the rooms consumers open about their
+// products). The caller is the user of the verified token; room membership is checked here.
 func RegisterEndpoints(svc *bus.Service, a *app.App, auth Verifier) error {
-	e := endpoints{app: a, auth: auth}
+	svc.UseVerifier(auth)
+	e := endpoints{app: a}
 	for _, err := range []error{
 		bus.Handle(svc, contracts.ChatOpenRoom, e.openRoom),
 		bus.Handle(svc, contracts.ChatSend, e.send),
@@ -45,10 +43,7 @@ func RegisterEndpoints(svc *bus.Service, a *app.App, auth Verifier) error {
 }
 
 func (e endpoints) openRoom(ctx context.Context, req contracts.ChatOpenRoomRequest) (contracts.ChatRoom, error) {
-	p, err := e.auth.Require(ctx, contracts.RoleConsumer)
-	if err != nil {
-		return contracts.ChatRoom{}, err
-	}
+	p := caller(ctx)
 	r, err := e.app.OpenRoom(ctx, p.UserID, req.ProductID)
 	if err != nil {
 		return contracts.ChatRoom{}, err
@@ -57,10 +52,7 @@ func (e endpoints) openRoom(ctx context.Context, req contracts.ChatOpenRoomReque
 }
 
 func (e endpoints) room(ctx context.Context, req contracts.ChatRoomRef) (contracts.ChatRoom, error) {
-	p, err := e.auth.Require(ctx)
-	if err != nil {
-		return contracts.ChatRoom{}, err
-	}
+	p := caller(ctx)
 	r, err := e.app.Room(ctx, p.UserID, req.RoomID)
 	if err != nil {
 		return contracts.ChatRoom{}, err
@@ -69,10 +61,7 @@ func (e endpoints) room(ctx context.Context, req contracts.ChatRoomRef) (contrac
 }
 
 func (e endpoints) send(ctx context.Context, req contracts.ChatSendRequest) (contracts.ChatSendAck, error) {
-	p, err := e.auth.Require(ctx)
-	if err != nil {
-		return contracts.ChatSendAck{}, err
-	}
+	p := caller(ctx)
 	m, dup, err := e.app.Send(ctx, p.UserID, req.RoomID, req.Text, req.ClientMsgID)
 	if err != nil {
 		return contracts.ChatSendAck{}, err
@@ -81,10 +70,7 @@ func (e endpoints) send(ctx context.Context, req contracts.ChatSendRequest) (con
 }
 
 func (e endpoints) history(ctx context.Context, req contracts.ChatHistoryRequest) (contracts.ChatHistoryPage, error) {
-	p, err := e.auth.Require(ctx)
-	if err != nil {
-		return contracts.ChatHistoryPage{}, err
-	}
+	p := caller(ctx)
 	items, more, err := e.app.History(ctx, p.UserID, req.RoomID, req.Before, req.Limit)
 	if err != nil {
 		return contracts.ChatHistoryPage{}, err
@@ -97,10 +83,7 @@ func (e endpoints) history(ctx context.Context, req contracts.ChatHistoryRequest
 }
 
 func (e endpoints) markRead(ctx context.Context, req contracts.ChatMarkReadRequest) (contracts.ChatReadReceipt, error) {
-	p, err := e.auth.Require(ctx)
-	if err != nil {
-		return contracts.ChatReadReceipt{}, err
-	}
+	p := caller(ctx)
 	rc, err := e.app.MarkRead(ctx, p.UserID, req.RoomID, req.UpToMessageID)
 	if err != nil {
 		return contracts.ChatReadReceipt{}, err
@@ -109,10 +92,7 @@ func (e endpoints) markRead(ctx context.Context, req contracts.ChatMarkReadReque
 }
 
 func (e endpoints) rooms(ctx context.Context, req contracts.ChatRoomsRequest) (contracts.ChatRoomList, error) {
-	p, err := e.auth.Require(ctx)
-	if err != nil {
-		return contracts.ChatRoomList{}, err
-	}
+	p := caller(ctx)
 	items, more, err := e.app.Rooms(ctx, p.UserID, req.Before, req.Limit)
 	if err != nil {
 		return contracts.ChatRoomList{}, err
@@ -129,13 +109,16 @@ func (e endpoints) rooms(ctx context.Context, req contracts.ChatRoomsRequest) (c
 }
 
 func (e endpoints) unread(ctx context.Context, _ contracts.Empty) (contracts.ChatUnreadCount, error) {
-	p, err := e.auth.Require(ctx)
-	if err != nil {
-		return contracts.ChatUnreadCount{}, err
-	}
+	p := caller(ctx)
 	total, rooms, err := e.app.Unread(ctx, p.UserID)
 	if err != nil {
 		return contracts.ChatUnreadCount{}, err
 	}
 	return contracts.ChatUnreadCount{Total: total, Rooms: rooms}, nil
+}
+
+// caller is the request's user, verified by the bus (every chat endpoint wants one).
+func caller(ctx context.Context) contracts.Principal {
+	p, _ := bus.Caller(ctx)
+	return p
 }

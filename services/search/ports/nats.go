@@ -12,25 +12,23 @@ import (
 	"github.com/moa-run/moa/services/search/domain"
 )
 
-// Verifier is what the endpoints need from client/authn: the end user of the request, from the
-// access token its context carries.
-type Verifier interface {
-	Require(ctx context.Context, roles ...contracts.Role) (contracts.Principal, error)
-}
+// Verifier is what the bus needs from client/authn to check the access tokens of requests.
+type Verifier = bus.TokenVerifier
 
 var _ Verifier = (*authn.Verifier)(nil)
 
 // endpoints holds what the handlers share.
 type endpoints struct {
-	app  *app.App
-	auth Verifier
+	app *app.App
 }
 
-// RegisterEndpoints adds every search endpoint to svc. The user of record, recent,
-// delete_recent and clear_recent is the one of the verified token: any signed-in role has a
-// history, and nobody can name another user.
+// RegisterEndpoints adds every search endpoint to svc. Who may call what is declared in
+// contracts and checked by the bus. The user of record, recent, delete_recent and
+// clear_recent is the one of the verified token: any signed-in role has a history, and nobody
+// can name another user.
 func RegisterEndpoints(svc *bus.Service, a *app.App, auth Verifier) error {
-	e := endpoints{app: a, auth: auth}
+	svc.UseVerifier(auth)
+	e := endpoints{app: a}
 	for _, err := range []error{
 		bus.Handle(svc, contracts.SearchRecord, e.record),
 		bus.Handle(svc, contracts.SearchRecent, e.recent),
@@ -47,10 +45,7 @@ func RegisterEndpoints(svc *bus.Service, a *app.App, auth Verifier) error {
 }
 
 func (e endpoints) record(ctx context.Context, req contracts.SearchRecordRequest) (contracts.SearchRecordResponse, error) {
-	p, err := e.auth.Require(ctx)
-	if err != nil {
-		return contracts.SearchRecordResponse{}, err
-	}
+	p, _ := bus.Caller(ctx)
 	s, err := e.app.RecordCall(ctx, p.UserID, req.Query)
 	if err != nil {
 		return contracts.SearchRecordResponse{}, err
@@ -59,10 +54,7 @@ func (e endpoints) record(ctx context.Context, req contracts.SearchRecordRequest
 }
 
 func (e endpoints) recent(ctx context.Context, req contracts.SearchRecentRequest) (contracts.SearchRecentResponse, error) {
-	p, err := e.auth.Require(ctx)
-	if err != nil {
-		return contracts.SearchRecentResponse{}, err
-	}
+	p, _ := bus.Caller(ctx)
 	items, err := e.app.Recent(ctx, p.UserID, req.Limit)
 	if err != nil {
 		return contracts.SearchRecentResponse{}, err
@@ -75,19 +67,13 @@ func (e endpoints) recent(ctx context.Context, req contracts.SearchRecentRequest
 }
 
 func (e endpoints) deleteRecent(ctx context.Context, req contracts.SearchDeleteRecentRequest) (contracts.SearchDeleteRecentResponse, error) {
-	p, err := e.auth.Require(ctx)
-	if err != nil {
-		return contracts.SearchDeleteRecentResponse{}, err
-	}
+	p, _ := bus.Caller(ctx)
 	ok, err := e.app.DeleteRecent(ctx, p.UserID, req.Query)
 	return contracts.SearchDeleteRecentResponse{Deleted: ok}, err
 }
 
 func (e endpoints) clearRecent(ctx context.Context, _ contracts.Empty) (contracts.SearchClearRecentResponse, error) {
-	p, err := e.auth.Require(ctx)
-	if err != nil {
-		return contracts.SearchClearRecentResponse{}, err
-	}
+	p, _ := bus.Caller(ctx)
 	n, err := e.app.ClearRecent(ctx, p.UserID)
 	return contracts.SearchClearRecentResponse{Deleted: n}, err
 }
@@ -105,19 +91,12 @@ func (e endpoints) popular(ctx context.Context, req contracts.SearchPopularReque
 	return out, nil
 }
 
-// suggest works for anonymous callers too. A token that is present must verify, though: a
-// caller with an expired token gets told so (and can refresh) instead of silently losing its
-// own suggestions.
+// suggest works for anonymous callers too. A token that is present must verify, though (the
+// bus checks it, see contracts.SearchSuggest): a caller with an expired token gets told so
+// (and can refresh) instead of silently losing its own suggestions.
 func (e endpoints) suggest(ctx context.Context, req contracts.SearchSuggestRequest) (contracts.SearchSuggestResponse, error) {
-	var userID string
-	if bus.AuthToken(ctx) != "" {
-		p, err := e.auth.Require(ctx)
-		if err != nil {
-			return contracts.SearchSuggestResponse{}, err
-		}
-		userID = p.UserID
-	}
-	items, err := e.app.Suggest(ctx, userID, req.Prefix, req.Limit)
+	p, _ := bus.Caller(ctx) // zero for anonymous callers
+	items, err := e.app.Suggest(ctx, p.UserID, req.Prefix, req.Limit)
 	if err != nil {
 		return contracts.SearchSuggestResponse{}, err
 	}

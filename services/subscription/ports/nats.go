@@ -15,13 +15,15 @@ import (
 
 // Endpoints adapts the app to contracts.
 type Endpoints struct {
-	app    *app.App
-	verify *authn.Verifier
+	app *app.App
 }
 
-// Register adds every subscription endpoint to svc, the operator ones included.
+// Register adds every subscription endpoint to svc, the operator ones included. Who may call
+// what is declared in contracts and checked by the bus with v before a handler runs; the
+// handlers check ownership (a subscription's consumer, a product's seller).
 func Register(svc *bus.Service, a *app.App, v *authn.Verifier) error {
-	e := &Endpoints{app: a, verify: v}
+	svc.UseVerifier(v)
+	e := &Endpoints{app: a}
 	for _, err := range []error{
 		bus.Handle(svc, contracts.SubscriptionSubscribe, e.subscribe),
 		bus.Handle(svc, contracts.SubscriptionGet, e.get),
@@ -39,37 +41,26 @@ func Register(svc *bus.Service, a *app.App, v *authn.Verifier) error {
 	return nil
 }
 
-func (e *Endpoints) actor(ctx context.Context) (app.Actor, error) {
-	p, err := e.verify.FromContext(ctx)
-	if err != nil {
-		return app.Actor{}, err
-	}
-	return app.Actor{UserID: p.UserID, Role: p.Role}, nil
+// actor is the caller, verified by the bus.
+func (e *Endpoints) actor(ctx context.Context) app.Actor {
+	p, _ := bus.Caller(ctx)
+	return app.Actor{UserID: p.UserID, Role: p.Role}
 }
 
 func (e *Endpoints) subscribe(ctx context.Context, r contracts.SubscribeRequest) (contracts.Subscription, error) {
-	a, err := e.actor(ctx)
-	if err != nil {
-		return contracts.Subscription{}, err
-	}
+	a := e.actor(ctx)
 	s, err := e.app.Subscribe(ctx, a, r.ProductID, r.IdempotencyKey)
 	return view(s, err)
 }
 
 func (e *Endpoints) get(ctx context.Context, r contracts.SubscriptionRef) (contracts.Subscription, error) {
-	a, err := e.actor(ctx)
-	if err != nil {
-		return contracts.Subscription{}, err
-	}
+	a := e.actor(ctx)
 	s, err := e.app.Get(ctx, a, r.ID)
 	return view(s, err)
 }
 
 func (e *Endpoints) mine(ctx context.Context, _ contracts.Empty) (contracts.SubscriptionList, error) {
-	a, err := e.actor(ctx)
-	if err != nil {
-		return contracts.SubscriptionList{}, err
-	}
+	a := e.actor(ctx)
 	subs, err := e.app.Mine(ctx, a)
 	if err != nil {
 		return contracts.SubscriptionList{}, err
@@ -82,10 +73,7 @@ func (e *Endpoints) mine(ctx context.Context, _ contracts.Empty) (contracts.Subs
 }
 
 func (e *Endpoints) cancel(ctx context.Context, r contracts.SubscriptionRef) (contracts.Subscription, error) {
-	a, err := e.actor(ctx)
-	if err != nil {
-		return contracts.Subscription{}, err
-	}
+	a := e.actor(ctx)
 	s, err := e.app.Cancel(ctx, a, r.ID)
 	return view(s, err)
 }
@@ -93,37 +81,25 @@ func (e *Endpoints) cancel(ctx context.Context, r contracts.SubscriptionRef) (co
 // subscribers serves the seller (with a token) and services (without one: the internal bus
 // is trusted, the edge does not route this endpoint to anonymous clients).
 func (e *Endpoints) subscribers(ctx context.Context, r contracts.ProductRefID) (contracts.Subscribers, error) {
-	if bus.AuthToken(ctx) == "" {
+	if _, user := bus.Caller(ctx); !user {
 		return e.app.Subscribers(ctx, app.Actor{}, true, r.ProductID)
 	}
-	a, err := e.actor(ctx)
-	if err != nil {
-		return contracts.Subscribers{}, err
-	}
-	return e.app.Subscribers(ctx, a, false, r.ProductID)
+	return e.app.Subscribers(ctx, e.actor(ctx), false, r.ProductID)
 }
 
 func (e *Endpoints) dashboard(ctx context.Context, _ contracts.Empty) (contracts.DashboardList, error) {
-	a, err := e.actor(ctx)
-	if err != nil {
-		return contracts.DashboardList{}, err
-	}
+	a := e.actor(ctx)
 	return e.app.Dashboard(ctx, a)
 }
 
-// The operator endpoints require an operator token (from auth.v1.operator_token): being on
-// the bus is not enough, and an edge mistake routing them cannot expose them to end users.
+// The operator endpoints require an operator token (from auth.v1.operator_token; declared
+// in contracts, checked by the bus): being on the bus is not enough, and an edge mistake
+// routing them cannot expose them to end users.
 func (e *Endpoints) stuck(ctx context.Context, r contracts.StuckSagasRequest) (contracts.StuckSagas, error) {
-	if _, err := e.verify.Require(ctx, contracts.RoleOperator); err != nil {
-		return contracts.StuckSagas{}, err
-	}
 	return e.app.StuckSagas(ctx, r)
 }
 
 func (e *Endpoints) rebuild(ctx context.Context, _ contracts.Empty) (contracts.RebuildResult, error) {
-	if _, err := e.verify.Require(ctx, contracts.RoleOperator); err != nil {
-		return contracts.RebuildResult{}, err
-	}
 	return e.app.RebuildDashboard(ctx)
 }
 
