@@ -109,8 +109,8 @@ func (s Setting) WithDoc(note string) Setting {
 	return s
 }
 
-// Constraint describes the accepted values in words ("an integer from 1 to 256"); "" when
-// any string is.
+// Constraint describes the accepted values in words ("an integer from 1 to 256"), Markdown
+// code spans around literal values; "" when any string is.
 func (s Setting) Constraint() string {
 	switch s.Kind {
 	case KindInt:
@@ -118,7 +118,11 @@ func (s Setting) Constraint() string {
 	case KindFloat:
 		return rangeText("a number", s.Min, s.Max)
 	case KindDuration:
-		if s.Min != "" && s.Min != "0s" {
+		switch s.Min {
+		case "", "0s":
+		case "1ns":
+			return "a positive Go duration"
+		default:
 			return "a Go duration of at least " + s.Min
 		}
 		return "a Go duration"
@@ -126,7 +130,7 @@ func (s Setting) Constraint() string {
 		return "true or false"
 	case KindSecret, KindString:
 		if len(s.OneOf) > 0 {
-			return "one of " + strings.Join(s.OneOf, ", ")
+			return "one of `" + strings.Join(s.OneOf, "`, `") + "`"
 		}
 		if s.Min != "" {
 			return "at least " + s.Min + " characters"

@@ -56,7 +56,7 @@ func TestEnvSettings(t *testing.T) {
 	if b, err := env.Bool(testFlag); !b || err != nil {
 		t.Fatalf("FLAG: %v %v", b, err)
 	}
-	if _, err := env.String(testMode); err == nil || !strings.Contains(err.Error(), "one of sim") {
+	if _, err := env.String(testMode); err == nil || !strings.Contains(err.Error(), "one of `sim`") {
 		t.Fatalf("MODE: %v", err)
 	}
 	if _, err := env.String(testPass); err == nil || strings.Contains(err.Error(), "abc") {
