@@ -37,7 +37,7 @@ func start(t testing.TB) *fixture {
 	return startWith(t, nil)
 }
 
-// startWith starts the service with settings (keys as Start reads them, e.g. "janitor_interval").
+// startWith starts the service with settings (keys as Start reads them, e.g. "JANITOR_INTERVAL").
 func startWith(t testing.TB, settings map[string]string) *fixture {
 	t.Helper()
 	nc := moatest.NATS(t).Conn(t)
