@@ -226,10 +226,14 @@ func (e Env) value(s Setting, want ...SettingKind) (any, error) {
 // parse checks v against the declaration; "" (unset, no default) is the kind's zero value.
 func (s Setting) parse(v string) (any, error) {
 	bad := func() error {
-		if c := s.Constraint(); c != "" {
-			return fmt.Errorf("setting %s=%q: want %s", s.Key, v, c)
+		shown := strconv.Quote(v)
+		if s.Kind == KindSecret {
+			shown = "(secret)" // a secret's value stays out of logs and errors
 		}
-		return fmt.Errorf("setting %s=%q is not valid", s.Key, v)
+		if c := s.Constraint(); c != "" {
+			return fmt.Errorf("setting %s=%s: want %s", s.Key, shown, strings.ReplaceAll(c, "`", ""))
+		}
+		return fmt.Errorf("setting %s=%s is not valid", s.Key, shown)
 	}
 	switch s.Kind {
 	case KindString, KindSecret:
@@ -242,9 +246,6 @@ func (s Setting) parse(v string) (any, error) {
 		if s.Min != "" {
 			n, _ := strconv.Atoi(s.Min)
 			if len(v) < n {
-				if s.Kind == KindSecret {
-					return nil, fmt.Errorf("setting %s: want at least %s characters", s.Key, s.Min)
-				}
 				return nil, bad()
 			}
 		}
@@ -294,10 +295,12 @@ func atoi(s string) int            { n, _ := strconv.Atoi(s); return n }
 func atof(s string) float64        { f, _ := strconv.ParseFloat(s, 64); return f }
 func atod(s string) time.Duration  { d, _ := time.ParseDuration(s); return d }
 func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
-func zero[T any]() (t T)           { return t }
+
+// as unwraps what value parsed (its kind was checked, so the assertion holds).
 func as[T any](v any, err error) (T, error) {
+	var zero T
 	if err != nil {
-		return zero[T](), err
+		return zero, err
 	}
 	return v.(T), nil
 }

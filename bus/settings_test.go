@@ -56,10 +56,10 @@ func TestEnvSettings(t *testing.T) {
 	if b, err := env.Bool(testFlag); !b || err != nil {
 		t.Fatalf("FLAG: %v %v", b, err)
 	}
-	if _, err := env.String(testMode); err == nil || !strings.Contains(err.Error(), "one of `sim`") {
+	if _, err := env.String(testMode); err == nil || !strings.Contains(err.Error(), "want one of sim") {
 		t.Fatalf("MODE: %v", err)
 	}
-	if _, err := env.String(testPass); err == nil || strings.Contains(err.Error(), "abc") {
+	if _, err := env.String(testPass); err == nil || strings.Contains(err.Error(), "abc") || !strings.Contains(err.Error(), "at least 4 characters") {
 		t.Fatalf("PASS: %v (a secret's value must not be in the error)", err)
 	}
 	if n, err := env.Int(testNew); n != 16 || err != nil {
