@@ -22,7 +22,7 @@ func TestEveryServiceReadsOnlyDeclaredSettings(t *testing.T) {
 	for _, name := range system.Services() {
 		reg, _ := system.Lookup(name)
 		if reg.Settings == nil {
-			t.Errorf("%s declares no settings", name)
+			t.Errorf("%s's registration has no Settings (an empty list when it reads none), so its reads go unchecked", name)
 		}
 		for _, s := range reg.Settings {
 			if s.Default != "" {
