@@ -150,4 +150,3 @@ func (e Env) Duration(s Setting) (time.Duration, error) {
 
 // Bool reads a boolean setting; its default when unset.
 func (e Env) Bool(s Setting) (bool, error) { return as[bool](e.value(s, KindBool)) }
-
