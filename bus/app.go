@@ -16,8 +16,12 @@ type Env struct {
 	MongoURL      string
 	MongoDatabase string
 	// Setting returns a service-specific setting (MOA_<SERVICE>_<KEY> in the environment),
-	// or "" when unset.
+	// or "" when unset. Services do not call it: they read their declared settings with
+	// Int, Duration, String... (settings.go).
 	Setting func(key string) string
+	// Declared is the service's Settings: a read of any other setting is an error. The
+	// system sets it from the registration; nil (a bare test Env) checks nothing.
+	Declared []Setting
 }
 
 // Component is a started service. Stop releases what Start acquired (pools, relays,

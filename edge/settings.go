@@ -2,97 +2,94 @@ package edge
 
 import (
 	"fmt"
-	"strconv"
+	"math"
 	"strings"
 	"time"
+
+	"github.com/moa-run/moa/bus"
 )
 
-// Setting documents one key read by ConfigFromSettings (MOA_EDGE_<KEY> in the environment
-// when the host uses bus.Env-style settings).
-type Setting struct {
-	Key   string
-	Usage string
-}
+// The edge's settings (MOA_EDGE_<KEY>), read only through these declarations.
+var (
+	SettingAllowedOrigins = bus.StringSetting("ALLOWED_ORIGINS", "",
+		"comma-separated web origins (`https://shop.example.com`) whose pages may connect; the edge's own origin always may")
+	SettingMaxFrameBytes = bus.IntSetting("MAX_FRAME_BYTES", DefaultMaxFrameBytes, 1, math.MaxInt,
+		"largest client frame, also after decompression")
+	SettingAuthTimeout = bus.DurationSetting("AUTH_TIMEOUT", DefaultAuthTimeout, time.Nanosecond,
+		"time a new connection has to authenticate")
+	SettingSendQueue = bus.IntSetting("SEND_QUEUE", DefaultSendQueue, 1, math.MaxInt,
+		"frames queued per connection before it is closed as a slow consumer")
+	SettingWriteTimeout = bus.DurationSetting("WRITE_TIMEOUT", DefaultWriteTimeout, time.Nanosecond,
+		"deadline of one write to a client")
+	SettingRatePerSec = bus.FloatSetting("RATE_PER_SEC", DefaultRatePerSec, 0.01, math.Inf(1),
+		"client frames per second per connection")
+	SettingBurst = bus.IntSetting("BURST", DefaultBurst, 1, math.MaxInt,
+		"burst of client frames per connection")
+	SettingMaxConnsPerUser = bus.IntSetting("MAX_CONNS_PER_USER", DefaultMaxConnsPerUser, 1, math.MaxInt,
+		"connections of one user on one edge instance")
+	SettingPingInterval = bus.DurationSetting("PING_INTERVAL", DefaultPingInterval, time.Nanosecond,
+		"WebSocket ping interval")
+	SettingCompression = bus.BoolSetting("COMPRESSION", false,
+		"`true` to negotiate permessage-deflate")
+	SettingMailboxURL = bus.StringSetting("MAILBOX_URL", "",
+		"development mailbox linked from the demo page")
+	SettingDevMailbox = bus.BoolSetting("DEV_MAILBOX", false,
+		"`true` lets signed-in users read their own mail in `notify.dev_mailbox`: development only")
+	SettingInstanceID = bus.StringSetting("INSTANCE_ID", "",
+		"this instance's name in presence records and metrics (unset: random)")
+)
 
-// Settings lists the keys ConfigFromSettings reads, for `moa help`.
-var Settings = []Setting{
-	{"ALLOWED_ORIGINS", "comma-separated web origins (https://shop.example.com) whose pages may connect; the edge's own origin always may"},
-	{"MAX_FRAME_BYTES", "largest client frame, also after decompression (default 65536)"},
-	{"AUTH_TIMEOUT", "time a new connection has to authenticate, a Go duration (default 10s)"},
-	{"SEND_QUEUE", "frames queued per connection before it is closed as a slow consumer (default 256)"},
-	{"WRITE_TIMEOUT", "deadline of one write to a client (default 10s)"},
-	{"RATE_PER_SEC", "client frames per second per connection (default 20)"},
-	{"BURST", "burst of client frames per connection (default 40)"},
-	{"MAX_CONNS_PER_USER", "connections of one user on one edge instance (default 8)"},
-	{"PING_INTERVAL", "WebSocket ping interval (default 25s)"},
-	{"COMPRESSION", "true to negotiate permessage-deflate (default false)"},
-	{"MAILBOX_URL", "development mailbox linked from the demo page"},
-	{"DEV_MAILBOX", "true to let signed-in users read their own mail in notify.dev_mailbox: development only"},
-	{"INSTANCE_ID", "this instance's name in presence records and metrics (default random)"},
-}
+// Settings lists every setting the edge reads, for `moa help` and the README.
+var Settings = []bus.Setting{SettingAllowedOrigins, SettingMaxFrameBytes, SettingAuthTimeout, SettingSendQueue,
+	SettingWriteTimeout, SettingRatePerSec, SettingBurst, SettingMaxConnsPerUser, SettingPingInterval,
+	SettingCompression, SettingMailboxURL, SettingDevMailbox, SettingInstanceID}
 
-// ConfigFromSettings builds a Config from settings; unset keys keep their defaults. A value
-// that does not parse is an error naming the key.
-func ConfigFromSettings(setting func(key string) string) (Config, error) {
-	var c Config
-	get := func(k string) string { return strings.TrimSpace(setting(k)) }
-	if v := get("ALLOWED_ORIGINS"); v != "" {
-		for _, o := range strings.Split(v, ",") {
-			if o = strings.TrimSpace(o); o != "" {
-				if !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
-					return c, fmt.Errorf("edge: ALLOWED_ORIGINS: %q is not an http(s) origin", o)
-				}
-				c.AllowedOrigins = append(c.AllowedOrigins, o)
+// ConfigFromEnv builds a Config from the edge's settings; unset ones take their defaults. A
+// value that does not parse is an error naming the setting.
+func ConfigFromEnv(env bus.Env) (c Config, err error) {
+	origins, err := env.String(SettingAllowedOrigins)
+	if err != nil {
+		return c, err
+	}
+	for _, o := range strings.Split(origins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			if !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
+				return c, fmt.Errorf("edge: ALLOWED_ORIGINS: %q is not an http(s) origin", o)
 			}
+			c.AllowedOrigins = append(c.AllowedOrigins, o)
 		}
 	}
-	ints := []struct {
-		key string
+	for _, i := range []struct {
+		s   bus.Setting
 		dst *int
-	}{{"MAX_FRAME_BYTES", &c.MaxFrameBytes}, {"SEND_QUEUE", &c.SendQueue}, {"BURST", &c.Burst},
-		{"MAX_CONNS_PER_USER", &c.MaxConnsPerUser}}
-	for _, i := range ints {
-		if v := get(i.key); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n <= 0 {
-				return c, fmt.Errorf("edge: %s: %q is not a positive integer", i.key, v)
-			}
-			*i.dst = n
+	}{{SettingMaxFrameBytes, &c.MaxFrameBytes}, {SettingSendQueue, &c.SendQueue}, {SettingBurst, &c.Burst},
+		{SettingMaxConnsPerUser, &c.MaxConnsPerUser}} {
+		if *i.dst, err = env.Int(i.s); err != nil {
+			return c, err
 		}
 	}
-	durs := []struct {
-		key string
+	for _, d := range []struct {
+		s   bus.Setting
 		dst *time.Duration
-	}{{"AUTH_TIMEOUT", &c.AuthTimeout}, {"WRITE_TIMEOUT", &c.WriteTimeout}, {"PING_INTERVAL", &c.PingInterval}}
-	for _, d := range durs {
-		if v := get(d.key); v != "" {
-			x, err := time.ParseDuration(v)
-			if err != nil || x <= 0 {
-				return c, fmt.Errorf("edge: %s: %q is not a positive duration", d.key, v)
-			}
-			*d.dst = x
+	}{{SettingAuthTimeout, &c.AuthTimeout}, {SettingWriteTimeout, &c.WriteTimeout}, {SettingPingInterval, &c.PingInterval}} {
+		if *d.dst, err = env.Duration(d.s); err != nil {
+			return c, err
 		}
 	}
-	if v := get("RATE_PER_SEC"); v != "" {
-		r, err := strconv.ParseFloat(v, 64)
-		if err != nil || r <= 0 {
-			return c, fmt.Errorf("edge: RATE_PER_SEC: %q is not a positive number", v)
-		}
-		c.RatePerSec = r
+	if c.RatePerSec, err = env.Float(SettingRatePerSec); err != nil {
+		return c, err
 	}
 	for _, b := range []struct {
-		key string
+		s   bus.Setting
 		dst *bool
-	}{{"COMPRESSION", &c.Compression}, {"DEV_MAILBOX", &c.DevMailbox}} {
-		if v := get(b.key); v != "" {
-			x, err := strconv.ParseBool(v)
-			if err != nil {
-				return c, fmt.Errorf("edge: %s: %q is not a boolean", b.key, v)
-			}
-			*b.dst = x
+	}{{SettingCompression, &c.Compression}, {SettingDevMailbox, &c.DevMailbox}} {
+		if *b.dst, err = env.Bool(b.s); err != nil {
+			return c, err
 		}
 	}
-	c.MailboxURL = get("MAILBOX_URL")
-	c.InstanceID = get("INSTANCE_ID")
-	return c, nil
+	if c.MailboxURL, err = env.String(SettingMailboxURL); err != nil {
+		return c, err
+	}
+	c.InstanceID, err = env.String(SettingInstanceID)
+	return c, err
 }

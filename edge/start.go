@@ -9,17 +9,13 @@ import (
 )
 
 // Start runs the edge as a component of a Moa process (system registry, mounted at "/"): its
-// settings come from env.Setting (MOA_EDGE_<KEY>, see Settings), and the component it returns
+// settings are its declared Settings (MOA_EDGE_<KEY>), and the component it returns
 // is the *Gateway, which serves HTTP and stops with Shutdown.
 func Start(_ context.Context, env bus.Env) (bus.Component, error) {
 	if env.Runtime == nil {
 		return nil, errors.New("edge: Env.Runtime is required")
 	}
-	setting := env.Setting
-	if setting == nil {
-		setting = func(string) string { return "" }
-	}
-	cfg, err := ConfigFromSettings(setting)
+	cfg, err := ConfigFromEnv(env)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/edge"
+	"github.com/moa-run/moa/services/auth"
 )
 
 // edgeFront hosts the WebSocket edge as the process's front (Registration.Mount "/"): its
@@ -21,7 +22,7 @@ func (f edgeFront) Stop(ctx context.Context) error { return f.g.Shutdown(ctx) }
 
 // startEdge is the edge's bus.StartFunc: its config from its MOA_EDGE_* settings.
 func startEdge(_ context.Context, env bus.Env) (bus.Component, error) {
-	cfg, err := edge.ConfigFromSettings(env.Setting)
+	cfg, err := edge.ConfigFromEnv(env)
 	if err != nil {
 		return nil, err
 	}
@@ -30,27 +31,14 @@ func startEdge(_ context.Context, env bus.Env) (bus.Component, error) {
 	return edgeFront{Handler: g.Handler(), g: g}, nil
 }
 
-// edgeSettings documents the edge's settings for `moa help`.
-func edgeSettings() []SettingDoc {
-	out := make([]SettingDoc, 0, len(edge.Settings))
-	for _, s := range edge.Settings {
-		d := SettingDoc{Key: s.Key, Usage: s.Usage}
-		if s.Key == EdgeDevMailbox {
-			d.Usage += " (moa dev turns it on unless set)"
-		}
-		out = append(out, d)
-	}
-	return out
-}
-
 // AuthOperatorSecret is the auth setting exchanged for operator tokens; moa dev sets it to
 // DevOperatorSecret, the default of the operator tools' MOA_OPERATOR_SECRET, so that they
 // work against it out of the box. Never use that value outside development.
-const AuthOperatorSecret = "OPERATOR_SECRET"
+var AuthOperatorSecret = auth.SettingOperatorSecret.Key
 
 // DevOperatorSecret is moa dev's operator secret (see AuthOperatorSecret).
 const DevOperatorSecret = "moa-dev-operator-secret"
 
 // EdgeDevMailbox is the edge setting that routes notify.dev_mailbox to signed-in users, which
 // `moa dev` turns on by default so that its demo page shows the mails notify would send.
-const EdgeDevMailbox = "DEV_MAILBOX"
+var EdgeDevMailbox = edge.SettingDevMailbox.Key

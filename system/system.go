@@ -162,8 +162,8 @@ func (s *System) startService(ctx context.Context, name string) error {
 	env := bus.Env{
 		Runtime: s.rt,
 		Logger:  s.log.With("service", name),
-		Setting: func(key string) string { return s.cfg.Setting(name, key) },
 	}
+	checkSettings := s.guardedEnv(&env, name, reg)
 	if reg.Postgres {
 		u, err := s.postgresFor(ctx, name)
 		if err != nil {
@@ -181,6 +181,9 @@ func (s *System) startService(ctx context.Context, name string) error {
 	}
 	comp, err := reg.Start(ctx, env)
 	if err != nil {
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	if err := checkSettings(ctx, comp); err != nil {
 		return fmt.Errorf("start %s: %w", name, err)
 	}
 	if comp == nil {

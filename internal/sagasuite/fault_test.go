@@ -73,8 +73,8 @@ func TestSagaSurvivesFaults(t *testing.T) {
 	ack := faultAckWait.String()
 	set := settings{
 		"catalog":      {"SAGA_ACK_WAIT": ack},
-		"subscription": {"ACK_WAIT": ack, "SWEEP_INTERVAL": "1s", "STUCK_AFTER": "15s", "TIMEOUT_AFTER": "5m"},
-		"billing": {"ACK_WAIT": ack, "SIM_DECLINE_RATE": faultDeclineRate, "SIM_SEED": "42", "SIM_LATENCY": "5ms",
+		"subscription": {"SAGA_ACK_WAIT": ack, "SWEEP_INTERVAL": "1s", "STUCK_AFTER": "15s", "TIMEOUT_AFTER": "5m"},
+		"billing": {"SAGA_ACK_WAIT": ack, "SIM_DECLINE_RATE": faultDeclineRate, "SIM_SEED": "42", "SIM_LATENCY": "5ms",
 			"SIM_LATE_RATE": faultLateRate, "SIM_LATE_DELAY": faultLateDelay, "CONSUMER_CONCURRENCY": "4"},
 	}
 	var procs []*proc

@@ -2,15 +2,7 @@
 // tokens and rotating refresh tokens) and the public keys other services verify tokens with.
 // It owns its PostgreSQL database.
 //
-// Settings (MOA_AUTH_<KEY>):
-//
-//	KEY_ENCRYPTION_KEY   base64 of 32 bytes; seals signing keys at rest with AES-256-GCM.
-//	                     Without it keys are stored unencrypted (a warning is logged).
-//	ACCESS_TOKEN_TTL     access-token lifetime, a Go duration (default 15m).
-//	REFRESH_TOKEN_TTL    refresh-token lifetime (default 720h).
-//	OPERATOR_SECRET      exchanged for short-lived operator tokens (auth.v1.operator_token),
-//	                     which the operator tools need; unset, none are issued. moa dev sets
-//	                     a development default.
+// Settings (MOA_AUTH_<KEY>): see [Settings].
 package auth
 
 import (
@@ -176,34 +168,27 @@ func RotateKey(ctx context.Context, env bus.Env) (string, error) {
 }
 
 // config reads the service settings.
-func config(env bus.Env) (app.Config, []byte, error) {
-	get := env.Get
-	var cfg app.Config
-	for _, d := range []struct {
-		key string
-		dst *time.Duration
-	}{{"ACCESS_TOKEN_TTL", &cfg.AccessTTL}, {"REFRESH_TOKEN_TTL", &cfg.RefreshTTL}} {
-		if v := get(d.key); v != "" {
-			t, err := time.ParseDuration(v)
-			if err != nil || t <= 0 {
-				return cfg, nil, fmt.Errorf("auth: MOA_AUTH_%s=%q is not a positive duration", d.key, v)
-			}
-			*d.dst = t
-		}
+func config(env bus.Env) (cfg app.Config, kek []byte, err error) {
+	if cfg.AccessTTL, err = env.Duration(SettingAccessTokenTTL); err != nil {
+		return cfg, nil, err
 	}
-	if cfg.OperatorSecret = get("OPERATOR_SECRET"); cfg.OperatorSecret != "" && len(cfg.OperatorSecret) < 16 {
-		return cfg, nil, errors.New("auth: MOA_AUTH_OPERATOR_SECRET must have at least 16 characters")
+	if cfg.RefreshTTL, err = env.Duration(SettingRefreshTokenTTL); err != nil {
+		return cfg, nil, err
 	}
-	var kek []byte
-	if v := get("KEY_ENCRYPTION_KEY"); v != "" {
-		var err error
-		kek, err = base64.StdEncoding.DecodeString(v)
-		if err != nil {
-			kek, err = base64.RawURLEncoding.DecodeString(v)
-		}
-		if err != nil || len(kek) != 32 {
-			return cfg, nil, errors.New("auth: MOA_AUTH_KEY_ENCRYPTION_KEY must be base64 of 32 bytes")
-		}
+	if cfg.OperatorSecret, err = env.String(SettingOperatorSecret); err != nil {
+		return cfg, nil, err
+	}
+	v, err := env.String(SettingKeyEncryptionKey)
+	if err != nil || v == "" {
+		return cfg, nil, err
+	}
+	// The value is a key, not a number: decoding it is what the setting means.
+	kek, err = base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		kek, err = base64.RawURLEncoding.DecodeString(v)
+	}
+	if err != nil || len(kek) != 32 {
+		return cfg, nil, errors.New("auth: MOA_AUTH_KEY_ENCRYPTION_KEY must be base64 of 32 bytes")
 	}
 	return cfg, kek, nil
 }

@@ -64,7 +64,7 @@ func newRuntime(t testing.TB, n *moatest.NATSServer) *bus.Runtime {
 }
 
 func env(rt *bus.Runtime, pgURL string, s settings) bus.Env {
-	return bus.Env{Runtime: rt, PostgresURL: pgURL, Setting: func(k string) string { return s[k] },
+	return bus.Env{Runtime: rt, PostgresURL: pgURL, Setting: func(k string) string { return s[k] }, Declared: auth.Settings,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 }
 

@@ -6,17 +6,13 @@
 // the provider has no record yet, the charge is sent again under the same idempotency key (the
 // provider books a key once), never given up while its first attempt may still land.
 //
-// Settings (MOA_BILLING_<KEY>): PROVIDER (only "sim", the default), SIM_DECLINE_RATE (0..1,
-// default 0), SIM_TIMEOUT_RATE (0..1, default 0), SIM_LATE_RATE (0..1, default 0: calls that
-// time out unrecorded and land SIM_LATE_DELAY later, default 2s), SIM_LATENCY (Go duration,
-// default 0), SIM_SEED (default 1), ACK_WAIT (default 30s), CONSUMER_CONCURRENCY (default 8).
+// Settings (MOA_BILLING_<KEY>): see [Settings].
 package billing
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -109,51 +105,38 @@ type settings struct {
 }
 
 func readSettings(env bus.Env) (settings, error) {
-	get := env.Get
-	s := settings{sim: adapters.SimConfig{Seed: 1, LateDelay: adapters.DefaultSimLateDelay}, ackWait: 30 * time.Second, concurrency: 8}
-	if p := get("PROVIDER"); p != "" && p != "sim" {
-		return s, fmt.Errorf("billing: setting PROVIDER=%q: only the simulated provider \"sim\" is built in", p)
+	var s settings
+	// PROVIDER only accepts "sim" (its declaration says so): read it to refuse anything else.
+	if _, err := env.String(SettingProvider); err != nil {
+		return s, err
 	}
 	for _, r := range []struct {
-		key string
+		s   bus.Setting
 		dst *float64
-	}{{"SIM_DECLINE_RATE", &s.sim.DeclineRate}, {"SIM_TIMEOUT_RATE", &s.sim.TimeoutRate}, {"SIM_LATE_RATE", &s.sim.LateRate}} {
-		if v := get(r.key); v != "" {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil || f < 0 || f > 1 {
-				return s, fmt.Errorf("billing: setting %s=%q is not a rate between 0 and 1", r.key, v)
-			}
-			*r.dst = f
+	}{{SettingSimDeclineRate, &s.sim.DeclineRate}, {SettingSimTimeoutRate, &s.sim.TimeoutRate}, {SettingSimLateRate, &s.sim.LateRate}} {
+		f, err := env.Float(r.s)
+		if err != nil {
+			return s, err
 		}
+		*r.dst = f
 	}
 	for _, d := range []struct {
-		key string
+		s   bus.Setting
 		dst *time.Duration
-		min time.Duration
-	}{{"SIM_LATENCY", &s.sim.Latency, 0}, {"SIM_LATE_DELAY", &s.sim.LateDelay, time.Millisecond}, {"ACK_WAIT", &s.ackWait, time.Millisecond}} {
-		if v := get(d.key); v != "" {
-			x, err := time.ParseDuration(v)
-			if err != nil || x < d.min {
-				return s, fmt.Errorf("billing: setting %s=%q is not a valid duration", d.key, v)
-			}
-			*d.dst = x
-		}
-	}
-	if v := get("SIM_SEED"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 64)
+	}{{SettingSimLatency, &s.sim.Latency}, {SettingSimLateDelay, &s.sim.LateDelay}, {SettingSagaAckWait, &s.ackWait}} {
+		x, err := env.Duration(d.s)
 		if err != nil {
-			return s, fmt.Errorf("billing: setting SIM_SEED=%q is not an unsigned integer", v)
+			return s, err
 		}
-		s.sim.Seed = n
+		*d.dst = x
 	}
-	if v := get("CONSUMER_CONCURRENCY"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 256 {
-			return s, fmt.Errorf("billing: setting CONSUMER_CONCURRENCY=%q is not between 1 and 256", v)
-		}
-		s.concurrency = n
+	seed, err := env.Int(SettingSimSeed)
+	if err != nil {
+		return s, err
 	}
-	return s, nil
+	s.sim.Seed = uint64(seed)
+	s.concurrency, err = env.Int(SettingConsumerConcurrency)
+	return s, err
 }
 
 // newID makes time-ordered payment ids (UUIDv7).

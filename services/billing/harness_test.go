@@ -66,7 +66,7 @@ func (h *harness) start(settings map[string]string) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	comp, err := billing.Start(ctxT(h.t, time.Minute), bus.Env{Runtime: rt, PostgresURL: h.url, Setting: func(k string) string { return settings[k] }})
+	comp, err := billing.Start(ctxT(h.t, time.Minute), bus.Env{Runtime: rt, PostgresURL: h.url, Setting: func(k string) string { return settings[k] }, Declared: billing.Settings})
 	if err != nil {
 		h.t.Fatalf("billing.Start: %v", err)
 	}

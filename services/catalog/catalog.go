@@ -4,11 +4,7 @@
 // subscription saga it owns capacity: it reserves and releases seats (seat_reservations, one
 // per subscription, through its inbox).
 //
-// Settings (MOA_CATALOG_<KEY>): CACHE_TTL (Go duration, default 2m; 0 turns the cache off),
-// VIEW_WINDOW (default 24h: one counted view per viewer per product per window), SAGA_ACK_WAIT
-// (default 30s: the ack wait of the seat consumers of the subscription saga), SAGA_MAX_DELIVER
-// (default 40, about 3 minutes of retries: attempts of a seat change before it is
-// dead-lettered).
+// Settings (MOA_CATALOG_<KEY>): see [Settings].
 package catalog
 
 import (
@@ -47,16 +43,13 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 		return nil, errors.New("catalog: needs a runtime and a PostgreSQL URL")
 	}
 	log := env.Log(contracts.CatalogService.Name)
-	cacheTTL, err := env.Duration("CACHE_TTL", DefaultCacheTTL, 0)
+	cacheTTL, err := env.Duration(SettingCacheTTL)
 	if err != nil {
 		return nil, err
 	}
-	window, err := env.Duration("VIEW_WINDOW", DefaultViewWindow, 0)
+	window, err := env.Duration(SettingViewWindow)
 	if err != nil {
 		return nil, err
-	}
-	if window <= 0 {
-		return nil, errors.New("catalog: VIEW_WINDOW must be positive")
 	}
 
 	var stops bus.Stops
@@ -66,11 +59,11 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 		}
 	}()
 
-	ackWait, err := env.Duration("SAGA_ACK_WAIT", DefaultSagaAckWait, 0)
+	ackWait, err := env.Duration(SettingSagaAckWait)
 	if err != nil {
 		return nil, err
 	}
-	maxDeliver, err := env.Int("SAGA_MAX_DELIVER", ports.DefaultSeatMaxDeliver, 1, 10000)
+	maxDeliver, err := env.Int(SettingSagaMaxDeliver)
 	if err != nil {
 		return nil, err
 	}

@@ -49,7 +49,7 @@ func newHarness(t testing.TB, settings map[string]string) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(h.pgp.Close)
-	comp, err := catalog.Start(ctx, bus.Env{Runtime: rt, PostgresURL: h.pg, Setting: func(k string) string { return settings[k] }})
+	comp, err := catalog.Start(ctx, bus.Env{Runtime: rt, PostgresURL: h.pg, Setting: func(k string) string { return settings[k] }, Declared: catalog.Settings})
 	if err != nil {
 		t.Fatalf("catalog.Start: %v", err)
 	}

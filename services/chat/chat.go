@@ -8,10 +8,7 @@
 // Layout: domain (rules), app (use cases), adapters (MongoDB, the catalog client, pushes),
 // ports (endpoints); Start wires them.
 //
-// Settings (MOA_CHAT_<KEY>):
-//
-//	WRITERS  message batches written at once (default 2): messages are stored in batches
-//	         (group commit), which keeps up with bursts on stores that pay per round trip
+// Settings (MOA_CHAT_<KEY>): see [Settings].
 package chat
 
 import (
@@ -46,7 +43,7 @@ func Start(ctx context.Context, env bus.Env) (bus.Component, error) {
 	}
 	log := env.Log(contracts.ChatService.Name)
 
-	writers, err := env.Int("writers", adapters.DefaultWriters, 1, 64)
+	writers, err := env.Int(SettingWriters)
 	if err != nil {
 		return nil, err
 	}

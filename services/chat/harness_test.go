@@ -59,6 +59,7 @@ func startOn(t testing.TB, uri string) *fixture {
 		Runtime: rt, MongoURL: uri,
 		MongoDatabase: "chat_" + uuid.NewString()[:8], // unique even on a shared MOA_TEST_MONGO_URL
 		Setting:       func(string) string { return "" },
+		Declared:      chat.Settings,
 	}
 	f.startService(t)
 	mc, err := mongo.Connect(options.Client().ApplyURI(uri))

@@ -73,7 +73,7 @@ func start(t testing.TB, opts ...option) *fixture {
 		o(f)
 	}
 	pg := moatest.Postgres(t)
-	env := bus.Env{Runtime: rt, PostgresURL: pg, Setting: func(k string) string { return f.settings[k] }}
+	env := bus.Env{Runtime: rt, PostgresURL: pg, Setting: func(k string) string { return f.settings[k] }, Declared: notify.Settings}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	comp, err := notify.Start(ctx, env)

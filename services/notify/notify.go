@@ -6,17 +6,13 @@
 // tables of its own, so it never calls those services while handling an event; the subscribers
 // of a product it asks the subscription service for.
 //
-// Settings (MOA_NOTIFY_<KEY>): SMTP_ADDR (host:port; unset: dev mailbox), SMTP_FROM,
-// SMTP_USER, SMTP_PASSWORD, SMTP_TLS (none|starttls|tls), KEEP (notifications kept per user,
-// default 500), RETENTION (max age of a notification, default 720h), CONCURRENCY (handlers per
-// consumer, default 4).
+// Settings (MOA_NOTIFY_<KEY>): see [Settings].
 package notify
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -45,23 +41,25 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 		return nil, errors.New("notify: needs a runtime and a PostgreSQL URL")
 	}
 	log := env.Log(contracts.NotifyService.Name)
-	setting := env.Get
-	keep, err := env.Int("KEEP", DefaultKeep, 1, math.MaxInt)
+	keep, err := env.Int(SettingKeep)
 	if err != nil {
 		return nil, err
 	}
-	concurrency, err := env.Int("CONCURRENCY", DefaultConcurrency, 1, math.MaxInt)
+	concurrency, err := env.Int(SettingConsumerConcurrency)
 	if err != nil {
 		return nil, err
 	}
-	retention, err := env.Duration("RETENTION", DefaultRetention, time.Nanosecond)
+	retention, err := env.Duration(SettingRetention)
+	if err != nil {
+		return nil, err
+	}
+	smtp, err := readSMTP(env)
 	if err != nil {
 		return nil, err
 	}
 	var transport adapters.Transport = adapters.DevTransport{}
-	if addr := setting("SMTP_ADDR"); addr != "" {
-		if transport, err = adapters.NewSMTP(adapters.SMTPConfig{Addr: addr, From: setting("SMTP_FROM"),
-			User: setting("SMTP_USER"), Password: setting("SMTP_PASSWORD"), TLS: setting("SMTP_TLS")}); err != nil {
+	if smtp.Addr != "" {
+		if transport, err = adapters.NewSMTP(smtp); err != nil {
 			return nil, err
 		}
 	}

@@ -11,7 +11,7 @@ import (
 // sequences 1..50: no gap, no repeat.
 func TestConcurrentEventsGiveGaplessSeqs(t *testing.T) {
 	const n = 50
-	f := start(t, withSetting("CONCURRENCY", "8"))
+	f := start(t, withSetting("CONSUMER_CONCURRENCY", "8"))
 	consumer := f.consumers(1)[0]
 	for range n {
 		d := terminal("p-1", consumer, authntest.Seller(), contracts.SubActive)

@@ -37,7 +37,7 @@ func start(t testing.TB) *fixture {
 	return startWith(t, nil)
 }
 
-// startWith starts the service with settings (keys as Start reads them, e.g. "janitor_interval").
+// startWith starts the service with settings (keys as Start reads them, e.g. "JANITOR_INTERVAL").
 func startWith(t testing.TB, settings map[string]string) *fixture {
 	t.Helper()
 	nc := moatest.NATS(t).Conn(t)
@@ -56,6 +56,7 @@ func startWith(t testing.TB, settings map[string]string) *fixture {
 		Runtime: rt, MongoURL: uri,
 		MongoDatabase: "search_" + uuid.NewString()[:8], // unique even on a shared MOA_TEST_MONGO_URL
 		Setting:       func(key string) string { return settings[key] },
+		Declared:      search.Settings,
 	}
 	f.comp = f.startService(t)
 	mc, err := mongo.Connect(options.Client().ApplyURI(uri))

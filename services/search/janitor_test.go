@@ -16,7 +16,7 @@ import (
 
 func TestJanitorExpiresWhatLeftEveryWindow(t *testing.T) {
 	t.Parallel()
-	f := startWith(t, map[string]string{"janitor_interval": "50ms"})
+	f := startWith(t, map[string]string{"JANITOR_INTERVAL": "50ms"})
 	user := authntest.Consumer()
 	old, _ := f.emit(t, user.UserID, "old search", time.Now().Add(-30*time.Hour))
 	fresh, seq := f.emit(t, user.UserID, "fresh search", time.Now())
@@ -77,11 +77,11 @@ func TestStartRejectsBadSettingsAndMissingStore(t *testing.T) {
 	}{
 		{bus.Env{Runtime: rt}, "MongoURL"},
 		{bus.Env{Runtime: rt, MongoURL: "mongodb://127.0.0.1:1", Setting: func(k string) string {
-			return map[string]string{"janitor_interval": "soon"}[k]
-		}}, "janitor_interval"},
+			return map[string]string{"JANITOR_INTERVAL": "soon"}[k]
+		}}, "JANITOR_INTERVAL"},
 		{bus.Env{Runtime: rt, MongoURL: "mongodb://127.0.0.1:1", Setting: func(k string) string {
-			return map[string]string{"consumer_concurrency": "0"}[k]
-		}}, "consumer_concurrency"},
+			return map[string]string{"CONSUMER_CONCURRENCY": "0"}[k]
+		}}, "CONSUMER_CONCURRENCY"},
 	} {
 		comp, err := search.Start(t.Context(), tc.env)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

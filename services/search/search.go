@@ -6,10 +6,7 @@
 // Layout: domain (rules), app (use cases), adapters (MongoDB), ports (endpoints and the event
 // consumer); Start wires them.
 //
-// Settings (MOA_SEARCH_<KEY>):
-//
-//	CONSUMER_CONCURRENCY  users whose searches are applied in parallel (default 8)
-//	JANITOR_INTERVAL      how often expired searches and counters are deleted (default 10m)
+// Settings (MOA_SEARCH_<KEY>): see [Settings].
 package search
 
 import (
@@ -44,11 +41,11 @@ func Start(ctx context.Context, env bus.Env) (bus.Component, error) {
 		return nil, errors.New("search: Env.MongoURL is required")
 	}
 	log := env.Log(contracts.SearchService.Name)
-	concurrency, err := env.Int("consumer_concurrency", 8, 1, 1024)
+	concurrency, err := env.Int(SettingConsumerConcurrency)
 	if err != nil {
 		return nil, err
 	}
-	janitorEvery, err := env.Duration("janitor_interval", 10*time.Minute, time.Nanosecond)
+	janitorEvery, err := env.Duration(SettingJanitorInterval)
 	if err != nil {
 		return nil, err
 	}

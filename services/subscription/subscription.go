@@ -4,10 +4,7 @@
 // dashboard projection. Its data is its own PostgreSQL database; every event it emits goes
 // through its outbox and every event it consumes through its inbox.
 //
-// Settings (MOA_SUBSCRIPTION_<KEY>): STUCK_AFTER (Go duration, default 30s: a saga that has
-// not moved for this long has its step re-emitted), TIMEOUT_AFTER (default 10m: a PENDING saga
-// this old is compensated, reason timed_out), SWEEP_INTERVAL (default 5s), ACK_WAIT (default
-// 30s), CONSUMER_CONCURRENCY (default 8).
+// Settings (MOA_SUBSCRIPTION_<KEY>): see [Settings].
 package subscription
 
 import (
@@ -152,18 +149,18 @@ type settings struct {
 }
 
 func readSettings(env bus.Env) (settings, error) {
-	s := settings{app: app.Config{StuckAfter: DefaultStuckAfter, TimeoutAfter: DefaultTimeoutAfter},
-		sweepEvery: DefaultSweepInterval, ackWait: DefaultAckWait, concurrency: DefaultConcurrency}
+	var s settings
 	var err error
 	for _, d := range []struct {
-		key string
+		s   bus.Setting
 		dst *time.Duration
-	}{{"STUCK_AFTER", &s.app.StuckAfter}, {"TIMEOUT_AFTER", &s.app.TimeoutAfter}, {"SWEEP_INTERVAL", &s.sweepEvery}, {"ACK_WAIT", &s.ackWait}} {
-		if *d.dst, err = env.Duration(d.key, *d.dst, time.Nanosecond); err != nil {
+	}{{SettingStuckAfter, &s.app.StuckAfter}, {SettingTimeoutAfter, &s.app.TimeoutAfter},
+		{SettingSweepInterval, &s.sweepEvery}, {SettingSagaAckWait, &s.ackWait}} {
+		if *d.dst, err = env.Duration(d.s); err != nil {
 			return s, err
 		}
 	}
-	s.concurrency, err = env.Int("CONSUMER_CONCURRENCY", s.concurrency, 1, 256)
+	s.concurrency, err = env.Int(SettingConsumerConcurrency)
 	return s, err
 }
 

@@ -46,6 +46,9 @@ type PermanentError struct{ Err error }
 func (e *PermanentError) Error() string { return "permanent: " + e.Err.Error() }
 func (e *PermanentError) Unwrap() error { return e.Err }
 
+// DefaultSMTPFrom is the From address when SMTPConfig.From is empty.
+const DefaultSMTPFrom = "Moa <no-reply@moa.localhost>"
+
 // SMTPConfig configures the SMTP transport.
 type SMTPConfig struct {
 	Addr     string // host:port
@@ -70,7 +73,7 @@ func NewSMTP(cfg SMTPConfig) (*SMTP, error) {
 		return nil, fmt.Errorf("notify: SMTP_ADDR %q is not host:port: %w", cfg.Addr, err)
 	}
 	if cfg.From == "" {
-		cfg.From = "Moa <no-reply@moa.localhost>"
+		cfg.From = DefaultSMTPFrom
 	}
 	from, err := mail.ParseAddress(cfg.From)
 	if err != nil {

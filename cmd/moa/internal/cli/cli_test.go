@@ -3,12 +3,14 @@ package cli
 import (
 	"bytes"
 	"context"
+	"flag"
 	"log/slog"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/system"
 )
 
@@ -216,14 +218,39 @@ func TestHelpListsEverySetting(t *testing.T) {
 	}
 }
 
+var update = flag.Bool("update", false, "rewrite the README's table of service settings from their declarations")
+
+const (
+	readmePath        = "../../../../README.md"
+	settingsTableHead = "<!-- service settings: generated, do not edit -->\n"
+	settingsTableEnd  = "<!-- end of service settings -->\n"
+)
+
 // The README's configuration section must stay true to `moa help`: every flag and variable
-// is documented there, and it documents no MOA_ variable that does not exist.
+// is documented there, the table of service settings is the one their declarations make
+// (every default, bound and former name), and it documents no MOA_ variable that does not
+// exist.
 func TestREADMEDocumentsEverySetting(t *testing.T) {
-	b, err := os.ReadFile("../../../../README.md")
+	b, err := os.ReadFile(readmePath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	readme := string(b)
+	i, j := strings.Index(readme, settingsTableHead), strings.Index(readme, settingsTableEnd)
+	if i < 0 || j < i {
+		t.Fatalf("README lacks the markers %q and %q around the service settings", settingsTableHead, settingsTableEnd)
+	}
+	want := "| Variable | Meaning |\n|---|---|\n" + settingsTable()
+	if got := readme[i+len(settingsTableHead) : j]; got != want {
+		if *update {
+			readme = readme[:i+len(settingsTableHead)] + want + readme[j:]
+			if err := os.WriteFile(readmePath, []byte(readme), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			t.Errorf("README's service settings are stale; run go test ./cmd/moa/internal/cli -run TestREADME -update\n got:\n%s\nwant:\n%s", got, want)
+		}
+	}
 	known := map[string]bool{}
 	for _, s := range settings {
 		known[s.Env] = true
@@ -240,8 +267,10 @@ func TestREADMEDocumentsEverySetting(t *testing.T) {
 	for _, name := range system.Services() {
 		reg, _ := system.Lookup(name)
 		for _, d := range reg.Settings {
-			known[system.SettingEnv(name, d.Key)] = true
-			if !strings.Contains(readme, system.SettingEnv(name, d.Key)) {
+			for _, key := range append([]string{d.Key}, d.Aliases...) {
+				known[system.SettingEnv(name, key)] = true
+			}
+			if d.Default != "" && d.Kind != bus.KindSecret && !strings.Contains(readme, "| `"+system.SettingEnv(name, d.Key)+"` |") {
 				t.Errorf("README lacks %s", system.SettingEnv(name, d.Key))
 			}
 		}
@@ -263,6 +292,17 @@ func TestREADMEDocumentsEverySetting(t *testing.T) {
 	for _, word := range envWords(readme) {
 		if !known[word] {
 			t.Errorf("README documents %s, which moa does not read", word)
+		}
+	}
+}
+
+// Every service's declarations are well formed: upper-case unique keys, defaults inside
+// their bounds, documentation.
+func TestServiceSettingsAreWellDeclared(t *testing.T) {
+	for _, name := range system.Services() {
+		reg, _ := system.Lookup(name)
+		if err := bus.Check(reg.Settings); err != nil {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/system"
 )
 
@@ -55,9 +56,42 @@ func writeHelp(w io.Writer) {
 	for _, name := range system.Services() {
 		reg, _ := system.Lookup(name)
 		for _, d := range reg.Settings {
-			fmt.Fprintf(w, "  %s\n%s\n", system.SettingEnv(name, d.Key), indent(d.Usage, "        ", 88))
+			text := strings.ReplaceAll(describeSetting(name, d), "`", "")
+			fmt.Fprintf(w, "  %s\n%s\n", system.SettingEnv(name, d.Key), indent(text, "        ", 88))
 		}
 	}
+}
+
+// describeSetting is a service setting's documentation (Markdown code spans kept, for the
+// README), followed by what its declaration says: accepted values, default, former names.
+func describeSetting(service string, s bus.Setting) string {
+	var more []string
+	if c := s.Constraint(); c != "" {
+		more = append(more, c)
+	}
+	if s.Default != "" && s.Kind != bus.KindSecret {
+		more = append(more, "default `"+s.Default+"`")
+	}
+	for _, old := range s.Aliases {
+		more = append(more, "formerly `"+system.SettingEnv(service, old)+"`, still read")
+	}
+	if len(more) == 0 {
+		return s.Doc
+	}
+	return s.Doc + " (" + strings.Join(more, "; ") + ")"
+}
+
+// settingsTable is the README's table of the services' own settings, one row per declared
+// setting of every registered service.
+func settingsTable() string {
+	var b strings.Builder
+	for _, name := range system.Services() {
+		reg, _ := system.Lookup(name)
+		for _, d := range reg.Settings {
+			fmt.Fprintf(&b, "| `%s` | %s |\n", system.SettingEnv(name, d.Key), describeSetting(name, d))
+		}
+	}
+	return b.String()
 }
 
 // indent wraps text at width and prefixes every line.

@@ -1,0 +1,24 @@
+package search
+
+import (
+	"time"
+
+	"github.com/moa-run/moa/bus"
+)
+
+// Defaults of the settings.
+const (
+	DefaultConcurrency     = 8
+	DefaultJanitorInterval = 10 * time.Minute
+)
+
+// Search's settings (MOA_SEARCH_<KEY>), read only through these declarations.
+var (
+	SettingConsumerConcurrency = bus.IntSetting("CONSUMER_CONCURRENCY", DefaultConcurrency, 1, 1024,
+		"users whose searches are applied in parallel")
+	SettingJanitorInterval = bus.DurationSetting("JANITOR_INTERVAL", DefaultJanitorInterval, time.Nanosecond,
+		"how often expired searches and counters are deleted")
+)
+
+// Settings lists every setting search reads, for `moa help` and the README.
+var Settings = []bus.Setting{SettingConsumerConcurrency, SettingJanitorInterval}
