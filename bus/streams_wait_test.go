@@ -1,36 +1,17 @@
 package bus_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/moa-run/moa/bus"
+	"github.com/moa-run/moa/moatest"
 )
-
-// lockedLog is a log destination tests can read while the runtime writes to it.
-type lockedLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
 
 // Instances start together with their server (and under load the JetStream API answers late):
 // EnsureStreams waits for JetStream instead of failing the start. Before, the first "JetStream
@@ -46,7 +27,7 @@ func TestEnsureStreamsWaitsForJetStream(t *testing.T) {
 	if !srv.ReadyForConnections(10 * time.Second) {
 		t.Fatal("nats-server not ready")
 	}
-	logs := &lockedLog{}
+	logs := &moatest.Buffer{}
 	rt := newRuntime(t, srv.ClientURL(), bus.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

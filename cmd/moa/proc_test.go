@@ -1,13 +1,11 @@
 package main_test
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,7 +41,7 @@ func TestMain(m *testing.M) {
 type proc struct {
 	cmd    *exec.Cmd
 	stdout *lineBuffer
-	stderr *syncBuffer
+	stderr *moatest.Buffer
 	done   chan struct{} // closed once the process exited and its output was read
 }
 
@@ -56,7 +54,7 @@ func start(t *testing.T, env map[string]string, args ...string) *proc {
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	p := &proc{cmd: cmd, stdout: newLineBuffer(), stderr: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{cmd: cmd, stdout: newLineBuffer(), stderr: &moatest.Buffer{}, done: make(chan struct{})}
 	// Writers rather than StdoutPipe: Wait then returns only after all output was copied.
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
 	if err := cmd.Start(); err != nil {
@@ -125,33 +123,16 @@ func (p *proc) wait(t *testing.T) int {
 	return p.cmd.ProcessState.ExitCode()
 }
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // lineBuffer collects a process's stdout and signals each write.
 type lineBuffer struct {
-	syncBuffer
+	moatest.Buffer
 	changed chan struct{}
 }
 
 func newLineBuffer() *lineBuffer { return &lineBuffer{changed: make(chan struct{}, 1)} }
 
 func (b *lineBuffer) Write(p []byte) (int, error) {
-	n, err := b.syncBuffer.Write(p)
+	n, err := b.Buffer.Write(p)
 	select {
 	case b.changed <- struct{}{}:
 	default:

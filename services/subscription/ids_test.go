@@ -1,11 +1,9 @@
 package subscription_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,29 +17,11 @@ import (
 
 func TestMain(m *testing.M) { moatest.Main(m) }
 
-// syncBuffer collects the system's log lines; services log from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestBadIDsAreValidationErrors: an id that is not a UUID is the caller's mistake. Every
 // endpoint of the PostgreSQL services that takes one refuses it as validation_failed before
 // it reaches the database, and nothing is logged at ERROR for it.
 func TestBadIDsAreValidationErrors(t *testing.T) {
-	var logs syncBuffer
+	var logs moatest.Buffer
 	sys := systemtest.Boot(t, systemtest.Services("auth", "catalog", "subscription", "billing"),
 		systemtest.Configure(func(c *system.Config) {
 			c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
