@@ -24,8 +24,9 @@ type Env struct {
 	Declared []Setting
 }
 
-// Component is a started service. Stop releases what Start acquired (pools, relays,
-// background loops); the runtime stops the service's endpoints and consumers itself.
+// Component is a started service. Stop stops it alone: its endpoints answer what they took,
+// then its consumers, jobs and relay stop and its pool closes. A service's Start builds it
+// with the service host (bus/host), which owns that order.
 type Component interface {
 	Stop(ctx context.Context) error
 }
@@ -33,6 +34,8 @@ type Component interface {
 // StartFunc starts one service: every Moa service package exports
 //
 //	func Start(ctx context.Context, env bus.Env) (bus.Component, error)
+//
+// which reads the service's settings and returns host.Start of its declaration.
 type StartFunc func(ctx context.Context, env Env) (Component, error)
 
 // Stopper adapts a function to Component.

@@ -10,14 +10,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/moa-run/moa/bus"
-	"github.com/moa-run/moa/bus/outbox"
+	"github.com/moa-run/moa/bus/host"
 	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/services/auth/adapters"
 	"github.com/moa-run/moa/services/auth/app"
@@ -29,74 +27,58 @@ const purgeEvery = 10 * time.Minute
 
 // Component is the running auth service.
 type Component struct {
-	app   *app.Service
-	pool  *pgxpool.Pool
-	svc   *bus.Service
-	relay *outbox.Relay
-	stop  context.CancelFunc
-	wg    sync.WaitGroup
-	once  sync.Once
+	bus.Component
+	app *app.Service
 }
 
 var _ bus.StartFunc = Start
 
-// Start opens the service's database, migrates it, makes sure a signing key exists, starts
-// the outbox relay and serves the auth endpoints on env.Runtime.
+// Start declares the auth service: its database (with a signing key made sure of), the outbox
+// relay, the auth endpoints and the purge job.
 func Start(ctx context.Context, env bus.Env) (bus.Component, error) {
-	return StartComponent(ctx, env)
+	c, err := StartComponent(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // StartComponent is Start returning the concrete type, for tests and tools that rotate keys.
-func StartComponent(ctx context.Context, env bus.Env) (_ *Component, err error) {
-	rt := env.Runtime
-	log := env.Log(contracts.AuthService.Name)
+func StartComponent(ctx context.Context, env bus.Env) (*Component, error) {
 	cfg, kek, err := config(env)
 	if err != nil {
 		return nil, err
 	}
-	pool, err := pgxpool.New(ctx, env.PostgresURL)
+	c := &Component{}
+	c.Component, err = host.Start(ctx, env, host.Service{
+		Spec:     contracts.AuthService,
+		Postgres: &host.Postgres{Migrate: adapters.Migrate},
+		Streams:  []contracts.StreamSpec{contracts.StreamAuth},
+		Relay:    true,
+		Build: func(ctx context.Context, d host.Deps) (host.Parts, error) {
+			keys, err := adapters.NewKeys(d.Pool, kek)
+			if err != nil {
+				return host.Parts{}, err
+			}
+			if !keys.Encrypted() {
+				d.Log.Warn("auth: MOA_AUTH_KEY_ENCRYPTION_KEY is not set; token signing keys are stored unencrypted")
+			}
+			if c.app, err = app.New(cfg, adapters.NewAccounts(d.Pool), adapters.NewSessions(d.Pool), adapters.NewThrottle(d.Pool), keys); err != nil {
+				return host.Parts{}, err
+			}
+			if err := c.app.Keys().Init(ctx); err != nil {
+				return host.Parts{}, err
+			}
+			return host.Parts{
+				Endpoints: func(svc *bus.Service) error { return ports.Register(svc, c.app) },
+				// Expired sessions and throttle windows are deleted.
+				Jobs: []*bus.Job{bus.Every("auth purge", purgeEvery, c.app.Purge)},
+			}, nil
+		},
+	})
 	if err != nil {
-		return nil, fmt.Errorf("auth: database: %w", err)
-	}
-	c := &Component{pool: pool}
-	defer func() {
-		if err != nil {
-			_ = c.Stop(context.Background())
-		}
-	}()
-	if err := adapters.Migrate(ctx, pool); err != nil {
 		return nil, err
 	}
-	if err := outbox.Migrate(ctx, pool); err != nil {
-		return nil, err
-	}
-	if err := rt.EnsureStreams(ctx, contracts.StreamAuth); err != nil {
-		return nil, err
-	}
-	keys, err := adapters.NewKeys(pool, kek)
-	if err != nil {
-		return nil, err
-	}
-	if !keys.Encrypted() {
-		log.Warn("auth: MOA_AUTH_KEY_ENCRYPTION_KEY is not set; token signing keys are stored unencrypted")
-	}
-	c.app, err = app.New(cfg, adapters.NewAccounts(pool), adapters.NewSessions(pool), adapters.NewThrottle(pool), keys)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.app.Keys().Init(ctx); err != nil {
-		return nil, err
-	}
-	c.relay = outbox.StartRelay(ctx, pool, rt, outbox.RelayOptions{Name: "auth", Logger: log})
-	if c.svc, err = rt.AddService(contracts.AuthService); err != nil {
-		return nil, err
-	}
-	if err := ports.Register(c.svc, c.app); err != nil {
-		return nil, err
-	}
-	bg, stop := context.WithCancel(context.Background())
-	c.stop = stop
-	c.wg.Go(func() { c.purge(bg, log) })
 	return c, nil
 }
 
@@ -106,40 +88,6 @@ func (c *Component) RotateKey(ctx context.Context) (string, error) { return c.ap
 
 // App returns the use cases (for benchmarks and tools in-process).
 func (c *Component) App() *app.Service { return c.app }
-
-// Stop stops serving, then releases the relay, the background purge and the pool.
-func (c *Component) Stop(ctx context.Context) error {
-	var errs []error
-	c.once.Do(func() {
-		if c.svc != nil {
-			errs = append(errs, c.svc.Micro().Stop())
-		}
-		if c.stop != nil {
-			c.stop()
-			c.wg.Wait()
-		}
-		if c.relay != nil {
-			errs = append(errs, c.relay.Stop(ctx))
-		}
-		c.pool.Close()
-	})
-	return errors.Join(errs...)
-}
-
-func (c *Component) purge(ctx context.Context, log *slog.Logger) {
-	t := time.NewTicker(purgeEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := c.app.Purge(ctx); err != nil && ctx.Err() == nil {
-				log.Warn("auth: purge failed", "error", err)
-			}
-		}
-	}
-}
 
 // RotateKey rotates the signing key in the database of env without running the service, for
 // an operator command. Running instances pick the new key up within app.Config.KeyReload.

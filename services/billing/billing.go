@@ -11,15 +11,12 @@ package billing
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/moa-run/moa/bus"
-	"github.com/moa-run/moa/bus/outbox"
+	"github.com/moa-run/moa/bus/host"
 	"github.com/moa-run/moa/client/authn"
 	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/services/billing/adapters"
@@ -27,75 +24,36 @@ import (
 	"github.com/moa-run/moa/services/billing/ports"
 )
 
-// Start migrates billing's database, starts its relay and saga consumers and serves its
-// endpoint on env.Runtime.
-func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
-	rt := env.Runtime
-	if rt == nil || env.PostgresURL == "" {
-		return nil, errors.New("billing: needs a runtime and a PostgreSQL URL")
-	}
-	log := env.Log(contracts.BillingService.Name)
+// Start declares the billing service: its database and outbox relay, the saga consumers and
+// its endpoint.
+func Start(ctx context.Context, env bus.Env) (bus.Component, error) {
 	cfg, err := readSettings(env)
 	if err != nil {
 		return nil, err
 	}
-
-	var stops bus.Stops
-	defer func() {
-		if err != nil {
-			_ = stops.Stop(context.WithoutCancel(ctx))
-		}
-	}()
-
-	pcfg, err := pgxpool.ParseConfig(env.PostgresURL)
-	if err != nil {
-		return nil, fmt.Errorf("billing: database: %w", err)
-	}
-	// A handler holds its inbox transaction and opens short ones beside it (the step's record,
-	// the provider's ledger): three connections per handler at most.
-	pcfg.MaxConns = max(pcfg.MaxConns, int32(2*3*cfg.concurrency+8))
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		return nil, fmt.Errorf("billing: database: %w", err)
-	}
-	stops.Add(func(context.Context) error { pool.Close(); return nil })
-	if err := adapters.Migrate(ctx, pool); err != nil {
-		return nil, err
-	}
-	if err := outbox.Migrate(ctx, pool); err != nil {
-		return nil, fmt.Errorf("billing: outbox: %w", err)
-	}
-	streams := []contracts.StreamSpec{contracts.StreamBilling, contracts.StreamCatalog, contracts.StreamSubscription, contracts.StreamDeadLetter}
-	if err := rt.EnsureStreams(ctx, streams...); err != nil {
-		return nil, err
-	}
-	if err := rt.CheckDurability(ctx, contracts.StreamBilling, contracts.StreamDeadLetter); err != nil {
-		return nil, err
-	}
-
-	a := app.New(adapters.NewStore(pool), adapters.NewSimProvider(pool, cfg.sim), newID, log)
-	relay := outbox.StartRelay(ctx, pool, rt, outbox.RelayOptions{Name: contracts.BillingService.Name})
-	stops.Add(relay.Stop)
-	for _, spec := range ports.Consumers(cfg.ackWait) {
-		c, err := rt.Consume(ctx, contracts.BillingService.Name, spec, ports.Handler(a, spec.Durable),
-			bus.WithKey(bus.SubjectKey), bus.WithConcurrency(cfg.concurrency),
-			bus.WithConsumerMiddleware(outbox.Inbox(pool, spec.Durable)))
-		if err != nil {
-			return nil, err
-		}
-		stops.Add(func(context.Context) error { c.Stop(); return nil })
-	}
-	svc, err := rt.AddService(contracts.BillingService)
-	if err != nil {
-		return nil, err
-	}
-	stops.Add(svc.Stop)
-	if err := ports.Register(svc, a, authn.NewVerifier(rt.NewClient(contracts.BillingService.Name))); err != nil {
-		return nil, err
-	}
-	log.Info("billing started", "provider", "sim", "decline_rate", cfg.sim.DeclineRate, "timeout_rate", cfg.sim.TimeoutRate,
-		"late_rate", cfg.sim.LateRate, "late_delay", cfg.sim.LateDelay, "latency", cfg.sim.Latency)
-	return bus.Stopper(stops.Stop), nil
+	return host.Start(ctx, env, host.Service{
+		Spec: contracts.BillingService,
+		// A handler holds its inbox transaction and opens short ones beside it (the step's
+		// record, the provider's ledger): three connections per handler at most.
+		Postgres: &host.Postgres{Migrate: adapters.Migrate, MaxConns: int32(2*3*cfg.concurrency + 8)},
+		Streams:  []contracts.StreamSpec{contracts.StreamBilling, contracts.StreamCatalog, contracts.StreamSubscription, contracts.StreamDeadLetter},
+		Durable:  []contracts.StreamSpec{contracts.StreamBilling, contracts.StreamDeadLetter},
+		Relay:    true,
+		Build: func(ctx context.Context, d host.Deps) (host.Parts, error) {
+			a := app.New(adapters.NewStore(d.Pool), adapters.NewSimProvider(d.Pool, cfg.sim), newID, d.Log)
+			var cs []host.Consumer
+			for _, spec := range ports.Consumers(cfg.ackWait) {
+				cs = append(cs, host.Consumer{Spec: spec, Handler: ports.Handler(a, spec.Durable), Inbox: true,
+					Options: []bus.ConsumeOption{bus.WithKey(bus.SubjectKey), bus.WithConcurrency(cfg.concurrency)}})
+			}
+			return host.Parts{
+				Endpoints: func(svc *bus.Service) error { return ports.Register(svc, a, authn.NewVerifier(d.Calls)) },
+				Consumers: cs,
+				Started: []any{"provider", "sim", "decline_rate", cfg.sim.DeclineRate, "timeout_rate", cfg.sim.TimeoutRate,
+					"late_rate", cfg.sim.LateRate, "late_delay", cfg.sim.LateDelay, "latency", cfg.sim.Latency},
+			}, nil
+		},
+	})
 }
 
 type settings struct {

@@ -9,15 +9,12 @@ package catalog
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/moa-run/moa/bus"
-	"github.com/moa-run/moa/bus/outbox"
+	"github.com/moa-run/moa/bus/host"
 	"github.com/moa-run/moa/client/authn"
 	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/services/catalog/adapters"
@@ -35,14 +32,9 @@ const (
 // seatConcurrency is how many subscriptions' seat events are handled at once per consumer.
 const seatConcurrency = 8
 
-// Start migrates the catalog's database, starts its outbox relay and cache consumer, and
-// serves its endpoints on env.Runtime.
-func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
-	rt := env.Runtime
-	if rt == nil || env.PostgresURL == "" {
-		return nil, errors.New("catalog: needs a runtime and a PostgreSQL URL")
-	}
-	log := env.Log(contracts.CatalogService.Name)
+// Start declares the catalog service: its database and outbox relay, its KV buckets, the
+// cache and seat consumers, and its endpoints.
+func Start(ctx context.Context, env bus.Env) (bus.Component, error) {
 	cacheTTL, err := env.Duration(SettingCacheTTL)
 	if err != nil {
 		return nil, err
@@ -51,14 +43,6 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 	if err != nil {
 		return nil, err
 	}
-
-	var stops bus.Stops
-	defer func() {
-		if err != nil {
-			_ = stops.Stop(context.WithoutCancel(ctx))
-		}
-	}()
-
 	ackWait, err := env.Duration(SettingSagaAckWait)
 	if err != nil {
 		return nil, err
@@ -67,80 +51,49 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 	if err != nil {
 		return nil, err
 	}
-	pcfg, err := pgxpool.ParseConfig(env.PostgresURL)
-	if err != nil {
-		return nil, fmt.Errorf("catalog: database: %w", err)
-	}
-	// The seat consumers hold a connection each for their inbox transactions, besides the
-	// endpoints' and the relay's.
-	pcfg.MaxConns = max(pcfg.MaxConns, 2*seatConcurrency+8)
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		return nil, fmt.Errorf("catalog: database: %w", err)
-	}
-	stops.Add(func(context.Context) error { pool.Close(); return nil })
-	if err := adapters.Migrate(ctx, pool); err != nil {
-		return nil, err
-	}
-	if err := outbox.Migrate(ctx, pool); err != nil {
-		return nil, fmt.Errorf("catalog: outbox: %w", err)
-	}
-	// The seat consumers read the subscription and billing streams: created here too, so that
-	// start order does not matter.
-	if err := rt.EnsureStreams(ctx, contracts.StreamCatalog, contracts.StreamSubscription, contracts.StreamBilling, contracts.StreamDeadLetter); err != nil {
-		return nil, err
-	}
-	if err := rt.CheckDurability(ctx, contracts.StreamCatalog, contracts.StreamDeadLetter); err != nil {
-		return nil, err
-	}
-
-	replicas := 1
-	if rt.Conn().ConnectedClusterName() != "" {
-		replicas = 3
-	}
-	var cache app.Cache = adapters.NoCache{}
-	if cacheTTL > 0 {
-		if cache, err = adapters.NewCache(ctx, rt.JetStream(), cacheTTL, replicas, log); err != nil {
-			return nil, err
-		}
-	}
-	views, err := adapters.NewViews(ctx, rt.JetStream(), window, replicas)
-	if err != nil {
-		return nil, err
-	}
-	a := app.New(adapters.NewProducts(pool), adapters.NewReadModel(pool), cache, views, newID, log)
-
-	relay := outbox.StartRelay(ctx, pool, rt, outbox.RelayOptions{Name: contracts.CatalogService.Name})
-	stops.Add(relay.Stop)
-
-	cons, err := rt.Consume(ctx, contracts.CatalogService.Name, ports.CacheConsumer, ports.CacheInvalidation(a),
-		bus.WithKey(bus.SubjectKey), bus.WithConcurrency(8))
-	if err != nil {
-		return nil, err
-	}
-	stops.Add(func(context.Context) error { cons.Stop(); return nil })
-
-	seats := app.NewSeats(adapters.Seat{}, cache, log)
-	for _, spec := range ports.SeatConsumers(ackWait, maxDeliver) {
-		c, err := rt.Consume(ctx, contracts.CatalogService.Name, spec, ports.SeatHandler(seats, spec.Durable),
-			bus.WithKey(bus.SubjectKey), bus.WithConcurrency(seatConcurrency),
-			bus.WithConsumerMiddleware(ports.InvalidateAfterCommit(seats), outbox.Inbox(pool, spec.Durable)))
-		if err != nil {
-			return nil, err
-		}
-		stops.Add(func(context.Context) error { c.Stop(); return nil })
-	}
-
-	svc, err := rt.AddService(contracts.CatalogService)
-	if err != nil {
-		return nil, err
-	}
-	stops.Add(svc.Stop)
-	if err := ports.Register(svc, a, authn.NewVerifier(rt.NewClient(contracts.CatalogService.Name))); err != nil {
-		return nil, err
-	}
-	log.Info("catalog started", "cache_ttl", cacheTTL, "view_window", window)
-	return bus.Stopper(stops.Stop), nil
+	return host.Start(ctx, env, host.Service{
+		Spec: contracts.CatalogService,
+		// The seat consumers hold a connection each for their inbox transactions, besides the
+		// endpoints' and the relay's.
+		Postgres: &host.Postgres{Migrate: adapters.Migrate, MaxConns: 2*seatConcurrency + 8},
+		// The seat consumers read the subscription and billing streams: created here too, so
+		// that start order does not matter.
+		Streams: []contracts.StreamSpec{contracts.StreamCatalog, contracts.StreamSubscription, contracts.StreamBilling, contracts.StreamDeadLetter},
+		Durable: []contracts.StreamSpec{contracts.StreamCatalog, contracts.StreamDeadLetter},
+		Relay:   true,
+		Build: func(ctx context.Context, d host.Deps) (host.Parts, error) {
+			js := d.Runtime.JetStream()
+			replicas := 1
+			if d.Runtime.Conn().ConnectedClusterName() != "" {
+				replicas = 3
+			}
+			var cache app.Cache = adapters.NoCache{}
+			var err error
+			if cacheTTL > 0 {
+				if cache, err = adapters.NewCache(ctx, js, cacheTTL, replicas, d.Log); err != nil {
+					return host.Parts{}, err
+				}
+			}
+			views, err := adapters.NewViews(ctx, js, window, replicas)
+			if err != nil {
+				return host.Parts{}, err
+			}
+			a := app.New(adapters.NewProducts(d.Pool), adapters.NewReadModel(d.Pool), cache, views, newID, d.Log)
+			cs := []host.Consumer{{Spec: ports.CacheConsumer, Handler: ports.CacheInvalidation(a),
+				Options: []bus.ConsumeOption{bus.WithKey(bus.SubjectKey), bus.WithConcurrency(8)}}}
+			seats := app.NewSeats(adapters.Seat{}, cache, d.Log)
+			for _, spec := range ports.SeatConsumers(ackWait, maxDeliver) {
+				cs = append(cs, host.Consumer{Spec: spec, Handler: ports.SeatHandler(seats, spec.Durable), Inbox: true,
+					Options: []bus.ConsumeOption{bus.WithKey(bus.SubjectKey), bus.WithConcurrency(seatConcurrency),
+						bus.WithConsumerMiddleware(ports.InvalidateAfterCommit(seats))}})
+			}
+			return host.Parts{
+				Endpoints: func(svc *bus.Service) error { return ports.Register(svc, a, authn.NewVerifier(d.Calls)) },
+				Consumers: cs,
+				Started:   []any{"cache_ttl", cacheTTL, "view_window", window},
+			}, nil
+		},
+	})
 }
 
 // newID makes time-ordered product ids (UUIDv7), which keep the primary key index append-only.

@@ -11,14 +11,10 @@ package notify
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/moa-run/moa/bus"
-	"github.com/moa-run/moa/bus/outbox"
+	"github.com/moa-run/moa/bus/host"
 	"github.com/moa-run/moa/client/authn"
 	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/services/notify/adapters"
@@ -33,14 +29,9 @@ const (
 	DefaultConcurrency = 4
 )
 
-// Start migrates notify's database, starts the mail sender, the retention janitor and the
-// event consumers, and serves the endpoints on env.Runtime.
-func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
-	rt := env.Runtime
-	if rt == nil || env.PostgresURL == "" {
-		return nil, errors.New("notify: needs a runtime and a PostgreSQL URL")
-	}
-	log := env.Log(contracts.NotifyService.Name)
+// Start declares the notify service: its database, the mail sender and the retention janitor
+// jobs, the event consumers and the endpoints.
+func Start(ctx context.Context, env bus.Env) (bus.Component, error) {
 	keep, err := env.Int(SettingKeep)
 	if err != nil {
 		return nil, err
@@ -63,61 +54,30 @@ func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
 			return nil, err
 		}
 	}
-
-	var stops bus.Stops
-	defer func() {
-		if err != nil {
-			_ = stops.Stop(context.WithoutCancel(ctx))
-		}
-	}()
-
-	pool, err := pgxpool.New(ctx, env.PostgresURL)
-	if err != nil {
-		return nil, fmt.Errorf("notify: database: %w", err)
-	}
-	stops.Add(func(context.Context) error { pool.Close(); return nil })
-	if err := adapters.Migrate(ctx, pool); err != nil {
-		return nil, err
-	}
-	if err := outbox.Migrate(ctx, pool); err != nil { // the inbox
-		return nil, fmt.Errorf("notify: inbox: %w", err)
-	}
 	streams := []contracts.StreamSpec{contracts.StreamSubscription, contracts.StreamCatalog, contracts.StreamAuth, contracts.StreamDeadLetter}
-	if err := rt.EnsureStreams(ctx, streams...); err != nil {
-		return nil, err
-	}
-	if err := rt.CheckDurability(ctx, streams...); err != nil {
-		return nil, err
-	}
-
-	sender := adapters.StartSender(ctx, pool, transport, adapters.SenderOptions{Log: log, Registry: rt.Registry()})
-	stops.Add(sender.Stop)
-	janitor := adapters.StartJanitor(ctx, pool, adapters.JanitorOptions{MaxAge: retention, Log: log})
-	stops.Add(janitor.Stop)
-
-	var box app.Mailbox
-	if _, dev := transport.(adapters.DevTransport); dev {
-		box = adapters.NewDevMailbox(pool)
-		log.Warn("SMTP_ADDR is not set: mails go to the dev mailbox (notify.v1.dev_mailbox), not to anyone")
-	}
-	calls := rt.NewClient(contracts.NotifyService.Name)
-	a := app.New(adapters.NewReads(pool), adapters.NewSubscribers(calls), box, log)
-
-	cons, err := ports.Consume(ctx, rt, a, ports.Deps{Pool: pool, Keep: keep, Pusher: adapters.NewPusher(rt.Conn(), log),
-		WakeSender: sender.Wake, Concurrency: concurrency, Registry: rt.Registry()})
-	if err != nil {
-		return nil, err
-	}
-	stops.Add(func(context.Context) error { cons.Stop(); return nil })
-
-	svc, err := rt.AddService(contracts.NotifyService)
-	if err != nil {
-		return nil, err
-	}
-	stops.Add(svc.Stop)
-	if err := ports.Register(svc, a, authn.NewVerifier(calls)); err != nil {
-		return nil, err
-	}
-	log.Info("notify started", "transport", transport.Name(), "keep", keep, "retention", retention)
-	return bus.Stopper(stops.Stop), nil
+	return host.Start(ctx, env, host.Service{
+		Spec:     contracts.NotifyService,
+		Postgres: &host.Postgres{Migrate: adapters.Migrate},
+		Streams:  streams,
+		Durable:  streams,
+		Build: func(ctx context.Context, d host.Deps) (host.Parts, error) {
+			rt, log, pool := d.Runtime, d.Log, d.Pool
+			sender := adapters.NewSender(pool, transport, adapters.SenderOptions{Log: log, Registry: rt.Registry()})
+			send := bus.Every("mail sender", sender.Poll(), sender.Send).Immediately()
+			janitor := adapters.NewJanitor(pool, adapters.JanitorOptions{MaxAge: retention})
+			var box app.Mailbox
+			if _, dev := transport.(adapters.DevTransport); dev {
+				box = adapters.NewDevMailbox(pool)
+				log.Warn("SMTP_ADDR is not set: mails go to the dev mailbox (notify.v1.dev_mailbox), not to anyone")
+			}
+			a := app.New(adapters.NewReads(pool), adapters.NewSubscribers(d.Calls), box, log)
+			return host.Parts{
+				Endpoints: func(svc *bus.Service) error { return ports.Register(svc, a, authn.NewVerifier(d.Calls)) },
+				Consumers: ports.Consumers(a, ports.Deps{Keep: keep, Pusher: adapters.NewPusher(rt.Conn(), log),
+					WakeSender: send.Wake, Concurrency: concurrency, Registry: rt.Registry()}),
+				Jobs:    []*bus.Job{send, bus.Every("retention janitor", janitor.Every(), janitor.Run).Immediately()},
+				Started: []any{"transport", transport.Name(), "keep", keep, "retention", retention},
+			}, nil
+		},
+	})
 }

@@ -9,17 +9,12 @@ package subscription
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/moa-run/moa/bus"
-	"github.com/moa-run/moa/bus/outbox"
+	"github.com/moa-run/moa/bus/host"
 	"github.com/moa-run/moa/client"
 	"github.com/moa-run/moa/client/authn"
 	"github.com/moa-run/moa/contracts"
@@ -37,108 +32,41 @@ const (
 	DefaultConcurrency   = 8
 )
 
-// Start migrates the database, starts the outbox relay, the saga and dashboard consumers and
-// the sweeper, and serves the endpoints on env.Runtime.
-func Start(ctx context.Context, env bus.Env) (_ bus.Component, err error) {
-	rt := env.Runtime
-	if rt == nil || env.PostgresURL == "" {
-		return nil, errors.New("subscription: needs a runtime and a PostgreSQL URL")
-	}
-	log := env.Log(contracts.SubscriptionService.Name)
+// Start declares the subscription service: its database and outbox relay, the saga and
+// dashboard consumers, the endpoints and the sweeper job.
+func Start(ctx context.Context, env bus.Env) (bus.Component, error) {
 	cfg, err := readSettings(env)
 	if err != nil {
 		return nil, err
 	}
-
-	var stops bus.Stops
-	defer func() {
-		if err != nil {
-			_ = stops.Stop(context.WithoutCancel(ctx))
-		}
-	}()
-
-	pcfg, err := pgxpool.ParseConfig(env.PostgresURL)
-	if err != nil {
-		return nil, fmt.Errorf("subscription: database: %w", err)
-	}
-	// Every consumer holds a connection for its inbox transaction, and the relay, sweeper and
-	// endpoints need theirs.
-	pcfg.MaxConns = max(pcfg.MaxConns, int32(4*cfg.concurrency+8))
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		return nil, fmt.Errorf("subscription: database: %w", err)
-	}
-	stops.Add(func(context.Context) error { pool.Close(); return nil })
-	if err := adapters.Migrate(ctx, pool); err != nil {
-		return nil, err
-	}
-	if err := outbox.Migrate(ctx, pool); err != nil {
-		return nil, fmt.Errorf("subscription: outbox: %w", err)
-	}
-	// The streams it reads are created too, so that start order does not matter.
-	streams := []contracts.StreamSpec{contracts.StreamSubscription, contracts.StreamCatalog, contracts.StreamBilling, contracts.StreamDeadLetter}
-	if err := rt.EnsureStreams(ctx, streams...); err != nil {
-		return nil, err
-	}
-	if err := rt.CheckDurability(ctx, contracts.StreamSubscription, contracts.StreamDeadLetter); err != nil {
-		return nil, err
-	}
-
-	a := app.New(adapters.NewStore(pool), adapters.NewDashboard(pool, rt.JetStream()),
-		adapters.NewCatalog(client.New(rt.NewClient(contracts.SubscriptionService.Name)).Catalog),
-		adapters.NewMetrics(rt.Registry()), cfg.app, newID, log)
-
-	relay := outbox.StartRelay(ctx, pool, rt, outbox.RelayOptions{Name: contracts.SubscriptionService.Name})
-	stops.Add(relay.Stop)
-
-	for _, spec := range ports.Consumers(cfg.ackWait) {
-		c, err := rt.Consume(ctx, contracts.SubscriptionService.Name, spec, ports.Handler(a, spec.Durable),
-			bus.WithKey(bus.SubjectKey), bus.WithConcurrency(cfg.concurrency),
-			bus.WithConsumerMiddleware(outbox.Inbox(pool, spec.Durable)))
-		if err != nil {
-			return nil, err
-		}
-		stops.Add(func(context.Context) error { c.Stop(); return nil })
-	}
-
-	svc, err := rt.AddService(contracts.SubscriptionService)
-	if err != nil {
-		return nil, err
-	}
-	stops.Add(svc.Stop)
-	if err := ports.Register(svc, a, authn.NewVerifier(rt.NewClient(contracts.SubscriptionService.Name))); err != nil {
-		return nil, err
-	}
-
-	stopSweeper := startSweeper(a, cfg.sweepEvery, log)
-	stops.Add(func(context.Context) error { stopSweeper(); return nil })
-	log.Info("subscription started", "stuck_after", cfg.app.StuckAfter, "timeout_after", cfg.app.TimeoutAfter, "sweep_interval", cfg.sweepEvery)
-	return bus.Stopper(stops.Stop), nil
-}
-
-// startSweeper runs the sweeper every interval until the returned stop is called.
-func startSweeper(a *app.App, every time.Duration, log *slog.Logger) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
+	return host.Start(ctx, env, host.Service{
+		Spec: contracts.SubscriptionService,
+		// Every consumer holds a connection for its inbox transaction, and the relay, sweeper
+		// and endpoints need theirs.
+		Postgres: &host.Postgres{Migrate: adapters.Migrate, MaxConns: int32(4*cfg.concurrency + 8)},
+		// The streams it reads are created too, so that start order does not matter.
+		Streams: []contracts.StreamSpec{contracts.StreamSubscription, contracts.StreamCatalog, contracts.StreamBilling, contracts.StreamDeadLetter},
+		Durable: []contracts.StreamSpec{contracts.StreamSubscription, contracts.StreamDeadLetter},
+		Relay:   true,
+		Build: func(ctx context.Context, d host.Deps) (host.Parts, error) {
+			rt := d.Runtime
+			a := app.New(adapters.NewStore(d.Pool), adapters.NewDashboard(d.Pool, rt.JetStream()),
+				adapters.NewCatalog(client.New(d.Calls).Catalog), adapters.NewMetrics(rt.Registry()), cfg.app, newID, d.Log)
+			var cs []host.Consumer
+			for _, spec := range ports.Consumers(cfg.ackWait) {
+				cs = append(cs, host.Consumer{Spec: spec, Handler: ports.Handler(a, spec.Durable), Inbox: true,
+					Options: []bus.ConsumeOption{bus.WithKey(bus.SubjectKey), bus.WithConcurrency(cfg.concurrency)}})
 			}
-			sctx, scancel := context.WithTimeout(ctx, max(every, 10*time.Second))
-			if _, err := a.Sweep(sctx); err != nil && ctx.Err() == nil {
-				log.Warn("saga sweep failed; next one in a moment", "error", err)
-			}
-			scancel()
-		}
-	}()
-	return func() { cancel(); wg.Wait() }
+			sweep := func(ctx context.Context) error { _, err := a.Sweep(ctx); return err }
+			return host.Parts{
+				Endpoints: func(svc *bus.Service) error { return ports.Register(svc, a, authn.NewVerifier(d.Calls)) },
+				Consumers: cs,
+				// The sweeper drives stuck sagas on.
+				Jobs:    []*bus.Job{bus.Every("saga sweep", cfg.sweepEvery, sweep).Timeout(max(cfg.sweepEvery, 10*time.Second))},
+				Started: []any{"stuck_after", cfg.app.StuckAfter, "timeout_after", cfg.app.TimeoutAfter, "sweep_interval", cfg.sweepEvery},
+			}, nil
+		},
+	})
 }
 
 type settings struct {

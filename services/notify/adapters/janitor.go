@@ -2,8 +2,6 @@ package adapters
 
 import (
 	"context"
-	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -21,18 +19,16 @@ type JanitorOptions struct {
 	// InboxAge removes inbox rows older than this (default 100 days: longer than the
 	// subscription and catalog streams keep events, so a redelivered event is still absorbed).
 	InboxAge time.Duration
-	Log      *slog.Logger
 }
 
-// Janitor applies retention in the background.
+// Janitor applies retention; it runs as a job every Every (first pass right away).
 type Janitor struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
+	pool *pgxpool.Pool
+	o    JanitorOptions
 }
 
-// StartJanitor starts the loop (first pass right away).
-func StartJanitor(ctx context.Context, pool *pgxpool.Pool, o JanitorOptions) *Janitor {
+// NewJanitor makes the janitor, with o's defaults filled in.
+func NewJanitor(pool *pgxpool.Pool, o JanitorOptions) *Janitor {
 	if o.Every <= 0 {
 		o.Every = 10 * time.Minute
 	}
@@ -45,38 +41,15 @@ func StartJanitor(ctx context.Context, pool *pgxpool.Pool, o JanitorOptions) *Ja
 	if o.InboxAge <= 0 {
 		o.InboxAge = 100 * 24 * time.Hour
 	}
-	if o.Log == nil {
-		o.Log = slog.Default()
-	}
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	j := &Janitor{cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(j.done)
-		t := time.NewTicker(o.Every)
-		defer t.Stop()
-		for {
-			if err := Prune(ctx, pool, o.MaxAge, o.SentMailAge, o.InboxAge); err != nil && ctx.Err() == nil {
-				o.Log.Warn("retention pass failed", "error", err)
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return j
+	return &Janitor{pool: pool, o: o}
 }
 
-// Stop ends the loop.
-func (j *Janitor) Stop(ctx context.Context) error {
-	j.once.Do(j.cancel)
-	select {
-	case <-j.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+// Every is how often the janitor's job runs.
+func (j *Janitor) Every() time.Duration { return j.o.Every }
+
+// Run applies retention once.
+func (j *Janitor) Run(ctx context.Context) error {
+	return Prune(ctx, j.pool, j.o.MaxAge, j.o.SentMailAge, j.o.InboxAge)
 }
 
 // Prune applies retention once.

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
+
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,21 +29,17 @@ type SenderOptions struct {
 // claimed (with a lease) in one transaction, sent, then marked sent, so a crash at any point
 // leaves it to be sent again, never lost. The converse is the one duplicate SMTP allows: a crash
 // after the server accepted a mail and before it was marked sent re-sends it after the lease,
-// with the same Message-ID.
+// with the same Message-ID. It runs as a job every Poll, woken early when mails were queued.
 type Sender struct {
 	pool    *pgxpool.Pool
 	tr      Transport
 	opts    SenderOptions
 	log     *slog.Logger
 	metrics *mailMetrics
-	wake    chan struct{}
-	cancel  context.CancelFunc
-	done    chan struct{}
-	stop    sync.Once
 }
 
-// StartSender starts the loop; Stop ends it.
-func StartSender(ctx context.Context, pool *pgxpool.Pool, tr Transport, opts SenderOptions) *Sender {
+// NewSender makes the sender; [Sender.Send] is one pass.
+func NewSender(pool *pgxpool.Pool, tr Transport, opts SenderOptions) *Sender {
 	if opts.Batch <= 0 {
 		opts.Batch = 32
 	}
@@ -59,58 +55,22 @@ func StartSender(ctx context.Context, pool *pgxpool.Pool, tr Transport, opts Sen
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &Sender{pool: pool, tr: tr, opts: opts, log: opts.Log, metrics: newMailMetrics(opts.Registry),
-		wake: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
-	go s.run(ctx)
-	return s
+	return &Sender{pool: pool, tr: tr, opts: opts, log: opts.Log, metrics: newMailMetrics(opts.Registry)}
 }
 
-// Wake makes the loop look for due mails now (after a transaction queued some). It never
-// blocks.
-func (s *Sender) Wake() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
+// Poll is how often the sender's job runs when nothing wakes it.
+func (s *Sender) Poll() time.Duration { return s.opts.Poll }
 
-// Stop ends the loop and waits for it (within ctx). A batch being sent is abandoned; its
-// lease runs out and it is sent later.
-func (s *Sender) Stop(ctx context.Context) error {
-	s.stop.Do(s.cancel)
-	select {
-	case <-s.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (s *Sender) run(ctx context.Context) {
-	defer close(s.done)
-	t := time.NewTicker(s.opts.Poll)
-	defer t.Stop()
-	for {
-		for ctx.Err() == nil {
-			n, err := s.round(ctx)
-			if err != nil {
-				if ctx.Err() == nil {
-					s.log.Warn("mail round failed", "error", err)
-				}
-				break
-			}
-			if n < s.opts.Batch {
-				break
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.wake:
-		case <-t.C:
+// Send sends due mails, batch after batch, until a batch comes back short. A batch being sent
+// when ctx ends is abandoned; its lease runs out and it is sent later.
+func (s *Sender) Send(ctx context.Context) error {
+	for ctx.Err() == nil {
+		n, err := s.round(ctx)
+		if err != nil || n < s.opts.Batch {
+			return err
 		}
 	}
+	return nil
 }
 
 // claimSQL takes due mails for one lease, with the recipient's address as the directory knows

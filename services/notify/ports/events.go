@@ -5,10 +5,10 @@ import (
 	"errors"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/moa-run/moa/bus"
+	"github.com/moa-run/moa/bus/host"
 	"github.com/moa-run/moa/bus/outbox"
 	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/services/notify/adapters"
@@ -38,19 +38,8 @@ var (
 	}
 )
 
-// Consumers are the started consumers.
-type Consumers []*bus.Consumer
-
-// Stop stops them all.
-func (cs Consumers) Stop() {
-	for _, c := range cs {
-		c.Stop()
-	}
-}
-
 // Deps is what the consumers need besides the app.
 type Deps struct {
-	Pool        *pgxpool.Pool
 	Keep        int // notifications kept per user
 	Pusher      *adapters.Pusher
 	WakeSender  func()
@@ -58,8 +47,8 @@ type Deps struct {
 	Registry    prometheus.Registerer
 }
 
-// Consume starts the notify consumers.
-func Consume(ctx context.Context, rt *bus.Runtime, a *app.App, d Deps) (Consumers, error) {
+// Consumers declares the notify consumers.
+func Consumers(a *app.App, d Deps) []host.Consumer {
 	sub := bus.NewEventMux()
 	bus.On(sub, contracts.SubscriptionActivated, func(ctx context.Context, e bus.Event[contracts.SubscriptionTerminalData]) error {
 		return effect(ctx, func(w app.Writer) (app.Effects, error) {
@@ -94,23 +83,19 @@ func Consume(ctx context.Context, rt *bus.Runtime, a *app.App, d Deps) (Consumer
 	})
 
 	m := newMetrics(d.Registry)
-	var cs Consumers
+	var cs []host.Consumer
 	for _, c := range []struct {
 		spec contracts.ConsumerSpec
 		h    bus.Handler
 	}{{SubscriptionConsumer, sub.Handler()}, {CatalogConsumer, cat.Handler()}, {DirectoryConsumer, dir.Handler()}} {
 		dups := m.duplicates.WithLabelValues(c.spec.Durable)
-		inbox := outbox.Inbox(d.Pool, c.spec.Durable, outbox.OnDuplicate(func(context.Context, *bus.Msg, string) { dups.Inc() }))
-		cons, err := rt.Consume(ctx, contracts.NotifyService.Name, c.spec, c.h,
-			bus.WithKey(bus.SubjectKey), bus.WithConcurrency(max(1, d.Concurrency)),
-			bus.WithConsumerMiddleware(afterCommit(d, m), inbox, writer(d.Keep)))
-		if err != nil {
-			cs.Stop()
-			return nil, err
-		}
-		cs = append(cs, cons)
+		// afterCommit runs outside the inbox, the writer inside its transaction.
+		cs = append(cs, host.Consumer{Spec: c.spec, Handler: writer(d.Keep)(c.h),
+			Inbox: true, InboxOptions: []outbox.InboxOption{outbox.OnDuplicate(func(context.Context, *bus.Msg, string) { dups.Inc() })},
+			Options: []bus.ConsumeOption{bus.WithKey(bus.SubjectKey), bus.WithConcurrency(max(1, d.Concurrency)),
+				bus.WithConsumerMiddleware(afterCommit(d, m))}})
 	}
-	return cs, nil
+	return cs
 }
 
 type effectsKey struct{}
