@@ -19,11 +19,15 @@ BENCHFLAGS ?=
 BENCHPKGS  ?= ./bus/...
 BENCHTIME  ?= 2s
 
-.PHONY: run test bench lint build deps-run deps-test
+.PHONY: run test bench lint build generate deps-run deps-test
 
 ## run: install PostgreSQL if missing, then run everything in one process (moa dev)
 run: deps-run build
 	exec bin/moa dev $(ARGS)
+
+## generate: the JSON Schemas and protocol table (contracts), nats.conf, init.sql and compose services (deploy)
+generate:
+	$(GO) generate ./contracts ./deploy
 
 ## test: the whole suite, with -race on $(RACEPKGS)
 # Both runs always happen, so one failure does not hide the others; the status is the worst.

@@ -27,6 +27,9 @@ type EmbeddedConfig struct {
 	Cluster *ClusterConfig
 	// Debug enables the server's own logging to stderr.
 	Debug bool
+	// Users, when set, are the only clients the server admits, each with its permissions
+	// (`moa dev` gives every service its production user, see system.NATSUsers).
+	Users []*server.User
 }
 
 // ClusterConfig is the routing part of an embedded cluster node.
@@ -57,6 +60,7 @@ func StartEmbedded(cfg EmbeddedConfig) (*server.Server, error) {
 		MaxPayload: cfg.MaxPayload,
 		SyncAlways: cfg.SyncAlways,
 		NoSigs:     true,
+		Users:      cfg.Users,
 	}
 	if cfg.Cluster != nil {
 		opts.Cluster = server.ClusterOpts{Name: cfg.Cluster.Name, Host: cfg.Cluster.Host, Port: cfg.Cluster.Port}

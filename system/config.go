@@ -91,6 +91,13 @@ type NATSConfig struct {
 	// otherwise.
 	InboxPrefix string
 
+	// Authorize makes the embedded server admit only the users of NATSUsers: each service of
+	// the process connects as itself, with the permissions production gives it, and the
+	// process itself and the operator tools as OperatorNATSUser, whose password is kept in
+	// DataDir/nats/operator.password (see System.OperatorNATSURL). `moa dev` sets it; the zero
+	// value (tests) leaves the embedded server open. Ignored with URL.
+	Authorize bool
+
 	// Credentials and TLS for external servers (see bus.ConnectConfig).
 	Creds    string
 	NKey     string

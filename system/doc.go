@@ -14,4 +14,9 @@
 // the moa process but not a power loss; the zero Config (tests) keeps that faster trade.
 // Production runs an external nats-server whose config decides (deploy/nats/nats.conf sets
 // sync_interval: always).
+//
+// Authorization of the embedded NATS: with Config.NATS.Authorize (`moa dev`) the server admits
+// only the users of NATSUsers, the same users and permissions deploy/nats/nats.conf is
+// generated from; each service then connects as itself on a runtime of its own, the process
+// and the operator tools as the operator user. Tests leave it off.
 package system

@@ -27,9 +27,15 @@ func (s *System) startNATS() error {
 		if err := os.MkdirAll(c.natsDir(), 0o755); err != nil {
 			return fmt.Errorf("nats store: %w", err)
 		}
-		ns, err := bus.StartEmbedded(bus.EmbeddedConfig{
-			Host: host, Port: port, StoreDir: c.natsDir(), SyncAlways: c.NATS.SyncAlways,
-		})
+		ec := bus.EmbeddedConfig{Host: host, Port: port, StoreDir: c.natsDir(), SyncAlways: c.NATS.SyncAlways}
+		if c.NATS.Authorize {
+			d, err := newDevNATS(c.natsDir())
+			if err != nil {
+				return err
+			}
+			s.dev, ec.Users = d, d.serverUsers()
+		}
+		ns, err := bus.StartEmbedded(ec)
 		if err != nil {
 			return err
 		}
@@ -38,9 +44,15 @@ func (s *System) startNATS() error {
 		s.mu.Unlock()
 		natsURL = ns.ClientURL()
 	}
+	user, password := c.NATS.User, c.NATS.Password
+	if s.dev != nil {
+		// The process declares every stream and answers the status page's checks: the
+		// operator's user, which may do everything.
+		user, password = OperatorNATSUser, s.dev.passwords[OperatorNATSUser]
+	}
 	nc, err := bus.Connect(bus.ConnectConfig{
 		URLs: natsURL, Name: s.connName(),
-		Creds: c.NATS.Creds, NKeySeed: c.NATS.NKey, User: c.NATS.User, Password: c.NATS.Password,
+		Creds: c.NATS.Creds, NKeySeed: c.NATS.NKey, User: user, Password: password,
 		Token: c.NATS.Token, TLSCert: c.NATS.TLSCert, TLSKey: c.NATS.TLSKey, TLSCA: c.NATS.TLSCA,
 		InboxPrefix: c.NATS.InboxPrefix,
 	})
@@ -54,6 +66,35 @@ func (s *System) startNATS() error {
 	s.nc, s.natsURL = nc, natsURL
 	s.mu.Unlock()
 	return nil
+}
+
+// serviceRuntime connects a service of an authorized embedded server (NATSConfig.Authorize)
+// as its own NATS user, replies in its own inbox space, and returns its runtime.
+func (s *System) serviceRuntime(name string) (*bus.Runtime, error) {
+	nc, err := bus.Connect(bus.ConnectConfig{
+		URLs: s.NATSURL(), Name: s.connName() + " " + name,
+		User: name, Password: s.dev.passwords[name], InboxPrefix: InboxPrefix(name),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("nats as %s: %w", name, err)
+	}
+	rt, err := bus.New(nc, s.runtimeOptions()...)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return rt, nil
+}
+
+// OperatorNATSURL is the URL, with the operator user's credentials, that the operator tools
+// and the NATS CLI connect to an authorized embedded server with (NATSConfig.Authorize);
+// NATSURL otherwise.
+func (s *System) OperatorNATSURL() string {
+	u := s.NATSURL()
+	if s.dev == nil || u == "" {
+		return u
+	}
+	return withUser(u, OperatorNATSUser, s.dev.passwords[OperatorNATSUser])
 }
 
 func (s *System) connName() string {

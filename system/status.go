@@ -3,6 +3,7 @@ package system
 import (
 	"html/template"
 	"net/http"
+	"slices"
 )
 
 // statusPage is what /status shows (and / when no edge serves the web app there): what this
@@ -64,9 +65,7 @@ func (s *System) serveStatus(rw http.ResponseWriter, _ *http.Request) {
 	if v.NATS == "" {
 		v.NATS = "(connecting)"
 	}
-	if rt := s.Runtime(); rt != nil {
-		v.Durability = rt.DurabilityWarnings()
-	}
+	v.Durability = s.durabilityWarnings()
 	started := map[string]bool{}
 	for _, n := range s.Services() {
 		started[n] = true
@@ -111,4 +110,22 @@ func (s *System) describeMongo() string {
 	default:
 		return "embedded FerretDB under " + s.cfg.mongoDir()
 	}
+}
+
+// durabilityWarnings are the warnings of the system's runtime and, when each service has its
+// own (NATSConfig.Authorize), of theirs: each service checks the streams it relies on.
+func (s *System) durabilityWarnings() []string {
+	var out []string
+	if rt := s.Runtime(); rt != nil {
+		out = rt.DurabilityWarnings()
+	}
+	s.mu.Lock()
+	for _, st := range s.started {
+		if st.rt != nil {
+			out = append(out, st.rt.DurabilityWarnings()...)
+		}
+	}
+	s.mu.Unlock()
+	slices.Sort(out)
+	return slices.Compact(out)
 }

@@ -54,6 +54,7 @@ type System struct {
 	state   State
 	started []startedService
 	ns      *server.Server // embedded NATS, nil when external
+	dev     *devNATS       // its users, when NATSConfig.Authorize
 	nc      *nats.Conn
 	natsURL string
 	rt      *bus.Runtime
@@ -67,6 +68,9 @@ type startedService struct {
 	env   bus.Env
 	comp  bus.Component
 	front bool // mounted on the HTTP server (Registration.Mount)
+	// rt is the service's own runtime, on a connection as its own NATS user, when the
+	// embedded server is authorized (NATSConfig.Authorize); nil when it shares the system's.
+	rt *bus.Runtime
 }
 
 // Start brings the system up: HTTP listener (so /healthz answers while databases start),
@@ -126,12 +130,7 @@ func (s *System) start(ctx context.Context) error {
 		if err := s.startNATS(); err != nil {
 			return wrap("nats", err)
 		}
-		opts := []bus.Option{bus.WithLogger(s.log), bus.WithRegisterer(s.reg)}
-		if s.ns != nil {
-			// The durability guard reads the embedded server's sync setting from its options.
-			opts = append(opts, bus.WithEmbeddedServer(s.ns))
-		}
-		rt, err := bus.New(s.nc, opts...)
+		rt, err := bus.New(s.nc, s.runtimeOptions()...)
 		if err != nil {
 			return wrap("bus", err)
 		}
@@ -157,11 +156,33 @@ func (s *System) start(ctx context.Context) error {
 	return nil
 }
 
-func (s *System) startService(ctx context.Context, name string) error {
+// runtimeOptions are the options of the system's runtime and of each service's own.
+func (s *System) runtimeOptions() []bus.Option {
+	opts := []bus.Option{bus.WithLogger(s.log), bus.WithRegisterer(s.reg)}
+	if s.ns != nil {
+		// The durability guard reads the embedded server's sync setting from its options.
+		opts = append(opts, bus.WithEmbeddedServer(s.ns))
+	}
+	return opts
+}
+
+func (s *System) startService(ctx context.Context, name string) (err error) {
 	reg := s.cfg.Registry[name]
 	env := bus.Env{
 		Runtime: s.rt,
 		Logger:  s.log.With("service", name),
+	}
+	var own *bus.Runtime
+	if s.dev != nil {
+		if own, err = s.serviceRuntime(name); err != nil {
+			return err
+		}
+		env.Runtime = own
+		defer func() {
+			if err != nil {
+				_ = own.Close(context.WithoutCancel(ctx), true)
+			}
+		}()
 	}
 	checkSettings := s.guardedEnv(&env, name, reg)
 	if reg.Postgres {
@@ -190,7 +211,7 @@ func (s *System) startService(ctx context.Context, name string) error {
 		comp = bus.Stopper(func(context.Context) error { return nil })
 	}
 	s.mu.Lock()
-	s.started = append(s.started, startedService{name: name, env: env, comp: comp, front: reg.Mount != ""})
+	s.started = append(s.started, startedService{name: name, env: env, comp: comp, front: reg.Mount != "", rt: own})
 	s.mu.Unlock()
 	if reg.Mount != "" {
 		h, ok := comp.(http.Handler)
@@ -231,14 +252,24 @@ func (s *System) stop(ctx context.Context) error {
 			errs = append(errs, wrap("stop "+started[i].name, started[i].comp.Stop(ctx)))
 		}
 	}
-	if s.rt != nil {
-		dctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
-		errs = append(errs, wrap("drain", s.rt.Close(dctx, false)))
-		cancel()
+	dctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
+	for i := len(started) - 1; i >= 0; i-- {
+		if rt := started[i].rt; rt != nil {
+			errs = append(errs, wrap("drain "+started[i].name, rt.Close(dctx, false)))
+		}
 	}
+	if s.rt != nil {
+		errs = append(errs, wrap("drain", s.rt.Close(dctx, false)))
+	}
+	cancel()
 	for i := len(started) - 1; i >= 0; i-- {
 		if !started[i].front {
 			errs = append(errs, wrap("stop "+started[i].name, started[i].comp.Stop(ctx)))
+		}
+	}
+	for i := len(started) - 1; i >= 0; i-- {
+		if rt := started[i].rt; rt != nil {
+			errs = append(errs, wrap("nats drain "+started[i].name, bus.DrainConn(ctx, rt.Conn())))
 		}
 	}
 	if s.nc != nil {

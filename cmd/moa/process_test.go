@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,10 +25,14 @@ func TestDevRunsTheWholeSystemAndStopsCleanlyOnSIGTERM(t *testing.T) {
 	p := start(t, map[string]string{"MOA_DATA_DIR": dataDir},
 		"dev", "--nats-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
 	natsURL, webURL := p.readReady(t)
-	if !strings.HasPrefix(natsURL, "nats://127.0.0.1:") || !strings.HasPrefix(webURL, "http://127.0.0.1:") || !strings.HasSuffix(webURL, "/") {
-		t.Fatalf("addresses: nats %q, web %q", natsURL, webURL)
+	u, err := url.Parse(natsURL)
+	if err != nil || u.Scheme != "nats" || u.Hostname() != "127.0.0.1" || u.User.Username() != system.OperatorNATSUser ||
+		!strings.HasPrefix(webURL, "http://127.0.0.1:") || !strings.HasSuffix(webURL, "/") {
+		t.Fatalf("addresses: nats %q, web %q: want the operator's credentials on a loopback NATS", natsURL, webURL)
 	}
+	devBusIsClosed(t, u)
 
+	// The operator's URL, as printed, is what the tools and the NATS CLI connect with.
 	nc, err := nats.Connect(natsURL)
 	if err != nil {
 		t.Fatal(err)
@@ -83,6 +88,29 @@ func TestDevRunsTheWholeSystemAndStopsCleanlyOnSIGTERM(t *testing.T) {
 		if !strings.Contains(p.stderr.String(), log) {
 			t.Errorf("stderr lacks %q", log)
 		}
+	}
+}
+
+// devBusIsClosed checks that the dev server admits no client without credentials, and that a
+// service's user, guessed or not, cannot be logged in as without its password: nobody but the
+// process reads the dev mailbox's subject or pushes to users.
+func devBusIsClosed(t *testing.T, operator *url.URL) {
+	t.Helper()
+	anon := *operator
+	anon.User = nil
+	if nc, err := nats.Connect(anon.String()); err == nil {
+		defer nc.Close()
+		t.Errorf("an anonymous client connects to moa dev's NATS")
+		if sub, err := nc.SubscribeSync(contracts.NotifyDevMailbox.Subject()); err == nil {
+			_ = sub.Unsubscribe()
+			t.Errorf("an anonymous client may subscribe to %s", contracts.NotifyDevMailbox.Subject())
+		}
+	}
+	guessed := anon
+	guessed.User = url.UserPassword("notify", "notify-nats-dev")
+	if nc, err := nats.Connect(guessed.String()); err == nil {
+		nc.Close()
+		t.Errorf("a client logs in as notify with the compose default password")
 	}
 }
 

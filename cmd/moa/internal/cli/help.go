@@ -15,7 +15,8 @@ JetStream events), each with its own PostgreSQL and MongoDB databases.
 Usage:
   moa dev [flags]               everything in one process on embedded defaults: NATS with
                                 JetStream, PostgreSQL (local server under the data dir),
-                                FerretDB, every service; prints "nats: URL" and "web: URL"
+                                FerretDB, every service; prints "nats: URL" (with the
+                                operator's credentials) and "web: URL"
   moa serve [flags] SERVICE...  the chosen services against external NATS, PostgreSQL and
                                 MongoDB (the production shape, one container per service)
   moa dlq COMMAND [flags]       dead letters: ls, show, replay, purge (moa dlq help)

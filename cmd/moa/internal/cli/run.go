@@ -73,6 +73,9 @@ func runSystem(ctx context.Context, cmd string, args []string, stdout, stderr io
 			return usagef("moa dev takes no arguments (got %q); choose services with --services", positional)
 		}
 		cfg.Setting = devDefaults(cfg.Setting)
+		// The embedded server admits each service as its own user and the tools as the
+		// operator, whose credentials the nats: line carries.
+		cfg.NATS.Authorize = true
 	case cmdServe:
 		if len(positional) == 0 {
 			return usagef("moa serve needs at least one service (known: %s)", knownServices())
@@ -98,7 +101,7 @@ func runSystem(ctx context.Context, cmd string, args []string, stdout, stderr io
 		}
 		return err
 	}
-	fmt.Fprintf(stdout, "nats: %s\nweb: %s\n", sys.NATSURL(), sys.HTTPURL())
+	fmt.Fprintf(stdout, "nats: %s\nweb: %s\n", sys.OperatorNATSURL(), sys.HTTPURL())
 
 	<-ctx.Done()
 	// From here a second signal kills the process the default way, for the impatient.

@@ -62,7 +62,7 @@ var settings = []setting{
 		Usage: "fsync every JetStream write before acking it (embedded NATS); =false acks from the page cache, several times faster, but an acked event then survives a crash of moa, not a power loss",
 		apply: func(o *Options, v string) (err error) { o.System.NATS.SyncAlways, err = parseBool(v); return }},
 	{Flag: "nats-url", Env: "MOA_NATS_URL", Arg: "URLS", Commands: all,
-		Usage: "external NATS servers, comma-separated (required by serve; dev starts its own when unset; dlq, sagas and projections default to nats://" + system.DefaultNATSAddr + ")",
+		Usage: "external NATS servers, comma-separated (required by serve; dev starts its own when unset; dlq, sagas and projections default to nats://" + system.DefaultNATSAddr + " as the operator of the moa dev under ./" + system.DefaultDataDir + ")",
 		apply: func(o *Options, v string) error { o.System.NATS.URL = v; return nil }},
 	{Flag: "nats-creds", Env: "MOA_NATS_CREDS", Arg: "FILE", Commands: all,
 		Usage: "NATS credentials file (user JWT and nkey seed)",

@@ -85,6 +85,11 @@ func toolConn(cmd string, o *Options) (*nats.Conn, error) {
 	url := n.URL
 	if url == "" {
 		url = "nats://" + system.DefaultNATSAddr
+		// A `moa dev` on its default address and data directory admits the operator user,
+		// whose password it keeps there.
+		if pw := system.DevOperatorNATSPassword(""); n.User == "" && n.Creds == "" && n.NKey == "" && n.Token == "" && pw != "" {
+			n.User, n.Password = system.OperatorNATSUser, pw
+		}
 	}
 	return bus.Connect(bus.ConnectConfig{
 		URLs: url, Name: "moa " + cmd,
