@@ -29,9 +29,7 @@ package outbox
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"math"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
@@ -58,15 +56,14 @@ func Emit[T any](ctx context.Context, tx pgx.Tx, source string, ev contracts.Eve
 	}
 	// The size is checked before the event takes a version of its key: a refused event must
 	// leave no hole in the versions, which would hold its key's later events back.
-	widest, err := json.Marshal(versionedEnvelope{Envelope: env, KeyVersion: math.MaxInt64})
+	body, err := unstampedEnvelope(env)
 	if err != nil {
 		return env, fmt.Errorf("outbox: encode %s: %w", env.Type, err)
 	}
-	if err := checkSize(ctx, tx, env.ID, env.Type, env.TraceParent, env.TraceState, widest); err != nil {
+	if err := checkSize(ctx, tx, env.ID, env.Type, env.TraceParent, env.TraceState, body); err != nil {
 		return env, err
 	}
-	body, err := stampedEnvelope(ctx, tx, subject, env) // the event's version of its key, see keyorder.go
-	if err != nil {
+	if body, err = stamp(ctx, tx, subject, body); err != nil { // the event's version of its key, see keyorder.go
 		return env, err
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO moa_outbox (event_id, subject, envelope) VALUES ($1, $2, $3)`, env.ID, subject, body); err != nil {

@@ -30,7 +30,8 @@ func checkSize(ctx context.Context, tx pgx.Tx, eventID, typ, traceParent, traceS
 	if limit <= 0 {
 		return nil
 	}
-	size := int64(jsonbTextBound(body) + headerSize(rowHeader(eventID, typ, traceParent, traceState)) + chainRoom)
+	// body is unstamped: its key_version may still grow by keyVersionRoom.
+	size := int64(jsonbTextBound(body) + keyVersionRoom + headerSize(rowHeader(eventID, typ, traceParent, traceState)) + chainRoom)
 	if size > limit {
 		return contracts.ErrPayloadTooBig.Msg("the event %s is %d bytes as published, with its headers; the server accepts %d", typ, size, limit)
 	}
