@@ -8,13 +8,14 @@ func ValidateUUID(field, id string) error {
 	if id == "" {
 		return ErrValidation.OnField(field, "%s must not be empty", field)
 	}
-	if !isUUID(id) {
+	if !IsUUID(id) {
 		return ErrValidation.OnField(field, "%s must be a valid id", field)
 	}
 	return nil
 }
 
-func isUUID(id string) bool {
+// IsUUID reports whether id is a UUID in its canonical 36-character text form.
+func IsUUID(id string) bool {
 	if len(id) != 36 {
 		return false
 	}

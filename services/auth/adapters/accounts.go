@@ -67,7 +67,8 @@ func (r *Accounts) ByEmail(ctx context.Context, email string) (domain.Account, e
 
 // ByID returns the account id, or contracts.ErrNotFound.
 func (r *Accounts) ByID(ctx context.Context, id string) (domain.Account, error) {
-	if !isUUID(id) {
+	// A malformed id (from a token subject) must not reach PostgreSQL as a cast error.
+	if !contracts.IsUUID(id) {
 		return domain.Account{}, contracts.ErrNotFound.Msg("no such account")
 	}
 	return scanAccount(r.pool.QueryRow(ctx, `SELECT `+accountCols+` FROM users WHERE id = $1`, id))
@@ -82,23 +83,4 @@ func (r *Accounts) SetPasswordHash(ctx context.Context, id, hash string) error {
 func isUniqueViolation(err error, constraint string) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "23505" && (constraint == "" || pe.ConstraintName == constraint)
-}
-
-// isUUID keeps malformed ids (from token subjects) from reaching PostgreSQL as cast errors.
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, c := range s {
-		switch {
-		case i == 8 || i == 13 || i == 18 || i == 23:
-			if c != '-' {
-				return false
-			}
-		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
-		default:
-			return false
-		}
-	}
-	return true
 }
