@@ -119,8 +119,10 @@ type varzReply struct {
 	} `json:"data"`
 }
 
-// varzWait is how long the guard collects varz answers: every server of a cluster answers the
-// ping, the first quickly; an account without access gets no responders at once.
+// varzWait bounds how long the guard collects varz answers: every server of a cluster answers
+// the ping, and collecting stops once every server the connection knows of has answered (one,
+// outside a cluster); an account without access gets no responders at once. Only a connection
+// whose permissions drop the ping waits it out.
 const varzWait = 500 * time.Millisecond
 
 // varz asks every server for its varz and returns the answers of JetStream servers.
@@ -137,7 +139,8 @@ func (r *Runtime) varz(ctx context.Context) []varzReply {
 	ctx, cancel := context.WithTimeout(ctx, varzWait)
 	defer cancel()
 	var out []varzReply
-	for {
+	known := len(r.nc.Servers()) // the pool, with the servers a cluster announced
+	for len(out) < max(known, 1) {
 		m, err := sub.NextMsgWithContext(ctx)
 		if err != nil {
 			return out
@@ -150,4 +153,5 @@ func (r *Runtime) varz(ctx context.Context) []varzReply {
 			out = append(out, v)
 		}
 	}
+	return out
 }
