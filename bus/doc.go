@@ -6,8 +6,16 @@
 //
 //	type Handler func(ctx context.Context, m *Msg) ([]byte, error)
 //
-// and one middleware shape, func(Handler) Handler, composed in one place ([Runtime.chain]):
-// tracing, metrics, logging, panic recovery, then the caller's own middleware.
+// and one middleware shape, func(Handler) Handler, composed in one place (Runtime.chain),
+// outermost first:
+//
+//	tracing → metrics → logging → [WithMiddleware]'s, for every handler → recovery →
+//	  endpoints: deadline errors → strict decoding → access check ([Authorize]) → handler
+//	  consumers: [WithConsumerMiddleware]'s (the inbox) → handler
+//
+// Tracing is outermost so that metrics and logs carry the trace; recovery is innermost of the
+// runtime's own, so a panic becomes an error that metrics and logs count like any other; the
+// access check runs on the decoded request, after its fields were validated.
 //
 // Contracts for handlers:
 //

@@ -38,7 +38,7 @@ type Gateway struct {
 	mux      *http.ServeMux
 
 	connSeq atomic.Uint64
-	stop    chan struct{} // closed by Shutdown: stops the sweep
+	sweep   *bus.Job // the connections' clocks (sweep.go), stopped by Shutdown
 
 	mu        sync.Mutex
 	conns     map[*conn]struct{}
@@ -57,7 +57,7 @@ func New(rt *bus.Runtime, cfg Config) *Gateway {
 	}
 	log = log.With("component", "edge", "edge", cfg.InstanceID)
 	g := &Gateway{cfg: cfg, rt: rt, nc: rt.Conn(), log: log, routes: map[string]*Route{},
-		conns: map[*conn]struct{}{}, userConns: map[string]int{}, drained: make(chan struct{}), stop: make(chan struct{})}
+		conns: map[*conn]struct{}{}, userConns: map[string]int{}, drained: make(chan struct{})}
 	g.client = rt.NewClient("edge")
 	g.verifier = authn.NewVerifier(g.client)
 	for i := range cfg.Routes {
@@ -84,7 +84,8 @@ func New(rt *bus.Runtime, cfg Config) *Gateway {
 			writeError(w, status, contracts.ErrBadRequest.Msg("websocket handshake: %v", reason))
 		},
 	}
-	go g.sweepLoop()
+	g.sweep = g.sweeper()
+	g.sweep.Start(context.Background(), log)
 	g.mux = http.NewServeMux()
 	g.mux.HandleFunc("GET /ws", g.serveWS)
 	g.routesWeb(g.mux)
@@ -238,7 +239,6 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	g.closing = true
-	close(g.stop)
 	conns := make([]*conn, 0, len(g.conns))
 	for c := range g.conns {
 		conns = append(conns, c)
@@ -247,6 +247,8 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		close(g.drained)
 	}
 	g.mu.Unlock()
+	// A run of the sweep only enqueues, so it ends at once; the connections close next.
+	_ = g.sweep.Stop(ctx)
 	for _, c := range conns {
 		c.closeWith(protocol.CloseGoingAway, contracts.ErrUnavailable.Msg("the server is shutting down; reconnect"))
 	}

@@ -130,7 +130,9 @@ func (p *presence) observe(pr contracts.Presence) {
 	}
 }
 
-// run applies claims in order and renews them.
+// run applies claims in order and renews them. It is not a bus.Job: the renewal must not run
+// beside an apply (a renewal racing a user's going offline would put the withdrawn claim back),
+// so both go through this one loop, which is the claims' only writer.
 func (p *presence) run() {
 	defer close(p.stopped)
 	tick := time.NewTicker(p.ttl / 3)

@@ -1,10 +1,12 @@
 package edge
 
 import (
+	"context"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/edge/protocol"
 )
@@ -21,31 +23,29 @@ func (g *Gateway) sweepTick() time.Duration {
 	return max(5*time.Millisecond, min(d, time.Second))
 }
 
-// sweepLoop runs until Shutdown. Pings are spread over the ping interval: each tick pings the
+// sweeper is the sweep as a job ([bus.Every], the one way Moa runs periodic work): started by
+// New, stopped by Shutdown. Pings are spread over the ping interval: each run pings the
 // connections of one bucket.
-func (g *Gateway) sweepLoop() {
+func (g *Gateway) sweeper() *bus.Job {
 	tick := g.sweepTick()
 	buckets := max(1, int(g.cfg.PingInterval/tick))
-	t := time.NewTicker(tick)
-	defer t.Stop()
 	var conns []*conn
-	for n := 0; ; n++ {
-		select {
-		case <-g.stop:
-			return
-		case now := <-t.C:
-			g.mu.Lock()
-			conns = conns[:0]
-			for c := range g.conns {
-				conns = append(conns, c)
-			}
-			g.mu.Unlock()
-			for _, c := range conns {
-				c.tick(now, n%buckets, buckets)
-			}
-			clear(conns) // do not keep closed connections alive until the next tick
+	n := 0
+	return bus.Every("edge sweep", tick, func(context.Context) error {
+		now := time.Now()
+		g.mu.Lock()
+		conns = conns[:0]
+		for c := range g.conns {
+			conns = append(conns, c)
 		}
-	}
+		g.mu.Unlock()
+		for _, c := range conns {
+			c.tick(now, n%buckets, buckets)
+		}
+		clear(conns) // do not keep closed connections alive until the next run
+		n++
+		return nil
+	})
 }
 
 // tick applies the connection's clocks at now.
