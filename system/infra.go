@@ -155,8 +155,9 @@ func (s *System) postgresFor(ctx context.Context, name string) (string, error) {
 }
 
 // ensureDatabase connects to dbURL and, if the database does not exist, creates it through
-// the admin URL. Two instances starting at once may both try: the loser's duplicate_database
-// error is success.
+// the admin URL. Instances starting at once may all try: a loser's duplicate_database (42P04)
+// or, when the creations overlap, unique_violation on pg_database's name index (23505) is
+// success.
 func (s *System) ensureDatabase(ctx context.Context, dbURL string) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -171,7 +172,7 @@ func (s *System) ensureDatabase(ctx context.Context, dbURL string) error {
 	}
 	s.log.Info("creating database", "database", cfg.Database)
 	if err := pglocal.CreateDatabase(ctx, s.pgAdmin, cfg.Database); err != nil {
-		if !errors.As(err, &pgErr) || pgErr.Code != "42P04" {
+		if !errors.As(err, &pgErr) || (pgErr.Code != "42P04" && pgErr.Code != "23505") {
 			return err
 		}
 	}
