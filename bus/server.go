@@ -101,13 +101,26 @@ type ConnectConfig struct {
 	InboxPrefix string
 }
 
+// A connection pings its server every PingInterval and gives it up, to reconnect to another,
+// after MaxPingsOutstanding pings without an answer: within StaleConnectionAfter of the server
+// freezing (SIGSTOP, a partition), where nats.go's default (every two minutes) would keep
+// sending requests into it for minutes. A ping is a few bytes; a busy server answers it from
+// its read loop, ahead of the messages it has yet to route.
+const (
+	PingInterval         = 2 * time.Second
+	MaxPingsOutstanding  = 2
+	StaleConnectionAfter = PingInterval * (MaxPingsOutstanding + 1)
+)
+
 // Connect opens a connection that reconnects forever, so a restarted server or a failover in a
-// cluster only pauses the service.
+// cluster only pauses the service, and leaves a frozen server within StaleConnectionAfter.
 func Connect(cfg ConnectConfig) (*nats.Conn, error) {
 	opts := []nats.Option{
 		nats.Name(cfg.Name),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
+		nats.PingInterval(PingInterval),
+		nats.MaxPingsOutstanding(MaxPingsOutstanding),
 		nats.ReconnectBufSize(64 << 20),
 		nats.RetryOnFailedConnect(false),
 	}
