@@ -187,6 +187,14 @@ func (k *Kit[C]) stopAtEnd() {
 	}
 }
 
+// Runtime connects one more runtime to n, closed when the test ends, with its logs
+// discarded: for a test that starts a service by hand (to see it fail) or plays another
+// service on its own connection.
+func Runtime(t testing.TB, n *NATSServer) *bus.Runtime {
+	t.Helper()
+	return runtime(t, n, slog.New(slog.DiscardHandler))
+}
+
 // runtime connects a runtime to n, closed when the test ends.
 func runtime(t testing.TB, n *NATSServer, log *slog.Logger) *bus.Runtime {
 	t.Helper()
