@@ -56,7 +56,9 @@
 // Service takes the service's start function as it is: Start returning
 // bus.Component, or one returning the service's own component type, which
 // then is Kit.Component's type. Without a token issuer (auth, which serves
-// its own keys) set With.NoIssuer.
+// its own keys) set With.NoIssuer. A test that starts an instance by hand
+// (to see a bad configuration refused) takes a fresh connection from
+// Runtime(t, s.NATS).
 //
 // Never wait with time.Sleep: Eventually and WaitFor poll a condition and
 // report the last failure when it does not come true in time.
