@@ -36,6 +36,30 @@
 // Cluster.Restart bring a server back on the same port with the same store,
 // PostgresServer gives a dedicated PostgreSQL with Restart and Kill.
 //
+// A service's component test boots it with Service, which does all of the
+// above that the service needs and hands the test what it drives and
+// inspects the service with:
+//
+//	s := moatest.Service(t, catalog.Start, moatest.With{
+//		Postgres: true,                                  // or Mongo: true
+//		Settings: map[string]string{"CACHE_TTL": "1s"},  // keys without MOA_CATALOG_
+//		Declared: catalog.Settings,
+//	})
+//	ctx := s.As(t.Context(), authntest.Seller())         // a token for any role
+//	p, err := s.Client.Catalog.CreateProduct(ctx, req)   // the typed client
+//	moatest.WantError(t, err, contracts.ErrValidation, "title")
+//	evs := s.WaitEvents(t, "evt.catalog.product_created.>", 1)
+//	s.Postgres.QueryRow(...)                             // assertions on the store
+//	s.Restart(t)                                         // stop, start on the same Env
+//	r := s.Replica(t)                                    // a second instance
+//
+// Service takes the service's start function as it is: Start returning
+// bus.Component, or one returning the service's own component type, which
+// then is Kit.Component's type. Without a token issuer (auth, which serves
+// its own keys) set With.NoIssuer. A test that starts an instance by hand
+// (to see a bad configuration refused) takes a fresh connection from
+// Runtime(t, s.NATS).
+//
 // Never wait with time.Sleep: Eventually and WaitFor poll a condition and
 // report the last failure when it does not come true in time.
 package moatest

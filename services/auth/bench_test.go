@@ -61,7 +61,7 @@ func BenchmarkLogin(b *testing.B) {
 		next.Unlock()
 		for pb.Next() {
 			t0 := time.Now()
-			if _, err := h.c.Auth.Login(context.Background(), c.email, c.pw); err != nil {
+			if _, err := h.Client.Auth.Login(context.Background(), c.email, c.pw); err != nil {
 				b.Error(err)
 				return
 			}
@@ -88,7 +88,7 @@ func BenchmarkVerify(b *testing.B) {
 	h := newHarness(b, nil)
 	u, pw := h.signup(contracts.RoleSeller)
 	tok := h.login(u.Email, pw).AccessToken
-	v := authn.NewVerifier(h.rt.Client())
+	v := authn.NewVerifier(h.Runtime.Client())
 	ctx := context.Background()
 	if _, err := v.Verify(ctx, tok); err != nil {
 		b.Fatal(err)

@@ -45,12 +45,12 @@ func TestKeyRotationKeepsOldTokensValidUntilExpiry(t *testing.T) {
 	old := h.login(u.Email, pw)
 	// A verifier elsewhere, warmed up with the old key set; no clock-skew leeway so that expiry
 	// is observable within the test.
-	v := authn.NewVerifier(h.rt.Client(), authn.WithLeeway(0), authn.WithMinRefetch(10*time.Millisecond))
+	v := authn.NewVerifier(h.Runtime.Client(), authn.WithLeeway(0), authn.WithMinRefetch(10*time.Millisecond))
 	if _, err := v.Verify(ctx(t), old.AccessToken); err != nil {
 		t.Fatal(err)
 	}
 
-	newKid, err := h.comp.RotateKey(ctx(t))
+	newKid, err := h.Component.RotateKey(ctx(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestKeyRotationKeepsOldTokensValidUntilExpiry(t *testing.T) {
 	if got := kidOf(t, fresh.AccessToken); got != newKid {
 		t.Fatalf("token after rotation has kid %s, want the new %s", got, newKid)
 	}
-	set, err := h.c.Auth.Keys(ctx(t))
+	set, err := h.Client.Auth.Keys(ctx(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestKeyRotationKeepsOldTokensValidUntilExpiry(t *testing.T) {
 			t.Fatalf("verify after rotation: %+v, %v", p, err)
 		}
 	}
-	if _, err := h.c.Auth.Me(bus.WithAuthToken(ctx(t), old.AccessToken)); err != nil {
+	if _, err := h.Client.Auth.Me(bus.WithAuthToken(ctx(t), old.AccessToken)); err != nil {
 		t.Fatalf("Me with a pre-rotation token: %v", err)
 	}
 	// Until it expires.
@@ -87,7 +87,7 @@ func TestKeyRotationKeepsOldTokensValidUntilExpiry(t *testing.T) {
 		return fmt.Errorf("old token still verifies: %v", err)
 	})
 	// A refresh signs with the new key.
-	s, err := h.c.Auth.Refresh(ctx(t), old.RefreshToken)
+	s, err := h.Client.Auth.Refresh(ctx(t), old.RefreshToken)
 	if err != nil || kidOf(t, s.AccessToken) != newKid {
 		t.Fatalf("refresh after rotation: %v", err)
 	}
@@ -96,17 +96,17 @@ func TestKeyRotationKeepsOldTokensValidUntilExpiry(t *testing.T) {
 func TestRotateKeyCommand(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
-	before, err := h.c.Auth.Keys(ctx(t))
+	before, err := h.Client.Auth.Keys(ctx(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The operator command works on the database alone; the running service publishes the
 	// new key at once (the key set is read from the database on every request).
-	kid, err := auth.RotateKey(ctx(t), env(nil, h.pgURL, nil))
+	kid, err := auth.RotateKey(ctx(t), h.env(nil, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	after, err := h.c.Auth.Keys(ctx(t))
+	after, err := h.Client.Auth.Keys(ctx(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestRotateKeyCommand(t *testing.T) {
 		t.Fatalf("key set after the command: %v", ks)
 	}
 	var active string
-	if err := h.db.QueryRow(ctx(t), `SELECT kid FROM signing_keys WHERE retired_at IS NULL`).Scan(&active); err != nil || active != kid {
+	if err := h.Postgres.QueryRow(ctx(t), `SELECT kid FROM signing_keys WHERE retired_at IS NULL`).Scan(&active); err != nil || active != kid {
 		t.Fatalf("active key %s (%v), want %s", active, err, kid)
 	}
 }
@@ -123,11 +123,11 @@ func TestRetiredKeysLeaveTheSet(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, settings{"ACCESS_TOKEN_TTL": "1s"})
 	first := kids(mustKeys(t, h))[0]
-	if _, err := h.comp.RotateKey(ctx(t)); err != nil {
+	if _, err := h.Component.RotateKey(ctx(t)); err != nil {
 		t.Fatal(err)
 	}
 	// Pretend the rotation happened long ago: the old key's tokens have all expired.
-	if _, err := h.db.Exec(ctx(t), `UPDATE signing_keys SET retired_at = now() - interval '1 hour' WHERE kid = $1`, first); err != nil {
+	if _, err := h.Postgres.Exec(ctx(t), `UPDATE signing_keys SET retired_at = now() - interval '1 hour' WHERE kid = $1`, first); err != nil {
 		t.Fatal(err)
 	}
 	if ks := kids(mustKeys(t, h)); len(ks) != 1 || ks[0] == first {
@@ -137,7 +137,7 @@ func TestRetiredKeysLeaveTheSet(t *testing.T) {
 
 func mustKeys(t *testing.T, h *harness) contracts.KeySet {
 	t.Helper()
-	set, err := h.c.Auth.Keys(ctx(t))
+	set, err := h.Client.Auth.Keys(ctx(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,10 +155,10 @@ func TestTokensFromForeignKeysAreRejected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = h.c.Auth.Me(bus.WithAuthToken(ctx(t), tok))
-	wantErr(t, err, contracts.ErrTokenInvalid, "")
-	_, err = authn.NewVerifier(h.rt.Client()).Verify(ctx(t), tok)
-	wantErr(t, err, contracts.ErrTokenInvalid, "")
+	_, err = h.Client.Auth.Me(bus.WithAuthToken(ctx(t), tok))
+	moatest.WantError(t, err, contracts.ErrTokenInvalid, "")
+	_, err = authn.NewVerifier(h.Runtime.Client()).Verify(ctx(t), tok)
+	moatest.WantError(t, err, contracts.ErrTokenInvalid, "")
 }
 
 func TestSigningKeysEncryptedAtRest(t *testing.T) {
@@ -169,7 +169,7 @@ func TestSigningKeysEncryptedAtRest(t *testing.T) {
 	h := newHarness(t, s)
 	var enc string
 	var blob []byte
-	if err := h.db.QueryRow(ctx(t), `SELECT encryption, private_key FROM signing_keys`).Scan(&enc, &blob); err != nil {
+	if err := h.Postgres.QueryRow(ctx(t), `SELECT encryption, private_key FROM signing_keys`).Scan(&enc, &blob); err != nil {
 		t.Fatal(err)
 	}
 	if enc != "aes-256-gcm" || len(blob) != 12+ed25519.SeedSize+16 {
@@ -178,7 +178,7 @@ func TestSigningKeysEncryptedAtRest(t *testing.T) {
 	// Tokens work as usual.
 	u, pw := h.signup(contracts.RoleConsumer)
 	sess := h.login(u.Email, pw)
-	if _, err := h.c.Auth.Me(bus.WithAuthToken(ctx(t), sess.AccessToken)); err != nil {
+	if _, err := h.Client.Auth.Me(bus.WithAuthToken(ctx(t), sess.AccessToken)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -186,16 +186,16 @@ func TestSigningKeysEncryptedAtRest(t *testing.T) {
 	// key it cannot read.
 	other := make([]byte, 32)
 	_, _ = rand.Read(other)
-	rt := newRuntime(t, h.nats)
+	rt := moatest.Runtime(t, h.NATS)
 	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	comp, err := auth.Start(c, env(rt, h.pgURL, settings{"KEY_ENCRYPTION_KEY": base64.StdEncoding.EncodeToString(other)}))
+	comp, err := auth.Start(c, h.env(rt, settings{"KEY_ENCRYPTION_KEY": base64.StdEncoding.EncodeToString(other)}))
 	if err == nil {
 		_ = comp.Stop(c)
 		t.Fatal("started with the wrong key-encryption key")
 	}
 	// So does one with a malformed setting.
-	_, err = auth.Start(c, env(rt, h.pgURL, settings{"KEY_ENCRYPTION_KEY": "c2hvcnQ="}))
+	_, err = auth.Start(c, h.env(rt, settings{"KEY_ENCRYPTION_KEY": "c2hvcnQ="}))
 	if err == nil {
 		t.Fatal("started with a 5-byte key-encryption key")
 	}
@@ -205,15 +205,15 @@ func TestSigningKeysEncryptedAtRest(t *testing.T) {
 func TestOperatorTokensAreOffWithoutASecret(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
-	_, err := bus.Call(ctx(t), h.rt.Client(), contracts.AuthOperatorToken, contracts.OperatorTokenRequest{Secret: "anything-at-all-123"})
-	wantErr(t, err, contracts.ErrForbidden, "")
+	_, err := bus.Call(ctx(t), h.Runtime.Client(), contracts.AuthOperatorToken, contracts.OperatorTokenRequest{Secret: "anything-at-all-123"})
+	moatest.WantError(t, err, contracts.ErrForbidden, "")
 	// A token with the operator role verifies (the role is known), and carries no account.
 	h2 := newHarness(t, settings{"OPERATOR_SECRET": "a-secret-of-16-chars"})
-	tok, err := bus.Call(ctx(t), h2.rt.Client(), contracts.AuthOperatorToken, contracts.OperatorTokenRequest{Secret: "a-secret-of-16-chars"})
+	tok, err := bus.Call(ctx(t), h2.Runtime.Client(), contracts.AuthOperatorToken, contracts.OperatorTokenRequest{Secret: "a-secret-of-16-chars"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := h2.comp.App().Keys().Verifier().Verify(ctx(t), tok.AccessToken)
+	p, err := h2.Component.App().Keys().Verifier().Verify(ctx(t), tok.AccessToken)
 	if err != nil || p.Role != contracts.RoleOperator || p.UserID != contracts.OperatorUserID {
 		t.Fatalf("operator token: %+v, %v", p, err)
 	}

@@ -13,9 +13,8 @@ import (
 )
 
 func TestReemittedRequestsOnTwoReplicasChargeOnce(t *testing.T) {
-	h := newHarness(t)
-	h.start(map[string]string{"SIM_LATENCY": "20ms"})
-	h.start(map[string]string{"SIM_LATENCY": "20ms"})
+	h := newHarness(t, map[string]string{"SIM_LATENCY": "20ms"})
+	h.Replica(t)
 	s := newSaga()
 	var wg sync.WaitGroup
 	for range 6 {
@@ -53,8 +52,7 @@ func TestReemittedRequestsOnTwoReplicasChargeOnce(t *testing.T) {
 // again under the same key, so every charge ends SUCCEEDED, and the provider (idempotent per
 // key) never holds two.
 func TestUnknownOutcomesAreLookedUpThenResentUnderTheSameKey(t *testing.T) {
-	h := newHarness(t)
-	h.start(map[string]string{"SIM_TIMEOUT_RATE": "1", "SIM_SEED": "7"})
+	h := newHarness(t, map[string]string{"SIM_TIMEOUT_RATE": "1", "SIM_SEED": "7"})
 	sagas := make([]saga, 12)
 	for i := range sagas {
 		sagas[i] = newSaga()
@@ -75,8 +73,7 @@ func TestUnknownOutcomesAreLookedUpThenResentUnderTheSameKey(t *testing.T) {
 // is looked up and, not found, voided at the provider: the late request then books nothing.
 // If it landed first, it is refunded in full. Either way nothing is kept.
 func TestCancelDuringALateChargeKeepsNothing(t *testing.T) {
-	h := newHarness(t)
-	h.start(map[string]string{"SIM_LATE_RATE": "1", "SIM_LATE_DELAY": "3s"})
+	h := newHarness(t, map[string]string{"SIM_LATE_RATE": "1", "SIM_LATE_DELAY": "3s"})
 	s := newSaga()
 	h.reserved(s, 600)
 	moatest.Eventually(t, 10*time.Second, func() bool {
@@ -115,8 +112,7 @@ func TestCancelDuringALateChargeKeepsNothing(t *testing.T) {
 }
 
 func TestDeclinedChargeFailsThePayment(t *testing.T) {
-	h := newHarness(t)
-	h.start(map[string]string{"SIM_DECLINE_RATE": "1"})
+	h := newHarness(t, map[string]string{"SIM_DECLINE_RATE": "1"})
 	s := newSaga()
 	h.reserved(s, 800)
 	if d := h.waitEvent(s, contracts.PaymentFailedEvent.Type()); d.FailureCode != "declined" || d.AmountMinor != 800 {
@@ -128,8 +124,7 @@ func TestDeclinedChargeFailsThePayment(t *testing.T) {
 }
 
 func TestCancelBeforeChargeVoidsIt(t *testing.T) {
-	h := newHarness(t)
-	h.start(nil)
+	h := newHarness(t, nil)
 	s := newSaga()
 	h.cancel(s, 700)
 	if d := h.waitEvent(s, contracts.RefundIssuedEvent.Type()); d.AmountMinor != 0 {
@@ -139,7 +134,7 @@ func TestCancelBeforeChargeVoidsIt(t *testing.T) {
 	ps := h.settledPayments(s, 2)
 	moatest.Eventually(t, 10*time.Second, func() bool {
 		var n int
-		_ = h.pool.QueryRow(ctxT(t, 5*time.Second), `SELECT count(*) FROM moa_inbox WHERE consumer = 'billing_charge'`).Scan(&n)
+		_ = h.Postgres.QueryRow(ctxT(t, 5*time.Second), `SELECT count(*) FROM moa_inbox WHERE consumer = 'billing_charge'`).Scan(&n)
 		return n == 1
 	}, "the late seat_reserved handled")
 	if records, _ := h.ledger("charge", s); records != 0 {
@@ -158,8 +153,7 @@ func TestCancelBeforeChargeVoidsIt(t *testing.T) {
 }
 
 func TestRefundIsBoundedByTheChargeAndMadeOnce(t *testing.T) {
-	h := newHarness(t)
-	h.start(nil)
+	h := newHarness(t, nil)
 	s := newSaga()
 	h.reserved(s, 1000)
 	h.waitEvent(s, contracts.PaymentSucceededEvent.Type())
@@ -186,19 +180,18 @@ func TestRefundIsBoundedByTheChargeAndMadeOnce(t *testing.T) {
 // PENDING with an attempt counted: the next delivery looks it up, and sends it again under the
 // same key only when the provider has no record of it.
 func TestCrashAfterTheProviderCallIsResolvedByLookup(t *testing.T) {
-	h := newHarness(t)
-	h.start(nil)
+	h := newHarness(t, nil)
 	charged, lost := newSaga(), newSaga()
 	ctx := ctxT(t, 10*time.Second)
 	for _, s := range []saga{charged, lost} {
-		if _, err := h.pool.Exec(ctx, `INSERT INTO payments (id, subscription_id, step, product_id, consumer_id, seller_id,
+		if _, err := h.Postgres.Exec(ctx, `INSERT INTO payments (id, subscription_id, step, product_id, consumer_id, seller_id,
 			amount_minor, currency, status, attempts, created_at, updated_at)
 			VALUES (gen_random_uuid(), $1, 'charge', $2, $3, $4, 900, 'KRW', 'PENDING', 1, now(), now())`,
 			s.id, s.product, s.consumer.UserID, s.seller.UserID); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := h.pool.Exec(ctx, `INSERT INTO sim_provider_ledger (idempotency_key, kind, amount_minor, currency, succeeded, ref)
+	if _, err := h.Postgres.Exec(ctx, `INSERT INTO sim_provider_ledger (idempotency_key, kind, amount_minor, currency, succeeded, ref)
 		VALUES ($1, 'charge', 900, 'KRW', true, 'sim_before_crash')`, "charge:"+charged.id); err != nil {
 		t.Fatal(err)
 	}
@@ -219,15 +212,14 @@ func TestCrashAfterTheProviderCallIsResolvedByLookup(t *testing.T) {
 }
 
 func TestPaymentsEndpointChecksTheCaller(t *testing.T) {
-	h := newHarness(t)
-	h.start(nil)
+	h := newHarness(t, nil)
 	s := newSaga()
 	h.reserved(s, 300)
 	h.settledPayments(s, 1)
-	if l, err := h.bill.Payments(h.iss.Context(ctxT(t, 10*time.Second), s.seller), s.id); err != nil || len(l.Items) != 1 {
+	if l, err := h.bill.Payments(h.As(ctxT(t, 10*time.Second), s.seller), s.id); err != nil || len(l.Items) != 1 {
 		t.Fatalf("the seller's view: %+v %v", l, err)
 	}
-	_, err := h.bill.Payments(h.iss.Context(ctxT(t, 10*time.Second), authntest.Consumer()), s.id)
+	_, err := h.bill.Payments(h.As(ctxT(t, 10*time.Second), authntest.Consumer()), s.id)
 	if !errors.Is(err, contracts.ErrNotFound) {
 		t.Fatalf("a stranger: %v, want not_found", err)
 	}
@@ -235,7 +227,7 @@ func TestPaymentsEndpointChecksTheCaller(t *testing.T) {
 	if !errors.Is(err, contracts.ErrUnauthenticated) {
 		t.Fatalf("no token: %v, want unauthenticated", err)
 	}
-	_, err = h.bill.Payments(h.iss.Context(ctxT(t, 10*time.Second), s.consumer), "a.b")
+	_, err = h.bill.Payments(h.As(ctxT(t, 10*time.Second), s.consumer), "a.b")
 	var ce *contracts.Error
 	if !errors.As(err, &ce) || ce.Code != contracts.ErrValidation.Code || ce.Field != "subscription_id" {
 		t.Fatalf("bad id: %v, want validation_failed on subscription_id", err)

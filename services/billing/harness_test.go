@@ -4,14 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/client"
@@ -23,16 +19,12 @@ import (
 
 func TestMain(m *testing.M) { moatest.Main(m) }
 
-// harness is billing on real NATS and PostgreSQL, driven by the saga events a catalog and a
-// subscription service would emit.
+// harness is billing on the service kit (real NATS and PostgreSQL), driven by the saga events
+// a catalog and a subscription service would emit.
 type harness struct {
+	*moatest.Kit[bus.Component]
 	t    testing.TB
-	n    *moatest.NATSServer
-	rt   *bus.Runtime
-	iss  *authntest.Issuer
 	bill *client.BillingClient
-	url  string
-	pool *pgxpool.Pool
 }
 
 func ctxT(t testing.TB, d time.Duration) context.Context {
@@ -41,42 +33,11 @@ func ctxT(t testing.TB, d time.Duration) context.Context {
 	return ctx
 }
 
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-func newHarness(t testing.TB) *harness {
+// newHarness starts one billing instance with settings; Replica adds more.
+func newHarness(t testing.TB, settings map[string]string) *harness {
 	t.Helper()
-	n := moatest.NATS(t)
-	rt, err := bus.New(n.Conn(t), bus.WithLogger(quiet()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = rt.Close(ctxT(t, 10*time.Second), false) })
-	h := &harness{t: t, n: n, rt: rt, iss: authntest.NewIssuer(t, rt), bill: client.NewBillingClient(rt.Client()), url: moatest.Postgres(t)}
-	if h.pool, err = pgxpool.New(context.Background(), h.url); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.pool.Close)
-	return h
-}
-
-// start starts one billing instance (call it twice for two replicas) with settings.
-func (h *harness) start(settings map[string]string) {
-	h.t.Helper()
-	rt, err := bus.New(h.n.Conn(h.t), bus.WithLogger(quiet()))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	comp, err := billing.Start(ctxT(h.t, time.Minute), bus.Env{Runtime: rt, PostgresURL: h.url, Setting: func(k string) string { return settings[k] }, Declared: billing.Settings})
-	if err != nil {
-		h.t.Fatalf("billing.Start: %v", err)
-	}
-	h.t.Cleanup(func() {
-		ctx := ctxT(h.t, 20*time.Second)
-		if err := comp.Stop(ctx); err != nil {
-			h.t.Errorf("billing stop: %v", err)
-		}
-		_ = rt.Close(ctx, false)
-	})
+	k := moatest.Service(t, billing.Start, moatest.With{Postgres: true, Settings: settings, Declared: billing.Settings})
+	return &harness{Kit: k, t: t, bill: k.Client.Billing}
 }
 
 // saga is one saga's identities.
@@ -93,7 +54,7 @@ func newSaga() saga {
 // reserved emits catalog.seat_reserved for s (a fresh event each call, as a re-emission is).
 func (h *harness) reserved(s saga, amount int64) {
 	h.t.Helper()
-	if _, err := bus.Emit(ctxT(h.t, 10*time.Second), h.rt, "catalog", contracts.SeatReserved, s.id, contracts.SeatData{
+	if _, err := bus.Emit(ctxT(h.t, 10*time.Second), h.Runtime, "catalog", contracts.SeatReserved, s.id, contracts.SeatData{
 		SubscriptionID: s.id, ProductID: s.product, ConsumerID: s.consumer.UserID, SellerID: s.seller.UserID,
 		AmountMinor: amount, Currency: "KRW"}); err != nil {
 		h.t.Fatal(err)
@@ -103,7 +64,7 @@ func (h *harness) reserved(s saga, amount int64) {
 // cancel emits subscription.cancel_requested for s.
 func (h *harness) cancel(s saga, refund int64) {
 	h.t.Helper()
-	if _, err := bus.Emit(ctxT(h.t, 10*time.Second), h.rt, "subscription", contracts.SubscriptionCancelRequested, s.id,
+	if _, err := bus.Emit(ctxT(h.t, 10*time.Second), h.Runtime, "subscription", contracts.SubscriptionCancelRequested, s.id,
 		contracts.SubscriptionCancelRequestedData{SubscriptionID: s.id, ProductID: s.product, ConsumerID: s.consumer.UserID,
 			SellerID: s.seller.UserID, RefundMinor: refund, Currency: "KRW"}); err != nil {
 		h.t.Fatal(err)
@@ -113,30 +74,7 @@ func (h *harness) cancel(s saga, refund int64) {
 // events returns billing's events about s, by type, in stream order.
 func (h *harness) events(s saga) []contracts.Envelope {
 	h.t.Helper()
-	ctx := ctxT(h.t, 10*time.Second)
-	c, err := h.rt.JetStream().OrderedConsumer(ctx, contracts.StreamBilling.Name, jetstream.OrderedConsumerConfig{FilterSubjects: []string{"evt.billing.*." + s.id}})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	var out []contracts.Envelope
-	for {
-		b, err := c.FetchNoWait(100)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		n := 0
-		for m := range b.Messages() {
-			n++
-			var env contracts.Envelope
-			if err := json.Unmarshal(m.Data(), &env); err != nil {
-				h.t.Fatal(err)
-			}
-			out = append(out, env)
-		}
-		if n == 0 {
-			return out
-		}
-	}
+	return h.Events(h.t, "evt.billing.*."+s.id)
 }
 
 // waitEvent waits for an event of type typ about s and returns its data.
@@ -157,7 +95,7 @@ func (h *harness) waitEvent(s saga, typ string) contracts.PaymentData {
 // ledger counts the provider's records (any outcome) and successful amount for s's step.
 func (h *harness) ledger(step string, s saga) (records int, succeeded int64) {
 	h.t.Helper()
-	if err := h.pool.QueryRow(ctxT(h.t, 10*time.Second), `SELECT count(*), coalesce(sum(amount_minor) FILTER (WHERE succeeded), 0)
+	if err := h.Postgres.QueryRow(ctxT(h.t, 10*time.Second), `SELECT count(*), coalesce(sum(amount_minor) FILTER (WHERE succeeded), 0)
 		FROM sim_provider_ledger WHERE idempotency_key = $1`, step+":"+s.id).Scan(&records, &succeeded); err != nil {
 		h.t.Fatal(err)
 	}
@@ -167,7 +105,7 @@ func (h *harness) ledger(step string, s saga) (records int, succeeded int64) {
 // payments reads s's payment steps as its consumer.
 func (h *harness) payments(s saga) []contracts.Payment {
 	h.t.Helper()
-	l, err := h.bill.Payments(h.iss.Context(ctxT(h.t, 10*time.Second), s.consumer), s.id)
+	l, err := h.bill.Payments(h.As(ctxT(h.t, 10*time.Second), s.consumer), s.id)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -7,14 +7,15 @@ import (
 	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/client/authn/authntest"
 	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/moatest"
 )
 
 func TestAuthorization(t *testing.T) {
 	h := newHarness(t, nil)
 	owner, other, consumer := authntest.Seller(), authntest.Seller(), authntest.Consumer()
 	p := h.create(owner, sampleProduct("Owned"))
-	expired := bus.WithAuthToken(context.Background(), h.iss.Expired(owner))
-	forged := bus.WithAuthToken(context.Background(), h.iss.Forged(owner))
+	expired := bus.WithAuthToken(context.Background(), h.Issuer.Expired(owner))
+	forged := bus.WithAuthToken(context.Background(), h.Issuer.Forged(owner))
 	garbage := bus.WithAuthToken(context.Background(), "not.a.jwt")
 
 	create := func(ctx context.Context) func() error {
@@ -65,7 +66,7 @@ func TestAuthorization(t *testing.T) {
 		{"view with a forged token", view(forged), contracts.ErrTokenInvalid},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) { wantErr(t, c.call(), c.want, "") })
+		t.Run(c.name, func(t *testing.T) { moatest.WantError(t, c.call(), c.want, "") })
 	}
 
 	got, err := h.cat.GetProduct(anon(), p.ID)

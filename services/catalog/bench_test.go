@@ -13,7 +13,7 @@ import (
 // benchmark measures reads).
 func (h *harness) seed(n int) {
 	h.t.Helper()
-	_, err := h.pgp.Exec(h.t.Context(), `
+	_, err := h.Postgres.Exec(h.t.Context(), `
 		INSERT INTO products (id, seller_id, title, description, price_amount, currency, billing_period, terms,
 			capacity, tags, image_urls, views, created_at, updated_at)
 		SELECT gen_random_uuid(), 'seller-' || (i % 50), 'Product ' || i, repeat('A fine subscription. ', 20),
@@ -24,7 +24,7 @@ func (h *harness) seed(n int) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if _, err := h.pgp.Exec(h.t.Context(), `ANALYZE products`); err != nil {
+	if _, err := h.Postgres.Exec(h.t.Context(), `ANALYZE products`); err != nil {
 		h.t.Fatal(err)
 	}
 }

@@ -47,7 +47,7 @@ func TestCacheIsInvalidatedByChangeEvents(t *testing.T) {
 	}
 	// The reads are served from the cache: a change made behind the service's back (no event)
 	// is not seen.
-	if _, err := h.pgp.Exec(t.Context(), `UPDATE products SET title = 'Behind its back' WHERE id = $1`, p.ID); err != nil {
+	if _, err := h.Postgres.Exec(t.Context(), `UPDATE products SET title = 'Behind its back' WHERE id = $1`, p.ID); err != nil {
 		t.Fatal(err)
 	}
 	if got := h.title(p.ID); got != "Original" {
@@ -100,7 +100,7 @@ func TestCacheEntriesExpire(t *testing.T) {
 	if got := h.title(p.ID); got != "Short-lived" {
 		t.Fatal(got)
 	}
-	if _, err := h.pgp.Exec(t.Context(), `UPDATE products SET title = 'Expired into view' WHERE id = $1`, p.ID); err != nil {
+	if _, err := h.Postgres.Exec(t.Context(), `UPDATE products SET title = 'Expired into view' WHERE id = $1`, p.ID); err != nil {
 		t.Fatal(err)
 	}
 	moatest.Eventually(t, 15*time.Second, func() bool { return h.title(p.ID) == "Expired into view" }, "the entry expires after its TTL")
@@ -112,7 +112,7 @@ func TestCacheOff(t *testing.T) {
 	if got := h.title(p.ID); got != "Uncached" {
 		t.Fatal(got)
 	}
-	if _, err := h.pgp.Exec(t.Context(), `UPDATE products SET title = 'Seen at once' WHERE id = $1`, p.ID); err != nil {
+	if _, err := h.Postgres.Exec(t.Context(), `UPDATE products SET title = 'Seen at once' WHERE id = $1`, p.ID); err != nil {
 		t.Fatal(err)
 	}
 	if got := h.title(p.ID); got != "Seen at once" {

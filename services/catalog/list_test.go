@@ -57,7 +57,7 @@ func TestListKeysetPagination(t *testing.T) {
 	}
 	// View counts with ties, set where the saga of views would: in the database.
 	for i, p := range all {
-		if _, err := h.pgp.Exec(t.Context(), `UPDATE products SET views = $2 WHERE id = $1`, p.ID, (i*7)%5); err != nil {
+		if _, err := h.Postgres.Exec(t.Context(), `UPDATE products SET views = $2 WHERE id = $1`, p.ID, (i*7)%5); err != nil {
 			t.Fatal(err)
 		}
 		all[i].Views = int64((i * 7) % 5)

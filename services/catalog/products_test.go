@@ -7,6 +7,7 @@ import (
 
 	"github.com/moa-run/moa/client/authn/authntest"
 	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/moatest"
 )
 
 func TestProductLifecycle(t *testing.T) {
@@ -40,20 +41,20 @@ func TestProductLifecycle(t *testing.T) {
 	}
 	// A stale expected version is a conflict.
 	_, err = h.cat.UpdateProduct(h.as(seller), contracts.UpdateProductRequest{ID: p.ID, Title: ptr("x"), ExpectedVersion: 1})
-	wantErr(t, err, contracts.ErrConflict, "")
+	moatest.WantError(t, err, contracts.ErrConflict, "")
 
 	if err := h.cat.DeleteProduct(h.as(seller), p.ID); err != nil {
 		t.Fatal(err)
 	}
 	_, err = h.cat.GetProduct(anon(), p.ID)
-	wantErr(t, err, contracts.ErrNotFound, "")
+	moatest.WantError(t, err, contracts.ErrNotFound, "")
 	err = h.cat.DeleteProduct(h.as(seller), p.ID)
-	wantErr(t, err, contracts.ErrNotFound, "")
+	moatest.WantError(t, err, contracts.ErrNotFound, "")
 	_, err = h.cat.UpdateProduct(h.as(seller), contracts.UpdateProductRequest{ID: p.ID, Title: ptr("back")})
-	wantErr(t, err, contracts.ErrNotFound, "")
+	moatest.WantError(t, err, contracts.ErrNotFound, "")
 
 	// The outbox published exactly the events of the committed changes, keyed by product.
-	all := h.waitEvents("evt.catalog.*."+p.ID, 5)
+	all := h.WaitEvents(h.t, "evt.catalog.*."+p.ID, 5)
 	var types []string
 	for _, e := range all {
 		types = append(types, e.Type)
@@ -80,19 +81,19 @@ func TestCapacityAndSeats(t *testing.T) {
 	seller := authntest.Seller()
 	p := h.create(seller, sampleProduct("Spotify Family"))
 	// Seats are taken by the subscription saga (issue 5); here directly in the database.
-	if _, err := h.pgp.Exec(t.Context(), `UPDATE products SET seats_taken = 3 WHERE id = $1`, p.ID); err != nil {
+	if _, err := h.Postgres.Exec(t.Context(), `UPDATE products SET seats_taken = 3 WHERE id = $1`, p.ID); err != nil {
 		t.Fatal(err)
 	}
 	_, err := h.cat.UpdateProduct(h.as(seller), contracts.UpdateProductRequest{ID: p.ID, Capacity: ptr(2)})
-	wantErr(t, err, contracts.ErrConflict, "")
+	moatest.WantError(t, err, contracts.ErrConflict, "")
 	up, err := h.cat.UpdateProduct(h.as(seller), contracts.UpdateProductRequest{ID: p.ID, Capacity: ptr(3)})
 	if err != nil || up.Capacity != 3 || up.SeatsTaken != 3 {
 		t.Fatalf("capacity 3: %+v, %v", up, err)
 	}
 	err = h.cat.DeleteProduct(h.as(seller), p.ID)
-	wantErr(t, err, contracts.ErrConflict, "")
+	moatest.WantError(t, err, contracts.ErrConflict, "")
 	// The database refuses overselling whatever the code does.
-	if _, err := h.pgp.Exec(t.Context(), `UPDATE products SET seats_taken = 4 WHERE id = $1`, p.ID); err == nil {
+	if _, err := h.Postgres.Exec(t.Context(), `UPDATE products SET seats_taken = 4 WHERE id = $1`, p.ID); err == nil {
 		t.Fatal("seats_taken above capacity was accepted")
 	}
 }

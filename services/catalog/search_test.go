@@ -128,7 +128,7 @@ func TestSearchIsRecordedForSignedInUsers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	evs := h.waitEvents(contracts.CatalogSearched.Filter(), 1)
+	evs := h.WaitEvents(h.t, contracts.CatalogSearched.Filter(), 1)
 	if evs[0].Key != user.UserID || evs[0].Type != "catalog.searched" {
 		t.Fatalf("event %+v", evs[0])
 	}
@@ -141,7 +141,7 @@ func TestSearchIsRecordedForSignedInUsers(t *testing.T) {
 	}
 	// Nothing more arrives: the anonymous search and the second page were not recorded.
 	h.cacheSettled()
-	if n := len(h.events(contracts.CatalogSearched.Filter())); n != 1 {
+	if n := len(h.Events(h.t, contracts.CatalogSearched.Filter())); n != 1 {
 		t.Fatalf("%d catalog.searched events, want 1", n)
 	}
 }

@@ -8,11 +8,12 @@ import (
 	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/client/authn/authntest"
 	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/moatest"
 )
 
 // raw sends body as it is to an endpoint, for inputs the typed client cannot produce.
 func raw[Req, Resp any](h *harness, ctx context.Context, ep contracts.Endpoint[Req, Resp], body string) error {
-	_, err := h.rt.Client().Invoke(ctx, &bus.Request{Endpoint: ep.Info(), Data: []byte(body)})
+	_, err := h.Runtime.Client().Invoke(ctx, &bus.Request{Endpoint: ep.Info(), Data: []byte(body)})
 	return err
 }
 
@@ -153,7 +154,7 @@ func TestValidationErrors(t *testing.T) {
 		}, contracts.ErrValidation, "cursor"},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) { wantErr(t, c.call(), c.code, c.field) })
+		t.Run(c.name, func(t *testing.T) { moatest.WantError(t, c.call(), c.code, c.field) })
 	}
 
 	// None of the rejected writes changed anything.

@@ -16,7 +16,7 @@ import (
 func (h *harness) dbViews(id string) int64 {
 	h.t.Helper()
 	var n int64
-	if err := h.pgp.QueryRow(h.t.Context(), `SELECT views FROM products WHERE id = $1`, id).Scan(&n); err != nil {
+	if err := h.Postgres.QueryRow(h.t.Context(), `SELECT views FROM products WHERE id = $1`, id).Scan(&n); err != nil {
 		h.t.Fatal(err)
 	}
 	return n
@@ -101,7 +101,7 @@ func TestViewsOncePerViewer(t *testing.T) {
 	ghost := uuid.NewString()
 	for range 2 {
 		_, err := h.cat.ViewProduct(anon(), ghost, "v")
-		wantErr(t, err, contracts.ErrNotFound, "")
+		moatest.WantError(t, err, contracts.ErrNotFound, "")
 	}
 }
 

@@ -65,7 +65,7 @@ func BenchmarkRecord(b *testing.B) {
 	f := start(b)
 	users := make([]context.Context, 16)
 	for i := range users {
-		users[i] = f.iss.Context(context.Background(), authntest.Consumer())
+		users[i] = f.Issuer.Context(context.Background(), authntest.Consumer())
 	}
 	benchParallel(b, "records/s", func(_ context.Context, i int) error {
 		_, err := f.search.Record(users[i%len(users)], fmt.Sprintf("query %d", i%200))
@@ -77,7 +77,7 @@ func BenchmarkRecord(b *testing.B) {
 // (200 distinct queries), matching on a two-character prefix.
 func BenchmarkSuggest(b *testing.B) {
 	f := start(b)
-	me := f.iss.Context(context.Background(), authntest.Consumer())
+	me := f.Issuer.Context(context.Background(), authntest.Consumer())
 	for i := range 400 {
 		if _, err := f.search.Record(me, fmt.Sprintf("q%d item %d", i%10, i%200)); err != nil {
 			b.Fatal(err)

@@ -50,7 +50,7 @@ func TestCatalogSearchedEventsAreRecordedExactlyOnce(t *testing.T) {
 	if r, err := f.search.Recent(ctx, 0); err != nil || len(r) != 0 {
 		t.Fatalf("recent after redelivering a deleted search = %q, %v; want empty", queries(r), err)
 	}
-	if n, err := f.db.Collection("searches").CountDocuments(t.Context(), map[string]any{}); err != nil || n != 1 {
+	if n, err := f.Mongo.Collection("searches").CountDocuments(t.Context(), map[string]any{}); err != nil || n != 1 {
 		t.Fatalf("journal holds %d searches (%v), want 1", n, err)
 	}
 }
@@ -66,7 +66,7 @@ func TestAPartlyAppliedSearchIsCompletedByTheRedelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	bucket := time.Now().UTC().Truncate(time.Hour)
-	if _, err := f.db.Collection("searches").InsertOne(t.Context(), map[string]any{
+	if _, err := f.Mongo.Collection("searches").InsertOne(t.Context(), map[string]any{
 		"_id": env.ID, "user_id": user.UserID, "query": "boxing", "ts": time.Now().UnixNano(), "bucket": bucket, "applied": false,
 	}); err != nil {
 		t.Fatal(err)
@@ -82,7 +82,7 @@ func TestAPartlyAppliedSearchIsCompletedByTheRedelivery(t *testing.T) {
 	var doc struct {
 		Applied bool `bson:"applied"`
 	}
-	if err := f.db.Collection("searches").FindOne(t.Context(), map[string]any{"_id": env.ID}).Decode(&doc); err != nil || !doc.Applied {
+	if err := f.Mongo.Collection("searches").FindOne(t.Context(), map[string]any{"_id": env.ID}).Decode(&doc); err != nil || !doc.Applied {
 		t.Fatalf("journal entry applied=%v (%v), want true", doc.Applied, err)
 	}
 }
@@ -97,7 +97,7 @@ func TestEventsBreakingTheContractAreDeadLettered(t *testing.T) {
 	if r, err := f.search.Recent(f.as(t, user), 0); err != nil || !slices.Equal(queries(r), []string{"after the bad one"}) {
 		t.Fatalf("recent = %q, %v; the event after a bad one must be applied", queries(r), err)
 	}
-	dlq, err := f.rt.JetStream().Stream(t.Context(), contracts.StreamDeadLetter.Name)
+	dlq, err := f.Runtime.JetStream().Stream(t.Context(), contracts.StreamDeadLetter.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,22 +121,18 @@ func TestRestartKeepsHistoryAndMigratesOnce(t *testing.T) {
 	if _, err := f.search.Record(ctx, "before restart"); err != nil {
 		t.Fatal(err)
 	}
-	stopCtx, cancel := contextWithTimeout(t, 10*time.Second)
-	defer cancel()
-	if err := f.comp.Stop(stopCtx); err != nil {
-		t.Fatalf("Stop: %v", err)
-	}
+	f.Stop(t)
 	_, err := f.search.Recent(ctx, 0)
-	wantCode(t, "recent while stopped", err, contracts.ErrNoResponders, "")
+	moatest.WantError(t, err, contracts.ErrNoResponders, "", "recent while stopped")
 
-	f.comp = f.startService(t) // migrations run again and find nothing to do
+	f.Start(t) // migrations run again and find nothing to do
 	if r, err := f.search.Recent(ctx, 0); err != nil || !slices.Equal(queries(r), []string{"before restart"}) {
 		t.Fatalf("recent after restart = %q, %v", queries(r), err)
 	}
 	var v struct {
 		Version int `bson:"version"`
 	}
-	if err := f.db.Collection("schema").FindOne(t.Context(), map[string]any{"_id": "version"}).Decode(&v); err != nil || v.Version != 1 {
+	if err := f.Mongo.Collection("schema").FindOne(t.Context(), map[string]any{"_id": "version"}).Decode(&v); err != nil || v.Version != 1 {
 		t.Fatalf("schema version %d (%v), want 1", v.Version, err)
 	}
 }

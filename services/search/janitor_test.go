@@ -23,15 +23,15 @@ func TestJanitorExpiresWhatLeftEveryWindow(t *testing.T) {
 	f.waitConsumed(t, seq)
 	// A counter for a bucket that long gone, as an instance that ran then would have left.
 	gone := time.Now().UTC().Truncate(time.Hour).Add(-48 * time.Hour)
-	if _, err := f.db.Collection("popular").InsertOne(t.Context(), raw{"_id": "old", "query": "old search", "bucket": gone, "n": 9}); err != nil {
+	if _, err := f.Mongo.Collection("popular").InsertOne(t.Context(), raw{"_id": "old", "query": "old search", "bucket": gone, "n": 9}); err != nil {
 		t.Fatal(err)
 	}
 	moatest.Eventually(t, 10*time.Second, func() bool {
-		a, err1 := f.db.Collection("searches").CountDocuments(t.Context(), raw{"_id": old.ID})
-		b, err2 := f.db.Collection("popular").CountDocuments(t.Context(), raw{"_id": "old"})
+		a, err1 := f.Mongo.Collection("searches").CountDocuments(t.Context(), raw{"_id": old.ID})
+		b, err2 := f.Mongo.Collection("popular").CountDocuments(t.Context(), raw{"_id": "old"})
 		return err1 == nil && err2 == nil && a == 0 && b == 0
 	}, "the janitor deletes the expired search and counter")
-	if n, err := f.db.Collection("searches").CountDocuments(t.Context(), raw{"_id": fresh.ID}); err != nil || n != 1 {
+	if n, err := f.Mongo.Collection("searches").CountDocuments(t.Context(), raw{"_id": fresh.ID}); err != nil || n != 1 {
 		t.Fatalf("the fresh search is gone too (%d, %v)", n, err)
 	}
 	// History is not subject to the window: the old search stays in the user's recent list.

@@ -10,6 +10,7 @@ import (
 	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/client/authn/authntest"
 	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/moatest"
 )
 
 func TestRecordNormalisesAndRecentDeduplicates(t *testing.T) {
@@ -62,7 +63,7 @@ func TestRecentKeepsTheLastTwenty(t *testing.T) {
 		t.Fatalf("recent runs %q .. %q, want query 24 .. query 05", first, last)
 	}
 	// The trim deleted the old entries rather than only hiding them.
-	n, err := f.db.Collection("recent").CountDocuments(t.Context(), map[string]any{})
+	n, err := f.Mongo.Collection("recent").CountDocuments(t.Context(), map[string]any{})
 	if err != nil || n != contracts.SearchRecentMax {
 		t.Fatalf("%d stored entries (%v), want %d", n, err, contracts.SearchRecentMax)
 	}
@@ -141,8 +142,8 @@ func TestIdentityComesFromTheToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	noToken := t.Context()
-	expired := bus.WithAuthToken(t.Context(), f.iss.Expired(user))
-	forged := bus.WithAuthToken(t.Context(), f.iss.Forged(user))
+	expired := bus.WithAuthToken(t.Context(), f.Issuer.Expired(user))
+	forged := bus.WithAuthToken(t.Context(), f.Issuer.Forged(user))
 	calls := map[string]func(ctx context.Context) error{
 		"record":        func(ctx context.Context) error { _, err := f.search.Record(ctx, "x"); return err },
 		"recent":        func(ctx context.Context) error { _, err := f.search.Recent(ctx, 0); return err },
@@ -150,9 +151,9 @@ func TestIdentityComesFromTheToken(t *testing.T) {
 		"clear_recent":  func(ctx context.Context) error { _, err := f.search.ClearRecent(ctx); return err },
 	}
 	for name, call := range calls {
-		wantCode(t, name+" without a token", call(noToken), contracts.ErrUnauthenticated, "")
-		wantCode(t, name+" with an expired token", call(expired), contracts.ErrTokenExpired, "")
-		wantCode(t, name+" with a forged token", call(forged), contracts.ErrTokenInvalid, "")
+		moatest.WantError(t, call(noToken), contracts.ErrUnauthenticated, "", name+" without a token")
+		moatest.WantError(t, call(expired), contracts.ErrTokenExpired, "", name+" with an expired token")
+		moatest.WantError(t, call(forged), contracts.ErrTokenInvalid, "", name+" with a forged token")
 	}
 	// None of the refused calls touched the user's history.
 	if r, err := f.search.Recent(f.as(t, user), 0); err != nil || !slices.Equal(queries(r), []string{"yoga"}) {
@@ -163,7 +164,7 @@ func TestIdentityComesFromTheToken(t *testing.T) {
 		t.Fatalf("anonymous suggest: %v", err)
 	}
 	_, err := f.search.Suggest(expired, "yo", 0)
-	wantCode(t, "suggest with an expired token", err, contracts.ErrTokenExpired, "")
+	moatest.WantError(t, err, contracts.ErrTokenExpired, "", "suggest with an expired token")
 	if _, err := f.search.Popular(noToken, contracts.SearchPopularRequest{}); err != nil {
 		t.Fatalf("anonymous popular: %v", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/client/authn/authntest"
 	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/moatest"
 )
 
 type raw = map[string]any
@@ -15,14 +16,14 @@ type raw = map[string]any
 func rawCall(t *testing.T, f *fixture, token, name string, body raw) error {
 	t.Helper()
 	ep := contracts.Endpoint[raw, raw]{Service: contracts.SearchService, Name: name}
-	_, err := bus.Call(bus.WithAuthToken(t.Context(), token), f.rt.Client(), ep, body)
+	_, err := bus.Call(bus.WithAuthToken(t.Context(), token), f.Runtime.Client(), ep, body)
 	return err
 }
 
 func TestEveryValidationError(t *testing.T) {
 	t.Parallel()
 	f := start(t)
-	token := f.iss.Token(authntest.Consumer())
+	token := f.Issuer.Token(authntest.Consumer())
 	long := strings.Repeat("가", contracts.MaxSearchQueryLen+1)
 	for _, tc := range []struct {
 		name     string
@@ -56,11 +57,11 @@ func TestEveryValidationError(t *testing.T) {
 		{"suggest limit too big", "suggest", raw{"prefix": "a", "limit": contracts.SearchSuggestMax + 1}, contracts.ErrValidation, "limit"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			wantCode(t, tc.name, rawCall(t, f, token, tc.endpoint, tc.body), tc.want, tc.field)
+			moatest.WantError(t, rawCall(t, f, token, tc.endpoint, tc.body), tc.want, tc.field, tc.name)
 		})
 	}
 	// Nothing invalid was recorded.
-	if n, err := f.db.Collection("searches").CountDocuments(t.Context(), raw{}); err != nil || n != 0 {
+	if n, err := f.Mongo.Collection("searches").CountDocuments(t.Context(), raw{}); err != nil || n != 0 {
 		t.Fatalf("%d searches recorded (%v), want 0", n, err)
 	}
 }
@@ -70,7 +71,7 @@ func TestEveryValidationError(t *testing.T) {
 func TestBadRequestWithoutTokenIsStillAValidationError(t *testing.T) {
 	t.Parallel()
 	f := start(t)
-	wantCode(t, "record blank without token", rawCall(t, f, "", "record", raw{"query": ""}), contracts.ErrValidation, "query")
-	wantCode(t, "record without token", rawCall(t, f, "", "record", raw{"query": "x"}), contracts.ErrUnauthenticated, "")
-	wantCode(t, "garbage token", rawCall(t, f, "not-a-jwt", "recent", raw{}), contracts.ErrTokenInvalid, "")
+	moatest.WantError(t, rawCall(t, f, "", "record", raw{"query": ""}), contracts.ErrValidation, "query", "record blank without token")
+	moatest.WantError(t, rawCall(t, f, "", "record", raw{"query": "x"}), contracts.ErrUnauthenticated, "", "record without token")
+	moatest.WantError(t, rawCall(t, f, "not-a-jwt", "recent", raw{}), contracts.ErrTokenInvalid, "", "garbage token")
 }
