@@ -1,5 +1,6 @@
 // Package ports exposes the catalog on the bus: its request endpoints (with the caller's
-// identity verified from the access token the request carries) and its event consumers.
+// identity verified from the access token the request carries) and its event consumers. It maps
+// the contracts' DTOs to and from domain and app types; the app never sees one.
 package ports
 
 import (
