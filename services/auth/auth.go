@@ -2,6 +2,10 @@
 // tokens and rotating refresh tokens) and the public keys other services verify tokens with.
 // It owns its PostgreSQL database.
 //
+// Layout: domain (rules), app (use cases), adapters (PostgreSQL, the outbox), ports (the
+// endpoints); Start wires them. Domain and app name no wire DTO: ports map requests and
+// responses, adapters the events they write (services/layering_test.go).
+//
 // Settings (MOA_AUTH_<KEY>): see [Settings].
 package auth
 

@@ -6,6 +6,11 @@
 // the provider has no record yet, the charge is sent again under the same idempotency key (the
 // provider books a key once), never given up while its first attempt may still land.
 //
+// Layout: domain (rules), app (use cases), adapters (PostgreSQL, the outbox, the simulated
+// provider), ports (the endpoint and the saga consumers); Start wires them. Domain and app
+// name no wire DTO: ports map requests, responses and consumed events, adapters the events
+// they write (services/layering_test.go).
+//
 // Settings (MOA_BILLING_<KEY>): see [Settings].
 package billing
 

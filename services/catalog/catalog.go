@@ -4,6 +4,11 @@
 // subscription saga it owns capacity: it reserves and releases seats (seat_reservations, one
 // per subscription, through its inbox).
 //
+// Layout: domain (rules), app (use cases), adapters (PostgreSQL, the outbox, NATS KV), ports
+// (endpoints and consumers); Start wires them. Domain and app name no wire DTO: ports map
+// requests, responses and consumed events, adapters the events they write and the cache
+// entries (services/layering_test.go).
+//
 // Settings (MOA_CATALOG_<KEY>): see [Settings].
 package catalog
 

@@ -4,7 +4,8 @@
 // window of hourly buckets, and prefix suggestions.
 //
 // Layout: domain (rules), app (use cases), adapters (MongoDB), ports (endpoints and the event
-// consumer); Start wires them.
+// consumer); Start wires them. Domain and app name no wire DTO: ports map requests, responses
+// and events to and from domain and app types (services/layering_test.go).
 //
 // Settings (MOA_SEARCH_<KEY>): see [Settings].
 package search

@@ -12,26 +12,52 @@ import (
 	"github.com/moa-run/moa/services/auth/domain"
 )
 
+// SignupForm is what a signup asks for; NewAccount checks and normalises it.
+type SignupForm struct {
+	Email       string
+	Password    string
+	Role        contracts.Role
+	DisplayName string
+}
+
+// Credentials are a login's: ClientAddr is the client's address as the edge saw it, for the
+// throttle.
+type Credentials struct {
+	Email      string
+	Password   string
+	ClientAddr string
+}
+
+// Session is a started or refreshed session: a signed access token, the refresh token that
+// continues it, and whose it is.
+type Session struct {
+	AccessToken      string
+	ExpiresAt        time.Time
+	RefreshToken     string
+	RefreshExpiresAt time.Time
+	Account          domain.Account
+}
+
 // Signup creates an account.
-func (s *Service) Signup(ctx context.Context, req contracts.SignupRequest) (contracts.User, error) {
+func (s *Service) Signup(ctx context.Context, req SignupForm) (domain.Account, error) {
 	a, err := domain.NewAccount(req.Email, req.Role, req.DisplayName, s.cfg.Now())
 	if err != nil {
-		return contracts.User{}, err
+		return domain.Account{}, err
 	}
 	if err := domain.CheckNewPassword(req.Password); err != nil {
-		return contracts.User{}, err
+		return domain.Account{}, err
 	}
 	err = s.hashing(ctx, func() (err error) {
 		a.PasswordHash, err = domain.HashPassword(s.cfg.Argon2, req.Password)
 		return err
 	})
 	if err != nil {
-		return contracts.User{}, err
+		return domain.Account{}, err
 	}
 	if err := s.accounts.Create(ctx, a); err != nil {
-		return contracts.User{}, err
+		return domain.Account{}, err
 	}
-	return a.User(), nil
+	return a, nil
 }
 
 // Login checks credentials and starts a session.
@@ -41,10 +67,10 @@ func (s *Service) Signup(ctx context.Context, req contracts.SignupRequest) (cont
 // throttle (domain.LoginPolicy) counts the attempt before the password is checked, per
 // client address (req.ClientAddr, set by the edge) and per account, for known and unknown
 // emails alike.
-func (s *Service) Login(ctx context.Context, req contracts.LoginRequest) (contracts.Session, error) {
+func (s *Service) Login(ctx context.Context, req Credentials) (Session, error) {
 	email, err := contracts.NormalizeEmail(req.Email)
 	if err != nil {
-		return contracts.Session{}, err
+		return Session{}, err
 	}
 	now := s.cfg.Now()
 	var slow time.Duration
@@ -54,15 +80,15 @@ func (s *Service) Login(ctx context.Context, req contracts.LoginRequest) (contra
 		return pair, account, err
 	})
 	if err != nil {
-		return contracts.Session{}, err
+		return Session{}, err
 	}
 	if err := pause(ctx, slow); err != nil {
-		return contracts.Session{}, err
+		return Session{}, err
 	}
 	acc, err := s.accounts.ByEmail(ctx, email)
 	known := err == nil
 	if err != nil && !errors.Is(err, contracts.ErrNotFound) {
-		return contracts.Session{}, err
+		return Session{}, err
 	}
 	hash := s.dummyHash
 	if known {
@@ -74,13 +100,13 @@ func (s *Service) Login(ctx context.Context, req contracts.LoginRequest) (contra
 		return err
 	})
 	if err != nil {
-		return contracts.Session{}, contracts.AsError(err)
+		return Session{}, contracts.AsError(err)
 	}
 	if !known || !ok {
-		return contracts.Session{}, contracts.ErrInvalidCredentials.Msg("email or password is wrong")
+		return Session{}, contracts.ErrInvalidCredentials.Msg("email or password is wrong")
 	}
 	if err := s.throttle.Succeeded(ctx, email, req.ClientAddr); err != nil {
-		return contracts.Session{}, err
+		return Session{}, err
 	}
 	if rehash {
 		s.upgradeHash(ctx, acc.ID, req.Password)
@@ -115,67 +141,65 @@ func (s *Service) upgradeHash(ctx context.Context, id, password string) {
 	})
 }
 
-func (s *Service) startSession(ctx context.Context, acc domain.Account, now time.Time) (contracts.Session, error) {
+func (s *Service) startSession(ctx context.Context, acc domain.Account, now time.Time) (Session, error) {
 	refresh, hash, err := domain.NewRefreshToken()
 	if err != nil {
-		return contracts.Session{}, err
+		return Session{}, err
 	}
 	sid, err := uuid.NewV7()
 	if err != nil {
-		return contracts.Session{}, err
+		return Session{}, err
 	}
 	first := domain.RefreshToken{Hash: hash, SessionID: sid.String(), UserID: acc.ID, IssuedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTTL)}
 	if err := s.sessions.Start(ctx, first); err != nil {
-		return contracts.Session{}, err
+		return Session{}, err
 	}
 	return s.session(ctx, acc, refresh, first.ExpiresAt, now)
 }
 
 // session signs an access token for acc and assembles the reply.
-func (s *Service) session(ctx context.Context, acc domain.Account, refresh string, refreshExp, now time.Time) (contracts.Session, error) {
+func (s *Service) session(ctx context.Context, acc domain.Account, refresh string, refreshExp, now time.Time) (Session, error) {
 	key, err := s.keys.Signer(ctx)
 	if err != nil {
-		return contracts.Session{}, err
+		return Session{}, err
 	}
-	user := acc.User()
-	access, exp, err := authn.Issue(key.Private, key.ID, user.Principal(), now, s.cfg.AccessTTL)
+	access, exp, err := authn.Issue(key.Private, key.ID, acc.Principal(), now, s.cfg.AccessTTL)
 	if err != nil {
-		return contracts.Session{}, err
+		return Session{}, err
 	}
-	return contracts.Session{AccessToken: access, TokenType: "Bearer", ExpiresAt: exp.UTC(),
-		RefreshToken: refresh, RefreshExpiresAt: refreshExp.UTC(), User: user}, nil
+	return Session{AccessToken: access, ExpiresAt: exp.UTC(), RefreshToken: refresh, RefreshExpiresAt: refreshExp.UTC(), Account: acc}, nil
 }
 
 // Refresh exchanges a refresh token for a new pair. The old token is spent; presenting it
 // again revokes the session (ErrTokenReused).
-func (s *Service) Refresh(ctx context.Context, req contracts.RefreshRequest) (contracts.Session, error) {
+func (s *Service) Refresh(ctx context.Context, refreshToken string) (Session, error) {
 	now := s.cfg.Now()
 	refresh, hash, err := domain.NewRefreshToken()
 	if err != nil {
-		return contracts.Session{}, err
+		return Session{}, err
 	}
 	next := domain.RefreshToken{Hash: hash, IssuedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTTL)}
-	acc, err := s.sessions.Refresh(ctx, domain.HashRefreshToken(req.RefreshToken), now, next)
+	acc, err := s.sessions.Refresh(ctx, domain.HashRefreshToken(refreshToken), now, next)
 	if err != nil {
-		return contracts.Session{}, err
+		return Session{}, err
 	}
 	return s.session(ctx, acc, refresh, next.ExpiresAt, now)
 }
 
-// Logout ends the session of a refresh token (or all of its user's sessions).
-func (s *Service) Logout(ctx context.Context, req contracts.LogoutRequest) error {
-	return s.sessions.End(ctx, domain.HashRefreshToken(req.RefreshToken), req.AllSessions, s.cfg.Now())
+// Logout ends the session of a refresh token (or, with all, all of its user's sessions).
+func (s *Service) Logout(ctx context.Context, refreshToken string, all bool) error {
+	return s.sessions.End(ctx, domain.HashRefreshToken(refreshToken), all, s.cfg.Now())
 }
 
 // Me returns the account of userID, the user of a verified access token (the bus verifies it
 // with the service's own keys before the handler runs, see contracts.AuthMe).
-func (s *Service) Me(ctx context.Context, userID string) (contracts.User, error) {
+func (s *Service) Me(ctx context.Context, userID string) (domain.Account, error) {
 	acc, err := s.accounts.ByID(ctx, userID)
 	if errors.Is(err, contracts.ErrNotFound) {
-		return contracts.User{}, contracts.ErrTokenInvalid.Msg("the token's account does not exist")
+		return domain.Account{}, contracts.ErrTokenInvalid.Msg("the token's account does not exist")
 	}
 	if err != nil {
-		return contracts.User{}, err
+		return domain.Account{}, err
 	}
-	return acc.User(), nil
+	return acc, nil
 }

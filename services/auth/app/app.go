@@ -1,6 +1,7 @@
 // Package app holds the auth service's use cases: signup, login, refresh, logout, me, the
 // public key set and key rotation. It talks to storage through the interfaces below, which
-// services/auth/adapters implements on PostgreSQL.
+// services/auth/adapters implements on PostgreSQL. It works on domain types and its own
+// (SignupForm, Credentials, Session, Token); ports map them to and from the contracts' DTOs.
 package app
 
 import (

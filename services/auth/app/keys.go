@@ -89,20 +89,21 @@ func (r *KeyRing) Rotate(ctx context.Context) (string, error) {
 	return k.ID, nil
 }
 
-// Set returns the published key set.
-func (r *KeyRing) Set(ctx context.Context) (contracts.KeySet, error) {
+// Published returns the keys of the published key set: the active one and every retired one
+// whose tokens may not have expired yet.
+func (r *KeyRing) Published(ctx context.Context) ([]domain.SigningKey, error) {
 	keys, err := r.store.Public(ctx)
 	if err != nil {
-		return contracts.KeySet{}, err
+		return nil, err
 	}
 	now := r.cfg.Now()
-	set := contracts.KeySet{Keys: []contracts.JWK{}}
+	out := make([]domain.SigningKey, 0, len(keys))
 	for _, k := range keys {
 		if k.Published(now, r.cfg.AccessTTL) {
-			set.Keys = append(set.Keys, authn.PublicJWK(k.ID, k.Public))
+			out = append(out, k)
 		}
 	}
-	return set, nil
+	return out, nil
 }
 
 // Verifier verifies access tokens against the stored keys, without going over the bus.

@@ -40,7 +40,7 @@ func NewAccount(email string, role contracts.Role, displayName string, now time.
 	return Account{ID: id.String(), Email: e, Role: role, DisplayName: n, CreatedAt: now.UTC().Truncate(time.Microsecond)}, nil
 }
 
-// User is the account as its owner sees it.
-func (a Account) User() contracts.User {
-	return contracts.User{ID: a.ID, Email: a.Email, Role: a.Role, DisplayName: a.DisplayName, CreatedAt: a.CreatedAt}
+// Principal is the account as an access token names it.
+func (a Account) Principal() contracts.Principal {
+	return contracts.Principal{UserID: a.ID, Role: a.Role, Email: a.Email, DisplayName: a.DisplayName}
 }

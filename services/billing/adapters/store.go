@@ -138,13 +138,19 @@ func emit(ctx context.Context, tx pgx.Tx, p domain.Payment) error {
 	var err error
 	switch p.Outcome() {
 	case domain.PaymentSucceeded:
-		_, err = outbox.Emit(ctx, tx, Source, contracts.PaymentSucceededEvent, p.SubscriptionID, p.Data())
+		_, err = outbox.Emit(ctx, tx, Source, contracts.PaymentSucceededEvent, p.SubscriptionID, eventData(p))
 	case domain.PaymentFailed:
-		_, err = outbox.Emit(ctx, tx, Source, contracts.PaymentFailedEvent, p.SubscriptionID, p.Data())
+		_, err = outbox.Emit(ctx, tx, Source, contracts.PaymentFailedEvent, p.SubscriptionID, eventData(p))
 	case domain.RefundIssued:
-		_, err = outbox.Emit(ctx, tx, Source, contracts.RefundIssuedEvent, p.SubscriptionID, p.Data())
+		_, err = outbox.Emit(ctx, tx, Source, contracts.RefundIssuedEvent, p.SubscriptionID, eventData(p))
 	}
 	return err
+}
+
+// eventData is the body of a settled step's event.
+func eventData(p domain.Payment) contracts.PaymentData {
+	return contracts.PaymentData{SubscriptionID: p.SubscriptionID, PaymentID: p.ID, ProductID: p.ProductID,
+		AmountMinor: p.AmountMinor, Currency: p.Currency, FailureCode: p.FailureCode}
 }
 
 // List returns a subscription's steps, charge first.

@@ -1,6 +1,8 @@
 // Package app holds billing's use cases: charging a saga when its seat is reserved, refunding
 // (or voiding the charge) when it is cancelled, and listing payments. The payment provider and
 // the storage are interfaces; adapters implement them (PostgreSQL, the simulated provider).
+// It works on domain types and its own (Seat, Cancellation); ports map the events and the
+// endpoint's request and response.
 package app
 
 import (

@@ -9,10 +9,30 @@ import (
 	"github.com/moa-run/moa/services/billing/domain"
 )
 
+// Seat is a reserved seat to charge: the saga's snapshot that catalog.seat_reserved carries.
+type Seat struct {
+	SubscriptionID string
+	ProductID      string
+	ConsumerID     string
+	SellerID       string
+	AmountMinor    int64
+	Currency       string
+}
+
+// Cancellation is a cancelled saga to refund: what subscription.cancel_requested carries.
+type Cancellation struct {
+	SubscriptionID string
+	ProductID      string
+	ConsumerID     string
+	SellerID       string
+	RefundMinor    int64 // requested; bounded by what was charged
+	Currency       string
+}
+
 // ChargeSaga charges a saga whose seat was reserved, once: the step is recorded before the
 // provider is called, its result is settled with the payment event, and a repeated request
 // (a redelivery, a re-emitted seat_reserved) finds the step and answers with its outcome.
-func (a *App) ChargeSaga(ctx context.Context, d contracts.SeatData) error {
+func (a *App) ChargeSaga(ctx context.Context, d Seat) error {
 	if d.AmountMinor < 0 || contracts.ValidateCurrency("currency", d.Currency) != nil {
 		return bus.Permanent(contracts.ErrValidation.Msg("seat_reserved for %s carries no valid amount and currency", d.SubscriptionID))
 	}
@@ -41,7 +61,7 @@ func (a *App) ChargeSaga(ctx context.Context, d contracts.SeatData) error {
 // (looked up, and voided at the provider when it has no record, so it cannot land late), and refunds
 // the requested amount bounded by what was charged — zero included, so the saga always hears
 // refund_issued and can finish.
-func (a *App) RefundSaga(ctx context.Context, d contracts.SubscriptionCancelRequestedData) error {
+func (a *App) RefundSaga(ctx context.Context, d Cancellation) error {
 	if err := a.store.Lock(ctx, d.SubscriptionID); err != nil {
 		return err
 	}
@@ -142,18 +162,16 @@ func settled(p domain.Payment, r Result) domain.Payment {
 	return p
 }
 
-// Payments lists a subscription's steps to its consumer or the product's seller.
-func (a *App) Payments(ctx context.Context, userID, subscriptionID string) (contracts.PaymentList, error) {
+// Payments lists a subscription's steps, charge first, to its consumer or the product's seller.
+func (a *App) Payments(ctx context.Context, userID, subscriptionID string) ([]domain.Payment, error) {
 	ps, err := a.store.List(ctx, subscriptionID)
 	if err != nil {
-		return contracts.PaymentList{}, err
+		return nil, err
 	}
-	out := contracts.PaymentList{Items: make([]contracts.Payment, 0, len(ps))}
 	for _, p := range ps {
 		if p.ConsumerID != userID && p.SellerID != userID {
-			return contracts.PaymentList{}, contracts.ErrNotFound.Msg("no payments for subscription %s", subscriptionID)
+			return nil, contracts.ErrNotFound.Msg("no payments for subscription %s", subscriptionID)
 		}
-		out.Items = append(out.Items, p.View())
 	}
-	return out, nil
+	return ps, nil
 }

@@ -1,6 +1,7 @@
 // Package domain holds billing's rules: a payment step (the one charge and the one refund of a
 // saga), how an unsettled step is resolved without ever charging twice, and how much a refund
-// may be. It does no I/O.
+// may be. It does no I/O and names no wire type: ports and adapters map payments to the
+// contracts' DTOs.
 package domain
 
 import (
@@ -56,12 +57,6 @@ func (p Payment) Settled() bool {
 
 // IdempotencyKey is the key the provider knows the step by: one per saga and step.
 func (p Payment) IdempotencyKey() string { return string(p.Step) + ":" + p.SubscriptionID }
-
-// View is the wire form.
-func (p Payment) View() contracts.Payment {
-	return contracts.Payment{ID: p.ID, SubscriptionID: p.SubscriptionID, Kind: string(p.Step), AmountMinor: p.AmountMinor,
-		Currency: p.Currency, Status: p.Status, ProviderRef: p.ProviderRef, FailureCode: p.FailureCode, CreatedAt: p.CreatedAt}
-}
 
 // Action is what resolving an unsettled step takes.
 type Action int
@@ -134,10 +129,4 @@ func (p Payment) Outcome() Event {
 		return RefundIssued
 	}
 	return NoEvent
-}
-
-// Data is the body of the step's event.
-func (p Payment) Data() contracts.PaymentData {
-	return contracts.PaymentData{SubscriptionID: p.SubscriptionID, PaymentID: p.ID, ProductID: p.ProductID,
-		AmountMinor: p.AmountMinor, Currency: p.Currency, FailureCode: p.FailureCode}
 }

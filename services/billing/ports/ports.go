@@ -1,6 +1,8 @@
 // Package ports exposes billing on the bus: the payments endpoint (for the subscription's
 // consumer or seller, verified from the access token) and the saga consumers that charge on
 // catalog.seat_reserved and refund on subscription.cancel_requested, each through the inbox.
+// It is where the contracts' DTOs meet billing: events and requests are mapped to app types
+// here, and payments to their wire form.
 package ports
 
 import (
@@ -11,6 +13,7 @@ import (
 	"github.com/moa-run/moa/client/authn"
 	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/services/billing/app"
+	"github.com/moa-run/moa/services/billing/domain"
 )
 
 // SagaBackoff and SagaMaxDeliver let a payment step ride out a few minutes of database, NATS
@@ -43,14 +46,18 @@ func Handler(a *app.App, durable string) bus.Handler {
 			if err := sameKey(e.Key, e.Data.SubscriptionID); err != nil {
 				return err
 			}
-			return a.ChargeSaga(ctx, e.Data)
+			d := e.Data
+			return a.ChargeSaga(ctx, app.Seat{SubscriptionID: d.SubscriptionID, ProductID: d.ProductID, ConsumerID: d.ConsumerID,
+				SellerID: d.SellerID, AmountMinor: d.AmountMinor, Currency: d.Currency})
 		})
 	}
 	return bus.OnEvent(contracts.SubscriptionCancelRequested, func(ctx context.Context, e bus.Event[contracts.SubscriptionCancelRequestedData]) error {
 		if err := sameKey(e.Key, e.Data.SubscriptionID); err != nil {
 			return err
 		}
-		return a.RefundSaga(ctx, e.Data)
+		d := e.Data
+		return a.RefundSaga(ctx, app.Cancellation{SubscriptionID: d.SubscriptionID, ProductID: d.ProductID, ConsumerID: d.ConsumerID,
+			SellerID: d.SellerID, RefundMinor: d.RefundMinor, Currency: d.Currency})
 	})
 }
 
@@ -67,7 +74,22 @@ func sameKey(key, id string) error {
 func Register(svc *bus.Service, a *app.App, v *authn.Verifier) error {
 	svc.UseVerifier(v)
 	return bus.Handle(svc, contracts.BillingPayments, func(ctx context.Context, r contracts.SubscriptionPaymentsRequest) (contracts.PaymentList, error) {
-		p, _ := bus.Caller(ctx)
-		return a.Payments(ctx, p.UserID, r.SubscriptionID)
+		caller, _ := bus.Caller(ctx)
+		ps, err := a.Payments(ctx, caller.UserID, r.SubscriptionID)
+		if err != nil {
+			return contracts.PaymentList{}, err
+		}
+		// Items is never nil: the wire has [] for a subscription without payments.
+		out := contracts.PaymentList{Items: make([]contracts.Payment, 0, len(ps))}
+		for _, step := range ps {
+			out.Items = append(out.Items, paymentView(step))
+		}
+		return out, nil
 	})
+}
+
+// paymentView is a payment step's wire form.
+func paymentView(p domain.Payment) contracts.Payment {
+	return contracts.Payment{ID: p.ID, SubscriptionID: p.SubscriptionID, Kind: string(p.Step), AmountMinor: p.AmountMinor,
+		Currency: p.Currency, Status: p.Status, ProviderRef: p.ProviderRef, FailureCode: p.FailureCode, CreatedAt: p.CreatedAt}
 }

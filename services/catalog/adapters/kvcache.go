@@ -11,6 +11,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/services/catalog/app"
+	"github.com/moa-run/moa/services/catalog/domain"
 )
 
 // Bucket names of the catalog's NATS KV state.
@@ -60,14 +62,25 @@ func NewCache(ctx context.Context, js jetstream.JetStream, ttl time.Duration, re
 	return &Cache{kv: kv, gen: gen, log: log}, nil
 }
 
-// Product returns the cached product or loads and caches it.
-func (c *Cache) Product(ctx context.Context, id string, load func(context.Context) (contracts.Product, error)) (contracts.Product, error) {
-	return readThrough(ctx, c, "p."+id, "p."+id, load)
+// Product returns the cached product or loads and caches it. Entries hold the product's wire
+// form (contracts.Product), as they did when the app returned it, so entries written by an
+// earlier version read back the same.
+func (c *Cache) Product(ctx context.Context, id string, load func(context.Context) (domain.Product, error)) (domain.Product, error) {
+	v, err := readThrough(ctx, c, "p."+id, "p."+id, func(ctx context.Context) (contracts.Product, error) {
+		p, err := load(ctx)
+		return productWire(p), err
+	})
+	return productFromWire(v), err
 }
 
 // Page returns the cached list page under key (a digest of the query) or loads and caches it.
-func (c *Cache) Page(ctx context.Context, key string, load func(context.Context) (contracts.ProductPage, error)) (contracts.ProductPage, error) {
-	return readThrough(ctx, c, listsGen, "l."+key, load)
+// Entries hold the page's wire form (contracts.ProductPage), like products.
+func (c *Cache) Page(ctx context.Context, key string, load func(context.Context) (app.Page, error)) (app.Page, error) {
+	v, err := readThrough(ctx, c, listsGen, "l."+key, func(ctx context.Context) (contracts.ProductPage, error) {
+		p, err := load(ctx)
+		return pageWire(p), err
+	})
+	return pageFromWire(v), err
 }
 
 // Invalidate moves the product's and the lists' generations forward.
@@ -126,12 +139,12 @@ func (c *Cache) generation(ctx context.Context, key string) (uint64, error) {
 type NoCache struct{}
 
 // Product loads the product.
-func (NoCache) Product(ctx context.Context, _ string, load func(context.Context) (contracts.Product, error)) (contracts.Product, error) {
+func (NoCache) Product(ctx context.Context, _ string, load func(context.Context) (domain.Product, error)) (domain.Product, error) {
 	return load(ctx)
 }
 
 // Page loads the page.
-func (NoCache) Page(ctx context.Context, _ string, load func(context.Context) (contracts.ProductPage, error)) (contracts.ProductPage, error) {
+func (NoCache) Page(ctx context.Context, _ string, load func(context.Context) (app.Page, error)) (app.Page, error) {
 	return load(ctx)
 }
 

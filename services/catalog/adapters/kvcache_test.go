@@ -2,7 +2,9 @@ package adapters_test
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
+	"reflect"
 	"testing"
 	"time"
 
@@ -11,6 +13,8 @@ import (
 	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/moatest"
 	"github.com/moa-run/moa/services/catalog/adapters"
+	"github.com/moa-run/moa/services/catalog/app"
+	"github.com/moa-run/moa/services/catalog/domain"
 )
 
 func newCache(t *testing.T) *adapters.Cache {
@@ -26,10 +30,10 @@ func newCache(t *testing.T) *adapters.Cache {
 	return c
 }
 
-func loader(title string, calls *int) func(context.Context) (contracts.Product, error) {
-	return func(context.Context) (contracts.Product, error) {
+func loader(title string, calls *int) func(context.Context) (domain.Product, error) {
+	return func(context.Context) (domain.Product, error) {
 		*calls++
-		return contracts.Product{ID: "p1", Title: title}, nil
+		return domain.Product{ID: "p1", Title: title}, nil
 	}
 }
 
@@ -55,7 +59,7 @@ func TestCacheReadThrough(t *testing.T) {
 	// Invalidating one product leaves another's entry alone but drops every list page.
 	var other, pages int
 	_, _ = c.Product(ctx, "p2", loader("p2", &other))
-	page := func(context.Context) (contracts.ProductPage, error) { pages++; return contracts.ProductPage{}, nil }
+	page := func(context.Context) (app.Page, error) { pages++; return app.Page{}, nil }
 	_, _ = c.Page(ctx, "k", page)
 	_ = c.Invalidate(ctx, "p1")
 	_, _ = c.Product(ctx, "p2", loader("p2", &other))
@@ -71,12 +75,12 @@ func TestCacheLateStoreOfAStaleValue(t *testing.T) {
 	c := newCache(t)
 	ctx := t.Context()
 	loaded, release := make(chan struct{}), make(chan struct{})
-	done := make(chan contracts.Product)
+	done := make(chan domain.Product)
 	go func() {
-		p, _ := c.Product(ctx, "p1", func(context.Context) (contracts.Product, error) {
+		p, _ := c.Product(ctx, "p1", func(context.Context) (domain.Product, error) {
 			close(loaded) // read the database: the old title
 			<-release     // ...and stall before storing it
-			return contracts.Product{ID: "p1", Title: "old"}, nil
+			return domain.Product{ID: "p1", Title: "old"}, nil
 		})
 		done <- p
 	}()
@@ -93,5 +97,47 @@ func TestCacheLateStoreOfAStaleValue(t *testing.T) {
 	p, err := c.Product(ctx, "p1", loader("new", &calls))
 	if err != nil || p.Title != "new" || calls != 1 {
 		t.Fatalf("read after invalidation: %+v (%d loads), %v; the late store resurrected the old value", p, calls, err)
+	}
+}
+
+// Cache entries keep the wire form they had when the app returned contracts.Product, so that
+// replicas of either version read each other's entries during a rolling deploy, and a product
+// reads back from the cache exactly as it was loaded.
+func TestCacheEntriesAreInWireForm(t *testing.T) {
+	js, err := jetstream.New(moatest.NATS(t).Conn(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	c, err := adapters.NewCache(ctx, js, time.Minute, 1, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	want := domain.Product{ID: "p1", SellerID: "s1", Title: "T", Description: "D", PriceAmount: 900, Currency: "KRW",
+		BillingPeriod: contracts.BillingMonthly, Terms: "terms", TermsVersion: 2, Capacity: 3, SeatsTaken: 1,
+		Tags: []string{"a"}, ImageURLs: []string{"https://x/1.png"}, Views: 7, Version: 4, CreatedAt: at, UpdatedAt: at.Add(time.Hour)}
+	load := func(context.Context) (domain.Product, error) { return want, nil }
+	if _, err := c.Product(ctx, "p1", load); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Product(ctx, "p1", func(context.Context) (domain.Product, error) {
+		t.Fatal("loaded again: the entry was not cached")
+		return domain.Product{}, nil
+	})
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("read back %+v, %v; want %+v", got, err, want)
+	}
+	kv, err := js.KeyValue(ctx, adapters.CacheBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := kv.Get(ctx, "p.p1.g0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wire contracts.Product
+	if err := json.Unmarshal(e.Value(), &wire); err != nil || wire.SellerID != "s1" || wire.BillingPeriod != contracts.BillingMonthly || wire.TermsVersion != 2 {
+		t.Fatalf("entry %s is not a contracts.Product: %+v, %v", e.Value(), wire, err)
 	}
 }

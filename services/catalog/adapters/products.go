@@ -12,7 +12,6 @@ import (
 
 	"github.com/moa-run/moa/bus/outbox"
 	"github.com/moa-run/moa/contracts"
-	"github.com/moa-run/moa/services/catalog/app"
 	"github.com/moa-run/moa/services/catalog/domain"
 )
 
@@ -48,7 +47,7 @@ func (s *Products) Create(ctx context.Context, p domain.Product) error {
 		if err != nil {
 			return dbError("create product", err)
 		}
-		_, err = outbox.Emit(ctx, tx, Source, contracts.ProductCreated, p.ID, contracts.ProductCreatedData{Product: app.ProductView(p)})
+		_, err = outbox.Emit(ctx, tx, Source, contracts.ProductCreated, p.ID, contracts.ProductCreatedData{Product: productWire(p)})
 		return err
 	})
 }
@@ -78,7 +77,7 @@ func (s *Products) Update(ctx context.Context, id string, fn func(p *domain.Prod
 		if err != nil {
 			return dbError("update product", err)
 		}
-		view := app.ProductView(p)
+		view := productWire(p)
 		if _, err := outbox.Emit(ctx, tx, Source, contracts.ProductChanged, p.ID, contracts.ProductChangedData{Product: view, Changed: ch.Fields}); err != nil {
 			return err
 		}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/moa-run/moa/bus/outbox"
 	"github.com/moa-run/moa/contracts"
-	"github.com/moa-run/moa/services/catalog/app"
 	"github.com/moa-run/moa/services/catalog/domain"
 )
 
@@ -24,10 +23,10 @@ func NewReadModel(pool *pgxpool.Pool) *ReadModel { return &ReadModel{pool: pool}
 const summaryColumns = `id::text, seller_id, title, price_amount, currency, billing_period, terms_version,
 	capacity, seats_taken, tags, coalesce(image_urls[1], ''), views, created_at`
 
-func scanSummaries(rows pgx.Rows) ([]contracts.ProductSummary, error) {
-	out := []contracts.ProductSummary{}
+func scanSummaries(rows pgx.Rows) ([]domain.Summary, error) {
+	out := []domain.Summary{}
 	for rows.Next() {
-		var s contracts.ProductSummary
+		var s domain.Summary
 		if err := rows.Scan(&s.ID, &s.SellerID, &s.Title, &s.PriceAmount, &s.Currency, &s.BillingPeriod, &s.TermsVersion,
 			&s.Capacity, &s.SeatsTaken, &s.Tags, &s.ImageURL, &s.Views, &s.CreatedAt); err != nil {
 			return nil, dbError("read products", err)
@@ -42,12 +41,12 @@ func scanSummaries(rows pgx.Rows) ([]contracts.ProductSummary, error) {
 }
 
 // Get reads one product that is not deleted.
-func (r *ReadModel) Get(ctx context.Context, id string) (contracts.Product, error) {
+func (r *ReadModel) Get(ctx context.Context, id string) (domain.Product, error) {
 	p, err := scanProduct(r.pool.QueryRow(ctx, `SELECT `+productColumns+` FROM products WHERE id = $1 AND deleted_at IS NULL`, id))
 	if err != nil {
-		return contracts.Product{}, dbError("get product", err)
+		return domain.Product{}, dbError("get product", err)
 	}
-	return app.ProductView(p), nil
+	return p, nil
 }
 
 // keysets maps each sort to its ORDER BY and the row comparison that starts the next page.
@@ -60,7 +59,7 @@ var keysets = map[contracts.ProductSort]struct{ order, after, key string }{
 }
 
 // List reads up to q.Limit+1 summaries after q.After.
-func (r *ReadModel) List(ctx context.Context, q domain.ListQuery) ([]contracts.ProductSummary, error) {
+func (r *ReadModel) List(ctx context.Context, q domain.ListQuery) ([]domain.Summary, error) {
 	ks, ok := keysets[q.Sort]
 	if !ok {
 		return nil, contracts.ErrValidation.OnField("sort", "unknown sort %q", q.Sort)
@@ -110,7 +109,7 @@ func (r *ReadModel) List(ctx context.Context, q domain.ListQuery) ([]contracts.P
 // configuration), when every word is a substring of its text (prefixes, Korean compounds, one-
 // and two-letter words that have no trigrams), or when the query is trigram-similar to a word
 // of it (typos). Title matches rank first, then full-text rank and similarity.
-func (r *ReadModel) Search(ctx context.Context, q domain.SearchQuery) ([]contracts.ProductSummary, error) {
+func (r *ReadModel) Search(ctx context.Context, q domain.SearchQuery) ([]domain.Summary, error) {
 	patterns := make([]string, len(q.Words))
 	for i, w := range q.Words {
 		patterns[i] = "%" + escapeLike(w) + "%"

@@ -52,7 +52,7 @@ func (r reservation) data(subscriptionID string) contracts.SeatData {
 // Reserve claims the subscription's reservation row first, so two deliveries of different
 // events for one subscription (a re-emitted request on another replica) serialise on it and
 // only the first takes a seat. The seat itself is one guarded UPDATE: it never oversells.
-func (Seat) Reserve(ctx context.Context, d contracts.SubscriptionRequestedData) (string, error) {
+func (Seat) Reserve(ctx context.Context, d app.SeatRequest) (string, error) {
 	tx, err := seatTx(ctx)
 	if err != nil {
 		return "", err

@@ -1,6 +1,8 @@
 // Package app holds the catalog's use cases: the commands that change products (through the
 // domain's rules, with their events in the same transaction) and the queries that read them
-// (through the cache). Storage, cache and dedup are interfaces implemented in adapters.
+// (through the cache). Storage, cache and dedup are interfaces implemented in adapters. It works
+// on domain types and its own results (Page, ViewCount, SeatRequest); ports map them to and from
+// the contracts' DTOs.
 package app
 
 import (
@@ -8,7 +10,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/services/catalog/domain"
 )
 
@@ -26,10 +27,10 @@ type Products interface {
 
 // ReadModel answers the queries straight from the database.
 type ReadModel interface {
-	Get(ctx context.Context, id string) (contracts.Product, error)
+	Get(ctx context.Context, id string) (domain.Product, error)
 	// List returns up to q.Limit+1 rows, so the caller learns whether another page exists.
-	List(ctx context.Context, q domain.ListQuery) ([]contracts.ProductSummary, error)
-	Search(ctx context.Context, q domain.SearchQuery) ([]contracts.ProductSummary, error)
+	List(ctx context.Context, q domain.ListQuery) ([]domain.Summary, error)
+	Search(ctx context.Context, q domain.SearchQuery) ([]domain.Summary, error)
 	// RecordSearch emits catalog.searched for a signed-in user's search.
 	RecordSearch(ctx context.Context, userID, query string, at time.Time) error
 }
@@ -37,8 +38,8 @@ type ReadModel interface {
 // Cache is a read-through cache of product details and list pages. Its entries are dropped by
 // Invalidate, which the catalog calls for each of its own change events.
 type Cache interface {
-	Product(ctx context.Context, id string, load func(context.Context) (contracts.Product, error)) (contracts.Product, error)
-	Page(ctx context.Context, key string, load func(context.Context) (contracts.ProductPage, error)) (contracts.ProductPage, error)
+	Product(ctx context.Context, id string, load func(context.Context) (domain.Product, error)) (domain.Product, error)
+	Page(ctx context.Context, key string, load func(context.Context) (Page, error)) (Page, error)
 	Invalidate(ctx context.Context, productID string) error
 }
 
@@ -62,22 +63,4 @@ type App struct {
 // New wires the use cases.
 func New(products Products, read ReadModel, cache Cache, views Views, newID func() string, log *slog.Logger) *App {
 	return &App{products: products, read: read, cache: cache, views: views, newID: newID, now: time.Now, log: log}
-}
-
-// ProductView is the wire form of a product.
-func ProductView(p domain.Product) contracts.Product {
-	return contracts.Product{
-		ID: p.ID, SellerID: p.SellerID, Title: p.Title, Description: p.Description,
-		PriceAmount: p.PriceAmount, Currency: p.Currency, BillingPeriod: p.BillingPeriod,
-		Terms: p.Terms, TermsVersion: p.TermsVersion, Capacity: p.Capacity, SeatsTaken: p.SeatsTaken,
-		Tags: nonNil(p.Tags), ImageURLs: nonNil(p.ImageURLs), Views: p.Views, Version: p.Version,
-		CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
-	}
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }

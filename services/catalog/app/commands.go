@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 
-	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/services/catalog/domain"
 )
 
@@ -57,18 +56,24 @@ func (a *App) invalidateAfterWrite(ctx context.Context, productID string) {
 	}
 }
 
+// ViewCount is the outcome of a view: the product's count, and whether this view was counted.
+type ViewCount struct {
+	Views   int64
+	Counted bool
+}
+
 // ViewProduct counts a view by viewer (a user or an anonymous visitor id), at most once per
 // product per dedup window. The dedup key is taken first: of many concurrent first views by one
 // viewer exactly one wins it, and the count itself is one atomic increment in the database.
-func (a *App) ViewProduct(ctx context.Context, id, viewer string) (contracts.ViewProductResponse, error) {
+func (a *App) ViewProduct(ctx context.Context, id, viewer string) (ViewCount, error) {
 	key := domain.ViewerKey(viewer)
 	first, err := a.views.FirstView(ctx, id, key)
 	if err != nil {
-		return contracts.ViewProductResponse{}, err
+		return ViewCount{}, err
 	}
 	if !first {
 		n, err := a.products.Views(ctx, id)
-		return contracts.ViewProductResponse{Views: n}, err
+		return ViewCount{Views: n}, err
 	}
 	n, err := a.products.AddView(ctx, id)
 	if err != nil {
@@ -76,9 +81,9 @@ func (a *App) ViewProduct(ctx context.Context, id, viewer string) (contracts.Vie
 		if ferr := a.views.Forget(context.WithoutCancel(ctx), id, key); ferr != nil {
 			a.log.Warn("forgetting an uncounted view", "product", id, "error", ferr)
 		}
-		return contracts.ViewProductResponse{}, err
+		return ViewCount{}, err
 	}
-	return contracts.ViewProductResponse{Views: n, Counted: true}, nil
+	return ViewCount{Views: n, Counted: true}, nil
 }
 
 // Invalidate drops what the cache holds about a product; the change-event consumer calls it.

@@ -3,9 +3,18 @@ package app
 import (
 	"context"
 	"log/slog"
-
-	"github.com/moa-run/moa/contracts"
 )
+
+// SeatRequest asks for a seat for a subscription: what subscription.requested carries, the
+// saga's snapshot that seat_reserved hands on to billing.
+type SeatRequest struct {
+	SubscriptionID string
+	ProductID      string
+	ConsumerID     string
+	SellerID       string
+	PriceMinor     int64
+	Currency       string
+}
 
 // SeatStore reserves and releases seats of the subscription saga. Each method runs in the
 // inbox transaction of the event it handles and emits its seat event in it, so the seat count,
@@ -14,7 +23,7 @@ import (
 type SeatStore interface {
 	// Reserve takes a seat for the subscription if the product has one free, and emits
 	// seat_reserved or seat_unavailable; a known subscription gets its first answer again.
-	Reserve(ctx context.Context, d contracts.SubscriptionRequestedData) (changed string, err error)
+	Reserve(ctx context.Context, r SeatRequest) (changed string, err error)
 	// Release gives the subscription's seat back (cancellation) and emits seat_released, also
 	// when it held none, so the cancellation can finish; a request arriving later takes none.
 	Release(ctx context.Context, subscriptionID, productID string) (changed string, err error)

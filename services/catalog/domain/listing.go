@@ -96,8 +96,26 @@ func (q ListQuery) CacheKey(kind string) string {
 	return digest(kind, string(q.Sort), q.filterKey(), fmt.Sprint(q.Limit), after)
 }
 
+// Summary is a product as a list shows it: one row of a page, which also carries the sort
+// keys the next page's cursor is made of.
+type Summary struct {
+	ID            string
+	SellerID      string
+	Title         string
+	PriceAmount   int64
+	Currency      string
+	BillingPeriod contracts.BillingPeriod
+	TermsVersion  int
+	Capacity      int
+	SeatsTaken    int
+	Tags          []string
+	ImageURL      string // the first image, if any
+	Views         int64
+	CreatedAt     time.Time
+}
+
 // NextCursor is the cursor of the page after one that ended with last.
-func (q ListQuery) NextCursor(last contracts.ProductSummary) string {
+func (q ListQuery) NextCursor(last Summary) string {
 	c := Cursor{Sort: q.Sort, ID: last.ID, Filter: q.filterKey()}
 	switch q.Sort {
 	case contracts.SortPriceAsc, contracts.SortPriceDesc:

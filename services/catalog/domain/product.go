@@ -1,5 +1,6 @@
 // Package domain holds the catalog's rules: what a valid product is, who may change it, and
-// what a change means (which fields changed, when the terms version moves). It does no I/O.
+// what a change means (which fields changed, when the terms version moves). It does no I/O and
+// names no wire type: ports and adapters map products to and from the contracts' DTOs.
 package domain
 
 import (

@@ -74,7 +74,7 @@ func TestCursors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	next := q.NextCursor(contracts.ProductSummary{ID: "id9", PriceAmount: 700})
+	next := q.NextCursor(domain.Summary{ID: "id9", PriceAmount: 700})
 	q2, err := domain.NewListQuery("video", "KRW", ptr(int64(1)), nil, contracts.SortPriceAsc, 5, next)
 	if err != nil || q2.After == nil || q2.After.Price != 700 || q2.After.ID != "id9" {
 		t.Fatalf("round trip: %+v, %v", q2.After, err)

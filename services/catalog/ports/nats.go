@@ -1,5 +1,6 @@
 // Package ports exposes the catalog on the bus: its request endpoints (with the caller's
-// identity verified from the access token the request carries) and its event consumers.
+// identity verified from the access token the request carries) and its event consumers. It maps
+// the contracts' DTOs to and from domain and app types; the app never sees one.
 package ports
 
 import (
@@ -12,7 +13,8 @@ import (
 	"github.com/moa-run/moa/services/catalog/domain"
 )
 
-// Endpoints adapts the app to contracts. It never reads a user id from a request body: the
+// Endpoints adapts the app to contracts: requests are mapped to domain and app types here, and
+// results to their wire form (wire.go). It never reads a user id from a request body: the
 // caller is who the verified token says.
 type Endpoints struct {
 	app *app.App
@@ -57,7 +59,10 @@ func (e *Endpoints) create(ctx context.Context, r contracts.CreateProductRequest
 		Title: r.Title, Description: r.Description, PriceAmount: r.PriceAmount, Currency: r.Currency,
 		BillingPeriod: r.BillingPeriod, Terms: r.Terms, Capacity: r.Capacity, Tags: r.Tags, ImageURLs: r.ImageURLs,
 	})
-	return app.ProductView(p), err
+	if err != nil {
+		return contracts.Product{}, err
+	}
+	return productView(p), nil
 }
 
 func (e *Endpoints) update(ctx context.Context, r contracts.UpdateProductRequest) (contracts.Product, error) {
@@ -70,7 +75,7 @@ func (e *Endpoints) update(ctx context.Context, r contracts.UpdateProductRequest
 	if err != nil {
 		return contracts.Product{}, err
 	}
-	return app.ProductView(p), nil
+	return productView(p), nil
 }
 
 func (e *Endpoints) delete(ctx context.Context, r contracts.ProductRef) (contracts.Empty, error) {
@@ -79,7 +84,11 @@ func (e *Endpoints) delete(ctx context.Context, r contracts.ProductRef) (contrac
 }
 
 func (e *Endpoints) get(ctx context.Context, r contracts.ProductRef) (contracts.Product, error) {
-	return e.app.GetProduct(ctx, r.ID)
+	p, err := e.app.GetProduct(ctx, r.ID)
+	if err != nil {
+		return contracts.Product{}, err
+	}
+	return productView(p), nil
 }
 
 func (e *Endpoints) list(ctx context.Context, r contracts.ListProductsRequest) (contracts.ProductPage, error) {
@@ -87,7 +96,7 @@ func (e *Endpoints) list(ctx context.Context, r contracts.ListProductsRequest) (
 	if err != nil {
 		return contracts.ProductPage{}, err
 	}
-	return e.app.ListProducts(ctx, q)
+	return pageView(e.app.ListProducts(ctx, q))
 }
 
 func (e *Endpoints) search(ctx context.Context, r contracts.SearchProductsRequest) (contracts.ProductPage, error) {
@@ -96,7 +105,7 @@ func (e *Endpoints) search(ctx context.Context, r contracts.SearchProductsReques
 	if err != nil {
 		return contracts.ProductPage{}, err
 	}
-	return e.app.SearchProducts(ctx, a.UserID, q)
+	return pageView(e.app.SearchProducts(ctx, a.UserID, q))
 }
 
 func (e *Endpoints) view(ctx context.Context, r contracts.ViewProductRequest) (contracts.ViewProductResponse, error) {
@@ -111,14 +120,18 @@ func (e *Endpoints) view(ctx context.Context, r contracts.ViewProductRequest) (c
 	default:
 		return contracts.ViewProductResponse{}, contracts.ErrValidation.OnField("viewer_id", "an anonymous view needs a viewer_id")
 	}
-	return e.app.ViewProduct(ctx, r.ID, viewer)
+	n, err := e.app.ViewProduct(ctx, r.ID, viewer)
+	if err != nil {
+		return contracts.ViewProductResponse{}, err
+	}
+	return contracts.ViewProductResponse{Views: n.Views, Counted: n.Counted}, nil
 }
 
 func (e *Endpoints) popular(ctx context.Context, r contracts.PageRequest) (contracts.ProductPage, error) {
-	return e.app.PopularProducts(ctx, r.Limit, r.Cursor)
+	return pageView(e.app.PopularProducts(ctx, r.Limit, r.Cursor))
 }
 
 func (e *Endpoints) mine(ctx context.Context, r contracts.PageRequest) (contracts.ProductPage, error) {
 	a := e.actor(ctx)
-	return e.app.MyProducts(ctx, a, r.Limit, r.Cursor)
+	return pageView(e.app.MyProducts(ctx, a, r.Limit, r.Cursor))
 }

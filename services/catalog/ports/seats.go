@@ -64,7 +64,9 @@ func SeatHandler(s *app.Seats, durable string) bus.Handler {
 		if err := sameKey(e.Key, e.Data.SubscriptionID); err != nil {
 			return err
 		}
-		p, err := s.Store().Reserve(ctx, e.Data)
+		d := e.Data
+		p, err := s.Store().Reserve(ctx, app.SeatRequest{SubscriptionID: d.SubscriptionID, ProductID: d.ProductID,
+			ConsumerID: d.ConsumerID, SellerID: d.SellerID, PriceMinor: d.PriceMinor, Currency: d.Currency})
 		return mark(ctx, p, err)
 	})
 	bus.On(mux, contracts.SubscriptionCancelRequested, func(ctx context.Context, e bus.Event[contracts.SubscriptionCancelRequestedData]) error {

@@ -1,5 +1,6 @@
 // Package app holds the search history's use cases: recording searches (from events and calls)
-// exactly once, and the queries over recent, popular and suggested searches.
+// exactly once, and the queries over recent, popular and suggested searches. It works on domain
+// types; ports map them to and from the contracts' DTOs.
 package app
 
 import (

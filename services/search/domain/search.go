@@ -1,6 +1,6 @@
 // Package domain holds the search history's rules: what a recorded search is, how queries are
 // normalised, how the popular window is cut into buckets and how suggestions are merged. It
-// does no I/O.
+// does no I/O and names no wire type.
 package domain
 
 import (
