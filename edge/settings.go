@@ -12,7 +12,8 @@ import (
 // The edge's settings (MOA_EDGE_<KEY>), read only through these declarations.
 var (
 	SettingAllowedOrigins = bus.StringSetting("ALLOWED_ORIGINS", "",
-		"comma-separated web origins (`https://shop.example.com`) whose pages may connect; the edge's own origin always may")
+		"comma-separated web origins (`https://shop.example.com`) whose pages may connect; the edge's own origin always may").
+		WithPassThrough()
 	SettingMaxFrameBytes = bus.IntSetting("MAX_FRAME_BYTES", DefaultMaxFrameBytes, 1, math.MaxInt,
 		"largest client frame, also after decompression")
 	SettingAuthTimeout = bus.DurationSetting("AUTH_TIMEOUT", DefaultAuthTimeout, time.Nanosecond,

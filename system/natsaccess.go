@@ -4,21 +4,15 @@ import (
 	"slices"
 
 	"github.com/moa-run/moa/contracts"
-	"github.com/moa-run/moa/edge"
-	billingports "github.com/moa-run/moa/services/billing/ports"
-	catalogadapters "github.com/moa-run/moa/services/catalog/adapters"
-	catalogports "github.com/moa-run/moa/services/catalog/ports"
-	notifyports "github.com/moa-run/moa/services/notify/ports"
-	searchports "github.com/moa-run/moa/services/search/ports"
-	subscriptionadapters "github.com/moa-run/moa/services/subscription/adapters"
-	subscriptionports "github.com/moa-run/moa/services/subscription/ports"
 )
 
 // NATSUser is one user of a NATS server on which every service connects as itself: what it
 // may publish and subscribe to. deploy/nats/nats.conf is generated from NATSUsers
-// (deploy/deploygen), so the permissions follow the declarations they come from: the
-// registry, the contracts' endpoints, events and streams, the services' consumer and bucket
-// declarations.
+// (deploy/deploygen), and `moa dev` runs its embedded server with the same users, so the
+// permissions follow the declarations they come from: the contracts' endpoints, events and
+// streams, and each registered service's own declaration of what it does on NATS beyond
+// that (host.Registration.NATS: the endpoints it calls, its consumers, buckets, pushes).
+// This file holds only the derivation.
 type NATSUser struct {
 	Name    string
 	Comment string
@@ -42,88 +36,6 @@ type NATSRule struct {
 // `moa sagas`, `nats micro ls`, `nats stream ls`).
 const OperatorNATSUser = "ops"
 
-// natsNeeds is what a service does on NATS beyond answering its own endpoints, which the
-// registry and the contracts do not say by themselves. Every name in it is a Go declaration
-// (an endpoint, a consumer spec, a bucket constant), so a rename follows.
-type natsNeeds struct {
-	comment   string
-	calls     []string // subjects of the endpoints it calls
-	ownStream bool     // declares its own domain's stream at start
-	consumers []contracts.ConsumerSpec
-	replays   []contracts.StreamSpec // replayed with ordered consumers (random names)
-	buckets   []string               // JetStream key-value buckets
-	pushes    []string               // push subject prefixes it publishes (one token after)
-	hears     []string               // push subject prefixes it subscribes to
-}
-
-var keys = contracts.AuthKeys.Subject()
-
-var natsTable = map[string]natsNeeds{
-	"auth": {ownStream: true},
-	"billing": {
-		comment:   "Charges a saga when its seat is reserved, refunds it when it is cancelled.",
-		calls:     []string{keys},
-		ownStream: true,
-		consumers: billingports.Consumers(0),
-	},
-	"catalog": {
-		calls:     []string{keys},
-		ownStream: true,
-		consumers: append([]contracts.ConsumerSpec{catalogports.CacheConsumer}, catalogports.SeatConsumers(0, 0)...),
-		buckets:   []string{catalogadapters.CacheBucket, catalogadapters.CacheGenBucket, catalogadapters.ViewsBucket},
-	},
-	"chat": {
-		comment: "1:1 rooms on MongoDB: no streams; it pushes stored messages and receipts to both members.",
-		calls:   []string{keys, contracts.CatalogGetProduct.Subject()},
-		pushes:  []string{contracts.PushUserPrefix},
-	},
-	"notify": {
-		comment:   "Pushes stored notifications to their users; consumes three other domains' streams.",
-		calls:     []string{keys, contracts.SubscriptionSubscribers.Subject()},
-		consumers: []contracts.ConsumerSpec{notifyports.SubscriptionConsumer, notifyports.CatalogConsumer, notifyports.DirectoryConsumer},
-		pushes:    []string{contracts.PushUserPrefix},
-	},
-	"search": {
-		calls:     []string{keys},
-		consumers: []contracts.ConsumerSpec{searchports.CatalogSearchedConsumer},
-	},
-	"subscription": {
-		comment:   "Owns the saga's state machine, the sweeper and the sellers' dashboard projection.",
-		calls:     []string{keys, contracts.CatalogGetProduct.Subject()},
-		ownStream: true,
-		consumers: subscriptionports.Consumers(0),
-		replays:   replayedStreams(),
-	},
-	"edge": {
-		comment: "The WebSocket edge calls, for app clients, exactly the endpoints of its allowlist " +
-			"(edge.DefaultRoutes) with the client's token, relays the users' pushes, passes typing " +
-			"signals and presence between instances, and shares presence in a key-value bucket.",
-		calls:   append(routedSubjects(), keys),
-		buckets: []string{contracts.PresenceBucket},
-		pushes:  []string{contracts.PushRoomPrefix, contracts.PushPresencePrefix},
-		hears:   []string{contracts.PushUserPrefix, contracts.PushRoomPrefix, contracts.PushPresencePrefix},
-	},
-}
-
-func replayedStreams() []contracts.StreamSpec {
-	var out []contracts.StreamSpec
-	for _, r := range subscriptionadapters.Replayed {
-		out = append(out, r.Stream)
-	}
-	return out
-}
-
-// routedSubjects are the endpoints the edge routes to app clients in production (the dev-only
-// routes, like notify.v1.dev_mailbox, left out).
-func routedSubjects() []string {
-	var out []string
-	for _, r := range edge.DefaultRoutes() {
-		out = append(out, r.Endpoint.Subject)
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
-}
-
 // NATSUsers returns a user per registered service, in the registry's order, and the operator
 // user last.
 func NATSUsers() []NATSUser {
@@ -137,8 +49,9 @@ func NATSUsers() []NATSUser {
 
 func serviceNATSUser(name string) NATSUser {
 	reg, _ := Lookup(name)
-	n := natsTable[name]
-	u := NATSUser{Name: name, Comment: n.comment, Responses: reg.Mount == ""}
+	n := reg.NATS
+	// A mounted front (the edge) answers HTTP, not endpoints.
+	u := NATSUser{Name: name, Comment: n.Comment, Responses: reg.Mount == ""}
 	sub := func(comment string, s ...string) { u.Subscribe = append(u.Subscribe, NATSRule{comment, s}) }
 	pub := func(comment string, s ...string) { u.Publish = append(u.Publish, NATSRule{comment, s}) }
 
@@ -147,20 +60,24 @@ func serviceNATSUser(name string) NATSUser {
 	}
 	sub("replies to its calls, in its own inbox space only", InboxPrefix(name)+".>")
 	var hears []string
-	for _, p := range n.hears {
+	for _, p := range n.Hears {
 		hears = append(hears, p+".*")
 	}
 	if len(hears) > 0 {
 		sub("the pushes it relays", hears...)
 	}
-	if len(n.calls) > 0 {
-		pub("the endpoints it calls", n.calls...)
+	var calls []string
+	for _, d := range n.Calls {
+		calls = append(calls, d.Info().Subject)
+	}
+	if len(calls) > 0 {
+		pub("the endpoints it calls", calls...)
 	}
 	if publishesEvents(name) {
 		pub("its own events", "evt."+name+".>")
 	}
 	var pushes []string
-	for _, p := range n.pushes {
+	for _, p := range n.Pushes {
 		pushes = append(pushes, p+".*")
 	}
 	if len(pushes) > 0 {
@@ -171,13 +88,13 @@ func serviceNATSUser(name string) NATSUser {
 	// Streams: its own, those its consumers read (declared with their owners' config so that
 	// start order does not matter) and the dead-letter stream.
 	var streams []string
-	if n.ownStream {
+	if n.OwnStream {
 		streams = append(streams, ownStream(name))
 	}
-	for _, c := range n.consumers {
+	for _, c := range n.Consumers {
 		streams = append(streams, c.Stream.Name)
 	}
-	if len(n.consumers) > 0 {
+	if len(n.Consumers) > 0 {
 		streams = append(streams, contracts.StreamDeadLetter.Name)
 	}
 	streams = dedupe(streams)
@@ -189,25 +106,25 @@ func serviceNATSUser(name string) NATSUser {
 		pub("the streams it declares at start", s...)
 	}
 	var advisories []string
-	for _, c := range n.consumers {
+	for _, c := range n.Consumers {
 		advisories = append(advisories, "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES."+c.Stream.Name+"."+c.Durable)
 	}
 	if len(advisories) > 0 {
 		sub("the server's word that a consumer gave up on a message, which the runtime dead-letters", advisories...)
 	}
-	for _, c := range n.consumers {
+	for _, c := range n.Consumers {
 		st, d := c.Stream.Name, c.Durable
 		pub("consumer "+d+" on "+st,
 			"$JS.API.CONSUMER.CREATE."+st+"."+d, "$JS.API.CONSUMER.CREATE."+st+"."+d+".>",
 			"$JS.API.CONSUMER.INFO."+st+"."+d, "$JS.API.CONSUMER.MSG.NEXT."+st+"."+d,
 			"$JS.ACK."+st+"."+d+".>", "dlq."+st+"."+d, "$JS.API.STREAM.MSG.GET."+st)
 	}
-	for _, st := range n.replays {
+	for _, st := range n.Replays {
 		pub("replays of "+st.Name+" with ordered consumers, whose names are random: a whole token is the narrowest a permission can be (no DELETE: they expire)",
 			"$JS.API.CONSUMER.CREATE."+st.Name+".*", "$JS.API.CONSUMER.INFO."+st.Name+".*",
 			"$JS.API.CONSUMER.MSG.NEXT."+st.Name+".*")
 	}
-	for _, b := range n.buckets {
+	for _, b := range n.Buckets {
 		pub("key-value bucket "+b, append(streamAPI("KV_"+b),
 			"$JS.API.DIRECT.GET.KV_"+b+".>", "$JS.API.STREAM.MSG.GET.KV_"+b, "$KV."+b+".>")...)
 	}

@@ -6,14 +6,9 @@ import (
 	"testing"
 )
 
-// The NATS needs are declared per registered service: an entry for a service that is not
-// registered (renamed, removed) would silently grant nothing to anyone.
-func TestNATSNeedsAreOfRegisteredServices(t *testing.T) {
-	for name := range natsTable {
-		if _, ok := Lookup(name); !ok {
-			t.Errorf("natsTable declares %s, which the registry does not know", name)
-		}
-	}
+// Every registered service gets a NATS user, in the registry's order, and none may read
+// another's inbox space or everything.
+func TestNATSUsersOfRegisteredServices(t *testing.T) {
 	var users []string
 	for _, u := range NATSUsers() {
 		users = append(users, u.Name)
@@ -27,5 +22,18 @@ func TestNATSNeedsAreOfRegisteredServices(t *testing.T) {
 	}
 	if want := append(Services(), OperatorNATSUser); !slices.Equal(users, want) {
 		t.Errorf("NATS users %v, want %v", users, want)
+	}
+}
+
+// A service's declared calls are endpoints of other services: a call of its own endpoints
+// needs no permission beyond the ones it answers, and one in the list is a copy-paste slip.
+func TestNATSCallsAreOfOtherServices(t *testing.T) {
+	for _, name := range Services() {
+		reg, _ := Lookup(name)
+		for _, d := range reg.NATS.Calls {
+			if s := d.Info().Service.Name; s == name {
+				t.Errorf("%s declares a call of its own endpoint %s", name, d.Info().Subject)
+			}
+		}
 	}
 }

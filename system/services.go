@@ -4,7 +4,7 @@ import (
 	"slices"
 	"sort"
 
-	"github.com/moa-run/moa/bus"
+	"github.com/moa-run/moa/bus/host"
 	"github.com/moa-run/moa/edge"
 	"github.com/moa-run/moa/services/auth"
 	"github.com/moa-run/moa/services/billing"
@@ -15,49 +15,50 @@ import (
 	"github.com/moa-run/moa/services/subscription"
 )
 
-// Registration is how the system hosts one service: its Start, and which databases it owns
-// (so that `moa dev` only starts what the chosen services use, and `moa serve` can say which
-// URL is missing before the service fails on it).
-type Registration struct {
-	Start    bus.StartFunc
-	Postgres bool // the service gets its own PostgreSQL database in Env.PostgresURL
-	Mongo    bool // the service gets its own MongoDB database in Env.MongoURL/MongoDatabase
-	// Settings are the service's declared settings (its package's Settings): the only ones
-	// it may read (Env.Declared), and what `moa help` and the README list.
-	Settings []bus.Setting
-	// Mount, when set, serves the component on the process's HTTP server at this pattern
-	// (http.ServeMux syntax; the edge: "/"): the Component that Start returns must be an
-	// http.Handler. Such a front is started after the other services of the process and
-	// stopped before them, so that it never calls a service that is not there yet or any more.
-	// At "/", the status page moves to /status.
-	Mount string
-}
+// Registration is how the system hosts one service, declared by the service's own package
+// (host.Registration): its Start, the databases it owns (so that `moa dev` only starts what
+// the chosen services use, and `moa serve` can say which URL is missing before the service
+// fails on it), its settings, its mount, and its needs on NATS and in the container
+// deployment, from which NATSUsers and deploy/deploygen derive the deployment files.
+type Registration = host.Registration
 
-// registry lists every service `moa dev` runs and `moa serve` accepts. A service joins it
-// when its package exists and exports Start; the map key is its contracts.Service name (and
-// "edge", the WebSocket front, which is no contracts.Service).
+// registry lists every service `moa dev` runs and `moa serve` accepts: one line per service,
+// its package's Registration, and nothing else about it anywhere in system/ or deploy/ (the
+// layering test holds that). The map key is its contracts.Service name (and "edge", the
+// WebSocket front, which is no contracts.Service).
 var registry = map[string]Registration{
-	"auth":    {Start: auth.Start, Postgres: true, Settings: withNote(auth.Settings, AuthOperatorSecret, "; `moa dev` sets `"+DevOperatorSecret+"`, also the operator tools' default")},
-	"billing": {Start: billing.Start, Postgres: true, Settings: billing.Settings},
-	"catalog": {Start: catalog.Start, Postgres: true, Settings: catalog.Settings},
-	"chat":    {Start: chat.Start, Mongo: true, Settings: chat.Settings},
-	// The WebSocket edge: no database, the front of the process at "/".
-	"edge":         {Start: startEdge, Mount: "/", Settings: withNote(edge.Settings, EdgeDevMailbox, "; `moa dev` turns it on unless set")},
-	"notify":       {Start: notify.Start, Postgres: true, Settings: notify.Settings},
-	"search":       {Start: search.Start, Mongo: true, Settings: search.Settings},
-	"subscription": {Start: subscription.Start, Postgres: true, Settings: subscription.Settings},
+	"auth":         withNote(auth.Registration, AuthOperatorSecret, "; `moa dev` sets `"+DevOperatorSecret+"`, also the operator tools' default"),
+	"billing":      billing.Registration,
+	"catalog":      catalog.Registration,
+	"chat":         chat.Registration,
+	"edge":         withNote(edge.Registration, EdgeDevMailbox, "; `moa dev` turns it on unless set"),
+	"notify":       notify.Registration,
+	"search":       search.Registration,
+	"subscription": subscription.Registration,
 }
 
-// withNote returns settings with note added to key's documentation: what the host does with
-// it (moa dev's defaults), which the service package does not know.
-func withNote(settings []bus.Setting, key, note string) []bus.Setting {
-	out := slices.Clone(settings)
-	for i, s := range out {
+// AuthOperatorSecret is the auth setting exchanged for operator tokens; moa dev sets it to
+// DevOperatorSecret, the default of the operator tools' MOA_OPERATOR_SECRET, so that they
+// work against it out of the box. Never use that value outside development.
+var AuthOperatorSecret = auth.SettingOperatorSecret.Key
+
+// DevOperatorSecret is moa dev's operator secret (see AuthOperatorSecret).
+const DevOperatorSecret = "moa-dev-operator-secret"
+
+// EdgeDevMailbox is the edge setting that routes notify.dev_mailbox to signed-in users, which
+// `moa dev` turns on by default so that its demo page shows the mails notify would send.
+var EdgeDevMailbox = edge.SettingDevMailbox.Key
+
+// withNote returns reg with note added to the documentation of its setting key: what the host
+// does with it (moa dev's defaults), which the service package does not know.
+func withNote(reg Registration, key, note string) Registration {
+	reg.Settings = slices.Clone(reg.Settings)
+	for i, s := range reg.Settings {
 		if s.Key == key {
-			out[i] = s.WithDoc(note)
+			reg.Settings[i] = s.WithDoc(note)
 		}
 	}
-	return out
+	return reg
 }
 
 // Services returns the names of the registered services, sorted.

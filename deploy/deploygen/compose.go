@@ -2,37 +2,18 @@ package deploygen
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
-	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/system"
 )
-
-// composeExtra is what a service's container gets besides its NATS user and database URLs:
-// settings passed through from the host's environment (empty when unset) and published ports.
-type composeExtra struct {
-	comment  string
-	settings []string // keys of the service's declared settings
-	ports    []string
-}
-
-var composeExtras = map[string]composeExtra{
-	"auth":    {settings: []string{"KEY_ENCRYPTION_KEY"}},
-	"billing": {comment: "Payments go to the built-in simulated provider (MOA_BILLING_PROVIDER=sim)."},
-	"notify": {comment: "Without MOA_NOTIFY_SMTP_ADDR mails go to notify's dev mailbox, not to anyone.",
-		settings: []string{"SMTP_ADDR", "SMTP_FROM", "SMTP_USER", "SMTP_PASSWORD", "SMTP_TLS"}},
-	"edge": {comment: "The WebSocket edge: the web app, /ws and /sdk/moa.js on http://localhost:8080/. " +
-		"Set MOA_EDGE_ALLOWED_ORIGINS to the origins of other sites whose pages may connect.",
-		settings: []string{"ALLOWED_ORIGINS"}, ports: []string{"8080:8080"}},
-}
 
 const mongoURL = "mongodb://moa:${MONGO_PASSWORD:-mongo-dev}@mongo:27017/?authSource=admin"
 
 // ComposeServices renders the services of docker-compose.yml: the NATS and PostgreSQL
 // containers with every user's and role's password, MongoDB, and one `moa serve <service>`
-// container per registered service.
-func ComposeServices() ([]byte, error) {
+// container per registered service, from its registration: its databases, the settings it
+// marks PassThrough, and its Compose comment and ports.
+func ComposeServices() []byte {
 	var b strings.Builder
 	b.WriteString(`services:
   nats:
@@ -88,18 +69,15 @@ func ComposeServices() ([]byte, error) {
     restart: unless-stopped
 `)
 	for _, name := range system.Services() {
-		if err := writeComposeService(&b, name); err != nil {
-			return nil, err
-		}
+		writeComposeService(&b, name)
 	}
-	return []byte(b.String()), nil
+	return []byte(b.String())
 }
 
-func writeComposeService(b *strings.Builder, name string) error {
+func writeComposeService(b *strings.Builder, name string) {
 	reg, _ := system.Lookup(name)
-	x := composeExtras[name]
 	b.WriteString("\n")
-	writeComment(b, "  ", x.comment)
+	writeComment(b, "  ", reg.Compose.Comment)
 	fmt.Fprintf(b, "  %s:\n    <<: *moa\n    command: [\"serve\", %q]\n    environment:\n      <<: *moa-env\n", name, name)
 	fmt.Fprintf(b, "      MOA_NATS_USER: %s\n      MOA_NATS_PASSWORD: %s\n", name, natsPasswordRef(name))
 	if reg.Postgres {
@@ -110,20 +88,18 @@ func writeComposeService(b *strings.Builder, name string) error {
 	if reg.Mongo {
 		fmt.Fprintf(b, "      %s: %s\n", system.SettingEnv(name, "mongo_url"), mongoURL)
 	}
-	for _, key := range x.settings {
-		if !slices.ContainsFunc(reg.Settings, func(s bus.Setting) bool { return s.Key == key }) {
-			return fmt.Errorf("compose passes %s's setting %s, which it does not declare", name, key)
+	for _, s := range reg.Settings {
+		if s.PassThrough {
+			env := system.SettingEnv(name, s.Key)
+			fmt.Fprintf(b, "      %s: ${%s:-}\n", env, env)
 		}
-		env := system.SettingEnv(name, key)
-		fmt.Fprintf(b, "      %s: ${%s:-}\n", env, env)
 	}
-	if len(x.ports) > 0 {
+	if len(reg.Compose.Ports) > 0 {
 		b.WriteString("    ports:\n")
-		for _, p := range x.ports {
+		for _, p := range reg.Compose.Ports {
 			fmt.Fprintf(b, "      - %q\n", p)
 		}
 	}
-	return nil
 }
 
 func natsPasswordRef(user string) string {

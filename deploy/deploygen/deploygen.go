@@ -1,9 +1,11 @@
 // Package deploygen writes the parts of the container deployment that follow from names the
 // code declares: the NATS users and their permissions (deploy/nats/nats.conf, from
 // system.NATSUsers), the PostgreSQL roles and databases (deploy/postgres/init.sql, from the
-// services the registry says use PostgreSQL) and the compose service blocks
-// (docker-compose.yml between its generated markers). `go generate ./deploy` runs it;
-// deploy/generated_test.go fails when a committed file differs from what it writes.
+// services whose registration says they use PostgreSQL) and the compose service blocks
+// (docker-compose.yml between its generated markers). Everything per service comes from the
+// service's own host.Registration, as listed in the system's registry: nothing here names a
+// service. `go generate ./deploy` runs it; deploy/generated_test.go fails when a committed
+// file differs from what it writes.
 package deploygen
 
 import (
@@ -29,11 +31,7 @@ func Generate(root string) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	services, err := ComposeServices()
-	if err != nil {
-		return nil, err
-	}
-	compose, err = replaceBetweenMarkers(compose, services)
+	compose, err = replaceBetweenMarkers(compose, ComposeServices())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ComposeFile, err)
 	}

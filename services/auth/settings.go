@@ -13,7 +13,8 @@ const OperatorSecretMinLen = 16
 // Auth's settings (MOA_AUTH_<KEY>), read only through these declarations.
 var (
 	SettingKeyEncryptionKey = bus.SecretSetting("KEY_ENCRYPTION_KEY", 0,
-		"base64 of 32 bytes that seals the token signing keys at rest (AES-256-GCM); unset, they are stored unencrypted and a warning is logged")
+		"base64 of 32 bytes that seals the token signing keys at rest (AES-256-GCM); unset, they are stored unencrypted and a warning is logged").
+		WithPassThrough()
 	SettingAccessTokenTTL = bus.DurationSetting("ACCESS_TOKEN_TTL", contracts.AccessTokenTTL, time.Nanosecond,
 		"access-token lifetime")
 	SettingRefreshTokenTTL = bus.DurationSetting("REFRESH_TOKEN_TTL", contracts.RefreshTokenTTL, time.Nanosecond,

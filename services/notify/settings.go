@@ -11,13 +11,14 @@ import (
 // Notify's settings (MOA_NOTIFY_<KEY>), read only through these declarations.
 var (
 	SettingSMTPAddr = bus.StringSetting("SMTP_ADDR", "",
-		"SMTP server `host:port` for mails; unset, mails go to the dev mailbox (`notify.v1.dev_mailbox`) and reach no one")
-	SettingSMTPFrom     = bus.StringSetting("SMTP_FROM", adapters.DefaultSMTPFrom, "From address of the mails")
-	SettingSMTPUser     = bus.StringSetting("SMTP_USER", "", "SMTP user name (with `MOA_NOTIFY_SMTP_PASSWORD`; unset: no authentication)")
-	SettingSMTPPassword = bus.SecretSetting("SMTP_PASSWORD", 0, "SMTP password")
+		"SMTP server `host:port` for mails; unset, mails go to the dev mailbox (`notify.v1.dev_mailbox`) and reach no one").
+		WithPassThrough()
+	SettingSMTPFrom     = bus.StringSetting("SMTP_FROM", adapters.DefaultSMTPFrom, "From address of the mails").WithPassThrough()
+	SettingSMTPUser     = bus.StringSetting("SMTP_USER", "", "SMTP user name (with `MOA_NOTIFY_SMTP_PASSWORD`; unset: no authentication)").WithPassThrough()
+	SettingSMTPPassword = bus.SecretSetting("SMTP_PASSWORD", 0, "SMTP password").WithPassThrough()
 	SettingSMTPTLS      = bus.StringSetting("SMTP_TLS", "",
 		"how the SMTP connection is secured, `tls` being implicit TLS; unset: `none` for a loopback server, else `starttls`").
-		WithOneOf("none", "starttls", "tls")
+		WithOneOf("none", "starttls", "tls").WithPassThrough()
 	SettingKeep = bus.IntSetting("KEEP", DefaultKeep, 1, math.MaxInt,
 		"notifications kept per user; older ones are deleted")
 	SettingRetention = bus.DurationSetting("RETENTION", DefaultRetention, time.Nanosecond,
