@@ -19,7 +19,7 @@ func TestProductWireFormAgrees(t *testing.T) {
 	created := h.create(seller, req)
 
 	var events []contracts.ProductCreatedData
-	for _, e := range h.waitEvents("evt.catalog.product_created."+created.ID, 1) {
+	for _, e := range h.WaitEvents(t, "evt.catalog.product_created."+created.ID, 1) {
 		var d contracts.ProductCreatedData
 		if err := json.Unmarshal(e.Data, &d); err != nil {
 			t.Fatal(err)
