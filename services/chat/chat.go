@@ -6,7 +6,9 @@
 // the edge who a room's members are.
 //
 // Layout: domain (rules), app (use cases), adapters (MongoDB, the catalog client, pushes),
-// ports (endpoints); Start wires them.
+// ports (endpoints); Start wires them. Only ports and adapters name contracts' wire types:
+// ports maps the endpoints' requests and responses, adapters what goes out (pushes, catalog
+// calls); domain and app use contracts only for its vocabulary (errors, limits, validators).
 //
 // Settings (MOA_CHAT_<KEY>): see [Settings].
 package chat

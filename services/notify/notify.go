@@ -6,12 +6,19 @@
 // tables of its own, so it never calls those services while handling an event; the subscribers
 // of a product it asks the subscription service for.
 //
+// Layout: domain (rules and words), app (use cases), adapters (PostgreSQL, SMTP, pushes),
+// ports (endpoints and event consumers, which map contracts' wire types). Start is the
+// composition root: it builds the adapters and hands them to the app and the ports, which
+// depend on the app only.
+//
 // Settings (MOA_NOTIFY_<KEY>): see [Settings].
 package notify
 
 import (
 	"context"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/bus/host"
@@ -73,7 +80,9 @@ func Start(ctx context.Context, env bus.Env) (bus.Component, error) {
 			a := app.New(adapters.NewReads(pool), adapters.NewSubscribers(d.Calls), box, log)
 			return host.Parts{
 				Endpoints: func(svc *bus.Service) error { return ports.Register(svc, a, authn.NewVerifier(d.Calls)) },
-				Consumers: ports.Consumers(a, ports.Deps{Keep: keep, Pusher: adapters.NewPusher(rt.Conn(), log),
+				Consumers: ports.Consumers(a, ports.Deps{
+					Writer:     func(tx pgx.Tx) app.Writer { return adapters.NewWriter(tx, keep) },
+					Pusher:     adapters.NewPusher(rt.Conn(), log),
 					WakeSender: send.Wake, Concurrency: concurrency, Registry: rt.Registry()}),
 				Jobs:    []*bus.Job{send, bus.Every("retention janitor", janitor.Every(), janitor.Run).Immediately()},
 				Started: []any{"transport", transport.Name(), "keep", keep, "retention", retention},

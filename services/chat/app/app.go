@@ -57,9 +57,13 @@ type Catalog interface {
 }
 
 // Pusher sends live pushes to users' connections. Pushes are best effort: it logs failures and
-// never blocks a use case on them, because what a push carries is stored already.
+// never blocks a use case on them, because what a push carries is stored already. Their wire
+// form is the adapter's business, like any outbound message's.
 type Pusher interface {
-	Push(ctx context.Context, topic string, body any, userIDs ...string)
+	// Message pushes a stored message to each user.
+	Message(ctx context.Context, m domain.Message, userIDs ...string)
+	// Receipt pushes a moved read position to each user.
+	Receipt(ctx context.Context, r Receipt, userIDs ...string)
 }
 
 // App runs the use cases.
@@ -125,10 +129,4 @@ func (a *App) Room(ctx context.Context, userID, roomID string) (domain.Room, err
 func isNotFound(err error) bool {
 	var ce *contracts.Error
 	return errors.As(err, &ce) && ce.Kind == contracts.KindNotFound
-}
-
-// RoomView is a room as the contract shows it.
-func RoomView(r domain.Room) contracts.ChatRoom {
-	return contracts.ChatRoom{ID: r.ID, ProductID: r.ProductID, ConsumerID: r.ConsumerID, SellerID: r.SellerID,
-		ProductTitle: r.ProductTitle, CreatedAt: r.CreatedAt}
 }

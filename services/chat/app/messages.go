@@ -34,7 +34,7 @@ func (a *App) Send(ctx context.Context, senderID, roomID, text, clientMsgID stri
 			return domain.Message{}, false, err
 		}
 	}
-	a.push.Push(ctx, contracts.PushTopicChatMessage, MessageView(stored), room.Other(senderID), senderID)
+	a.push.Message(ctx, stored, room.Other(senderID), senderID)
 	return stored, dup, nil
 }
 
@@ -64,12 +64,6 @@ func (a *App) History(ctx context.Context, userID, roomID, before string, limit 
 		return items[:limit], true, nil
 	}
 	return items, false, nil
-}
-
-// MessageView is a message as the contract shows it.
-func MessageView(m domain.Message) contracts.ChatMessage {
-	return contracts.ChatMessage{ID: m.ID, RoomID: m.RoomID, SenderID: m.SenderID, Text: m.Text,
-		ClientMsgID: m.ClientMsgID, SentAt: m.SentAt}
 }
 
 // clamp maps a requested page size to def when unset and to at most most.

@@ -46,15 +46,9 @@ func (a *App) MarkRead(ctx context.Context, readerID, roomID, upTo string) (Rece
 	}
 	rc := Receipt{RoomID: roomID, ReaderID: readerID, UpTo: m, Unread: unread}
 	if after.After(before) {
-		a.push.Push(ctx, contracts.PushTopicChatRead, ReceiptView(rc), room.Other(readerID), readerID)
+		a.push.Receipt(ctx, rc, room.Other(readerID), readerID)
 	}
 	return rc, nil
-}
-
-// ReceiptView is a receipt as the contract shows it.
-func ReceiptView(r Receipt) contracts.ChatReadReceipt {
-	return contracts.ChatReadReceipt{RoomID: r.RoomID, ReaderID: r.ReaderID, UpToMessageID: r.UpTo.ID,
-		UpToSentAt: r.UpTo.SentAt, Unread: r.Unread}
 }
 
 // RoomSummary is a room in a user's list.

@@ -1,4 +1,5 @@
-// Package ports connects the chat to the bus: its endpoints (chat.v1.*).
+// Package ports connects the chat to the bus: its endpoints (chat.v1.*). The endpoints' wire
+// types are mapped here, to and from the app's calls and the domain's types (see wire.go).
 package ports
 
 import (
@@ -48,7 +49,7 @@ func (e endpoints) openRoom(ctx context.Context, req contracts.ChatOpenRoomReque
 	if err != nil {
 		return contracts.ChatRoom{}, err
 	}
-	return app.RoomView(r), nil
+	return roomView(r), nil
 }
 
 func (e endpoints) room(ctx context.Context, req contracts.ChatRoomRef) (contracts.ChatRoom, error) {
@@ -57,7 +58,7 @@ func (e endpoints) room(ctx context.Context, req contracts.ChatRoomRef) (contrac
 	if err != nil {
 		return contracts.ChatRoom{}, err
 	}
-	return app.RoomView(r), nil
+	return roomView(r), nil
 }
 
 func (e endpoints) send(ctx context.Context, req contracts.ChatSendRequest) (contracts.ChatSendAck, error) {
@@ -77,7 +78,7 @@ func (e endpoints) history(ctx context.Context, req contracts.ChatHistoryRequest
 	}
 	out := contracts.ChatHistoryPage{Items: make([]contracts.ChatMessage, len(items)), HasMore: more}
 	for i, m := range items {
-		out.Items[i] = app.MessageView(m)
+		out.Items[i] = messageView(m)
 	}
 	return out, nil
 }
@@ -88,7 +89,7 @@ func (e endpoints) markRead(ctx context.Context, req contracts.ChatMarkReadReque
 	if err != nil {
 		return contracts.ChatReadReceipt{}, err
 	}
-	return app.ReceiptView(rc), nil
+	return receiptView(rc), nil
 }
 
 func (e endpoints) rooms(ctx context.Context, req contracts.ChatRoomsRequest) (contracts.ChatRoomList, error) {
@@ -99,9 +100,9 @@ func (e endpoints) rooms(ctx context.Context, req contracts.ChatRoomsRequest) (c
 	}
 	out := contracts.ChatRoomList{Items: make([]contracts.ChatRoomSummary, len(items)), HasMore: more}
 	for i, s := range items {
-		out.Items[i] = contracts.ChatRoomSummary{Room: app.RoomView(s.Room), Unread: s.Unread}
+		out.Items[i] = contracts.ChatRoomSummary{Room: roomView(s.Room), Unread: s.Unread}
 		if s.Room.Last != nil {
-			m := app.MessageView(*s.Room.Last)
+			m := messageView(*s.Room.Last)
 			out.Items[i].LastMessage = &m
 		}
 	}

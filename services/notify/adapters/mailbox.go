@@ -8,7 +8,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/services/notify/app"
 )
 
@@ -22,7 +21,7 @@ func NewDevMailbox(pool *pgxpool.Pool) *DevMailbox { return &DevMailbox{pool: po
 
 // List implements app.Mailbox: newest first; a pending mail shows the address it will go to
 // if the directory knows it.
-func (b *DevMailbox) List(ctx context.Context, to string, limit int) ([]contracts.DevMail, error) {
+func (b *DevMailbox) List(ctx context.Context, to string, limit int) ([]app.MailboxEntry, error) {
 	rows, err := b.pool.Query(ctx, `SELECT m.id, m.user_id, COALESCE(m.to_addr, d.email, ''), m.subject, m.body, m.status,
 			m.created_at, m.sent_at
 		FROM mail_queue m LEFT JOIN directory d ON d.user_id = m.user_id
@@ -31,8 +30,8 @@ func (b *DevMailbox) List(ctx context.Context, to string, limit int) ([]contract
 	if err != nil {
 		return nil, fmt.Errorf("notify: dev mailbox: %w", err)
 	}
-	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (contracts.DevMail, error) {
-		var m contracts.DevMail
+	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (app.MailboxEntry, error) {
+		var m app.MailboxEntry
 		err := r.Scan(&m.ID, &m.UserID, &m.To, &m.Subject, &m.Body, &m.Status, &m.CreatedAt, &m.SentAt)
 		return m, err
 	})

@@ -177,14 +177,14 @@ func newMailMetrics(reg prometheus.Registerer) *mailMetrics {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "moa", Subsystem: "notify", Name: "mails_total",
 		Help: "Mail send outcomes: sent, failed (refused for good), retry, no_address (waiting for the signup event)."},
 		[]string{"transport", "result"})
-	return &mailMetrics{mails: RegisterCollector(reg, c)}
+	return &mailMetrics{mails: registerCollector(reg, c)}
 }
 
 func (m *mailMetrics) add(transport, result string) { m.mails.WithLabelValues(transport, result).Inc() }
 
-// RegisterCollector registers c on reg, or returns the collector already registered under its
+// registerCollector registers c on reg, or returns the collector already registered under its
 // name (a service restarted on the same runtime).
-func RegisterCollector[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+func registerCollector[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 	if reg == nil {
 		return c
 	}

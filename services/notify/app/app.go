@@ -1,11 +1,14 @@
 // Package app holds the notify service's use cases: turning events into stored notifications
 // and queued mails (inside the transaction of the consumer's inbox) and answering the
-// user's queries.
+// user's queries. The use cases speak domain types and results of their own: contracts' wire
+// types are mapped in ports (the events and requests that come in, the responses) and adapters
+// (the pushes that go out).
 package app
 
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/services/notify/domain"
@@ -46,7 +49,28 @@ type Subscribers interface {
 
 // Mailbox lists the dev mailbox (moa dev, no SMTP server): the mails as stored.
 type Mailbox interface {
-	List(ctx context.Context, to string, limit int) ([]contracts.DevMail, error)
+	// List returns up to limit mails to the address to (every mail when it is empty), newest
+	// first.
+	List(ctx context.Context, to string, limit int) ([]MailboxEntry, error)
+}
+
+// MailboxEntry is one mail in the dev mailbox. Status is "pending" while the recipient's
+// address is not known yet, "sent" once delivered.
+type MailboxEntry struct {
+	ID        int64
+	UserID    string
+	To        string
+	Subject   string
+	Body      string
+	Status    string
+	CreatedAt time.Time
+	SentAt    *time.Time
+}
+
+// Pusher pushes stored notifications live to their users, after their transaction committed.
+// A lost push costs nothing but latency: clients catch up with Since.
+type Pusher interface {
+	Push(ns ...domain.Notification)
 }
 
 // Effects are what a handled event leaves to do once its transaction committed: push the new
@@ -69,19 +93,15 @@ func New(reads Reads, subs Subscribers, box Mailbox, log *slog.Logger) *App {
 	return &App{reads: reads, subs: subs, box: box, log: log}
 }
 
-// DevMailbox lists the dev mailbox; it is forbidden when mails go to an SMTP server, so that a
-// production deployment never lists its users' mail.
-func (a *App) DevMailbox(ctx context.Context, r contracts.DevMailboxReq) (contracts.DevMailbox, error) {
+// DevMailbox lists up to limit mails (0: contracts.DevMailboxDefault) of the dev mailbox to
+// the address to (all when it is empty); it is forbidden when mails go to an SMTP server, so
+// that a production deployment never lists its users' mail.
+func (a *App) DevMailbox(ctx context.Context, to string, limit int) ([]MailboxEntry, error) {
 	if a.box == nil {
-		return contracts.DevMailbox{}, contracts.ErrForbidden.Msg("the dev mailbox is off: mails go to the SMTP server")
+		return nil, contracts.ErrForbidden.Msg("the dev mailbox is off: mails go to the SMTP server")
 	}
-	limit := r.Limit
 	if limit == 0 {
 		limit = contracts.DevMailboxDefault
 	}
-	items, err := a.box.List(ctx, r.To, limit)
-	if items == nil {
-		items = []contracts.DevMail{}
-	}
-	return contracts.DevMailbox{Items: items}, err
+	return a.box.List(ctx, to, limit)
 }

@@ -4,13 +4,12 @@ import (
 	"context"
 	"sort"
 
-	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/services/notify/domain"
 )
 
 // SubscriptionEnded handles a terminal saga event (kind names which): one notification to the
 // consumer, one to the seller, a mail to the consumer.
-func (a *App) SubscriptionEnded(ctx context.Context, w Writer, kind string, d contracts.SubscriptionTerminalData) (Effects, error) {
+func (a *App) SubscriptionEnded(ctx context.Context, w Writer, kind string, d domain.Terminal) (Effects, error) {
 	p, err := w.Product(ctx, d.ProductID)
 	if err != nil {
 		return Effects{}, err
@@ -24,7 +23,7 @@ func (a *App) SubscriptionEnded(ctx context.Context, w Writer, kind string, d co
 
 // TermsChanged mails the new terms to every active subscriber of the product and notifies
 // each of them. The subscribers are the ones active when the event is handled.
-func (a *App) TermsChanged(ctx context.Context, w Writer, d contracts.ProductTermsChangedData) (Effects, error) {
+func (a *App) TermsChanged(ctx context.Context, w Writer, d domain.Terms) (Effects, error) {
 	subs, err := a.subs.Active(ctx, d.ProductID)
 	if err != nil {
 		return Effects{}, err
@@ -41,13 +40,13 @@ func (a *App) TermsChanged(ctx context.Context, w Writer, d contracts.ProductTer
 }
 
 // ProductSeen records a product's title for the words of later notifications.
-func (a *App) ProductSeen(ctx context.Context, w Writer, p contracts.Product) error {
-	return w.SaveProduct(ctx, domain.Product{ID: p.ID, SellerID: p.SellerID, Title: p.Title, Version: p.Version})
+func (a *App) ProductSeen(ctx context.Context, w Writer, p domain.Product) error {
+	return w.SaveProduct(ctx, p)
 }
 
 // UserSignedUp adds an account to the directory mails are addressed from.
-func (a *App) UserSignedUp(ctx context.Context, w Writer, u contracts.UserSignedUp) error {
-	return w.SaveUser(ctx, domain.User{ID: u.UserID, Email: u.Email, DisplayName: u.DisplayName, Role: string(u.Role)})
+func (a *App) UserSignedUp(ctx context.Context, w Writer, u domain.User) error {
+	return w.SaveUser(ctx, u)
 }
 
 // store appends the notifications in user id order, so that two transactions touching the

@@ -7,18 +7,26 @@ import (
 	"github.com/moa-run/moa/services/notify/domain"
 )
 
+// Since is the answer to a client catching up: the user's notifications after a sequence, or
+// Recoverable false (and no items) when that cannot be every one of them.
+type Since struct {
+	Items       []domain.Notification // in sequence order, with no gap
+	Recoverable bool
+	LastSeq     uint64 // the user's latest sequence
+}
+
 // Since answers contracts.NotifySince for userID: every notification after since, or
 // Recoverable false when that cannot be every one.
-func (a *App) Since(ctx context.Context, userID string, since uint64) (contracts.NotifySinceResp, error) {
+func (a *App) Since(ctx context.Context, userID string, since uint64) (Since, error) {
 	last, items, err := a.reads.Since(ctx, userID, since, contracts.NotifySinceMax)
 	if err != nil {
-		return contracts.NotifySinceResp{}, err
+		return Since{}, err
 	}
 	var first uint64
 	if len(items) > 0 {
 		first = items[0].Seq
 	}
-	resp := contracts.NotifySinceResp{Items: []contracts.Notification{}, LastSeq: last}
+	resp := Since{LastSeq: last}
 	if !domain.Recoverable(since, last, first, contracts.NotifySinceMax) {
 		return resp, nil
 	}
@@ -33,52 +41,58 @@ func (a *App) Since(ctx context.Context, userID string, since uint64) (contracts
 		return resp, nil
 	}
 	resp.Recoverable = true
-	for _, n := range items {
-		resp.Items = append(resp.Items, View(n))
-	}
+	resp.Items = items
 	return resp, nil
 }
 
-// List answers contracts.NotifyList for userID.
-func (a *App) List(ctx context.Context, userID string, r contracts.NotifyListReq) (contracts.NotifyListResp, error) {
-	limit := r.Limit
+// Page is a page of a user's notifications, newest first, with their read state.
+type Page struct {
+	Items      []domain.Notification
+	LastSeq    uint64 // the user's latest sequence
+	NextBefore uint64 // where the next page starts; 0 when this is the last one
+}
+
+// List answers contracts.NotifyList for userID: up to limit notifications (0:
+// contracts.NotifyListDefault) older than before (0: the newest), only the unread ones when
+// unreadOnly is set.
+func (a *App) List(ctx context.Context, userID string, before uint64, limit int, unreadOnly bool) (Page, error) {
 	if limit == 0 {
 		limit = contracts.NotifyListDefault
 	}
-	items, err := a.reads.Page(ctx, userID, r.Before, limit+1, r.UnreadOnly)
+	items, err := a.reads.Page(ctx, userID, before, limit+1, unreadOnly)
 	if err != nil {
-		return contracts.NotifyListResp{}, err
+		return Page{}, err
 	}
 	_, last, err := a.reads.Unread(ctx, userID)
 	if err != nil {
-		return contracts.NotifyListResp{}, err
+		return Page{}, err
 	}
-	resp := contracts.NotifyListResp{Items: []contracts.NotificationItem{}, LastSeq: last}
+	resp := Page{LastSeq: last}
 	if len(items) > limit {
 		items = items[:limit]
 		resp.NextBefore = items[limit-1].Seq
 	}
-	for _, n := range items {
-		resp.Items = append(resp.Items, contracts.NotificationItem{Notification: View(n), Read: n.Read})
-	}
+	resp.Items = items
 	return resp, nil
 }
 
-// MarkRead marks the user's notifications read and returns the new unread count.
-func (a *App) MarkRead(ctx context.Context, userID string, r contracts.NotifyMarkReadReq) (contracts.NotifyUnread, error) {
-	if err := a.reads.MarkRead(ctx, userID, r.UpTo, r.Seqs); err != nil {
-		return contracts.NotifyUnread{}, err
+// Unread is a user's unread count and latest sequence.
+type Unread struct {
+	Unread  int64
+	LastSeq uint64
+}
+
+// MarkRead marks the user's notifications up to upTo, and those in seqs, read and returns the
+// new unread count.
+func (a *App) MarkRead(ctx context.Context, userID string, upTo uint64, seqs []uint64) (Unread, error) {
+	if err := a.reads.MarkRead(ctx, userID, upTo, seqs); err != nil {
+		return Unread{}, err
 	}
 	return a.UnreadCount(ctx, userID)
 }
 
 // UnreadCount answers contracts.NotifyUnreadCount for userID.
-func (a *App) UnreadCount(ctx context.Context, userID string) (contracts.NotifyUnread, error) {
+func (a *App) UnreadCount(ctx context.Context, userID string) (Unread, error) {
 	n, last, err := a.reads.Unread(ctx, userID)
-	return contracts.NotifyUnread{Unread: n, LastSeq: last}, err
-}
-
-// View is the contract form of a stored notification.
-func View(n domain.Notification) contracts.Notification {
-	return contracts.Notification{Seq: n.Seq, Kind: n.Kind, Title: n.Title, Body: n.Body, CreatedAt: n.CreatedAt.UTC(), Data: n.Data}
+	return Unread{Unread: n, LastSeq: last}, err
 }

@@ -32,9 +32,9 @@ func TestRecoverable(t *testing.T) {
 	}
 }
 
-func terminal() contracts.SubscriptionTerminalData {
-	return contracts.SubscriptionTerminalData{SubscriptionID: "s-1", ProductID: "p-1", ConsumerID: "c-1", SellerID: "v-1",
-		State: contracts.SubActive, AmountMinor: 1250, Currency: "EUR"}
+func terminal() domain.Terminal {
+	return domain.Terminal{SubscriptionID: "s-1", ProductID: "p-1", ConsumerID: "c-1", SellerID: "v-1",
+		AmountMinor: 1250, Currency: "EUR"}
 }
 
 func TestSubscriptionEndedGivesOneToEachPartyAndMailsTheConsumer(t *testing.T) {
@@ -58,7 +58,7 @@ func TestSubscriptionEndedGivesOneToEachPartyAndMailsTheConsumer(t *testing.T) {
 
 func TestCancelledWordsDependOnHistory(t *testing.T) {
 	d := terminal()
-	d.State, d.Reason, d.AmountMinor = contracts.SubCancelled, "seat_unavailable", 0
+	d.Reason, d.AmountMinor = "seat_unavailable", 0
 	n, err := domain.SubscriptionEnded(contracts.NotificationSubscriptionCancelled, d, domain.Product{})
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +88,7 @@ func TestSubscriptionEndedRejectsIDsThatAreNotTokens(t *testing.T) {
 
 func TestTermsChangedMailsTheFullTermsOncePerSubscriber(t *testing.T) {
 	terms := strings.Repeat("Clause. ", 100) + "THE END"
-	d := contracts.ProductTermsChangedData{ProductID: "p-1", SellerID: "v-1", TermsVersion: 3, PreviousVersion: 2, Terms: terms}
+	d := domain.Terms{ProductID: "p-1", TermsVersion: 3, Terms: terms}
 	n, err := domain.TermsChanged(d, domain.Product{Title: "Plan"}, []string{"c-1", "c-2", "c-1"})
 	if err != nil {
 		t.Fatal(err)

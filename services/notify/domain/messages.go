@@ -22,7 +22,7 @@ type Notices struct {
 // SubscriptionEnded is what a terminal saga event says: one notification to the consumer, one
 // to the seller, and a mail to the consumer. kind is contracts.NotificationSubscriptionActivated
 // or contracts.NotificationSubscriptionCancelled; p may be zero when the product is unknown.
-func SubscriptionEnded(kind string, d contracts.SubscriptionTerminalData, p Product) (Notices, error) {
+func SubscriptionEnded(kind string, d Terminal, p Product) (Notices, error) {
 	for _, f := range [][2]string{{"subscription_id", d.SubscriptionID}, {"consumer_id", d.ConsumerID}, {"seller_id", d.SellerID}} {
 		if !contracts.IsToken(f[1]) {
 			return Notices{}, contracts.ErrValidation.OnField(f[0], "%s %q is not a valid id", f[0], f[1])
@@ -79,7 +79,7 @@ func SubscriptionEnded(kind string, d contracts.SubscriptionTerminalData, p Prod
 
 // TermsChanged is what new terms say to the product's active subscribers: a notification with
 // an excerpt and a mail with the full new terms, to each of them.
-func TermsChanged(d contracts.ProductTermsChangedData, p Product, subscribers []string) (Notices, error) {
+func TermsChanged(d Terms, p Product, subscribers []string) (Notices, error) {
 	name := productName(p, d.ProductID)
 	key := contracts.NotificationTermsChanged + ":" + d.ProductID + ":v" + strconv.Itoa(d.TermsVersion)
 	data, _ := json.Marshal(contracts.NotificationRef{ProductID: d.ProductID, Role: contracts.RoleConsumer, TermsVersion: d.TermsVersion})

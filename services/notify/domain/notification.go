@@ -42,6 +42,26 @@ type Mail struct {
 	Body     string
 }
 
+// Terminal is how a subscription saga ended (subscription.activated or .cancelled), as far
+// as the notifications say it.
+type Terminal struct {
+	SubscriptionID string
+	ProductID      string
+	ConsumerID     string
+	SellerID       string
+	AmountMinor    int64 // charged (activated) or refunded (cancelled)
+	Currency       string
+	Reason         string // why it was cancelled
+	WasActive      bool   // cancelled after having been active
+}
+
+// Terms are a product's new terms (catalog.product_terms_changed).
+type Terms struct {
+	ProductID    string
+	TermsVersion int
+	Terms        string
+}
+
 // Product is what notify knows of a product, from the catalog's events, to name it in words.
 type Product struct {
 	ID       string

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/bus/host"
 	"github.com/moa-run/moa/bus/outbox"
 	"github.com/moa-run/moa/contracts"
-	"github.com/moa-run/moa/services/notify/adapters"
 	"github.com/moa-run/moa/services/notify/app"
 )
 
@@ -38,10 +38,12 @@ var (
 	}
 )
 
-// Deps is what the consumers need besides the app.
+// Deps is what the consumers need besides the app: the adapters they hand the app, which the
+// service's Start wires, so that ports depend on the app's interfaces only.
 type Deps struct {
-	Keep        int // notifications kept per user
-	Pusher      *adapters.Pusher
+	// Writer returns the app's writer on tx, the inbox's transaction of the event being handled.
+	Writer      func(tx pgx.Tx) app.Writer
+	Pusher      app.Pusher // nil: no pushes
 	WakeSender  func()
 	Concurrency int
 	Registry    prometheus.Registerer
@@ -52,30 +54,34 @@ func Consumers(a *app.App, d Deps) []host.Consumer {
 	sub := bus.NewEventMux()
 	bus.On(sub, contracts.SubscriptionActivated, func(ctx context.Context, e bus.Event[contracts.SubscriptionTerminalData]) error {
 		return effect(ctx, func(w app.Writer) (app.Effects, error) {
-			return a.SubscriptionEnded(ctx, w, contracts.NotificationSubscriptionActivated, e.Data)
+			return a.SubscriptionEnded(ctx, w, contracts.NotificationSubscriptionActivated, terminal(e.Data))
 		})
 	})
 	bus.On(sub, contracts.SubscriptionCancelled, func(ctx context.Context, e bus.Event[contracts.SubscriptionTerminalData]) error {
 		return effect(ctx, func(w app.Writer) (app.Effects, error) {
-			return a.SubscriptionEnded(ctx, w, contracts.NotificationSubscriptionCancelled, e.Data)
+			return a.SubscriptionEnded(ctx, w, contracts.NotificationSubscriptionCancelled, terminal(e.Data))
 		})
 	})
 
 	cat := bus.NewEventMux()
 	bus.On(cat, contracts.ProductCreated, func(ctx context.Context, e bus.Event[contracts.ProductCreatedData]) error {
-		return effect(ctx, func(w app.Writer) (app.Effects, error) { return app.Effects{}, a.ProductSeen(ctx, w, e.Data.Product) })
+		return effect(ctx, func(w app.Writer) (app.Effects, error) {
+			return app.Effects{}, a.ProductSeen(ctx, w, product(e.Data.Product))
+		})
 	})
 	bus.On(cat, contracts.ProductChanged, func(ctx context.Context, e bus.Event[contracts.ProductChangedData]) error {
-		return effect(ctx, func(w app.Writer) (app.Effects, error) { return app.Effects{}, a.ProductSeen(ctx, w, e.Data.Product) })
+		return effect(ctx, func(w app.Writer) (app.Effects, error) {
+			return app.Effects{}, a.ProductSeen(ctx, w, product(e.Data.Product))
+		})
 	})
 	bus.On(cat, contracts.ProductTermsChanged, func(ctx context.Context, e bus.Event[contracts.ProductTermsChangedData]) error {
-		return effect(ctx, func(w app.Writer) (app.Effects, error) { return a.TermsChanged(ctx, w, e.Data) })
+		return effect(ctx, func(w app.Writer) (app.Effects, error) { return a.TermsChanged(ctx, w, terms(e.Data)) })
 	})
 
 	dir := bus.NewEventMux()
 	bus.On(dir, contracts.AuthUserSignedUp, func(ctx context.Context, e bus.Event[contracts.UserSignedUp]) error {
 		return effect(ctx, func(w app.Writer) (app.Effects, error) {
-			if err := a.UserSignedUp(ctx, w, e.Data); err != nil {
+			if err := a.UserSignedUp(ctx, w, user(e.Data)); err != nil {
 				return app.Effects{}, err
 			}
 			return app.Effects{Mails: 1}, nil // mails waiting for this address are due now
@@ -90,7 +96,7 @@ func Consumers(a *app.App, d Deps) []host.Consumer {
 	}{{SubscriptionConsumer, sub.Handler()}, {CatalogConsumer, cat.Handler()}, {DirectoryConsumer, dir.Handler()}} {
 		dups := m.duplicates.WithLabelValues(c.spec.Durable)
 		// afterCommit runs outside the inbox, the writer inside its transaction.
-		cs = append(cs, host.Consumer{Spec: c.spec, Handler: writer(d.Keep)(c.h),
+		cs = append(cs, host.Consumer{Spec: c.spec, Handler: writer(d.Writer)(c.h),
 			Inbox: true, InboxOptions: []outbox.InboxOption{outbox.OnDuplicate(func(context.Context, *bus.Msg, string) { dups.Inc() })},
 			Options: []bus.ConsumeOption{bus.WithKey(bus.SubjectKey), bus.WithConcurrency(max(1, d.Concurrency)),
 				bus.WithConsumerMiddleware(afterCommit(d, m))}})
@@ -130,14 +136,14 @@ func afterCommit(d Deps, met *metrics) bus.Middleware {
 }
 
 // writer runs inside the inbox and hands the handler a Writer on the inbox's transaction.
-func writer(keep int) bus.Middleware {
+func writer(newWriter func(pgx.Tx) app.Writer) bus.Middleware {
 	return func(next bus.Handler) bus.Handler {
 		return func(ctx context.Context, m *bus.Msg) ([]byte, error) {
 			tx := outbox.Tx(ctx)
 			if tx == nil {
 				return nil, errors.New("notify: no inbox transaction")
 			}
-			return next(context.WithValue(ctx, writerKey{}, adapters.NewWriter(tx, keep)), m)
+			return next(context.WithValue(ctx, writerKey{}, newWriter(tx)), m)
 		}
 	}
 }
@@ -166,11 +172,28 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	return &metrics{
-		stored: adapters.RegisterCollector(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		stored: registerCollector(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "moa", Subsystem: "notify", Name: "notifications_total",
 			Help: "Notifications stored (and then pushed), by kind."}, []string{"kind"})),
-		duplicates: adapters.RegisterCollector(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		duplicates: registerCollector(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "moa", Subsystem: "notify", Name: "inbox_duplicates_total",
 			Help: "Events the inbox absorbed as already handled, by consumer."}, []string{"consumer"})),
 	}
+}
+
+// registerCollector registers c on reg, or returns the collector already registered under its
+// name (a service restarted on the same runtime); a nil reg registers nothing.
+func registerCollector[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if reg == nil {
+		return c
+	}
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+	}
+	return c
 }

@@ -1,6 +1,9 @@
 // Package ports puts the notify service on the bus: its endpoints, where the caller is always
 // the user of the verified access token, and its event consumers, which write through the inbox
-// and push after the commit.
+// and push after the commit. The wire types of contracts that come in (events, requests) and
+// go back (responses) are mapped here (wire.go), so the app and the domain never see them.
+// Ports depend on the app only: the adapters the consumers need (the writer on the inbox's
+// transaction, the pusher) come in through Deps, wired by the service's Start.
 package ports
 
 import (
@@ -44,22 +47,38 @@ func (e *Endpoints) user(ctx context.Context) string {
 
 func (e *Endpoints) since(ctx context.Context, r contracts.NotifySinceReq) (contracts.NotifySinceResp, error) {
 	u := e.user(ctx)
-	return e.app.Since(ctx, u, r.Since)
+	s, err := e.app.Since(ctx, u, r.Since)
+	if err != nil {
+		return contracts.NotifySinceResp{}, err
+	}
+	resp := contracts.NotifySinceResp{Items: make([]contracts.Notification, 0, len(s.Items)), Recoverable: s.Recoverable, LastSeq: s.LastSeq}
+	for _, n := range s.Items {
+		resp.Items = append(resp.Items, notificationView(n))
+	}
+	return resp, nil
 }
 
 func (e *Endpoints) list(ctx context.Context, r contracts.NotifyListReq) (contracts.NotifyListResp, error) {
 	u := e.user(ctx)
-	return e.app.List(ctx, u, r)
+	p, err := e.app.List(ctx, u, r.Before, r.Limit, r.UnreadOnly)
+	if err != nil {
+		return contracts.NotifyListResp{}, err
+	}
+	resp := contracts.NotifyListResp{Items: make([]contracts.NotificationItem, 0, len(p.Items)), NextBefore: p.NextBefore, LastSeq: p.LastSeq}
+	for _, n := range p.Items {
+		resp.Items = append(resp.Items, contracts.NotificationItem{Notification: notificationView(n), Read: n.Read})
+	}
+	return resp, nil
 }
 
 func (e *Endpoints) markRead(ctx context.Context, r contracts.NotifyMarkReadReq) (contracts.NotifyUnread, error) {
 	u := e.user(ctx)
-	return e.app.MarkRead(ctx, u, r)
+	return unreadView(e.app.MarkRead(ctx, u, r.UpTo, r.Seqs))
 }
 
 func (e *Endpoints) unread(ctx context.Context, _ contracts.Empty) (contracts.NotifyUnread, error) {
 	u := e.user(ctx)
-	return e.app.UnreadCount(ctx, u)
+	return unreadView(e.app.UnreadCount(ctx, u))
 }
 
 // devMailbox shows an operator every mail, and a signed-in user only the mails to their own
@@ -73,5 +92,13 @@ func (e *Endpoints) devMailbox(ctx context.Context, r contracts.DevMailboxReq) (
 			return contracts.DevMailbox{}, contracts.ErrForbidden.Msg("only your own mail (to: your address); the whole dev mailbox is for operators")
 		}
 	}
-	return e.app.DevMailbox(ctx, r)
+	mails, err := e.app.DevMailbox(ctx, r.To, r.Limit)
+	if err != nil {
+		return contracts.DevMailbox{}, err
+	}
+	out := contracts.DevMailbox{Items: make([]contracts.DevMail, 0, len(mails))}
+	for _, m := range mails {
+		out.Items = append(out.Items, devMailView(m))
+	}
+	return out, nil
 }

@@ -4,8 +4,8 @@ import (
 	"context"
 
 	"github.com/moa-run/moa/client"
-	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/services/subscription/app"
+	"github.com/moa-run/moa/services/subscription/domain"
 )
 
 // Catalog reads products through the catalog's typed client.
@@ -17,6 +17,10 @@ var _ app.Catalog = Catalog{}
 func NewCatalog(c *client.CatalogClient) Catalog { return Catalog{c: c} }
 
 // Product returns the product: the price and seller a subscription snapshots.
-func (c Catalog) Product(ctx context.Context, id string) (contracts.Product, error) {
-	return c.c.GetProduct(ctx, id)
+func (c Catalog) Product(ctx context.Context, id string) (domain.Product, error) {
+	p, err := c.c.GetProduct(ctx, id)
+	if err != nil {
+		return domain.Product{}, err
+	}
+	return domain.Product{ID: p.ID, SellerID: p.SellerID, PriceMinor: p.PriceAmount, Currency: p.Currency, Period: p.BillingPeriod}, nil
 }

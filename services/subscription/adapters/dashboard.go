@@ -14,6 +14,7 @@ import (
 	"github.com/moa-run/moa/bus/outbox"
 	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/services/subscription/app"
+	"github.com/moa-run/moa/services/subscription/domain"
 )
 
 // Dashboard is the sellers' projection on PostgreSQL. Every fact (a subscription activated,
@@ -69,11 +70,11 @@ func count(ctx context.Context, tx pgx.Tx, subscriptionID, fact string, d delta)
 	return nil
 }
 
-func activated(ctx context.Context, tx pgx.Tx, d contracts.SubscriptionTerminalData) error {
+func activated(ctx context.Context, tx pgx.Tx, d domain.Terminal) error {
 	return count(ctx, tx, d.SubscriptionID, "activated", delta{productID: d.ProductID, sellerID: d.SellerID, currency: d.Currency, active: 1})
 }
 
-func cancelled(ctx context.Context, tx pgx.Tx, d contracts.SubscriptionTerminalData) error {
+func cancelled(ctx context.Context, tx pgx.Tx, d domain.Terminal) error {
 	x := delta{productID: d.ProductID, sellerID: d.SellerID, currency: d.Currency, failed: 1}
 	if d.WasActive {
 		x = delta{productID: d.ProductID, sellerID: d.SellerID, currency: d.Currency, active: -1, churned: 1}
@@ -83,43 +84,43 @@ func cancelled(ctx context.Context, tx pgx.Tx, d contracts.SubscriptionTerminalD
 
 // Revenue comes from billing's events, so it is what was charged and refunded, including a
 // saga that timed out after its charge (refunded in full) — never a price taken on trust.
-func charged(ctx context.Context, tx pgx.Tx, d contracts.PaymentData) error {
+func charged(ctx context.Context, tx pgx.Tx, d domain.Payment) error {
 	return count(ctx, tx, d.SubscriptionID, "charged", delta{productID: d.ProductID, currency: d.Currency, revenue: d.AmountMinor})
 }
 
-func refunded(ctx context.Context, tx pgx.Tx, d contracts.PaymentData) error {
+func refunded(ctx context.Context, tx pgx.Tx, d domain.Payment) error {
 	return count(ctx, tx, d.SubscriptionID, "refunded", delta{productID: d.ProductID, currency: d.Currency, revenue: -d.AmountMinor})
 }
 
 // Activated counts an activation.
-func (p *Dashboard) Activated(ctx context.Context, d contracts.SubscriptionTerminalData) error {
+func (p *Dashboard) Activated(ctx context.Context, d domain.Terminal) error {
 	return p.inTx(ctx, func(tx pgx.Tx) error { return activated(ctx, tx, d) })
 }
 
 // Cancelled counts a cancellation: churn when it had been active, a failure otherwise.
-func (p *Dashboard) Cancelled(ctx context.Context, d contracts.SubscriptionTerminalData) error {
+func (p *Dashboard) Cancelled(ctx context.Context, d domain.Terminal) error {
 	return p.inTx(ctx, func(tx pgx.Tx) error { return cancelled(ctx, tx, d) })
 }
 
 // Charged adds a successful charge to the revenue.
-func (p *Dashboard) Charged(ctx context.Context, d contracts.PaymentData) error {
+func (p *Dashboard) Charged(ctx context.Context, d domain.Payment) error {
 	return p.inTx(ctx, func(tx pgx.Tx) error { return charged(ctx, tx, d) })
 }
 
 // Refunded takes a refund off the revenue.
-func (p *Dashboard) Refunded(ctx context.Context, d contracts.PaymentData) error {
+func (p *Dashboard) Refunded(ctx context.Context, d domain.Payment) error {
 	return p.inTx(ctx, func(tx pgx.Tx) error { return refunded(ctx, tx, d) })
 }
 
 // BySeller returns a seller's rows, by product id.
-func (p *Dashboard) BySeller(ctx context.Context, sellerID string) ([]contracts.Dashboard, error) {
+func (p *Dashboard) BySeller(ctx context.Context, sellerID string) ([]app.DashboardRow, error) {
 	rows, err := p.pool.Query(ctx, `SELECT product_id, seller_id, active_subscribers, revenue_minor, currency, churned, failed
 		FROM dashboard WHERE seller_id = $1 ORDER BY product_id`, sellerID)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (contracts.Dashboard, error) {
-		var d contracts.Dashboard
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (app.DashboardRow, error) {
+		var d app.DashboardRow
 		err := r.Scan(&d.ProductID, &d.SellerID, &d.ActiveSubscribers, &d.RevenueMinor, &d.Currency, &d.Churned, &d.Failed)
 		return d, err
 	})
@@ -138,10 +139,10 @@ var Replayed = []struct {
 // streams, in one transaction: readers see the old numbers until the new ones are complete,
 // and the live consumers wait on the truncated tables meanwhile, then find the facts the
 // replay counted already there.
-func (p *Dashboard) Rebuild(ctx context.Context) (contracts.RebuildResult, error) {
-	var res contracts.RebuildResult
+func (p *Dashboard) Rebuild(ctx context.Context) (app.Rebuilt, error) {
+	var res app.Rebuilt
 	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		res = contracts.RebuildResult{}
+		res = app.Rebuilt{}
 		if _, err := tx.Exec(ctx, `TRUNCATE dashboard, dashboard_facts`); err != nil {
 			return err
 		}
@@ -166,18 +167,18 @@ func ApplyEnvelope(ctx context.Context, tx pgx.Tx, env contracts.Envelope) error
 			return nil // a corrupt event was dead-lettered live; the replay skips it too
 		}
 		if env.Type == contracts.SubscriptionActivated.Type() {
-			return activated(ctx, tx, d)
+			return activated(ctx, tx, terminalFact(d))
 		}
-		return cancelled(ctx, tx, d)
+		return cancelled(ctx, tx, terminalFact(d))
 	case contracts.PaymentSucceededEvent.Type(), contracts.RefundIssuedEvent.Type():
 		var d contracts.PaymentData
 		if err := json.Unmarshal(env.Data, &d); err != nil {
 			return nil
 		}
 		if env.Type == contracts.PaymentSucceededEvent.Type() {
-			return charged(ctx, tx, d)
+			return charged(ctx, tx, paymentFact(d))
 		}
-		return refunded(ctx, tx, d)
+		return refunded(ctx, tx, paymentFact(d))
 	}
 	return nil
 }

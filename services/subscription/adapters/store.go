@@ -66,7 +66,7 @@ func (st *Store) Create(ctx context.Context, s domain.Subscription) (domain.Subs
 		if err != nil {
 			return err
 		}
-		_, err = outbox.Emit(ctx, tx, Source, contracts.SubscriptionRequested, s.ID, s.Requested())
+		_, err = outbox.Emit(ctx, tx, Source, contracts.SubscriptionRequested, s.ID, requestedData(s))
 		return err
 	})
 	var pe *pgconn.PgError
@@ -180,11 +180,11 @@ func emit(ctx context.Context, tx pgx.Tx, out domain.Outcome) error {
 	var err error
 	switch out.Emit {
 	case domain.EmitActivated:
-		_, err = outbox.Emit(ctx, tx, Source, contracts.SubscriptionActivated, n.ID, n.Terminal())
+		_, err = outbox.Emit(ctx, tx, Source, contracts.SubscriptionActivated, n.ID, terminalData(n.Terminal()))
 	case domain.EmitCancelled:
-		_, err = outbox.Emit(ctx, tx, Source, contracts.SubscriptionCancelled, n.ID, n.Terminal())
+		_, err = outbox.Emit(ctx, tx, Source, contracts.SubscriptionCancelled, n.ID, terminalData(n.Terminal()))
 	case domain.EmitCancelRequested:
-		_, err = outbox.Emit(ctx, tx, Source, contracts.SubscriptionCancelRequested, n.ID, n.CancelRequested())
+		_, err = outbox.Emit(ctx, tx, Source, contracts.SubscriptionCancelRequested, n.ID, cancelRequestedData(n))
 	}
 	return err
 }
@@ -237,9 +237,9 @@ func renudge(ctx context.Context, tx pgx.Tx, s domain.Subscription) error {
 	var err error
 	switch s.State {
 	case domain.Pending:
-		_, err = outbox.Emit(ctx, tx, Source, contracts.SubscriptionRequested, s.ID, s.Requested())
+		_, err = outbox.Emit(ctx, tx, Source, contracts.SubscriptionRequested, s.ID, requestedData(s))
 	case domain.Cancelling:
-		_, err = outbox.Emit(ctx, tx, Source, contracts.SubscriptionCancelRequested, s.ID, s.CancelRequested())
+		_, err = outbox.Emit(ctx, tx, Source, contracts.SubscriptionCancelRequested, s.ID, cancelRequestedData(s))
 	}
 	return err
 }

@@ -1,7 +1,9 @@
 // Package app holds the subscription service's use cases: subscribe and cancel (commands that
 // start or compensate a saga), the saga steps driven by other services' events, the sweeper
 // that drives stuck sagas on, the dashboard projection and the queries. Storage and the
-// catalog are interfaces implemented in adapters.
+// catalog are interfaces implemented in adapters. The use cases speak domain types: contracts'
+// wire types (endpoint requests and responses, event bodies) are mapped in ports (what comes
+// in) and adapters (what goes out, and what the catalog answers).
 package app
 
 import (
@@ -43,18 +45,37 @@ type Store interface {
 // Projection is the dashboard read model. Each Apply counts its fact once per subscription:
 // repeating one (a re-emitted step, a replay) changes nothing.
 type Projection interface {
-	Activated(ctx context.Context, d contracts.SubscriptionTerminalData) error
-	Cancelled(ctx context.Context, d contracts.SubscriptionTerminalData) error
-	Charged(ctx context.Context, d contracts.PaymentData) error
-	Refunded(ctx context.Context, d contracts.PaymentData) error
-	BySeller(ctx context.Context, sellerID string) ([]contracts.Dashboard, error)
+	Activated(ctx context.Context, t domain.Terminal) error
+	Cancelled(ctx context.Context, t domain.Terminal) error
+	Charged(ctx context.Context, p domain.Payment) error
+	Refunded(ctx context.Context, p domain.Payment) error
+	// BySeller returns a seller's rows, by product id.
+	BySeller(ctx context.Context, sellerID string) ([]DashboardRow, error)
 	// Rebuild empties the projection and replays every event of the streams it is fed by.
-	Rebuild(ctx context.Context) (contracts.RebuildResult, error)
+	Rebuild(ctx context.Context) (Rebuilt, error)
+}
+
+// DashboardRow is the seller's dashboard for one product.
+type DashboardRow struct {
+	ProductID         string
+	SellerID          string
+	ActiveSubscribers int64
+	RevenueMinor      int64 // charged minus refunded
+	Currency          string
+	Churned           int64 // cancelled after having been active
+	Failed            int64 // never became active
+}
+
+// Rebuilt is what a rebuild of the projection did.
+type Rebuilt struct {
+	Events   int64 // events replayed from the streams
+	Products int64 // dashboard rows after the rebuild
 }
 
 // Catalog is what subscribe needs to know about a product.
 type Catalog interface {
-	Product(ctx context.Context, id string) (contracts.Product, error)
+	// Product returns the product, or contracts.ErrNotFound.
+	Product(ctx context.Context, id string) (domain.Product, error)
 }
 
 // Metrics are the saga's counters; adapters back them with Prometheus.

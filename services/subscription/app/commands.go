@@ -37,7 +37,7 @@ func (a *App) Subscribe(ctx context.Context, actor Actor, productID, idempotency
 	now := a.now()
 	s := domain.Subscription{
 		ID: a.newID(), ProductID: p.ID, ConsumerID: actor.UserID, SellerID: p.SellerID, State: domain.Pending,
-		PriceMinor: p.PriceAmount, Currency: p.Currency, Period: p.BillingPeriod, IdempotencyKey: idempotencyKey,
+		PriceMinor: p.PriceMinor, Currency: p.Currency, Period: p.Period, IdempotencyKey: idempotencyKey,
 		CreatedAt: now, UpdatedAt: now,
 	}
 	s, existing, err := a.store.Create(ctx, s)

@@ -32,33 +32,29 @@ func (a *App) Mine(ctx context.Context, actor Actor) ([]domain.Subscription, err
 
 // Subscribers lists the consumers with an ACTIVE subscription to a product. A service calls
 // it without a user (service is true: notify mailing subscribers about new terms); a user
-// must be the product's seller.
-func (a *App) Subscribers(ctx context.Context, actor Actor, service bool, productID string) (contracts.Subscribers, error) {
+// must be the product's seller. The consumer ids come sorted.
+func (a *App) Subscribers(ctx context.Context, actor Actor, service bool, productID string) ([]string, error) {
 	consumers, sellers, err := a.store.ActiveConsumers(ctx, productID)
 	if err != nil {
-		return contracts.Subscribers{}, err
+		return nil, err
 	}
 	if !service {
 		for _, s := range sellers {
 			if s != actor.UserID {
-				return contracts.Subscribers{}, contracts.ErrForbidden.Msg("only the product's seller sees its subscribers")
+				return nil, contracts.ErrForbidden.Msg("only the product's seller sees its subscribers")
 			}
 		}
 	}
 	slices.Sort(consumers)
-	return contracts.Subscribers{ProductID: productID, ConsumerIDs: consumers}, nil
+	return consumers, nil
 }
 
 // Dashboard is the calling seller's projection, one row per product.
-func (a *App) Dashboard(ctx context.Context, actor Actor) (contracts.DashboardList, error) {
+func (a *App) Dashboard(ctx context.Context, actor Actor) ([]DashboardRow, error) {
 	if actor.Role != contracts.RoleSeller {
-		return contracts.DashboardList{}, contracts.ErrForbidden.Msg("the dashboard is for seller accounts")
+		return nil, contracts.ErrForbidden.Msg("the dashboard is for seller accounts")
 	}
-	items, err := a.proj.BySeller(ctx, actor.UserID)
-	if items == nil {
-		items = []contracts.Dashboard{}
-	}
-	return contracts.DashboardList{Items: items}, err
+	return a.proj.BySeller(ctx, actor.UserID)
 }
 
 // Project feeds the dashboard. Facts are counted once per subscription however often their
@@ -66,16 +62,11 @@ func (a *App) Dashboard(ctx context.Context, actor Actor) (contracts.DashboardLi
 func (a *App) Project() Projection { return a.proj }
 
 // RebuildDashboard empties the projection and replays the streams into it.
-func (a *App) RebuildDashboard(ctx context.Context) (contracts.RebuildResult, error) {
+func (a *App) RebuildDashboard(ctx context.Context) (Rebuilt, error) {
 	start := time.Now()
 	r, err := a.proj.Rebuild(ctx)
 	if err == nil {
 		a.log.Info("dashboard rebuilt", "events", r.Events, "products", r.Products, "took", time.Since(start))
 	}
 	return r, err
-}
-
-func secondsDuration(s int64) time.Duration {
-	const maxSeconds = int64(1<<63-1) / int64(time.Second)
-	return time.Duration(min(s, maxSeconds)) * time.Second
 }

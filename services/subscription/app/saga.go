@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/services/subscription/domain"
@@ -75,24 +76,15 @@ func (a *App) Sweep(ctx context.Context) (SweepReport, error) {
 	return rep, nil
 }
 
-// StuckSagas lists the sagas in progress for longer than olderThan (0: StuckAfter).
-func (a *App) StuckSagas(ctx context.Context, r contracts.StuckSagasRequest) (contracts.StuckSagas, error) {
+// StuckSagas counts the sagas in progress for longer than olderThan (0: StuckAfter) and lists
+// up to limit of them (0: 100), oldest first.
+func (a *App) StuckSagas(ctx context.Context, olderThan time.Duration, limit int) (int64, []domain.Subscription, error) {
 	age := a.cfg.StuckAfter
-	if r.OlderThanSeconds > 0 {
-		age = secondsDuration(r.OlderThanSeconds)
+	if olderThan > 0 {
+		age = olderThan
 	}
-	limit := r.Limit
 	if limit == 0 {
 		limit = 100
 	}
-	n, subs, err := a.store.Stuck(ctx, a.now().Add(-age), limit)
-	if err != nil {
-		return contracts.StuckSagas{}, err
-	}
-	out := contracts.StuckSagas{Count: n, Items: make([]contracts.StuckSaga, 0, len(subs))}
-	for _, s := range subs {
-		out.Items = append(out.Items, contracts.StuckSaga{ID: s.ID, ProductID: s.ProductID, ConsumerID: s.ConsumerID,
-			State: s.State, Reason: s.Reason, Nudges: s.Nudges, Since: s.UpdatedAt})
-	}
-	return out, nil
+	return a.store.Stuck(ctx, a.now().Add(-age), limit)
 }

@@ -60,39 +60,46 @@ type Subscription struct {
 // InProgress reports whether the saga is still running (not ACTIVE or CANCELLED).
 func (s Subscription) InProgress() bool { return s.State == Pending || s.State == Cancelling }
 
-// View is the wire form.
-func (s Subscription) View() contracts.Subscription {
-	return contracts.Subscription{
-		ID: s.ID, ProductID: s.ProductID, ConsumerID: s.ConsumerID, SellerID: s.SellerID, State: s.State,
-		PriceMinor: s.PriceMinor, Currency: s.Currency, Period: s.Period, Reason: s.Reason,
-		RefundMinor: s.RefundMinor, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, ActiveUntil: s.ActiveUntil,
-	}
-}
-
-// Terminal is the body of the terminal event a transition into ACTIVE or CANCELLED emits.
-func (s Subscription) Terminal() contracts.SubscriptionTerminalData {
+// Terminal is what a transition into ACTIVE or CANCELLED tells the other services (the
+// terminal events' body): what was charged on activation, what was refunded on cancellation.
+func (s Subscription) Terminal() Terminal {
 	amount := s.ChargedMinor
 	if s.State == Cancelled {
 		amount = s.RefundMinor
 	}
-	return contracts.SubscriptionTerminalData{
+	return Terminal{
 		SubscriptionID: s.ID, ProductID: s.ProductID, ConsumerID: s.ConsumerID, SellerID: s.SellerID,
 		State: s.State, AmountMinor: amount, Currency: s.Currency, Reason: s.Reason, WasActive: s.WasActive,
 	}
 }
 
-// Requested is the body of subscription.requested.
-func (s Subscription) Requested() contracts.SubscriptionRequestedData {
-	return contracts.SubscriptionRequestedData{
-		SubscriptionID: s.ID, ProductID: s.ProductID, ConsumerID: s.ConsumerID, SellerID: s.SellerID,
-		PriceMinor: s.PriceMinor, Currency: s.Currency, Period: s.Period,
-	}
+// Terminal is a saga's end: emitted as subscription.activated or subscription.cancelled, and
+// counted by the dashboard when it comes back.
+type Terminal struct {
+	SubscriptionID string
+	ProductID      string
+	ConsumerID     string
+	SellerID       string
+	State          State
+	AmountMinor    int64 // charged (activated) or refunded (cancelled)
+	Currency       string
+	Reason         string
+	WasActive      bool // cancelled after having been active (churn)
 }
 
-// CancelRequested is the body of subscription.cancel_requested.
-func (s Subscription) CancelRequested() contracts.SubscriptionCancelRequestedData {
-	return contracts.SubscriptionCancelRequestedData{
-		SubscriptionID: s.ID, ProductID: s.ProductID, ConsumerID: s.ConsumerID, SellerID: s.SellerID,
-		RefundMinor: s.RefundMinor, Currency: s.Currency,
-	}
+// Payment is a charge or a refund billing reported, as the dashboard counts it.
+type Payment struct {
+	SubscriptionID string
+	ProductID      string
+	AmountMinor    int64
+	Currency       string
+}
+
+// Product is what a subscription snapshots of its product when it starts.
+type Product struct {
+	ID         string
+	SellerID   string
+	PriceMinor int64
+	Currency   string
+	Period     contracts.BillingPeriod
 }

@@ -82,16 +82,16 @@ func DashboardFeed(a *app.App) bus.Handler {
 	p := a.Project()
 	mux := bus.NewEventMux()
 	bus.On(mux, contracts.SubscriptionActivated, func(ctx context.Context, e bus.Event[contracts.SubscriptionTerminalData]) error {
-		return p.Activated(ctx, e.Data)
+		return p.Activated(ctx, terminal(e.Data))
 	})
 	bus.On(mux, contracts.SubscriptionCancelled, func(ctx context.Context, e bus.Event[contracts.SubscriptionTerminalData]) error {
-		return p.Cancelled(ctx, e.Data)
+		return p.Cancelled(ctx, terminal(e.Data))
 	})
 	bus.On(mux, contracts.PaymentSucceededEvent, func(ctx context.Context, e bus.Event[contracts.PaymentData]) error {
-		return p.Charged(ctx, e.Data)
+		return p.Charged(ctx, payment(e.Data))
 	})
 	bus.On(mux, contracts.RefundIssuedEvent, func(ctx context.Context, e bus.Event[contracts.PaymentData]) error {
-		return p.Refunded(ctx, e.Data)
+		return p.Refunded(ctx, payment(e.Data))
 	})
 	return mux.Handler()
 }

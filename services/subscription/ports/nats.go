@@ -1,10 +1,13 @@
 // Package ports exposes the subscription service on the bus: its endpoints (the caller's
 // identity verified from the access token the request carries, never read from a body) and
 // its event consumers (the saga steps and the dashboard projection, each through the inbox).
+// The wire types of contracts that come in and go back out are mapped here (wire.go), so the
+// app and the domain never see them.
 package ports
 
 import (
 	"context"
+	"time"
 
 	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/client/authn"
@@ -67,7 +70,7 @@ func (e *Endpoints) mine(ctx context.Context, _ contracts.Empty) (contracts.Subs
 	}
 	out := contracts.SubscriptionList{Items: make([]contracts.Subscription, 0, len(subs))}
 	for _, s := range subs {
-		out.Items = append(out.Items, s.View())
+		out.Items = append(out.Items, subscriptionView(s))
 	}
 	return out, nil
 }
@@ -81,31 +84,66 @@ func (e *Endpoints) cancel(ctx context.Context, r contracts.SubscriptionRef) (co
 // subscribers serves the seller (with a token) and services (without one: the internal bus
 // is trusted, the edge does not route this endpoint to anonymous clients).
 func (e *Endpoints) subscribers(ctx context.Context, r contracts.ProductRefID) (contracts.Subscribers, error) {
-	if _, user := bus.Caller(ctx); !user {
-		return e.app.Subscribers(ctx, app.Actor{}, true, r.ProductID)
+	actor, service := app.Actor{}, true
+	if _, user := bus.Caller(ctx); user {
+		actor, service = e.actor(ctx), false
 	}
-	return e.app.Subscribers(ctx, e.actor(ctx), false, r.ProductID)
+	consumers, err := e.app.Subscribers(ctx, actor, service, r.ProductID)
+	if err != nil {
+		return contracts.Subscribers{}, err
+	}
+	return contracts.Subscribers{ProductID: r.ProductID, ConsumerIDs: consumers}, nil
 }
 
 func (e *Endpoints) dashboard(ctx context.Context, _ contracts.Empty) (contracts.DashboardList, error) {
 	a := e.actor(ctx)
-	return e.app.Dashboard(ctx, a)
+	rows, err := e.app.Dashboard(ctx, a)
+	if err != nil {
+		return contracts.DashboardList{}, err
+	}
+	out := contracts.DashboardList{Items: make([]contracts.Dashboard, 0, len(rows))}
+	for _, d := range rows {
+		out.Items = append(out.Items, dashboardView(d))
+	}
+	return out, nil
 }
 
 // The operator endpoints require an operator token (from auth.v1.operator_token; declared
 // in contracts, checked by the bus): being on the bus is not enough, and an edge mistake
 // routing them cannot expose them to end users.
 func (e *Endpoints) stuck(ctx context.Context, r contracts.StuckSagasRequest) (contracts.StuckSagas, error) {
-	return e.app.StuckSagas(ctx, r)
+	var age time.Duration // 0: the app's StuckAfter
+	if r.OlderThanSeconds > 0 {
+		age = secondsDuration(r.OlderThanSeconds)
+	}
+	n, subs, err := e.app.StuckSagas(ctx, age, r.Limit)
+	if err != nil {
+		return contracts.StuckSagas{}, err
+	}
+	out := contracts.StuckSagas{Count: n, Items: make([]contracts.StuckSaga, 0, len(subs))}
+	for _, s := range subs {
+		out.Items = append(out.Items, stuckView(s))
+	}
+	return out, nil
 }
 
 func (e *Endpoints) rebuild(ctx context.Context, _ contracts.Empty) (contracts.RebuildResult, error) {
-	return e.app.RebuildDashboard(ctx)
+	r, err := e.app.RebuildDashboard(ctx)
+	if err != nil {
+		return contracts.RebuildResult{}, err
+	}
+	return contracts.RebuildResult{Events: r.Events, Products: r.Products}, nil
 }
 
 func view(s domain.Subscription, err error) (contracts.Subscription, error) {
 	if err != nil {
 		return contracts.Subscription{}, err
 	}
-	return s.View(), nil
+	return subscriptionView(s), nil
+}
+
+// secondsDuration is s seconds, saturating instead of overflowing.
+func secondsDuration(s int64) time.Duration {
+	const maxSeconds = int64(1<<63-1) / int64(time.Second)
+	return time.Duration(min(s, maxSeconds)) * time.Second
 }
