@@ -34,16 +34,6 @@ const (
 	servicesPath  = "github.com/moa-run/moa/services/"
 )
 
-// pending lists services still being migrated to the layering rule; their domain/ and app/
-// are not checked for DTO use yet. Remove an entry once its service is migrated; the set must
-// end up empty.
-// TODO(issue 11): pending — remove at merge once chat, notify and subscription are migrated.
-var pending = map[string]bool{
-	"chat":         true,
-	"notify":       true,
-	"subscription": true,
-}
-
 // dtoTypes returns the names of the wire DTO types: every struct type declared in package
 // contracts that is reachable from an endpoint's request or response or an event's data,
 // through struct fields, slices, arrays, pointers and maps. Named non-struct types (string
@@ -153,9 +143,6 @@ func TestDomainAndAppNameNoDTO(t *testing.T) {
 	fset := token.NewFileSet()
 	var bad []string
 	for _, svc := range serviceDirs(t) {
-		if pending[svc] {
-			continue
-		}
 		for _, layer := range []string{"domain", "app"} {
 			goFiles(t, fset, filepath.Join(svc, layer), false, func(path string, f *ast.File) {
 				local := contractsName(f)
@@ -226,5 +213,35 @@ func TestServicesImportNoOtherService(t *testing.T) {
 	}
 	if len(bad) > 0 {
 		t.Errorf("a service imports another service (share through contracts/ only):\n  %s", strings.Join(bad, "\n  "))
+	}
+}
+
+// The hexagon's sides meet only in the composition root: ports (endpoints, consumers) drive
+// app, adapters implement app's interfaces, and Start wires one to the other. Neither domain
+// nor app nor ports may import adapters, and domain imports nothing of its service.
+func TestLayersImportInward(t *testing.T) {
+	forbidden := map[string][]string{ // layer → the service's layers it must not import
+		"domain": {"app", "adapters", "ports"},
+		"app":    {"adapters", "ports"},
+		"ports":  {"adapters"},
+	}
+	fset := token.NewFileSet()
+	var bad []string
+	for _, svc := range serviceDirs(t) {
+		for layer, never := range forbidden {
+			goFiles(t, fset, filepath.Join(svc, layer), false, func(path string, f *ast.File) {
+				for _, imp := range f.Imports {
+					p, _ := strconv.Unquote(imp.Path.Value)
+					for _, n := range never {
+						if p == servicesPath+svc+"/"+n || strings.HasPrefix(p, servicesPath+svc+"/"+n+"/") {
+							bad = append(bad, fmt.Sprintf("%s: %s imports %s", fset.Position(imp.Pos()), layer, p))
+						}
+					}
+				}
+			})
+		}
+	}
+	if len(bad) > 0 {
+		t.Errorf("a layer imports outward (wire the sides together in the service's Start):\n  %s", strings.Join(bad, "\n  "))
 	}
 }
