@@ -52,11 +52,14 @@
 //	s.Postgres.QueryRow(...)                             // assertions on the store
 //	s.Restart(t)                                         // stop, start on the same Env
 //	r := s.Replica(t)                                    // a second instance
+//	in := s.Pushes(t, user.UserID)                       // what push.user.<id> delivers
+//	in.NextOf(t, contracts.PushTopicChatMessage, &msg)   // the next push on a topic
 //
 // Service takes the service's start function as it is: Start returning
 // bus.Component, or one returning the service's own component type, which
 // then is Kit.Component's type. Without a token issuer (auth, which serves
-// its own keys) set With.NoIssuer. A test that starts an instance by hand
+// its own keys) set With.NoIssuer. A test that takes the document store down
+// and up again gives the service its own server with With.MongoURL. A test that starts an instance by hand
 // (to see a bad configuration refused) takes a fresh connection from
 // Runtime(t, s.NATS).
 //

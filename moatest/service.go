@@ -29,6 +29,10 @@ type With struct {
 	// Mongo gives the service a database of its own on the document store (Env.MongoURL,
 	// Env.MongoDatabase) and the test a handle on it (Kit.Mongo).
 	Mongo bool
+	// MongoURL puts the service's database on this server instead of the shared one (implies
+	// Mongo): a document store the test stops and starts itself. The test owns that server,
+	// so the kit leaves the database on it be when the test ends.
+	MongoURL string
 	// Settings are the service's settings by key as Start reads them, without the
 	// MOA_<SERVICE>_ prefix: {"CACHE_TTL": "1s"}.
 	Settings map[string]string
@@ -102,10 +106,13 @@ func Service[C bus.Component](t testing.TB, start func(context.Context, bus.Env)
 		t.Cleanup(pool.Close)
 		k.Postgres = pool
 	}
-	if w.Mongo {
-		k.Env.MongoURL = Mongo(t)
+	if w.Mongo || w.MongoURL != "" {
+		k.Env.MongoURL = w.MongoURL
+		if k.Env.MongoURL == "" {
+			k.Env.MongoURL = Mongo(t)
+		}
 		k.Env.MongoDatabase = uniqueName(t, "svc_", 63)
-		k.Mongo = mongoDatabase(t, k.Env.MongoURL, k.Env.MongoDatabase)
+		k.Mongo = mongoDatabase(t, k.Env.MongoURL, k.Env.MongoDatabase, w.MongoURL == "")
 	}
 	if !w.NoIssuer {
 		k.Issuer = authntest.NewIssuer(t, k.Runtime)
@@ -210,8 +217,9 @@ func runtime(t testing.TB, n *NATSServer, log *slog.Logger) *bus.Runtime {
 	return rt
 }
 
-// mongoDatabase connects to uri and returns database name, dropped when the test ends.
-func mongoDatabase(t testing.TB, uri, name string) *mongo.Database {
+// mongoDatabase connects to uri and returns database name, dropped when the test ends if drop
+// is set. A server the test owns may be down by then, and a drop would wait out the timeout.
+func mongoDatabase(t testing.TB, uri, name string, drop bool) *mongo.Database {
 	t.Helper()
 	mc, err := mongo.Connect(options.Client().ApplyURI(uri))
 	if err != nil {
@@ -221,7 +229,9 @@ func mongoDatabase(t testing.TB, uri, name string) *mongo.Database {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), mongoTimeout)
 		defer cancel()
-		_ = db.Drop(ctx) // best effort: an embedded store goes with the test anyway
+		if drop {
+			_ = db.Drop(ctx) // best effort: an embedded store goes with the test anyway
+		}
 		_ = mc.Disconnect(ctx)
 	})
 	return db
