@@ -44,7 +44,7 @@ func BenchmarkSendToRecipient(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	nc := f.nats.Conn(b)
+	nc := f.NATS.Conn(b)
 	_, err = nc.Subscribe(sub, func(m *nats.Msg) {
 		now := time.Now()
 		var p struct {

@@ -2,95 +2,53 @@ package chat_test
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
-	"github.com/nats-io/nats.go"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/client"
-	"github.com/moa-run/moa/client/authn/authntest"
 	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/moatest"
 	"github.com/moa-run/moa/services/chat"
 )
 
-// fixture is one chat service on the harness: embedded NATS, embedded FerretDB, a test token
-// issuer standing in for the auth service, a stand-in for the catalog's get_product, and the
-// typed client the tests drive the service with.
+// fixture is one chat service on the service kit (embedded NATS and FerretDB, a test token
+// issuer standing in for the auth service), a stand-in for the catalog's get_product, and the
+// typed client the tests drive the service with. Kit.Mongo is for assertions on what is
+// stored, never to drive the service.
 type fixture struct {
+	*moatest.Kit[bus.Component]
 	t       testing.TB
-	nats    *moatest.NATSServer
-	rt      *bus.Runtime
-	iss     *authntest.Issuer
 	chat    *client.ChatClient
 	catalog *fakeCatalog
-	env     bus.Env
-	db      *mongo.Database // for assertions on what is stored, never to drive the service
 }
 
 func start(t testing.TB) *fixture {
-	return startOn(t, moatest.Mongo(t))
+	t.Helper()
+	return startWith(t, moatest.With{Mongo: true})
 }
 
-// startOn starts the fixture with the chat's database on the MongoDB server at uri.
+// startOn starts the fixture with the chat's database on the MongoDB server at uri, which the
+// test stops and starts itself.
 func startOn(t testing.TB, uri string) *fixture {
 	t.Helper()
-	ns := moatest.NATS(t)
-	rt, err := bus.New(ns.Conn(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = rt.Close(ctx, false)
-	})
-	f := &fixture{t: t, nats: ns, rt: rt, iss: authntest.NewIssuer(t, rt), chat: client.NewChatClient(rt.Client())}
-	f.catalog = serveCatalog(t, rt)
-	f.env = bus.Env{
-		Runtime: rt, MongoURL: uri,
-		MongoDatabase: "chat_" + uuid.NewString()[:8], // unique even on a shared MOA_TEST_MONGO_URL
-		Setting:       func(string) string { return "" },
-		Declared:      chat.Settings,
-	}
-	f.startService(t)
-	mc, err := mongo.Connect(options.Client().ApplyURI(uri))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = mc.Disconnect(context.Background()) })
-	f.db = mc.Database(f.env.MongoDatabase)
-	return f
+	return startWith(t, moatest.With{MongoURL: uri})
 }
 
-// startService starts (or restarts) the service and stops it at the end of the test.
-func (f *fixture) startService(t testing.TB) bus.Component {
+func startWith(t testing.TB, w moatest.With) *fixture {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	comp, err := chat.Start(ctx, f.env)
-	if err != nil {
-		t.Fatalf("chat.Start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = comp.Stop(ctx)
-	})
-	return comp
+	w.Declared = chat.Settings
+	k := moatest.Service(t, chat.Start, w)
+	// The catalog is another service: it answers on a connection of its own.
+	return &fixture{Kit: k, t: t, chat: k.Client.Chat, catalog: serveCatalog(t, moatest.Runtime(t, k.NATS))}
 }
 
 // as returns a context acting for p.
 func (f *fixture) as(p contracts.Principal) context.Context {
-	return f.iss.Context(context.Background(), p)
+	return f.As(context.Background(), p)
 }
 
 // product registers a product of seller with the catalog stand-in and returns its id.
@@ -158,88 +116,37 @@ func (fc *fakeCatalog) put(p contracts.Product) {
 	fc.products[p.ID] = p
 }
 
-// inbox collects the pushes one user's connections would receive, from a plain NATS connection
-// as an edge instance would subscribe.
+// inbox is what one user's connections would receive, decoded as the chat's pushes.
 type inbox struct {
-	t  testing.TB
-	ch chan contracts.Push
+	t testing.TB
+	*moatest.Pushes
 }
 
 func (f *fixture) inbox(p contracts.Principal) *inbox {
 	f.t.Helper()
-	subject, err := contracts.PushUserSubject(p.UserID)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	nc := f.nats.Conn(f.t)
-	in := &inbox{t: f.t, ch: make(chan contracts.Push, 1024)}
-	if _, err := nc.Subscribe(subject, func(m *nats.Msg) {
-		var p contracts.Push
-		if err := json.Unmarshal(m.Data, &p); err != nil {
-			f.t.Errorf("push on %s is not a contracts.Push: %v", subject, err)
-			return
-		}
-		in.ch <- p
-	}); err != nil {
-		f.t.Fatal(err)
-	}
-	if err := nc.Flush(); err != nil { // the subscription is in place before anything is sent
-		f.t.Fatal(err)
-	}
-	return in
+	return &inbox{t: f.t, Pushes: f.Pushes(f.t, p.UserID)}
 }
 
-// next returns the next push on topic, skipping pushes of other topics.
-func (in *inbox) next(topic string) json.RawMessage {
-	in.t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
-		select {
-		case p := <-in.ch:
-			if p.Topic == topic {
-				return p.Body
-			}
-		case <-deadline:
-			in.t.Fatalf("no %s push within 10s", topic)
-			return nil
-		}
-	}
-}
-
+// message returns the next chat message pushed, skipping other topics.
 func (in *inbox) message() contracts.ChatMessage {
 	in.t.Helper()
 	var m contracts.ChatMessage
-	if err := json.Unmarshal(in.next(contracts.PushTopicChatMessage), &m); err != nil {
-		in.t.Fatal(err)
-	}
+	in.NextOf(in.t, contracts.PushTopicChatMessage, &m)
 	return m
 }
 
+// receipt returns the next read receipt pushed, skipping other topics.
 func (in *inbox) receipt() contracts.ChatReadReceipt {
 	in.t.Helper()
 	var r contracts.ChatReadReceipt
-	if err := json.Unmarshal(in.next(contracts.PushTopicChatRead), &r); err != nil {
-		in.t.Fatal(err)
-	}
+	in.NextOf(in.t, contracts.PushTopicChatRead, &r)
 	return r
-}
-
-// wantCode asserts that err is the catalogue error want, on field when field is not empty.
-func wantCode(t testing.TB, what string, err error, want *contracts.Error, field string) {
-	t.Helper()
-	var ce *contracts.Error
-	if !errors.As(err, &ce) {
-		t.Fatalf("%s: got %v, want %s", what, err, want.Code)
-	}
-	if ce.Code != want.Code || ce.Field != field {
-		t.Fatalf("%s: got %s on field %q (%s), want %s on field %q", what, ce.Code, ce.Field, ce.Message, want.Code, field)
-	}
 }
 
 // count counts documents in a collection of the chat's database.
 func (f *fixture) count(coll string, filter any) int64 {
 	f.t.Helper()
-	n, err := f.db.Collection(coll).CountDocuments(context.Background(), filter)
+	n, err := f.Mongo.Collection(coll).CountDocuments(context.Background(), filter)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/moa-run/moa/client/authn/authntest"
 	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/moatest"
 	"github.com/moa-run/moa/services/chat/adapters"
 )
 
@@ -55,14 +56,14 @@ func TestHistoryPagesNewestFirst(t *testing.T) {
 		t.Fatalf("history before the 6th message: %d items, more %v, %v", len(page.Items), page.HasMore, err)
 	}
 	_, err = f.chat.History(f.as(seller), contracts.ChatHistoryRequest{RoomID: r.ID, Limit: contracts.ChatHistoryMax + 1})
-	wantCode(t, "limit too large", err, contracts.ErrValidation, "limit")
+	moatest.WantError(t, err, contracts.ErrValidation, "limit", "limit too large")
 	_, err = f.chat.History(f.as(seller), contracts.ChatHistoryRequest{RoomID: r.ID, Before: uuid.NewString()})
-	wantCode(t, "cursor that is no message", err, contracts.ErrNotFound, "before")
+	moatest.WantError(t, err, contracts.ErrNotFound, "before", "cursor that is no message")
 	// A message of another room is no cursor here.
 	other := f.room(consumer, seller)
 	foreign := f.send(consumer, other.ID, "elsewhere").MessageID
 	_, err = f.chat.History(f.as(seller), contracts.ChatHistoryRequest{RoomID: r.ID, Before: foreign})
-	wantCode(t, "cursor from another room", err, contracts.ErrNotFound, "before")
+	moatest.WantError(t, err, contracts.ErrNotFound, "before", "cursor from another room")
 }
 
 func TestMarkReadMovesUnreadCountsAndPushesReceipts(t *testing.T) {
@@ -115,9 +116,9 @@ func TestMarkReadMovesUnreadCountsAndPushesReceipts(t *testing.T) {
 	f.wantUnread(consumer, 1, 1)
 
 	_, err = f.chat.MarkRead(f.as(seller), r.ID, uuid.NewString())
-	wantCode(t, "unknown message", err, contracts.ErrNotFound, "up_to_message_id")
+	moatest.WantError(t, err, contracts.ErrNotFound, "up_to_message_id", "unknown message")
 	_, err = f.chat.MarkRead(f.as(seller), r.ID, "a b")
-	wantCode(t, "malformed message id", err, contracts.ErrValidation, "up_to_message_id")
+	moatest.WantError(t, err, contracts.ErrValidation, "up_to_message_id", "malformed message id")
 }
 
 func TestUnreadSpansRooms(t *testing.T) {
@@ -145,9 +146,9 @@ func TestRestartKeepsRoomsAndMessagesAndMigratesOnce(t *testing.T) {
 	seller, consumer := authntest.Seller(), authntest.Consumer()
 	r := f.room(consumer, seller)
 	ack := f.send(consumer, r.ID, "before the restart")
-	f.startService(t) // a second instance on the same database, as in a rolling restart
+	f.Replica(t) // a second instance on the same database, as in a rolling restart
 
-	v, err := adapters.Version(context.Background(), f.db)
+	v, err := adapters.Version(context.Background(), f.Mongo)
 	if err != nil || v != adapters.LatestVersion() {
 		t.Fatalf("schema version %d, %v; want %d", v, err, adapters.LatestVersion())
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/client/authn/authntest"
 	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/moatest"
 )
 
 func TestOpenRoomTwiceReturnsTheSameRoom(t *testing.T) {
@@ -92,15 +93,15 @@ func TestOpenRoomRules(t *testing.T) {
 	pid := f.product(seller, "Cloud storage")
 
 	_, err := f.chat.OpenRoom(context.Background(), pid)
-	wantCode(t, "anonymous", err, contracts.ErrUnauthenticated, "")
+	moatest.WantError(t, err, contracts.ErrUnauthenticated, "", "anonymous")
 	_, err = f.chat.OpenRoom(f.as(seller), pid)
-	wantCode(t, "seller opens a room", err, contracts.ErrForbidden, "")
+	moatest.WantError(t, err, contracts.ErrForbidden, "", "seller opens a room")
 	_, err = f.chat.OpenRoom(f.as(consumer), uuid.NewString())
-	wantCode(t, "unknown product", err, contracts.ErrNotFound, "product_id")
+	moatest.WantError(t, err, contracts.ErrNotFound, "product_id", "unknown product")
 	_, err = f.chat.OpenRoom(f.as(consumer), "not-a-uuid")
-	wantCode(t, "malformed product id", err, contracts.ErrValidation, "product_id")
-	_, err = f.chat.OpenRoom(f.iss.Context(context.Background(), consumer), "")
-	wantCode(t, "empty product id", err, contracts.ErrValidation, "product_id")
+	moatest.WantError(t, err, contracts.ErrValidation, "product_id", "malformed product id")
+	_, err = f.chat.OpenRoom(f.Issuer.Context(context.Background(), consumer), "")
+	moatest.WantError(t, err, contracts.ErrValidation, "product_id", "empty product id")
 	if n := f.count("rooms", bson.M{}); n != 0 {
 		t.Fatalf("%d rooms stored after refused opens, want 0", n)
 	}
@@ -141,15 +142,15 @@ func TestRoomEndpointIsForMembersOnly(t *testing.T) {
 		}
 	}
 	_, err := f.chat.Room(f.as(authntest.Seller()), r.ID)
-	wantCode(t, "another seller", err, contracts.ErrNotFound, "room_id")
+	moatest.WantError(t, err, contracts.ErrNotFound, "room_id", "another seller")
 	_, err = f.chat.Room(f.as(consumer), uuid.NewString())
-	wantCode(t, "room that does not exist", err, contracts.ErrNotFound, "room_id")
+	moatest.WantError(t, err, contracts.ErrNotFound, "room_id", "room that does not exist")
 	_, err = f.chat.Room(f.as(consumer), "room.>")
-	wantCode(t, "room id with subject characters", err, contracts.ErrValidation, "room_id")
+	moatest.WantError(t, err, contracts.ErrValidation, "room_id", "room id with subject characters")
 	_, err = f.chat.Room(context.Background(), r.ID)
-	wantCode(t, "anonymous", err, contracts.ErrUnauthenticated, "")
-	_, err = f.chat.Room(bus.WithAuthToken(context.Background(), f.iss.Expired(consumer)), r.ID)
-	wantCode(t, "expired token", err, contracts.ErrTokenExpired, "")
+	moatest.WantError(t, err, contracts.ErrUnauthenticated, "", "anonymous")
+	_, err = f.chat.Room(bus.WithAuthToken(context.Background(), f.Issuer.Expired(consumer)), r.ID)
+	moatest.WantError(t, err, contracts.ErrTokenExpired, "", "expired token")
 }
 
 func TestRoomsListByActivityWithPaging(t *testing.T) {
@@ -196,9 +197,9 @@ func TestRoomsListByActivityWithPaging(t *testing.T) {
 		t.Fatalf("seller's rooms = %v, %v", roomIDs(sellerList), err)
 	}
 	_, err = f.chat.Rooms(f.as(authntest.Consumer()), contracts.ChatRoomsRequest{Before: rooms[0].ID})
-	wantCode(t, "cursor of someone else's room", err, contracts.ErrNotFound, "before")
+	moatest.WantError(t, err, contracts.ErrNotFound, "before", "cursor of someone else's room")
 	_, err = f.chat.Rooms(f.as(consumer), contracts.ChatRoomsRequest{Limit: contracts.ChatRoomsMax + 1})
-	wantCode(t, "limit too large", err, contracts.ErrValidation, "limit")
+	moatest.WantError(t, err, contracts.ErrValidation, "limit", "limit too large")
 }
 
 func roomIDs(l contracts.ChatRoomList) []string {

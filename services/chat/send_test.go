@@ -98,7 +98,7 @@ func TestSendIsIdempotentPerClientMessageID(t *testing.T) {
 	}
 	// Reusing a client message id for another text is a client bug, and says so.
 	_, err = f.chat.Send(f.as(consumer), r.ID, "something else", "retry-me")
-	wantCode(t, "reused client_msg_id", err, contracts.ErrConflict, "client_msg_id")
+	moatest.WantError(t, err, contracts.ErrConflict, "client_msg_id", "reused client_msg_id")
 
 	if n := f.count("messages", bson.M{"room_id": r.ID}); n != 3 {
 		t.Fatalf("%d messages stored, want 3 (hello, racing, the seller's hello)", n)
@@ -115,17 +115,17 @@ func TestNonMembersCannotUseARoom(t *testing.T) {
 	} {
 		ctx := f.as(stranger)
 		_, err := f.chat.Send(ctx, r.ID, "let me in", uuid.NewString())
-		wantCode(t, name+" sends", err, contracts.ErrNotFound, "room_id")
+		moatest.WantError(t, err, contracts.ErrNotFound, "room_id", name+" sends")
 		_, err = f.chat.History(ctx, contracts.ChatHistoryRequest{RoomID: r.ID})
-		wantCode(t, name+" reads history", err, contracts.ErrNotFound, "room_id")
+		moatest.WantError(t, err, contracts.ErrNotFound, "room_id", name+" reads history")
 		_, err = f.chat.MarkRead(ctx, r.ID, ack.MessageID)
-		wantCode(t, name+" marks read", err, contracts.ErrNotFound, "room_id")
+		moatest.WantError(t, err, contracts.ErrNotFound, "room_id", name+" marks read")
 	}
 	// A stranger cannot tell a room they are not in from one that does not exist.
 	_, err := f.chat.Send(f.as(consumer), uuid.NewString(), "anyone?", uuid.NewString())
-	wantCode(t, "send to a room that does not exist", err, contracts.ErrNotFound, "room_id")
+	moatest.WantError(t, err, contracts.ErrNotFound, "room_id", "send to a room that does not exist")
 	_, err = f.chat.Send(context.Background(), r.ID, "anonymous", uuid.NewString())
-	wantCode(t, "anonymous send", err, contracts.ErrUnauthenticated, "")
+	moatest.WantError(t, err, contracts.ErrUnauthenticated, "", "anonymous send")
 	if n := f.count("messages", bson.M{}); n != 1 {
 		t.Fatalf("%d messages stored, want only the member's one", n)
 	}
@@ -153,7 +153,7 @@ func TestSendValidation(t *testing.T) {
 	}
 	for _, c := range cases {
 		_, err := f.chat.Send(f.as(consumer), c.room, c.text, c.cmid)
-		wantCode(t, c.name, err, contracts.ErrValidation, c.field)
+		moatest.WantError(t, err, contracts.ErrValidation, c.field, c.name)
 	}
 	if n := f.count("messages", bson.M{}); n != 0 {
 		t.Fatalf("%d messages stored after invalid sends, want 0", n)
