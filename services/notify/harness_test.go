@@ -2,7 +2,6 @@ package notify_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"mime/quotedprintable"
@@ -16,8 +15,6 @@ import (
 
 	"github.com/emersion/go-smtp"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -32,71 +29,40 @@ import (
 
 func TestMain(m *testing.M) { moatest.Main(m) }
 
-// fixture is one notify service on the harness: embedded NATS, a fresh PostgreSQL database, an
-// in-process SMTP server, a token issuer standing in for auth and a responder standing in for
-// the subscription service's subscribers endpoint.
+// fixture is one notify service on the service kit (embedded NATS, a fresh PostgreSQL database
+// in Kit.Postgres for assertions only, a token issuer standing in for auth), an in-process SMTP
+// server, and a responder standing in for the subscription service's subscribers endpoint.
 type fixture struct {
-	t        testing.TB
-	nats     *moatest.NATSServer
-	rt       *bus.Runtime
-	iss      *authntest.Issuer
-	notify   *client.NotifyClient
-	smtp     *mailServer
-	subs     *fakeSubscriptions
-	settings map[string]string
-	db       *pgxpool.Pool // for assertions on what is stored, never to drive the service
+	*moatest.Kit[bus.Component]
+	t      testing.TB
+	notify *client.NotifyClient
+	smtp   *mailServer
+	subs   *fakeSubscriptions
 }
 
-type option func(*fixture)
+// option changes notify's settings (keys without MOA_NOTIFY_).
+type option func(settings map[string]string)
 
 // withSetting sets a notify setting; "" unsets it.
-func withSetting(k, v string) option { return func(f *fixture) { f.settings[k] = v } }
+func withSetting(k, v string) option { return func(s map[string]string) { s[k] = v } }
 
 func start(t testing.TB, opts ...option) *fixture {
 	t.Helper()
-	ns := moatest.NATS(t)
-	rt, err := bus.New(ns.Conn(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = rt.Close(ctx, false)
-	})
-	f := &fixture{t: t, nats: ns, rt: rt, iss: authntest.NewIssuer(t, rt), notify: client.NewNotifyClient(rt.Client()),
-		smtp: startMailServer(t), settings: map[string]string{}}
-	f.subs = serveSubscriptions(t, rt)
-	f.settings["SMTP_ADDR"] = f.smtp.addr
-	f.settings["SMTP_FROM"] = "Moa <no-reply@moa.test>"
+	smtp := startMailServer(t)
+	settings := map[string]string{"SMTP_ADDR": smtp.addr, "SMTP_FROM": "Moa <no-reply@moa.test>"}
 	for _, o := range opts {
-		o(f)
+		o(settings)
 	}
-	pg := moatest.Postgres(t)
-	env := bus.Env{Runtime: rt, PostgresURL: pg, Setting: func(k string) string { return f.settings[k] }, Declared: notify.Settings}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	comp, err := notify.Start(ctx, env)
-	if err != nil {
-		t.Fatalf("notify.Start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := comp.Stop(ctx); err != nil {
-			t.Errorf("notify stop: %v", err)
-		}
-	})
-	if f.db, err = pgxpool.New(ctx, pg); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(f.db.Close)
-	return f
+	ns := moatest.NATS(t)
+	// The subscription service is another service: it answers on a connection of its own.
+	subs := serveSubscriptions(t, moatest.Runtime(t, ns))
+	k := moatest.Service(t, notify.Start, moatest.With{NATS: ns, Postgres: true, Settings: settings, Declared: notify.Settings})
+	return &fixture{Kit: k, t: t, notify: k.Client.Notify, smtp: smtp, subs: subs}
 }
 
 // as returns a context acting for p.
 func (f *fixture) as(p contracts.Principal) context.Context {
-	return f.iss.Context(context.Background(), p)
+	return f.As(context.Background(), p)
 }
 
 // signup publishes auth's signup event for p and waits until notify has p's address in its
@@ -135,7 +101,7 @@ func publish[T any](f *fixture, c contracts.ConsumerSpec, source string, ev cont
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	ack, err := f.rt.Publish(context.Background(), subject, env)
+	ack, err := f.Runtime.Publish(context.Background(), subject, env)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -152,7 +118,7 @@ func emit[T any](f *fixture, source string, ev contracts.Event[T], key string, d
 	f.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	env, err := bus.Emit(ctx, f.rt, source, ev, key, data)
+	env, err := bus.Emit(ctx, f.Runtime, source, ev, key, data)
 	if err != nil {
 		f.t.Fatalf("emit %s: %v", ev.Type(), err)
 	}
@@ -169,30 +135,17 @@ func (f *fixture) redeliver(subject string, env contracts.Envelope) uint64 {
 		f.t.Fatal(err)
 	}
 	msg.Header.Set(jetstream.MsgIDHeader, env.ID+"-again")
-	ack, err := f.rt.JetStream().PublishMsg(context.Background(), msg)
+	ack, err := f.Runtime.JetStream().PublishMsg(context.Background(), msg)
 	if err != nil || ack.Duplicate {
 		f.t.Fatalf("republish: %v (duplicate %v)", err, ack != nil && ack.Duplicate)
 	}
 	return ack.Sequence
 }
 
-// handled waits until the durable consumer has acked every message up to stream sequence seq.
+// handled waits until the durable consumer has settled every message up to stream sequence seq.
 func (f *fixture) handled(spec contracts.ConsumerSpec, seq uint64) {
 	f.t.Helper()
-	moatest.WaitFor(f.t, 20*time.Second, func() error {
-		c, err := f.rt.JetStream().Consumer(context.Background(), spec.Stream.Name, spec.Durable)
-		if err != nil {
-			return err
-		}
-		info, err := c.Info(context.Background())
-		if err != nil {
-			return err
-		}
-		if info.AckFloor.Stream < seq {
-			return errors.New("consumer " + spec.Durable + " has not acked up to the event yet")
-		}
-		return nil
-	})
+	f.WaitConsumed(f.t, spec.Stream.Name, spec.Durable, seq)
 }
 
 // since calls notify.v1.since as p.
@@ -226,7 +179,7 @@ func (f *fixture) waitNotifications(p contracts.Principal, n int) []contracts.No
 func (f *fixture) count(sql string, args ...any) int {
 	f.t.Helper()
 	var n int
-	if err := f.db.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+	if err := f.Postgres.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
 		f.t.Fatal(err)
 	}
 	return n
@@ -235,7 +188,7 @@ func (f *fixture) count(sql string, args ...any) int {
 // metric returns the value of a counter with the given label in the runtime's registry.
 func (f *fixture) metric(name, label, value string) float64 {
 	f.t.Helper()
-	g, ok := f.rt.Registry().(prometheus.Gatherer)
+	g, ok := f.Runtime.Registry().(prometheus.Gatherer)
 	if !ok {
 		f.t.Fatal("the runtime's registry cannot be gathered")
 	}
@@ -256,18 +209,6 @@ func (f *fixture) metric(name, label, value string) float64 {
 		}
 	}
 	return 0
-}
-
-// wantCode asserts that err is the catalogue error want, on field when field is not empty.
-func wantCode(t testing.TB, what string, err error, want *contracts.Error, field string) {
-	t.Helper()
-	var ce *contracts.Error
-	if !errors.As(err, &ce) {
-		t.Fatalf("%s: got %v, want %s", what, err, want.Code)
-	}
-	if ce.Code != want.Code || ce.Field != field {
-		t.Fatalf("%s: got %s on field %q (%s), want %s on field %q", what, ce.Code, ce.Field, ce.Message, want.Code, field)
-	}
 }
 
 // fakeSubscriptions serves subscription.v1.subscribers from a map: a test double for another
@@ -422,45 +363,4 @@ func (s *session) Data(r io.Reader) error {
 	s.srv.mails = append(s.srv.mails, received{From: []string{s.from}, To: append([]string{}, s.to...), Header: msg.Header,
 		Body: strings.ReplaceAll(string(b), "\r\n", "\n")})
 	return nil
-}
-
-// pushes collects the pushes one user's connections would receive, subscribed as an edge is.
-type pushes struct {
-	t  testing.TB
-	ch chan contracts.Push
-}
-
-func (f *fixture) pushes(p contracts.Principal) *pushes {
-	f.t.Helper()
-	subject, err := contracts.PushUserSubject(p.UserID)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	nc := f.nats.Conn(f.t)
-	in := &pushes{t: f.t, ch: make(chan contracts.Push, 1024)}
-	if _, err := nc.Subscribe(subject, func(m *nats.Msg) {
-		var p contracts.Push
-		if err := json.Unmarshal(m.Data, &p); err != nil {
-			f.t.Errorf("push on %s is not a contracts.Push: %v", subject, err)
-			return
-		}
-		in.ch <- p
-	}); err != nil {
-		f.t.Fatal(err)
-	}
-	if err := nc.Flush(); err != nil {
-		f.t.Fatal(err)
-	}
-	return in
-}
-
-func (in *pushes) next() contracts.Push {
-	in.t.Helper()
-	select {
-	case p := <-in.ch:
-		return p
-	case <-time.After(20 * time.Second):
-		in.t.Fatal("no push within 20s")
-		return contracts.Push{}
-	}
 }

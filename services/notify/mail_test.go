@@ -126,13 +126,13 @@ func TestDevMailbox(t *testing.T) {
 	})
 	// Nobody else reads it: no token, a user asking for everything or for someone else.
 	_, err := f.notify.DevMailbox(t.Context(), contracts.DevMailboxReq{To: users[0].Email})
-	wantCode(t, "dev mailbox without a token", err, contracts.ErrUnauthenticated, "")
+	moatest.WantError(t, err, contracts.ErrUnauthenticated, "", "dev mailbox without a token")
 	_, err = f.notify.DevMailbox(f.as(users[1]), contracts.DevMailboxReq{})
-	wantCode(t, "whole dev mailbox as a consumer", err, contracts.ErrForbidden, "")
+	moatest.WantError(t, err, contracts.ErrForbidden, "", "whole dev mailbox as a consumer")
 	_, err = f.notify.DevMailbox(f.as(users[1]), contracts.DevMailboxReq{To: users[0].Email})
-	wantCode(t, "another user's mail", err, contracts.ErrForbidden, "")
+	moatest.WantError(t, err, contracts.ErrForbidden, "", "another user's mail")
 	_, err = f.notify.DevMailbox(f.as(seller), contracts.DevMailboxReq{})
-	wantCode(t, "whole dev mailbox as a seller", err, contracts.ErrForbidden, "")
+	moatest.WantError(t, err, contracts.ErrForbidden, "", "whole dev mailbox as a seller")
 	if f.smtp.total() != 0 {
 		t.Error("a mail went to SMTP with SMTP_ADDR unset")
 	}

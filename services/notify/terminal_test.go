@@ -133,7 +133,7 @@ func TestTerminalEventWithBadIDsIsDeadLettered(t *testing.T) {
 		t.Errorf("seller has %d notifications, want 1 (none from the bad event)", n)
 	}
 	moatest.WaitFor(t, 20*time.Second, func() error {
-		s, err := f.rt.JetStream().Stream(context.Background(), contracts.StreamDeadLetter.Name)
+		s, err := f.Runtime.JetStream().Stream(context.Background(), contracts.StreamDeadLetter.Name)
 		if err != nil {
 			return err
 		}
