@@ -201,14 +201,18 @@ func TestSigningKeysEncryptedAtRest(t *testing.T) {
 	}
 }
 
-// Without MOA_AUTH_OPERATOR_SECRET no operator token is issued, whatever is presented.
-func TestOperatorTokensAreOffWithoutASecret(t *testing.T) {
+// Without MOA_AUTH_OPERATOR_SECRET no operator token is issued, whatever is presented; with
+// it, only for that secret.
+func TestOperatorTokensNeedTheSecret(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
 	_, err := bus.Call(ctx(t), h.Runtime.Client(), contracts.AuthOperatorToken, contracts.OperatorTokenRequest{Secret: "anything-at-all-123"})
 	moatest.WantError(t, err, contracts.ErrForbidden, "")
 	// A token with the operator role verifies (the role is known), and carries no account.
 	h2 := newHarness(t, settings{"OPERATOR_SECRET": "a-secret-of-16-chars"})
+	// With a secret, only that secret gets one.
+	_, err = bus.Call(ctx(t), h2.Runtime.Client(), contracts.AuthOperatorToken, contracts.OperatorTokenRequest{Secret: "a-secret-of-16-charsx"})
+	moatest.WantError(t, err, contracts.ErrInvalidCredentials, "", "operator token for a wrong secret")
 	tok, err := bus.Call(ctx(t), h2.Runtime.Client(), contracts.AuthOperatorToken, contracts.OperatorTokenRequest{Secret: "a-secret-of-16-chars"})
 	if err != nil {
 		t.Fatal(err)
