@@ -39,6 +39,11 @@ var starts = map[string]bus.StartFunc{
 	"catalog": catalog.Start, "subscription": subscription.Start, "billing": billing.Start, "notify": notify.Start,
 }
 
+// declared are the services' settings lists: a mistyped key in settings fails the test.
+var declared = map[string][]bus.Setting{
+	"catalog": catalog.Settings, "subscription": subscription.Settings, "billing": billing.Settings, "notify": notify.Settings,
+}
+
 // settings are per-service settings (keys without the MOA_<SERVICE>_ prefix).
 type settings map[string]map[string]string
 
@@ -55,8 +60,9 @@ func fastSettings() settings {
 	}
 }
 
-// stack is the three saga services in this process on one nats-server, each with its own
-// database, driven through the typed clients.
+// stack is the three saga services in this process on one nats-server, each on the service
+// kit with its own runtime (as its own process would have) and database, driven through the
+// typed clients on the test's own runtime, whose issuer signs for all three.
 type stack struct {
 	t     testing.TB
 	nats  *moatest.NATSServer
@@ -65,11 +71,11 @@ type stack struct {
 	c     *client.Client
 	sub   *client.SubscriptionClient
 	bill  *client.BillingClient
-	urls  map[string]string
-	pools map[string]*pgxpool.Pool
 	set   settings
-	comps map[string]bus.Component
-	regs  map[string]*prometheus.Registry
+	kits  map[string]*moatest.Kit[bus.Component]
+	urls  map[string]string              // of the services started so far
+	pools map[string]*pgxpool.Pool       // on urls, for assertions
+	regs  map[string]prometheus.Gatherer // each service's metrics
 }
 
 func quietLogger() *slog.Logger {
@@ -89,28 +95,11 @@ func ctxT(t testing.TB, d time.Duration) context.Context {
 func newStack(t testing.TB, set settings, only ...string) *stack {
 	t.Helper()
 	n := moatest.NATS(t)
-	rt, err := bus.New(n.Conn(t), bus.WithLogger(quietLogger()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		_ = rt.Close(ctx, false)
-	})
+	rt := moatest.Runtime(t, n)
 	s := &stack{t: t, nats: n, rt: rt, iss: authntest.NewIssuer(t, rt), c: client.New(rt.Client()),
 		sub: client.NewSubscriptionClient(rt.Client()), bill: client.NewBillingClient(rt.Client()),
-		urls: map[string]string{}, pools: map[string]*pgxpool.Pool{}, set: set, comps: map[string]bus.Component{},
-		regs: map[string]*prometheus.Registry{}}
-	for _, name := range services {
-		s.urls[name] = moatest.Postgres(t)
-		pool, err := pgxpool.New(context.Background(), s.urls[name])
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(pool.Close)
-		s.pools[name] = pool
-	}
+		set: set, kits: map[string]*moatest.Kit[bus.Component]{}, urls: map[string]string{},
+		pools: map[string]*pgxpool.Pool{}, regs: map[string]prometheus.Gatherer{}}
 	if len(only) == 0 {
 		only = services
 	}
@@ -120,38 +109,21 @@ func newStack(t testing.TB, set settings, only ...string) *stack {
 	return s
 }
 
-// start starts one service on its own runtime (as its own process would have).
+// start starts one service, with a database of its own the first time.
 func (s *stack) start(name string) {
 	s.t.Helper()
-	if s.regs[name] == nil {
-		s.regs[name] = prometheus.NewRegistry()
-	}
-	rt, err := bus.New(s.nats.Conn(s.t), bus.WithLogger(quietLogger()), bus.WithRegisterer(s.regs[name]))
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	comp, err := starts[name](ctxT(s.t, time.Minute), bus.Env{Runtime: rt, Logger: quietLogger(), PostgresURL: s.urls[name], Setting: s.set.get(name)})
-	if err != nil {
-		s.t.Fatalf("%s.Start: %v", name, err)
-	}
-	s.comps[name] = bus.Stopper(func(ctx context.Context) error {
-		return errors.Join(comp.Stop(ctx), rt.Close(ctx, false))
-	})
-	s.t.Cleanup(func() { s.stop(name) })
-}
-
-// stop stops one service (idempotent).
-func (s *stack) stop(name string) {
-	comp := s.comps[name]
-	if comp == nil {
+	if k := s.kits[name]; k != nil {
+		k.Start(s.t)
 		return
 	}
-	delete(s.comps, name)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := comp.Stop(ctx); err != nil {
-		s.t.Logf("%s stop: %v", name, err)
+	k := moatest.Service(s.t, starts[name], moatest.With{NATS: s.nats, Postgres: true, NoIssuer: true,
+		Settings: s.set[name], Declared: declared[name], Logger: quietLogger()})
+	s.kits[name], s.urls[name], s.pools[name] = k, k.Env.PostgresURL, k.Postgres
+	reg, ok := k.Runtime.Registry().(prometheus.Gatherer)
+	if !ok {
+		s.t.Fatalf("%s: the runtime's registry cannot be gathered", name)
 	}
+	s.regs[name] = reg
 }
 
 // as returns a context carrying p's token.
