@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/client"
 	"github.com/moa-run/moa/client/authn/authntest"
 	"github.com/moa-run/moa/contracts"
@@ -62,11 +61,7 @@ func TestSagaSurvivesFaults(t *testing.T) {
 		t.Cleanup(pool.Close)
 		pools[name] = pool
 	}
-	rt, err := bus.New(n.Conn(t), bus.WithLogger(quietLogger()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = rt.Close(ctxT(t, 10*time.Second), false) })
+	rt := moatest.Runtime(t, n) // the test's own: it drives and watches the service processes
 	iss := authntest.NewIssuer(t, rt)
 	cl := client.New(rt.Client())
 	subs := client.NewSubscriptionClient(rt.Client())
