@@ -37,3 +37,12 @@ func Up(ctx context.Context, pool *pgxpool.Pool, files fs.FS, dir, versionTable,
 	}
 	return nil
 }
+
+// Service returns a service's migration: the *.sql files in migrations/ of files, recorded in
+// the version table <service>_schema_version. It is what a service hands to the host
+// (host.Postgres.Migrate), so that no service writes its own migration code.
+func Service(files fs.FS, service string) func(ctx context.Context, pool *pgxpool.Pool) error {
+	return func(ctx context.Context, pool *pgxpool.Pool) error {
+		return Up(ctx, pool, files, "migrations", service+"_schema_version", service)
+	}
+}

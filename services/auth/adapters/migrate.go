@@ -3,10 +3,7 @@
 package adapters
 
 import (
-	"context"
 	"embed"
-
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/moa-run/moa/bus/pgmigrate"
 )
@@ -14,11 +11,6 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// VersionTable is the auth service's own tern version table.
-const VersionTable = "auth_schema_version"
-
-// Migrate brings the schema up to date. Replicas starting together are serialised by tern's
-// advisory lock.
-func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	return pgmigrate.Up(ctx, pool, migrations, "migrations", VersionTable, "auth")
-}
+// Migrate brings the schema up to date, recorded in auth_schema_version. Replicas starting
+// together are serialised by tern's advisory lock.
+var Migrate = pgmigrate.Service(migrations, "auth")

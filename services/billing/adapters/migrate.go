@@ -3,10 +3,7 @@
 package adapters
 
 import (
-	"context"
 	"embed"
-
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/moa-run/moa/bus/pgmigrate"
 )
@@ -14,11 +11,6 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// VersionTable is the billing tern version table; the outbox keeps its own.
-const VersionTable = "billing_schema_version"
-
-// Migrate brings the schema to the latest version. tern takes an advisory lock, so replicas
-// starting together migrate once.
-func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	return pgmigrate.Up(ctx, pool, migrations, "migrations", VersionTable, "billing")
-}
+// Migrate brings the schema up to date, recorded in billing_schema_version. Replicas starting
+// together are serialised by tern's advisory lock.
+var Migrate = pgmigrate.Service(migrations, "billing")

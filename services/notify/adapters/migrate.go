@@ -4,10 +4,7 @@
 package adapters
 
 import (
-	"context"
 	"embed"
-
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/moa-run/moa/bus/pgmigrate"
 )
@@ -15,11 +12,6 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// VersionTable is notify's tern version table; the inbox keeps its own.
-const VersionTable = "notify_schema_version"
-
-// Migrate brings the notify schema to the latest version. tern takes an advisory lock, so
-// replicas starting together migrate once.
-func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	return pgmigrate.Up(ctx, pool, migrations, "migrations", VersionTable, "notify")
-}
+// Migrate brings the schema up to date, recorded in notify_schema_version. Replicas starting
+// together are serialised by tern's advisory lock.
+var Migrate = pgmigrate.Service(migrations, "notify")
