@@ -58,6 +58,25 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 }
 
+// RegisterOrGet registers c on reg and returns it, or returns the collector already registered
+// under its name (a service restarted on the same runtime, runtimes sharing a registry). A nil
+// reg registers nothing; a clash with a foreign collector leaves c unregistered rather than
+// stopping the service, which only loses that metric.
+func RegisterOrGet[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if reg == nil {
+		return c
+	}
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+	}
+	return c
+}
+
 // register registers c, or returns the collector already registered under the same name, so
 // that several runtimes in one process can share a registry.
 func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {

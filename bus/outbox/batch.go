@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/contracts"
 )
 
@@ -238,29 +239,17 @@ type relayMetrics struct {
 
 func newRelayMetrics(reg prometheus.Registerer) *relayMetrics {
 	return &relayMetrics{
-		published: registerOrGet(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		published: bus.RegisterOrGet(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "moa", Name: "outbox_published_total",
 			Help: "Outbox rows published by the relay (PubAck received and marked published).",
 		}, []string{"relay"})),
-		errors: registerOrGet(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		errors: bus.RegisterOrGet(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "moa", Name: "outbox_relay_errors_total",
 			Help: "Relay batches that failed (NATS or PostgreSQL unavailable) and were retried.",
 		}, []string{"relay"})),
-		deadLettered: registerOrGet(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		deadLettered: bus.RegisterOrGet(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "moa", Name: "outbox_dead_lettered_total",
 			Help: "Outbox rows the stream refused for good (too large, invalid), moved to the DLQ stream so that later rows flow.",
 		}, []string{"relay"})),
 	}
-}
-
-func registerOrGet[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-	}
-	return c
 }

@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/moa-run/moa/bus"
 )
 
 // SenderOptions configures the sender loop.
@@ -177,24 +178,7 @@ func newMailMetrics(reg prometheus.Registerer) *mailMetrics {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "moa", Subsystem: "notify", Name: "mails_total",
 		Help: "Mail send outcomes: sent, failed (refused for good), retry, no_address (waiting for the signup event)."},
 		[]string{"transport", "result"})
-	return &mailMetrics{mails: registerCollector(reg, c)}
+	return &mailMetrics{mails: bus.RegisterOrGet(reg, c)}
 }
 
 func (m *mailMetrics) add(transport, result string) { m.mails.WithLabelValues(transport, result).Inc() }
-
-// registerCollector registers c on reg, or returns the collector already registered under its
-// name (a service restarted on the same runtime).
-func registerCollector[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if reg == nil {
-		return c
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-	}
-	return c
-}

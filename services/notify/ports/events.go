@@ -172,28 +172,11 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	return &metrics{
-		stored: registerCollector(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		stored: bus.RegisterOrGet(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "moa", Subsystem: "notify", Name: "notifications_total",
 			Help: "Notifications stored (and then pushed), by kind."}, []string{"kind"})),
-		duplicates: registerCollector(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		duplicates: bus.RegisterOrGet(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "moa", Subsystem: "notify", Name: "inbox_duplicates_total",
 			Help: "Events the inbox absorbed as already handled, by consumer."}, []string{"consumer"})),
 	}
-}
-
-// registerCollector registers c on reg, or returns the collector already registered under its
-// name (a service restarted on the same runtime); a nil reg registers nothing.
-func registerCollector[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if reg == nil {
-		return c
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-	}
-	return c
 }

@@ -1,10 +1,9 @@
 package adapters
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/services/subscription/app"
 	"github.com/moa-run/moa/services/subscription/domain"
 )
@@ -22,19 +21,19 @@ var _ app.Metrics = (*Metrics)(nil)
 // NewMetrics registers the saga's metrics on reg (or reuses those already registered there).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return &Metrics{
-		illegal: registerOrGet(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		illegal: bus.RegisterOrGet(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "moa", Name: "saga_illegal_transitions_total",
 			Help: "Saga events the subscription state machine rejected (duplicates, late events), by trigger.",
 		}, []string{"trigger"})),
-		nudged: registerOrGet(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		nudged: bus.RegisterOrGet(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "moa", Name: "saga_nudges_total",
 			Help: "Saga steps the sweeper re-emitted for stuck sagas, by state.",
 		}, []string{"state"})),
-		timeout: registerOrGet(reg, prometheus.NewCounter(prometheus.CounterOpts{
+		timeout: bus.RegisterOrGet(reg, prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "moa", Name: "saga_timeouts_total",
 			Help: "PENDING sagas the sweeper compensated after their deadline (reason timed_out).",
 		})),
-		stuck: registerOrGet(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		stuck: bus.RegisterOrGet(reg, prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "moa", Name: "sagas_stuck",
 			Help: "Sagas in PENDING or CANCELLING for longer than the stuck deadline, at the last sweep.",
 		})),
@@ -52,15 +51,3 @@ func (m *Metrics) TimedOut() { m.timeout.Inc() }
 
 // Stuck sets the stuck gauge.
 func (m *Metrics) Stuck(n int64) { m.stuck.Set(float64(n)) }
-
-func registerOrGet[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-	}
-	return c
-}
