@@ -13,6 +13,8 @@ import (
 // TestOperatorEndpointsNeedTheOperatorRole: being on the bus is not enough for
 // subscription.stuck and subscription.rebuild_dashboard; they take an operator token. That
 // auth issues one only for its operator secret is auth's TestOperatorTokensNeedTheSecret.
+func TestMain(m *testing.M) { moatest.Main(m) }
+
 func TestOperatorEndpointsNeedTheOperatorRole(t *testing.T) {
 	s := moatest.Service(t, subscription.Start, moatest.With{Postgres: true, Declared: subscription.Settings})
 	call := func(ctx context.Context) (error, error) {

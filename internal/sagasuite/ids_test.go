@@ -1,4 +1,4 @@
-package subscription_test
+package sagasuite
 
 import (
 	"log/slog"
@@ -14,9 +14,8 @@ import (
 	"github.com/moa-run/moa/services/subscription"
 )
 
-func TestMain(m *testing.M) { moatest.Main(m) }
-
-// TestBadIDsAreValidationErrors: an id that is not a UUID is the caller's mistake. Every
+// TestBadIDsAreValidationErrors (here because it boots three services; a service's own tests
+// never import another): an id that is not a UUID is the caller's mistake. Every
 // endpoint of the PostgreSQL services that takes one refuses it as validation_failed before
 // it reaches the database, and nothing is logged at ERROR for it.
 func TestBadIDsAreValidationErrors(t *testing.T) {
@@ -26,8 +25,8 @@ func TestBadIDsAreValidationErrors(t *testing.T) {
 	// The other two on the same bus; the subscription kit's issuer signs for all three, so
 	// they bring none of their own (two key servers would answer for different keys).
 	on := moatest.With{NATS: s.NATS, Postgres: true, NoIssuer: true, Logger: log}
-	moatest.Service(t, catalog.Start, with(on, catalog.Settings))
-	moatest.Service(t, billing.Start, with(on, billing.Settings))
+	moatest.Service(t, catalog.Start, withDeclared(on, catalog.Settings))
+	moatest.Service(t, billing.Start, withDeclared(on, billing.Settings))
 	c, ctx := s.Client, t.Context()
 	consumer, seller := s.As(ctx, authntest.Consumer()), s.As(ctx, authntest.Seller())
 	for _, bad := range []string{"not-a-uuid", "1", "0190a6f2-7c3e-7cc4-b6a4-6f0e5d2d9a0g", "0190a6f2_7c3e_7cc4_b6a4_6f0e5d2d9a01"} {
@@ -65,8 +64,8 @@ func TestBadIDsAreValidationErrors(t *testing.T) {
 	}
 }
 
-// with is w for the service declaring declared.
-func with(w moatest.With, declared []bus.Setting) moatest.With {
+// withDeclared is w for the service declaring declared.
+func withDeclared(w moatest.With, declared []bus.Setting) moatest.With {
 	w.Declared = declared
 	return w
 }
