@@ -17,10 +17,33 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
+// The backends FerretDB stores documents in.
+const (
+	// BackendSQLite keeps one SQLite file per database under Config.Dir.
+	BackendSQLite = "sqlite"
+	// BackendPostgreSQL keeps one schema per database in the PostgreSQL
+	// database Config.PostgreSQLURL names.
+	BackendPostgreSQL = "postgresql"
+)
+
+// Backends lists the accepted values of Config.Backend.
+var Backends = []string{BackendSQLite, BackendPostgreSQL}
+
 // Config describes an embedded document store.
 type Config struct {
+	// Backend is BackendSQLite (the default when empty) or
+	// BackendPostgreSQL.
+	Backend string
+
 	// Dir holds the SQLite files, one per database. Created if missing.
+	// Required by the SQLite backend, unused by PostgreSQL.
 	Dir string
+
+	// PostgreSQLURL is the database the PostgreSQL backend stores
+	// documents in (postgres://user@host:port/db); it must exist. FerretDB
+	// creates one schema per MongoDB database in it. Required by that
+	// backend, unused by SQLite.
+	PostgreSQLURL string
 
 	// Addr is the TCP address to listen on. Default "127.0.0.1:0" (a free
 	// loopback port).
@@ -61,15 +84,34 @@ var newMu sync.Mutex
 // Start starts FerretDB on cfg.Dir and returns once a MongoDB client can
 // ping it.
 func Start(ctx context.Context, cfg Config) (*Store, error) {
-	if cfg.Dir == "" {
-		return nil, errors.New("docstore: Config.Dir is required")
-	}
-	dir, err := filepath.Abs(cfg.Dir)
-	if err != nil {
-		return nil, fmt.Errorf("docstore: dir: %w", err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("docstore: dir: %w", err)
+	fc := &ferretdb.Config{Handler: cfg.Backend}
+	where := ""
+	switch cfg.Backend {
+	case "", BackendSQLite:
+		if cfg.Dir == "" {
+			return nil, errors.New("docstore: Config.Dir is required by the sqlite backend")
+		}
+		dir, err := filepath.Abs(cfg.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("docstore: dir: %w", err)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("docstore: dir: %w", err)
+		}
+		// FerretDB wants a "file:" URI naming a directory, with a trailing
+		// slash; building it as a URL escapes odd characters in the path.
+		u := &url.URL{Scheme: "file", Path: dir + "/"}
+		if !cfg.SyncFull {
+			u.RawQuery = url.Values{"_pragma": {"synchronous(normal)"}}.Encode()
+		}
+		fc.Handler, fc.SQLiteURL, where = BackendSQLite, u.String(), dir
+	case BackendPostgreSQL:
+		if cfg.PostgreSQLURL == "" {
+			return nil, errors.New("docstore: Config.PostgreSQLURL is required by the postgresql backend")
+		}
+		fc.PostgreSQLURL, where = cfg.PostgreSQLURL, redact(cfg.PostgreSQLURL)
+	default:
+		return nil, fmt.Errorf("docstore: unknown backend %q (want %s or %s)", cfg.Backend, BackendSQLite, BackendPostgreSQL)
 	}
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
@@ -89,23 +131,13 @@ func Start(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("docstore: listen on %s: %w", cfg.Addr, err)
 	}
 
-	// FerretDB wants a "file:" URI naming a directory, with a trailing
-	// slash; building it as a URL escapes odd characters in the path.
-	u := &url.URL{Scheme: "file", Path: dir + "/"}
-	if !cfg.SyncFull {
-		u.RawQuery = url.Values{"_pragma": {"synchronous(normal)"}}.Encode()
-	}
-	sqliteURL := u.String()
+	fc.Listener = ferretdb.ListenerConfig{TCP: cfg.Addr}
+	fc.Logger = cfg.Logger
 	newMu.Lock()
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: cfg.Addr},
-		Handler:   "sqlite",
-		SQLiteURL: sqliteURL,
-		Logger:    cfg.Logger,
-	})
+	f, err := ferretdb.New(fc)
 	newMu.Unlock()
 	if err != nil {
-		return nil, fmt.Errorf("docstore: start FerretDB in %s: %w", dir, err)
+		return nil, fmt.Errorf("docstore: start FerretDB (%s) in %s: %w", fc.Handler, where, err)
 	}
 
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -170,6 +202,15 @@ func waitPing(ctx context.Context, uri string) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// redact hides a password in a PostgreSQL URL for error messages.
+func redact(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return p.Redacted()
 }
 
 func checkBindable(addr string) error {
