@@ -103,6 +103,15 @@ var settings = []setting{
 	{Flag: "mongo-url", Env: "MOA_MONGO_URL", Arg: "URL", Commands: hosted,
 		Usage: "existing MongoDB, mongodb://...; each service uses its own database <db-prefix><service> (dev embeds FerretDB when unset)",
 		apply: func(o *Options, v string) error { o.System.MongoURL = v; return nil }},
+	{Flag: "mongo-backend", Env: "MOA_MONGO_BACKEND", Arg: "NAME", Default: system.DefaultMongoBackend, Commands: []string{cmdDev},
+		Usage: "where the embedded FerretDB stores documents: sqlite (files under <data-dir>/mongo) or postgresql (the database <db-prefix>docs on the PostgreSQL dev uses); ignored with MOA_MONGO_URL",
+		apply: func(o *Options, v string) error {
+			if v != system.MongoBackendSQLite && v != system.MongoBackendPostgreSQL {
+				return fmt.Errorf("want %s or %s, got %q", system.MongoBackendSQLite, system.MongoBackendPostgreSQL, v)
+			}
+			o.System.MongoBackend = v
+			return nil
+		}},
 	{Flag: "db-prefix", Env: "MOA_DB_PREFIX", Arg: "PREFIX", Default: system.DefaultDatabasePrefix, Commands: hosted,
 		Usage: "prefix of the per-service database names (lower-case letters, digits, _)",
 		apply: func(o *Options, v string) error { o.System.DatabasePrefix = v; return nil }},
