@@ -66,11 +66,17 @@ type Config struct {
 	// up). The embedded store is for development and tests; production runs
 	// MongoDB.
 	SyncFull bool
+
+	// Unisolated leaves out the isolator that serialises updates of one
+	// document (see isolate.go): clients talk to FerretDB directly. Only for
+	// measuring what isolation costs; concurrent updates then lose writes.
+	Unisolated bool
 }
 
 // Store is a running embedded FerretDB.
 type Store struct {
 	uri     string
+	iso     *isolator // nil when Unisolated
 	cancel  context.CancelFunc
 	done    chan struct{}
 	runErr  error
@@ -123,20 +129,33 @@ func Start(ctx context.Context, cfg Config) (*Store, error) {
 		cfg.StartTimeout = 30 * time.Second
 	}
 
-	// ferretdb.New leaks its SQLite backend when it cannot bind, and
-	// FerretDB guards that backend with a finalizer that panics, crashing
-	// the whole process at the next GC. Checking the address first turns
-	// the common failure (port taken) into an ordinary error.
-	if err := checkBindable(cfg.Addr); err != nil {
-		return nil, fmt.Errorf("docstore: listen on %s: %w", cfg.Addr, err)
+	// Clients connect to the isolator on cfg.Addr, and it to FerretDB on a
+	// loopback port of its own. Listening first also keeps ferretdb.New from
+	// failing to bind, which leaks its SQLite backend, guarded by a finalizer
+	// that panics and so crashes the process at the next GC.
+	ferretAddr := "127.0.0.1:0"
+	var ln net.Listener
+	if cfg.Unisolated {
+		ferretAddr = cfg.Addr
+		if err := checkBindable(cfg.Addr); err != nil {
+			return nil, fmt.Errorf("docstore: listen on %s: %w", cfg.Addr, err)
+		}
+	} else {
+		var err error
+		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			return nil, fmt.Errorf("docstore: listen on %s: %w", cfg.Addr, err)
+		}
 	}
 
-	fc.Listener = ferretdb.ListenerConfig{TCP: cfg.Addr}
+	fc.Listener = ferretdb.ListenerConfig{TCP: ferretAddr}
 	fc.Logger = cfg.Logger
 	newMu.Lock()
 	f, err := ferretdb.New(fc)
 	newMu.Unlock()
 	if err != nil {
+		if ln != nil {
+			ln.Close()
+		}
 		return nil, fmt.Errorf("docstore: start FerretDB (%s) in %s: %w", fc.Handler, where, err)
 	}
 
@@ -157,10 +176,26 @@ func Start(ctx context.Context, cfg Config) (*Store, error) {
 	select {
 	case s.uri = <-uriCh:
 	case <-s.done:
+		if ln != nil {
+			ln.Close()
+		}
 		return nil, fmt.Errorf("docstore: FerretDB stopped while starting: %v", s.runErr)
 	case <-waitCtx.Done():
+		if ln != nil {
+			ln.Close()
+		}
 		s.Close()
 		return nil, fmt.Errorf("docstore: FerretDB did not listen: %w", waitCtx.Err())
+	}
+	if ln != nil {
+		hosts := options.Client().ApplyURI(s.uri).Hosts
+		if len(hosts) != 1 {
+			ln.Close()
+			s.Close()
+			return nil, fmt.Errorf("docstore: FerretDB's URI %s names %d hosts", s.uri, len(hosts))
+		}
+		s.iso = newIsolator(ln, hosts[0])
+		s.uri = (&url.URL{Scheme: "mongodb", Host: ln.Addr().String(), Path: "/"}).String()
 	}
 	if err := waitPing(waitCtx, s.uri); err != nil {
 		s.Close()
@@ -176,6 +211,9 @@ func (s *Store) URI() string { return s.uri }
 // closed. It is safe to call more than once.
 func (s *Store) Close() error {
 	s.closeMu.Do(func() {
+		if s.iso != nil {
+			s.iso.close()
+		}
 		s.cancel()
 		<-s.done
 	})
