@@ -27,8 +27,9 @@ const (
 
 	// MongoBackendSQLite and MongoBackendPostgreSQL are the embedded FerretDB's backends
 	// (Config.MongoBackend). SQLite stays the default: BenchmarkBackends in internal/docstore
-	// measured PostgreSQL no faster on a chat workload and no better at isolating concurrent
-	// updates of one document (FerretDB 1.24 isolates them on neither).
+	// measured PostgreSQL, on a server that fsyncs as moa dev's does, not reliably faster on
+	// a chat workload (0.77–1.57× across runs on a shared 2-core machine), and both isolate
+	// concurrent updates of one document alike (docstore's isolator; FerretDB does on neither).
 	MongoBackendSQLite     = docstore.BackendSQLite
 	MongoBackendPostgreSQL = docstore.BackendPostgreSQL
 	DefaultMongoBackend    = MongoBackendSQLite

@@ -13,7 +13,9 @@
 // should stay inside the supported column below. Every row was checked
 // against FerretDB v1.24.0 (SQLite) with mongo-driver v2; the tests in
 // this package (features_test.go) assert each row, so an upgrade that
-// changes one fails loudly instead of silently.
+// changes one fails loudly instead of silently. On the PostgreSQL backend
+// only CRUD, duplicate keys, update operators and atomicity are asserted
+// (backends_test.go).
 //
 //	Feature                                       FerretDB 1.24 SQLite   MongoDB
 //	--------------------------------------------  ---------------------  -------
@@ -30,7 +32,7 @@
 //	partial indexes (partialFilterExpression)      NotImplemented         yes
 //	text indexes and $text queries                 no (4)                 yes
 //	2dsphere (geo) indexes                         no                     yes
-//	single-document atomicity under concurrency    yes, by the isolator (5)  yes
+//	single-document atomicity under concurrency    yes, by isolator (5)   yes
 //
 // (1) mongo.IsDuplicateKeyError reports true and the message starts with
 // "E11000", as with MongoDB, for InsertOne and InsertMany alike.
