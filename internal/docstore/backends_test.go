@@ -549,3 +549,83 @@ func TestIsolationMixedFilters(t *testing.T) {
 		})
 	}
 }
+
+// FerretDB keeps a connection per statement of a command until the command
+// ends and takes another to write, so, left alone, one update command of
+// as many statements as its pool holds (SQLite 100, PostgreSQL 50), or as
+// many clients updating at once, hangs the store. The isolator splits big
+// commands and bounds the statements in flight; the merged reply must add
+// up. (FerretDB's own reply indexes are not MongoDB's: a write error is
+// reported at index 0 and an upsert at the count of upserts before it, so
+// only counts are checked.)
+func TestManyStatementsAndUpdatersDoNotHang(t *testing.T) {
+	t.Parallel()
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+			defer cancel()
+			coll := connect(t, start(t, b.cfg).URI()).Database("many").Collection("c")
+			const docs = 150
+			var all []any
+			for i := range docs {
+				all = append(all, bson.D{{Key: "_id", Value: i}, {Key: "n", Value: 0}})
+			}
+			if _, err := coll.InsertMany(ctx, all); err != nil {
+				t.Fatal(err)
+			}
+			inc := bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: 1}}}}
+			// One command: 150 updates, the one at index 120 an upsert of a new document.
+			var models []mongo.WriteModel
+			for i := range docs {
+				if i == 120 {
+					models = append(models, mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "_id", Value: "new"}}).SetUpdate(inc).SetUpsert(true))
+					continue
+				}
+				models = append(models, mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "_id", Value: i}}).SetUpdate(inc))
+			}
+			for _, ordered := range []bool{false, true} {
+				res, err := coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(ordered))
+				if err != nil {
+					t.Fatalf("bulk of %d (ordered %v): %v", docs, ordered, err)
+				}
+				wantMatched, wantUpserted := int64(docs-1), int64(1)
+				if ordered {
+					wantMatched, wantUpserted = docs, 0 // "new" exists now
+				}
+				if res.MatchedCount != wantMatched || res.ModifiedCount != wantMatched || res.UpsertedCount != wantUpserted {
+					t.Fatalf("bulk of %d (ordered %v): %+v, want %d matched and modified, %d upserted", docs, ordered, res, wantMatched, wantUpserted)
+				}
+			}
+			// 150 clients' connections updating at once.
+			var wg sync.WaitGroup
+			errs := make(chan error, docs)
+			for i := range docs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range 5 {
+						if _, err := coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: i}}, inc); err != nil {
+							errs <- err
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			if err := <-errs; err != nil {
+				t.Fatalf("150 updaters: %v", err)
+			}
+			// Each document: +2 by the bulks (120 none: its statement is "new"'s), +5.
+			for _, c := range []struct {
+				id   any
+				want int
+			}{{0, 7}, {99, 7}, {100, 7}, {120, 5}, {149, 7}, {"new", 2}} {
+				var got struct{ N int }
+				if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: c.id}}).Decode(&got); err != nil || got.N != c.want {
+					t.Errorf("doc %v: n = %d (%v), want %d", c.id, got.N, err, c.want)
+				}
+			}
+		})
+	}
+}

@@ -7,7 +7,10 @@
 //
 // Clients connect to an isolator in front of FerretDB (isolate.go), which
 // serialises update and findAndModify commands per document, since FerretDB
-// itself lets concurrent updates of one document overwrite each other.
+// itself lets concurrent updates of one document overwrite each other, and
+// bounds the update statements in flight, since FerretDB hangs when as many
+// run at once as its connection pool holds (a bulk write of 100 updates on
+// SQLite, 50 on PostgreSQL, or 150 concurrent updaters).
 //
 // FerretDB implements a subset of MongoDB. Code that must run on both
 // should stay inside the supported column below. Every row was checked

@@ -194,7 +194,7 @@ func Start(ctx context.Context, cfg Config) (*Store, error) {
 			s.Close()
 			return nil, fmt.Errorf("docstore: FerretDB's URI %s names %d hosts", s.uri, len(hosts))
 		}
-		s.iso = newIsolator(ln, hosts[0])
+		s.iso = newIsolator(ln, hosts[0], statementSlots[fc.Handler])
 		s.uri = (&url.URL{Scheme: "mongodb", Host: ln.Addr().String(), Path: "/"}).String()
 	}
 	if err := waitPing(waitCtx, s.uri); err != nil {
