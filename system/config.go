@@ -28,8 +28,8 @@ const (
 	// MongoBackendSQLite and MongoBackendPostgreSQL are the embedded FerretDB's backends
 	// (Config.MongoBackend). PostgreSQL is the default, from the chat row of `edgeload bench`
 	// (100 pairs, the real chat service, store on a PostgreSQL that fsyncs as moa dev's does,
-	// 2 shared cores): at 300 msg/s 3,001 of 3,001 received on PostgreSQL against 1,267 on
-	// SQLite; at 1,000 msg/s 6,447 against 1,348 of 10,000. Both isolate updates of one
+	// 2 shared cores): at 300 msg/s 2,672–3,001 of 3,001 received on PostgreSQL against
+	// 1,205–1,267 on SQLite; at 1,000 msg/s 4,250–6,447 against 1,348 of 10,000. Both isolate updates of one
 	// document alike (docstore's isolator). SQLite stays selectable (no server needed);
 	// moatest uses it.
 	MongoBackendSQLite     = docstore.BackendSQLite
