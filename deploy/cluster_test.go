@@ -20,7 +20,7 @@ import (
 )
 
 // What every server of the cluster reads from nats.conf, whichever deployment it is in.
-func checkNATSNodeOptions(t *testing.T, what string, o *server.Options, node string, nodes []string) {
+func checkNATSNodeOptions(t *testing.T, what string, o *server.Options, node string, routeHosts []string) {
 	t.Helper()
 	if o.ServerName != node || !slices.Contains(o.Tags, deploygen.NATSFailureDomainTag+node) {
 		t.Errorf("%s: server %q tags %v: want the name and failure domain of its environment", what, o.ServerName, o.Tags)
@@ -53,8 +53,8 @@ func checkNATSNodeOptions(t *testing.T, what string, o *server.Options, node str
 			t.Errorf("%s: route %s is not on the route port", what, r)
 		}
 	}
-	if !slices.Equal(routes, nodes) {
-		t.Errorf("%s: routes to %v, want every server %v", what, routes, nodes)
+	if !slices.Equal(routes, routeHosts) {
+		t.Errorf("%s: routes to %v, want every server %v", what, routes, routeHosts)
 	}
 }
 
