@@ -135,8 +135,7 @@ func manifests(objects ...any) ([]byte, error) {
 		if err := json.Unmarshal(j, &m); err != nil {
 			return nil, err
 		}
-		delete(m, "status")
-		y, err := yaml.Marshal(m)
+		y, err := yaml.Marshal(dropStatus(m))
 		if err != nil {
 			return nil, err
 		}
@@ -144,6 +143,23 @@ func manifests(objects ...any) ([]byte, error) {
 		b.Write(y)
 	}
 	return []byte(b.String()), nil
+}
+
+// dropStatus removes the status of an object and of the objects it templates (a
+// StatefulSet's volume claims): what the API server writes, not what is applied.
+func dropStatus(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		delete(v, "status")
+		for k, e := range v {
+			v[k] = dropStatus(e)
+		}
+	case []any:
+		for i, e := range v {
+			v[i] = dropStatus(e)
+		}
+	}
+	return v
 }
 
 func labels(name, component string) map[string]string {
@@ -346,7 +362,7 @@ func natsObjects() []any {
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
 			Ingress: []networkingv1.NetworkPolicyIngressRule{
 				// Clients: the Moa services (operators use kubectl port-forward or exec).
-				tcpPeer(NATSClientPort, moaPods, natsPods),
+				tcpPeer(NATSClientPort, moaPods),
 				// Routes: the other servers only; the route port has no authentication.
 				tcpPeer(NATSRoutePort, natsPods),
 				// Monitoring: the namespace's pods.
