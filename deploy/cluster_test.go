@@ -15,8 +15,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/moa-run/moa/bus"
+	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/deploy/deploygen"
 	"github.com/moa-run/moa/moatest"
+	"github.com/moa-run/moa/system"
 )
 
 // What every server of the cluster reads from nats.conf, whichever deployment it is in.
@@ -67,7 +69,8 @@ func TestNATSConfigIsOneServerOfACluster(t *testing.T) {
 
 // The generated nats.conf run as the three servers of a cluster, on loopback ports instead of
 // the deployment's host names: the cluster forms, an R3 stream gets a replica on each
-// failure domain, the system account answers the requests `nats server report jetstream` and
+// failure domain, a service started under its user gets its critical streams at R3 on three
+// failure domains, the system account answers the requests `nats server report jetstream` and
 // `nats server check` make, and a server in lame duck hands its stream leadership over.
 func TestNATSConfigFormsACluster(t *testing.T) {
 	nodes := deploygen.ComposeNATS.Nodes
@@ -131,6 +134,45 @@ func TestNATSConfigFormsACluster(t *testing.T) {
 	slices.Sort(placed)
 	if !slices.Equal(placed, nodes) {
 		t.Errorf("the R3 stream is on %v, want one replica on each failure domain %v", placed, nodes)
+	}
+
+	// billing, under its own user, declares its streams on the cluster: every critical one
+	// it declares at the replicas declared (3), one replica per failure domain.
+	sysBilling, err := system.Start(ctxFor(t, time.Minute), system.Config{
+		DataDir: t.TempDir(), External: true, HTTPAddr: "127.0.0.1:0", Services: []string{"billing"},
+		NATS:   system.NATSConfig{URL: all, User: "billing", Password: natsPassword("billing")},
+		Logger: testLogger(t), ServicePostgresURL: map[string]string{"billing": moatest.Postgres(t)},
+		Setting: func(string, string) string { return "" },
+	})
+	if err != nil {
+		t.Fatalf("billing does not start on the cluster: %v", err)
+	}
+	t.Cleanup(func() { _ = sysBilling.Stop(ctxFor(t, time.Minute)) })
+	if r := sysBilling.Ready(ctxFor(t, 10*time.Second)); !r.Ready {
+		t.Errorf("billing is not ready on the cluster: %+v", r.Checks)
+	}
+	checked := 0
+	for _, spec := range contracts.Streams() {
+		st, err := js.Stream(ctx, spec.Name)
+		if err != nil || !spec.Critical {
+			continue // not billing's
+		}
+		checked++
+		si, err := st.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		peers := []string{si.Cluster.Leader}
+		for _, r := range si.Cluster.Replicas {
+			peers = append(peers, r.Name)
+		}
+		slices.Sort(peers)
+		if si.Config.Replicas != spec.Replicas || !slices.Equal(peers, nodes) {
+			t.Errorf("critical stream %s: R%d on %v, want R%d on %v", spec.Name, si.Config.Replicas, peers, spec.Replicas, nodes)
+		}
+	}
+	if checked < 2 {
+		t.Errorf("billing declared %d critical streams, want its own and those it consumes", checked)
 	}
 
 	// `nats server report jetstream`: every server answers the system account's JSZ ping.
