@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
@@ -159,6 +160,18 @@ func (o *k8sObjects) checkPods(t *testing.T, what string, sel *metav1.LabelSelec
 		r := c.Resources
 		if r.Requests.Cpu().IsZero() || r.Requests.Memory().IsZero() || r.Limits.Memory().IsZero() {
 			t.Errorf("%s: container %s resources %+v: want CPU and memory requests and a memory limit", what, c.Name, r)
+		}
+		for _, e := range c.Env {
+			if e.Name != "GOMEMLIMIT" {
+				continue
+			}
+			lim, err := resource.ParseQuantity(strings.TrimSuffix(e.Value, "B"))
+			if err != nil || lim.Cmp(*r.Limits.Memory()) >= 0 {
+				t.Errorf("%s: container %s GOMEMLIMIT %s (%v): want it below the memory limit %s", what, c.Name, e.Value, err, r.Limits.Memory())
+			}
+		}
+		if !slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "GOMEMLIMIT" }) {
+			t.Errorf("%s: container %s has no GOMEMLIMIT: the Go runtime would not know its limit", what, c.Name)
 		}
 		if c.ReadinessProbe == nil || c.LivenessProbe == nil {
 			t.Errorf("%s: container %s has no readiness or liveness probe", what, c.Name)

@@ -186,6 +186,21 @@ func secretEnv(env, secret, key string, optional bool) corev1.EnvVar {
 
 func quantity(s string) resource.Quantity { return resource.MustParse(s) }
 
+// memory is a container's memory request and limit in MiB, and the GOMEMLIMIT that makes the
+// Go runtime (nats-server's and moa's) collect harder before the kernel kills it at the limit.
+func memory(requestMiB, limitMiB int) (corev1.ResourceRequirements, corev1.EnvVar) {
+	return corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceMemory: quantity(fmt.Sprintf("%dMi", requestMiB))},
+			Limits:   corev1.ResourceList{corev1.ResourceMemory: quantity(fmt.Sprintf("%dMi", limitMiB))},
+		},
+		corev1.EnvVar{Name: "GOMEMLIMIT", Value: fmt.Sprintf("%dMiB", limitMiB*9/10)}
+}
+
+func withCPU(r corev1.ResourceRequirements, request string) corev1.ResourceRequirements {
+	r.Requests[corev1.ResourceCPU] = quantity(request)
+	return r
+}
+
 // restricted is the container security context of the "restricted" Pod Security Standard.
 func restricted() *corev1.SecurityContext {
 	return &corev1.SecurityContext{
@@ -266,6 +281,8 @@ func natsObjects() []any {
 	for _, u := range natsUsers() {
 		env = append(env, secretEnv(NATSPasswordEnv(u), NATSSecret, u, false))
 	}
+	natsMem, natsMemLimit := memory(512, 2048)
+	env = append(env, natsMemLimit)
 	stopGrace := int64(NATSStopGrace.Seconds())
 	pidDir := path.Dir(NATSPidFile)
 	sts := appsv1.StatefulSet{
@@ -310,10 +327,7 @@ func natsObjects() []any {
 							{Name: "data", MountPath: KubernetesNATS.StoreDir},
 							{Name: "pid", MountPath: pidDir},
 						},
-						Resources: corev1.ResourceRequirements{
-							Requests: corev1.ResourceList{corev1.ResourceCPU: quantity("250m"), corev1.ResourceMemory: quantity("512Mi")},
-							Limits:   corev1.ResourceList{corev1.ResourceMemory: quantity("2Gi")},
-						},
+						Resources: withCPU(natsMem, "250m"),
 						// Until it has caught up with the cluster: a restarted server is not
 						// ready (and the rollout does not go on) before its streams are current.
 						StartupProbe:   httpProbe("/healthz", "monitor", 5, 60),
@@ -400,6 +414,8 @@ func serviceObjects(name string) []any {
 			env = append(env, secretEnv(e, secret, e, true))
 		}
 	}
+	mem, memLimit := memory(128, 512)
+	env = append(env, memLimit)
 	grace := int64(drainSeconds + serviceStopMargin)
 	dep := appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
@@ -427,15 +443,12 @@ func serviceObjects(name string) []any {
 						WhenUnsatisfiable: corev1.ScheduleAnyway, LabelSelector: selector(name),
 					}},
 					Containers: []corev1.Container{{
-						Name:  name,
-						Image: MoaImage,
-						Args:  []string{"serve", name},
-						Ports: []corev1.ContainerPort{port("http", HTTPPort)},
-						Env:   env,
-						Resources: corev1.ResourceRequirements{
-							Requests: corev1.ResourceList{corev1.ResourceCPU: quantity("100m"), corev1.ResourceMemory: quantity("128Mi")},
-							Limits:   corev1.ResourceList{corev1.ResourceMemory: quantity("512Mi")},
-						},
+						Name:      name,
+						Image:     MoaImage,
+						Args:      []string{"serve", name},
+						Ports:     []corev1.ContainerPort{port("http", HTTPPort)},
+						Env:       env,
+						Resources: withCPU(mem, "100m"),
 						// Start-up creates databases, migrates, declares streams with retries
 						// within its own deadline: give it that long before liveness counts.
 						StartupProbe:    httpProbe("/healthz", "http", 2, 60),
