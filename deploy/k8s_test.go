@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -230,8 +231,9 @@ func TestKubernetesServices(t *testing.T) {
 			t.Errorf("%s needs MongoDB and gets no URL from a Secret", name)
 		}
 		grace := d.Spec.Template.Spec.TerminationGracePeriodSeconds
-		if grace == nil || *grace <= 20 {
-			t.Errorf("%s: termination grace %v does not cover the drain (%s)", name, grace, env["MOA_DRAIN_TIMEOUT"].Value)
+		drain, err := time.ParseDuration(env["MOA_DRAIN_TIMEOUT"].Value)
+		if err != nil || grace == nil || time.Duration(*grace)*time.Second <= drain {
+			t.Errorf("%s: termination grace %v does not cover the drain (%q)", name, grace, env["MOA_DRAIN_TIMEOUT"].Value)
 		}
 	}
 	for name := range o.deployments {

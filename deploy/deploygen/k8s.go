@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -47,10 +48,10 @@ const (
 	NATSService  = "nats"
 	// HTTPPort is every service's HTTP server: /readyz, /healthz, /metrics, the edge's app.
 	HTTPPort = 8080
-	// DrainTimeout is MOA_DRAIN_TIMEOUT; the pods' termination grace adds serviceStopMargin.
-	DrainTimeout      = "20s"
-	serviceStopMargin = 25
-	drainSeconds      = 20
+	// DrainTimeout is MOA_DRAIN_TIMEOUT; the pods' termination grace adds serviceStopMargin
+	// for what comes after the drain.
+	DrainTimeout      = 20 * time.Second
+	serviceStopMargin = 25 * time.Second
 )
 
 // ServiceSecret is the Secret holding service's database URLs and pass-through settings, each
@@ -398,7 +399,7 @@ func serviceObjects(name string) []any {
 		secretEnv("MOA_NATS_PASSWORD", NATSSecret, name, false),
 		{Name: "MOA_HTTP_ADDR", Value: fmt.Sprintf("0.0.0.0:%d", HTTPPort)},
 		{Name: "MOA_LOG_FORMAT", Value: "json"},
-		{Name: "MOA_DRAIN_TIMEOUT", Value: DrainTimeout},
+		{Name: "MOA_DRAIN_TIMEOUT", Value: DrainTimeout.String()},
 	}
 	if reg.Postgres {
 		e := system.SettingEnv(name, "postgres_url")
@@ -416,7 +417,7 @@ func serviceObjects(name string) []any {
 	}
 	mem, memLimit := memory(128, 512)
 	env = append(env, memLimit)
-	grace := int64(drainSeconds + serviceStopMargin)
+	grace := int64((DrainTimeout + serviceStopMargin).Seconds())
 	dep := appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
 		ObjectMeta: meta(name, "service"),

@@ -64,6 +64,8 @@ cluster {
   name: %s
   listen: 0.0.0.0:%d
   # Every server lists every server, itself included (which it skips): one file for all.
+  # Routes are pinged at the clients' interval too, so a server cut off from its peers is seen
+  # within seconds.
   # The route port is reachable from the other NATS servers only (a private network in
   # compose, a NetworkPolicy in Kubernetes).
   routes: [
