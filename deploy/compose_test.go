@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -146,8 +147,10 @@ func composeNATSCluster(t *testing.T, p *types.Project) {
 		if env(deploygen.NATSServerNameEnv) != n || env(deploygen.NATSServerTagEnv) != deploygen.NATSFailureDomainTag+n {
 			t.Errorf("%s: name %q tag %q", n, env(deploygen.NATSServerNameEnv), env(deploygen.NATSServerTagEnv))
 		}
-		if env("MOA_NATS_SYS_PASSWORD") == "" {
-			t.Errorf("%s: no system account password", n)
+		for _, v := range natsConfVariables(t) {
+			if env(v) == "" {
+				t.Errorf("%s: nats.conf reads $%s, which the container's environment lacks", n, v)
+			}
 		}
 		if svc.StopSignal != "SIGUSR2" || svc.StopGracePeriod == nil ||
 			time.Duration(*svc.StopGracePeriod) <= deploygen.NATSLameDuck+deploygen.NATSLameDuckGrace {
@@ -163,6 +166,23 @@ func composeNATSCluster(t *testing.T, p *types.Project) {
 	if len(volumes) != len(deploygen.ComposeNATS.Nodes) {
 		t.Errorf("NATS stores %v: want one volume per server", volumes)
 	}
+}
+
+// natsConfVariables are the environment variables deploy/nats/nats.conf reads.
+func natsConfVariables(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile("nats/nats.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range regexp.MustCompile(`(?m)^\s*\w+: \$(\w+)$`).FindAllStringSubmatch(string(b), -1) {
+		out = append(out, m[1])
+	}
+	if !slices.Contains(out, "MOA_NATS_SYS_PASSWORD") || !slices.Contains(out, deploygen.NATSServerNameEnv) {
+		t.Fatalf("nats.conf reads %v: want the server name and the system account's password among them", out)
+	}
+	return out
 }
 
 func atoi(t *testing.T, s string) int {
