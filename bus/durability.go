@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -228,5 +230,37 @@ func (r *Runtime) countPeers() (int, string) {
 	if r.nc.ConnectedClusterName() == "" {
 		return 1, "no cluster name"
 	}
-	return max(len(r.nc.Servers()), 1), "servers known to the client"
+	return max(distinctServers(ctx, r.nc.Servers()), 1), "servers known to the client"
+}
+
+// distinctServers counts the servers behind urls: the client's pool holds the configured URLs
+// and those the cluster announced, and one server may be in it twice (a host name configured,
+// its address announced). URLs whose host names resolve to a common address and share the
+// port count once. A name that resolves to none of the servers' own addresses (a load
+// balancer's) still counts one too many: give the system account's varz to be exact.
+func distinctServers(ctx context.Context, urls []string) int {
+	seen := map[string]bool{}
+	n := 0
+	for _, raw := range urls {
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" {
+			continue
+		}
+		addrs := []string{u.Hostname()}
+		if net.ParseIP(u.Hostname()) == nil {
+			if ips, err := net.DefaultResolver.LookupHost(ctx, u.Hostname()); err == nil {
+				addrs = ips
+			}
+		}
+		dup := false
+		for _, a := range addrs {
+			k := net.JoinHostPort(a, u.Port())
+			dup = dup || seen[k]
+			seen[k] = true
+		}
+		if !dup {
+			n++
+		}
+	}
+	return n
 }

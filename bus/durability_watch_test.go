@@ -41,7 +41,22 @@ func TestReplicasFollowJetStreamPeers(t *testing.T) {
 				conn  func(t *testing.T) *nats.Conn
 				srv   func() *server.Server
 				peers int
-			}{"2-node cluster, one URL given", func(t *testing.T) *nats.Conn { return pair.Node(0).Conn(t) }, func() *server.Server { return pair.Servers()[0] }, 2})
+			}{"2-node cluster, one URL given", func(t *testing.T) *nats.Conn { return pair.Node(0).Conn(t) }, func() *server.Server { return pair.Servers()[0] }, 2},
+			struct {
+				name  string
+				conn  func(t *testing.T) *nats.Conn
+				srv   func() *server.Server
+				peers int
+			}{"2-node cluster, both given by host name", func(t *testing.T) *nats.Conn {
+				// The cluster announces 127.0.0.1 addresses: the client's pool holds each
+				// server twice.
+				byName := strings.ReplaceAll(pair.URLs(), "127.0.0.1", "localhost")
+				nc := connect(t, byName)
+				if n := len(nc.Servers()); n != 4 {
+					t.Fatalf("pool %v: the case wants each server twice", nc.Servers())
+				}
+				return nc
+			}, func() *server.Server { return pair.Servers()[0] }, 2})
 	}
 	for _, tc := range cases {
 		for _, embedded := range []bool{false, true} {
