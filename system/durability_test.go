@@ -97,6 +97,9 @@ func TestReadyzAndStatusShowWhatTheGuardWatches(t *testing.T) {
 	if _, body := httpGet(t, base+"/status"); !strings.Contains(body, "<strong>DLQ</strong>: 1 replicas where 3 are declared") {
 		t.Errorf("/status does not show the guard's finding:\n%s", body)
 	}
+	if _, body := httpGet(t, base+"/metrics"); !strings.Contains(body, `moa_stream_durability_problems{stream="DLQ"} 1`) {
+		t.Errorf("/metrics has no moa_stream_durability_problems{stream=\"DLQ\"} 1")
+	}
 	st, err := sys.Runtime().JetStream().Stream(ctxFor(t, 30*time.Second), "DLQ")
 	if err != nil {
 		t.Fatal(err)
