@@ -43,6 +43,8 @@ type Runtime struct {
 
 	syncMu   sync.Mutex
 	syncRead *syncState // the servers' sync setting, read by the first CheckDurability
+
+	guard guardState // the durability guard's peer count and watch (durability_watch.go)
 }
 
 // Option configures a Runtime.
@@ -136,7 +138,7 @@ func (r *Runtime) Close(ctx context.Context, closeConn bool) error {
 	services, consumers := r.services, r.consumers
 	r.mu.Unlock()
 
-	var errs []error
+	errs := []error{r.stopWatch(ctx)}
 	for _, s := range services {
 		errs = append(errs, s.stop())
 	}

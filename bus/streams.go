@@ -39,18 +39,9 @@ func StreamConfig(s contracts.StreamSpec, replicas int) jetstream.StreamConfig {
 	return cfg
 }
 
-// replicasFor caps the declared replica count at what the connected deployment has: a single
-// server (no cluster name) can only hold R1.
-func (r *Runtime) replicasFor(s contracts.StreamSpec) int {
-	n := s.Replicas
-	if n < 1 {
-		n = 1
-	}
-	if r.nc.ConnectedClusterName() == "" {
-		return 1
-	}
-	return n
-}
+// replicasFor caps the declared replica count at what the connected deployment has: the
+// number of JetStream peers, not the presence of a cluster name (see replicaCap).
+func (r *Runtime) replicasFor(s contracts.StreamSpec) int { return r.replicaCap(s.Replicas) }
 
 // EnsureStreams creates each stream, or updates it to the declared config. It is idempotent
 // and safe to run from every instance at start. It never weakens a stream an operator made
@@ -106,6 +97,7 @@ func (r *Runtime) ensureStream(ctx context.Context, s contracts.StreamSpec) erro
 		return fmt.Errorf("bus: stream %s: %w", s.Name, err)
 	}
 	keepStronger(&cfg, st.CachedInfo().Config)
+	r.noteRaise(s, st.CachedInfo().Config, cfg)
 	if _, err := r.js.UpdateStream(ctx, cfg); err != nil {
 		if weak := r.weaknesses(s, st.CachedInfo().Config); len(weak) > 0 {
 			return contracts.ErrStreamTooWeak.Msg("stream %s cannot be brought to its declaration: it has %s (%v)", s.Name, strings.Join(weak, "; "), err).Wrap(err)
@@ -179,8 +171,8 @@ func (r *Runtime) CheckDurability(ctx context.Context, specs ...contracts.Stream
 			switch {
 			case info.Config.Replicas >= s.Replicas:
 			case s.Critical:
-				r.warnDurability("replicas "+s.Name, "WARNING: critical stream capped to fewer replicas than declared: a single server, not a cluster; losing its disk loses the stream",
-					"stream", s.Name, "replicas", info.Config.Replicas, "declared", s.Replicas)
+				r.warnDurability("replicas "+s.Name, "WARNING: critical stream capped to fewer replicas than declared: fewer JetStream peers than declared replicas; losing a disk can lose the stream",
+					"stream", s.Name, "replicas", info.Config.Replicas, "declared", s.Replicas, "peers", r.jetStreamPeers())
 			default:
 				r.log.Info("stream has fewer replicas than declared: not a cluster", "stream", s.Name, "replicas", info.Config.Replicas, "declared", s.Replicas)
 			}
@@ -201,6 +193,7 @@ func (r *Runtime) CheckDurability(ctx context.Context, specs ...contracts.Stream
 	}
 	if len(errs) == 0 {
 		r.checkSync(ctx, critical)
+		r.watch(specs...)
 	}
 	return errors.Join(errs...)
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/moa-run/moa/bus"
 )
 
 // Defaults. The embedded NATS port is 4223, not 4222, so that `moa dev` runs beside a
@@ -21,6 +23,8 @@ const (
 	DefaultHTTPAddr       = "127.0.0.1:8080"
 	DefaultDatabasePrefix = "moa_"
 	DefaultDrainTimeout   = 10 * time.Second
+	// DefaultDurabilityWatch is how often the durability guard re-checks the streams.
+	DefaultDurabilityWatch = bus.DurabilityWatchInterval
 )
 
 // Config describes one Moa process. The zero value plus a DataDir is a working `moa dev`.
@@ -61,6 +65,11 @@ type Config struct {
 
 	// DrainTimeout bounds how long Stop lets in-flight handlers finish.
 	DrainTimeout time.Duration
+
+	// DurabilityWatch is how often the durability guard re-checks the streams the services
+	// rely on (replicas edited down, offline or lagging); /readyz and /status show what it
+	// found. Zero: bus.DurabilityWatchInterval.
+	DurabilityWatch time.Duration
 
 	// Logger for the system and, with a "service" attribute, for each service.
 	Logger *slog.Logger

@@ -133,6 +133,16 @@ var settings = []setting{
 			o.System.DrainTimeout = d
 			return nil
 		}},
+	{Flag: "durability-watch", Env: "MOA_DURABILITY_WATCH", Arg: "DURATION", Default: system.DefaultDurabilityWatch.String(), Commands: hosted,
+		Usage: "how often the durability guard re-checks the streams' replicas (edited down, offline, not current); /readyz, /status and a metric report what it finds",
+		apply: func(o *Options, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("want a positive duration like 30s, got %q", v)
+			}
+			o.System.DurabilityWatch = d
+			return nil
+		}},
 	{Flag: "log-level", Env: "MOA_LOG_LEVEL", Arg: "LEVEL", Default: "info", Commands: all,
 		Usage: "debug, info, warn or error",
 		apply: func(o *Options, v string) error {
