@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/moa-run/moa/contracts"
@@ -58,40 +57,17 @@ func (r *Runtime) replicasFor(s contracts.StreamSpec) int {
 // cannot update because it is weaker in a way JetStream cannot change in place (memory
 // storage where file is declared) fails with contracts.ErrStreamTooWeak naming the problem.
 //
-// Instances start together, often with the server: a JetStream API call that times out or finds
-// JetStream not (yet) available is retried with a growing pause until ctx ends (or, when ctx has
-// no deadline, for streamsPatience), so a busy or starting server delays a start, not fails it.
+// Instances start together, often with the server: each stream is one start-up step
+// ([Runtime.Setup]), retried while the JetStream API is busy or not ready.
 func (r *Runtime) EnsureStreams(ctx context.Context, specs ...contracts.StreamSpec) error {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, streamsPatience)
-		defer cancel()
-	}
 	for _, s := range specs {
-		pause := 50 * time.Millisecond
-		for {
-			err := r.ensureStream(ctx, s)
-			if err == nil {
-				break
-			}
-			if !jetStreamUnavailable(err) || ctx.Err() != nil {
-				return err
-			}
-			r.log.Warn("JetStream busy or not ready; retrying", "stream", s.Name, "error", err)
-			select {
-			case <-ctx.Done():
-				return err
-			case <-time.After(pause):
-			}
-			pause = min(2*pause, 2*time.Second)
+		err := r.Setup(ctx, "stream "+s.Name, func(ctx context.Context) error { return r.ensureStream(ctx, s) })
+		if err != nil {
+			return err
 		}
 	}
 	return nil
 }
-
-// streamsPatience bounds EnsureStreams when its ctx has none: a server that stays unavailable
-// for a minute is down, and the start should say so.
-const streamsPatience = time.Minute
 
 func (r *Runtime) ensureStream(ctx context.Context, s contracts.StreamSpec) error {
 	cfg := StreamConfig(s, r.replicasFor(s))
@@ -113,25 +89,6 @@ func (r *Runtime) ensureStream(ctx context.Context, s contracts.StreamSpec) erro
 		return fmt.Errorf("bus: update stream %s: %w", s.Name, err)
 	}
 	return nil
-}
-
-// jetStreamUnavailable reports the errors of a JetStream API that is busy or not ready yet, as
-// opposed to a request it refused: the API's own timeout (ctx itself may still have time),
-// nobody answering the API subject, and the server saying JetStream or its cluster is
-// temporarily unavailable (10008) or has no meta leader yet.
-func jetStreamUnavailable(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
-		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrJetStreamNotEnabled) {
-		return true
-	}
-	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) {
-		switch apiErr.ErrorCode {
-		case jetstream.JSErrCodeJetStreamNotEnabled, jetstream.JSErrCodeJetStreamNotEnabledForAccount, 10008 /* JSClusterNotAvailErr */, 10005 /* JSClusterNoPeersErr */ :
-			return true
-		}
-	}
-	return false
 }
 
 // keepStronger keeps the existing settings that are stronger than the declared ones.

@@ -1,0 +1,167 @@
+package bus_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/moa-run/moa/bus"
+	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/moatest"
+)
+
+// startNATSWithoutJetStream is a server that is up but whose JetStream is not (yet): what a
+// process starting beside its server sees. EnableJetStream brings JetStream up later.
+func startNATSWithoutJetStream(t *testing.T) *server.Server {
+	t.Helper()
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	t.Cleanup(srv.Shutdown)
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	return srv
+}
+
+// A JetStream that stays unavailable fails the start after the start-up patience, saying how
+// long it waited and why, rather than waiting forever.
+func TestSetupGivesUpAfterStartupPatience(t *testing.T) {
+	srv := startNATSWithoutJetStream(t)
+	logs := &moatest.Buffer{}
+	rt := newRuntime(t, srv.ClientURL(), bus.WithStartupPatience(500*time.Millisecond),
+		bus.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	if got := rt.StartupPatience(); got != 500*time.Millisecond {
+		t.Fatalf("StartupPatience() = %v, want 500ms", got)
+	}
+	start := time.Now()
+	err := rt.EnsureStreams(context.Background(), evStream)
+	took := time.Since(start)
+	if err == nil {
+		t.Fatal("EnsureStreams succeeded without JetStream")
+	}
+	if took < 500*time.Millisecond || took > 5*time.Second {
+		t.Errorf("EnsureStreams gave up after %v, want about the patience (500ms)", took)
+	}
+	if !strings.Contains(err.Error(), "start-up patience 500ms") || !strings.Contains(err.Error(), "stream EVTEST") {
+		t.Errorf("error %q does not name the step and the patience", err)
+	}
+	if !bus.TransientSetupError(err) {
+		t.Errorf("the error does not wrap the last attempt's cause: %v", err)
+	}
+	if !strings.Contains(logs.String(), "attempt=2") {
+		t.Errorf("no WARN counting the attempts; log:\n%s", logs.String())
+	}
+}
+
+// A refusal is not retried: a stream whose subjects overlap another's fails at once, with the
+// server's own error, and no retry is logged.
+func TestSetupReturnsARefusalAtOnce(t *testing.T) {
+	logs := &moatest.Buffer{}
+	rt := newRuntime(t, startNATS(t), bus.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := rt.EnsureStreams(ctx, evStream); err != nil {
+		t.Fatal(err)
+	}
+	clash := contracts.StreamSpec{Name: "EVCLASH", Subjects: []string{"evt.evtest.>"}, Storage: contracts.FileStorage}
+	start := time.Now()
+	err := rt.EnsureStreams(ctx, clash)
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode != 10065 { // JSStreamSubjectOverlapErr
+		t.Fatalf("EnsureStreams of an overlapping stream: %v, want the subjects-overlap refusal (10065)", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("the refusal took %v: it was retried", took)
+	}
+	if strings.Contains(logs.String(), "retrying") {
+		t.Errorf("a refusal was retried; log:\n%s", logs.String())
+	}
+}
+
+// Consumer creation is a start-up step too: a Consume that finds JetStream not up yet waits
+// for it (and for the stream another instance creates) instead of failing the start.
+func TestConsumeWaitsForJetStream(t *testing.T) {
+	srv := startNATSWithoutJetStream(t)
+	logs := &moatest.Buffer{}
+	rt := newRuntime(t, srv.ClientURL(), bus.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	spec := contracts.ConsumerSpec{Stream: evStream, Durable: "setup_wait", FilterSubjects: []string{"evt.evtest.>"}}
+	type result struct {
+		c   *bus.Consumer
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		c, err := rt.Consume(ctx, "evtest", spec, func(context.Context, *bus.Msg) ([]byte, error) { return nil, nil })
+		done <- result{c, err}
+	}()
+	moatest.WaitFor(t, 10*time.Second, func() error {
+		select {
+		case r := <-done:
+			t.Fatalf("Consume returned before JetStream was up: %v", r.err)
+		default:
+		}
+		if !strings.Contains(logs.String(), "step=\"consumer setup_wait on EVTEST\"") {
+			return errors.New("Consume has not retried yet")
+		}
+		return nil
+	})
+	if err := srv.EnableJetStream(&server.JetStreamConfig{StoreDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.EnsureStreams(ctx, evStream); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("Consume after JetStream came up: %v", r.err)
+	}
+	t.Cleanup(r.c.Stop)
+	if _, err := rt.JetStream().Consumer(ctx, evStream.Name, spec.Durable); err != nil {
+		t.Fatalf("the consumer was not created: %v", err)
+	}
+}
+
+// What is retried: the server's "not yet" answers and the API not answering; not its refusals.
+func TestTransientSetupError(t *testing.T) {
+	api := func(code jetstream.ErrorCode) error {
+		return fmt.Errorf("bus: stream X: %w", &jetstream.APIError{ErrorCode: code, Code: 503})
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"attempt deadline", fmt.Errorf("bus: stream X: %w", context.DeadlineExceeded), true},
+		{"nats timeout", nats.ErrTimeout, true},
+		{"no responders", fmt.Errorf("x: %w", nats.ErrNoResponders), true},
+		{"jetstream not enabled", jetstream.ErrJetStreamNotEnabled, true},
+		{"10008 cluster not available", api(10008), true},
+		{"10005 no suitable peers", api(10005), true},
+		{"10023 insufficient resources", api(10023), true},
+		{"10049 stream create failed on its peers", api(10049), true},
+		{"10118 stream offline", api(10118), true},
+		{"10065 subjects overlap", api(10065), false},
+		{"10058 name in use with another config", api(10058), false},
+		{"10052 invalid config", api(10052), false},
+		{"canceled", context.Canceled, false},
+		{"connection closed", nats.ErrConnectionClosed, false},
+		{"nil", nil, false},
+	} {
+		if got := bus.TransientSetupError(tc.err); got != tc.want {
+			t.Errorf("%s: TransientSetupError = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
