@@ -119,9 +119,15 @@ func (r *Runtime) setupGaveUp(ctx context.Context, what string, attempts int, st
 //
 // A real refusal (an invalid or conflicting configuration, a permission) has its own code and
 // is not retried.
+//
+// A step marks the errors only it can classify (its database's) with [Transient].
 func TransientSetupError(err error) bool {
 	if err == nil {
 		return false
+	}
+	var marked transientError
+	if errors.As(err, &marked) {
+		return true
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
 		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrConnectionReconnecting) ||
@@ -138,3 +144,18 @@ func TransientSetupError(err error) bool {
 	}
 	return false
 }
+
+// Transient marks err as a "not yet" answer of a start-up step, for errors only the step can
+// classify, such as its database's (a connection dropped while replicas migrate at once):
+// [Runtime.Setup] retries it like a busy JetStream API. Transient(nil) is nil.
+func Transient(err error) error {
+	if err == nil {
+		return nil
+	}
+	return transientError{err}
+}
+
+type transientError struct{ err error }
+
+func (e transientError) Error() string { return e.err.Error() }
+func (e transientError) Unwrap() error { return e.err }

@@ -156,6 +156,7 @@ func TestTransientSetupError(t *testing.T) {
 		{"10065 subjects overlap", api(10065), false},
 		{"10058 name in use with another config", api(10058), false},
 		{"10052 invalid config", api(10052), false},
+		{"marked by the step", fmt.Errorf("x: %w", bus.Transient(errors.New("connection reset"))), true},
 		{"canceled", context.Canceled, false},
 		{"connection closed", nats.ErrConnectionClosed, false},
 		{"nil", nil, false},

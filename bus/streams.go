@@ -69,16 +69,24 @@ func (r *Runtime) EnsureStreams(ctx context.Context, specs ...contracts.StreamSp
 	return nil
 }
 
+// ensureStream creates the stream first and reads and updates it only when it exists with
+// another configuration. Create-first matters in a cluster: a create of an identical stream
+// answers at once (also while another instance's create is in flight), whereas an update that
+// reaches the meta leader while a create of the same stream is in flight got no answer at all
+// (nats-server 2.15; the update-then-create of nats.go's CreateOrUpdateStream run by two
+// instances at once timed out both, every time in three). Instances starting together declare
+// identical streams, so the update is left for a stream whose declaration or operator changed.
 func (r *Runtime) ensureStream(ctx context.Context, s contracts.StreamSpec) error {
 	cfg := StreamConfig(s, r.replicasFor(s))
-	st, err := r.js.Stream(ctx, s.Name)
+	_, err := r.js.CreateStream(ctx, cfg)
 	switch {
-	case errors.Is(err, jetstream.ErrStreamNotFound):
-		if _, err := r.js.CreateStream(ctx, cfg); err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			return fmt.Errorf("bus: create stream %s: %w", s.Name, err)
-		}
+	case err == nil:
 		return nil
-	case err != nil:
+	case !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse):
+		return fmt.Errorf("bus: create stream %s: %w", s.Name, err)
+	}
+	st, err := r.js.Stream(ctx, s.Name)
+	if err != nil {
 		return fmt.Errorf("bus: stream %s: %w", s.Name, err)
 	}
 	keepStronger(&cfg, st.CachedInfo().Config)
