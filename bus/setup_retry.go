@@ -80,7 +80,7 @@ func (r *Runtime) Setup(ctx context.Context, what string, fn func(ctx context.Co
 		case ctx.Err() != nil:
 			return r.setupGaveUp(ctx, what, attempt, start, err)
 		}
-		r.log.Warn("JetStream busy or not ready; retrying a start-up step", "step", what, "attempt", attempt,
+		r.log.Warn("start-up step found JetStream (or its store) busy or not ready; retrying", "step", what, "attempt", attempt,
 			"retry_in", pause, "error", err)
 		select {
 		case <-ctx.Done():
@@ -97,7 +97,7 @@ func (r *Runtime) setupGaveUp(ctx context.Context, what string, attempts int, st
 	if errors.Is(context.Cause(ctx), context.Canceled) {
 		return fmt.Errorf("bus: %s: start canceled after %d attempts: %w", what, attempts, last)
 	}
-	return fmt.Errorf("bus: %s: JetStream still busy or not ready after %d attempts in %v (start-up patience %v): %w",
+	return fmt.Errorf("bus: %s: still busy or not ready after %d attempts in %v (start-up patience %v): %w",
 		what, attempts, roundDur(time.Since(start)), r.StartupPatience(), last)
 }
 

@@ -81,6 +81,16 @@ func (r *Runtime) ensureStream(ctx context.Context, s contracts.StreamSpec) erro
 	_, err := r.js.CreateStream(ctx, cfg)
 	switch {
 	case err == nil:
+		// The create may be answered before the meta layer has applied it everywhere: an
+		// info request (the durability check's, next) then finds no stream. The step is done
+		// when the stream can be seen; until then it is not ready, and the create, idempotent,
+		// is asked again.
+		if _, err := r.js.Stream(ctx, s.Name); err != nil {
+			if errors.Is(err, jetstream.ErrStreamNotFound) {
+				return Transient(fmt.Errorf("bus: stream %s created but not visible yet: %w", s.Name, err))
+			}
+			return fmt.Errorf("bus: stream %s: %w", s.Name, err)
+		}
 		return nil
 	case !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse):
 		return fmt.Errorf("bus: create stream %s: %w", s.Name, err)
