@@ -166,3 +166,55 @@ func TestTransientSetupError(t *testing.T) {
 		}
 	}
 }
+
+// Replicas starting together all ensure the same R3 streams on a cluster, then check their
+// durability. Every instance must get an answer without waiting out a deadline, and see the
+// stream it ensured: before, the create could be answered before the meta layer applied it,
+// and the durability check refused the start with "stream ... does not exist" (every round,
+// run against the previous ensureStream).
+func TestEnsureStreamsFromInstancesStartingTogetherOnACluster(t *testing.T) {
+	cluster := moatest.NATSCluster(t, 3)
+	const instances = 4
+	logs := &moatest.Buffer{}
+	rts := make([]*bus.Runtime, instances)
+	for i := range rts {
+		var err error
+		rts[i], err = bus.New(cluster.Conn(t), bus.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = rts[i].Close(ctx, false)
+		})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for round := range 3 {
+		spec := critical
+		spec.Name = fmt.Sprintf("TOGETHER%d", round)
+		spec.Subjects = []string{fmt.Sprintf("evt.together%d.>", round)}
+		release := make(chan struct{})
+		errs := make(chan error, instances)
+		for _, rt := range rts {
+			go func() {
+				<-release
+				err := rt.EnsureStreams(ctx, spec)
+				if err == nil {
+					err = rt.CheckDurability(ctx, spec)
+				}
+				errs <- err
+			}()
+		}
+		close(release)
+		for range instances {
+			if err := <-errs; err != nil {
+				t.Errorf("round %d: %v", round, err)
+			}
+		}
+	}
+	if strings.Contains(logs.String(), "deadline exceeded") {
+		t.Errorf("an instance waited for an answer that did not come; log:\n%s", logs.String())
+	}
+}
