@@ -85,7 +85,7 @@ func (r *Runtime) ensureStream(ctx context.Context, s contracts.StreamSpec) erro
 		// info request (the durability check's, next) then finds no stream. The step is done
 		// when the stream can be seen; until then it is not ready, and the create, idempotent,
 		// is asked again.
-		if _, err := r.js.Stream(ctx, s.Name); err != nil {
+		if _, err := r.newStreamInfo(ctx, s.Name); err != nil {
 			if errors.Is(err, jetstream.ErrStreamNotFound) {
 				return Transient(fmt.Errorf("bus: stream %s created but not visible yet: %w", s.Name, err))
 			}
@@ -95,7 +95,7 @@ func (r *Runtime) ensureStream(ctx context.Context, s contracts.StreamSpec) erro
 	case !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse):
 		return fmt.Errorf("bus: create stream %s: %w", s.Name, err)
 	}
-	st, err := r.js.Stream(ctx, s.Name)
+	st, err := r.newStreamInfo(ctx, s.Name)
 	if err != nil {
 		return fmt.Errorf("bus: stream %s: %w", s.Name, err)
 	}
@@ -108,6 +108,21 @@ func (r *Runtime) ensureStream(ctx context.Context, s contracts.StreamSpec) erro
 	}
 	return nil
 }
+
+// newStreamInfo asks for the info of a stream that may have been created a moment ago, for at
+// most streamInfoWait. In a cluster only the leader of a stream's group answers, and while a
+// new group elects its first leader the others stay silent: the silence means "not yet", and
+// waiting out the attempt's whole deadline for it cost starts ten seconds each time. Its
+// deadline passing makes the step retry (TransientSetupError).
+func (r *Runtime) newStreamInfo(ctx context.Context, name string) (jetstream.Stream, error) {
+	ctx, cancel := context.WithTimeout(ctx, streamInfoWait)
+	defer cancel()
+	return r.js.Stream(ctx, name)
+}
+
+// streamInfoWait is longer than an answered info takes on a loaded cluster (milliseconds),
+// shorter than an election of a new group under a start of every service (seconds).
+const streamInfoWait = 2 * time.Second
 
 // keepStronger keeps the existing settings that are stronger than the declared ones.
 func keepStronger(cfg *jetstream.StreamConfig, have jetstream.StreamConfig) {
