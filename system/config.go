@@ -62,6 +62,10 @@ type Config struct {
 	// DrainTimeout bounds how long Stop lets in-flight handlers finish.
 	DrainTimeout time.Duration
 
+	// StartupPatience bounds how long each start-up step retries a JetStream (or database)
+	// that is busy or not ready (bus.WithStartupPatience; 0: bus.DefaultStartupPatience).
+	StartupPatience time.Duration
+
 	// Logger for the system and, with a "service" attribute, for each service.
 	Logger *slog.Logger
 
