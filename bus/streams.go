@@ -152,7 +152,14 @@ func (r *Runtime) CheckDurability(ctx context.Context, specs ...contracts.Stream
 	var errs []error
 	var critical []string
 	for _, s := range specs {
-		st, err := r.js.Stream(ctx, s.Name)
+		// A start checks streams it has just created, whose group may still be electing its
+		// first leader and not answer yet: asked as a start-up step (a missing stream is
+		// still an answer, and refused at once).
+		var st jetstream.Stream
+		err := r.Setup(ctx, "durability of stream "+s.Name, func(ctx context.Context) (err error) {
+			st, err = r.newStreamInfo(ctx, s.Name)
+			return err
+		})
 		if err != nil {
 			if errors.Is(err, jetstream.ErrStreamNotFound) {
 				errs = append(errs, contracts.ErrStreamTooWeak.Msg("stream %s does not exist", s.Name))
