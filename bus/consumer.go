@@ -184,7 +184,13 @@ func (r *Runtime) Consume(ctx context.Context, service string, spec contracts.Co
 		tickDone: make(chan struct{}),
 	}
 	c.work = sync.NewCond(&c.mu)
-	iter, err := c.open(ctx)
+	// Creation is a start-up step: instances starting together with their cluster wait out a
+	// JetStream API that is busy or not ready (Setup) rather than fail the start.
+	var iter jetstream.MessagesContext
+	err := r.Setup(ctx, "consumer "+spec.Durable+" on "+spec.Stream.Name, func(ctx context.Context) (err error) {
+		iter, err = c.open(ctx)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -21,9 +21,9 @@ import (
 // `nats stream edit --replicas 1` an hour later, or a node that died since.
 const DurabilityWatchInterval = 30 * time.Second
 
-// streamInfoWait bounds the guard's wait for one stream's info: the JetStream API answers in
+// watchInfoWait bounds the guard's wait for one stream's info: the JetStream API answers in
 // milliseconds, or not at all while the stream's group or the meta group has no leader.
-const streamInfoWait = 5 * time.Second
+const watchInfoWait = 5 * time.Second
 
 // guardState is the durability guard's state on a runtime.
 type guardState struct {
@@ -96,7 +96,7 @@ func (r *Runtime) watch(specs ...contracts.StreamSpec) {
 		Name: "moa_stream_durability_problems",
 		Help: "Problems the durability guard found with a stream in its last check: weaker than declared, replicas offline or not current, no leader (0: as declared).",
 	}, []string{"stream"}))
-	// A round reads each stream's info, each within streamInfoWait.
+	// A round reads each stream's info, each within watchInfoWait.
 	g.job = Every("durability guard", every, r.inspectDurability)
 	g.job.Start(r.ctx, r.log)
 }
@@ -154,7 +154,7 @@ func (r *Runtime) inspectDurability(ctx context.Context) error {
 // streamProblems lists what is wrong with stream s now, in a stable order.
 func (r *Runtime) streamProblems(ctx context.Context, s contracts.StreamSpec) []string {
 	// One stream without an answer (its group lost quorum) must not hold up the others.
-	ctx, cancel := context.WithTimeout(ctx, streamInfoWait)
+	ctx, cancel := context.WithTimeout(ctx, watchInfoWait)
 	defer cancel()
 	st, err := r.js.Stream(ctx, s.Name)
 	switch {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -29,6 +30,8 @@ type Runtime struct {
 	client  *Client
 	// embedded is the in-process server nc connects to, if any (WithEmbeddedServer).
 	embedded *server.Server
+	// patience bounds each start-up step's retries (WithStartupPatience; 0: the default).
+	patience time.Duration
 
 	// ctx is the parent of every handler context; canceled by Close after the drain timeout.
 	ctx    context.Context

@@ -70,6 +70,9 @@ type Config struct {
 	// rely on (replicas edited down, offline or lagging); /readyz and /status show what it
 	// found. Zero: bus.DurabilityWatchInterval.
 	DurabilityWatch time.Duration
+	// StartupPatience bounds how long each start-up step retries a JetStream (or database)
+	// that is busy or not ready (bus.WithStartupPatience; 0: bus.DefaultStartupPatience).
+	StartupPatience time.Duration
 
 	// Logger for the system and, with a "service" attribute, for each service.
 	Logger *slog.Logger
