@@ -226,46 +226,67 @@ func (f *foFlow) check(t *testing.T) {
 	}
 }
 
-// foLeader is the node index whose server leads stream (and consumer, when durable is set).
-func foLeader(t *testing.T, js jetstream.JetStream, durable string) int {
+// foLeader is the node index whose server leads the stream, or the durable when it is set.
+func foLeader(ctx context.Context, js jetstream.JetStream, durable string) (int, error) {
+	var ci *jetstream.ClusterInfo
+	if durable == "" {
+		s, err := js.Stream(ctx, foStream.Name)
+		if err != nil {
+			return 0, err
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			return 0, err
+		}
+		ci = info.Cluster
+	} else {
+		c, err := js.Consumer(ctx, foStream.Name, durable)
+		if err != nil {
+			return 0, err
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			return 0, err
+		}
+		ci = info.Cluster
+	}
+	if ci == nil || ci.Leader == "" {
+		return 0, errors.New("no leader")
+	}
+	var i int
+	if _, err := fmt.Sscanf(strings.TrimPrefix(ci.Leader, "moatest-"), "%d", &i); err != nil {
+		return 0, fmt.Errorf("leader %q is not a moatest node", ci.Leader)
+	}
+	return i, nil
+}
+
+// foLead moves the leadership of the stream and of the durable to node i, so that a fault
+// there takes both at once: the worst case for a saga, and the one the operator hit.
+func foLead(t *testing.T, rt *bus.Runtime, i int) {
 	t.Helper()
-	var leader string
+	preferred := fmt.Appendf(nil, `{"placement":{"preferred":"moatest-%d"}}`, i)
 	moatest.WaitFor(t, 30*time.Second, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		var ci *jetstream.ClusterInfo
-		if durable == "" {
-			s, err := js.Stream(ctx, foStream.Name)
+		for _, durable := range []string{"", "failover"} {
+			at, err := foLeader(ctx, rt.JetStream(), durable)
 			if err != nil {
 				return err
 			}
-			info, err := s.Info(ctx)
-			if err != nil {
+			if at == i {
+				continue
+			}
+			subject := "$JS.API.STREAM.LEADER.STEPDOWN." + foStream.Name
+			if durable != "" {
+				subject = "$JS.API.CONSUMER.LEADER.STEPDOWN." + foStream.Name + "." + durable
+			}
+			if _, err := rt.Conn().RequestWithContext(ctx, subject, preferred); err != nil {
 				return err
 			}
-			ci = info.Cluster
-		} else {
-			c, err := js.Consumer(ctx, foStream.Name, durable)
-			if err != nil {
-				return err
-			}
-			info, err := c.Info(ctx)
-			if err != nil {
-				return err
-			}
-			ci = info.Cluster
+			return fmt.Errorf("leader of %q on node %d, moving it to %d", durable, at, i)
 		}
-		if ci == nil || ci.Leader == "" {
-			return errors.New("no leader")
-		}
-		leader = ci.Leader
 		return nil
 	})
-	var i int
-	if _, err := fmt.Sscanf(strings.TrimPrefix(leader, "moatest-"), "%d", &i); err != nil {
-		t.Fatalf("leader %q is not a moatest node", leader)
-	}
-	return i
 }
 
 // A 3-node cluster under event flow: the stream leader's node is killed (and comes back), then
@@ -281,31 +302,38 @@ func TestFailoverKillAndFreeze(t *testing.T) {
 	if err := admin.EnsureStreams(ctx, foStream, contracts.StreamDeadLetter); err != nil {
 		t.Fatal(err)
 	}
-	js := admin.JetStream()
 
 	flow := newFoFlow(t)
+	// The consumers are on node 2, which stays up: their connections never drop, so only their
+	// own heartbeat watch can tell that the leader they pulled from is gone (a connection that
+	// drops re-pulls on reconnect anyway). The publishers are on any node.
 	for i := range 2 {
-		flow.consume(ctx, foRuntime(t, fmt.Sprintf("consumer%d", i), cl.ClientURLs()))
+		flow.consume(ctx, foRuntime(t, fmt.Sprintf("consumer%d", i), cl.ClientURL(2)))
 	}
 	for i := range 2 {
 		flow.publish(foRuntime(t, fmt.Sprintf("publisher%d", i), cl.ClientURLs()), fmt.Sprintf("p%d", i), 2)
 	}
 	moatest.WaitFor(t, 30*time.Second, func() error { return flow.progressSince(time.Now().Add(-time.Second)) })
 
-	// Kill the stream leader's node; it comes back once the flow has gone on without it.
-	killed := foLeader(t, js, "")
+	// Kill -9 the node that leads the stream and the consumer; it comes back once the flow has
+	// gone on without it.
+	killed := 0
+	foLead(t, admin, killed)
+	cl.Cut(killed)
 	cl.Node(killed).Shutdown()
 	killedAt := time.Now()
 	moatest.WaitFor(t, foMaxStall+5*time.Second, func() error { return flow.progressSince(killedAt) })
-	t.Logf("killed node %d (stream leader): flow resumed after %s", killed, time.Since(killedAt).Round(100*time.Millisecond))
+	t.Logf("killed node %d (stream and consumer leader): flow resumed after %s", killed, time.Since(killedAt).Round(100*time.Millisecond))
+	cl.Heal()
 	cl.Restart(t, killed)
 
-	// Freeze the consumer leader's node for longer than clients and peers take to give it up.
-	frozen := foLeader(t, js, "failover")
+	// Freeze the node that leads them now, for longer than clients and peers take to give it up.
+	frozen := 1
+	foLead(t, admin, frozen)
 	cl.Freeze(frozen)
 	frozenAt := time.Now()
 	moatest.WaitFor(t, foMaxStall+5*time.Second, func() error { return flow.progressSince(frozenAt) })
-	t.Logf("froze node %d (consumer leader): flow resumed after %s", frozen, time.Since(frozenAt).Round(100*time.Millisecond))
+	t.Logf("froze node %d (stream and consumer leader): flow resumed after %s", frozen, time.Since(frozenAt).Round(100*time.Millisecond))
 	<-time.After(time.Until(frozenAt.Add(8 * time.Second))) // the fault's duration, not a wait for a condition
 	cl.Heal()
 	healedAt := time.Now()
@@ -339,4 +367,126 @@ func ctxFor(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// One node, leading the stream and the consumer, is cut off from its peers and from most of its
+// clients while it keeps running; one client still reaches it. That minority side cannot
+// replicate, so nothing published through it may be acknowledged, while the majority side
+// elects new leaders and carries the flow on. After the partition heals, every event the
+// majority acknowledged has had its effect once, and the replicas agree again.
+//
+// The partition is made of frozen TCP proxies on loopback (moatest.NATSClusterProxied), so it
+// runs anywhere the rest of the suite does: no root, no network namespace.
+func TestPartitionedNodeAcksNothing(t *testing.T) {
+	cl := moatest.NATSClusterProxied(t, 3)
+	admin := foRuntime(t, "admin", cl.URLs())
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := admin.EnsureStreams(ctx, foStream, contracts.StreamDeadLetter); err != nil {
+		t.Fatal(err)
+	}
+	// The minority client has a way to node 0 of its own, which the partition leaves open.
+	minorityLink := moatest.NewProxy(t, strings.TrimPrefix(cl.Node(0).URL(), "nats://"))
+	minority := foRuntime(t, "minority", minorityLink.URL())
+
+	flow := newFoFlow(t)
+	for i := range 2 {
+		flow.consume(ctx, foRuntime(t, fmt.Sprintf("consumer%d", i), cl.ClientURL(2)))
+	}
+	flow.publish(foRuntime(t, "publisher", cl.ClientURLs()), "p", 4)
+	moatest.WaitFor(t, 30*time.Second, func() error { return flow.progressSince(time.Now().Add(-time.Second)) })
+
+	const isolated = 0
+	foLead(t, admin, isolated)
+	cl.Partition(isolated)
+	cl.ClientProxy(isolated).Freeze()
+	partitionedAt := time.Now()
+
+	// Publish through the minority side: at once, while node 0 still believes it leads, and
+	// again once it may have noticed that it does not.
+	var (
+		mu          sync.Mutex
+		minorityIDs []string
+		minorityAck int
+		wg          sync.WaitGroup
+	)
+	const perRound = 20
+	for round := range 2 {
+		for i := range perRound {
+			wg.Go(func() {
+				env, subject, err := bus.NewEnvelope(context.Background(), nil, "fotest", foEvent, fmt.Sprintf("minority%d", i), foData{N: round})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				pctx, pcancel := context.WithTimeout(context.Background(), 3*time.Second)
+				defer pcancel()
+				_, err = minority.Publish(pctx, subject, env)
+				mu.Lock()
+				defer mu.Unlock()
+				minorityIDs = append(minorityIDs, env.ID)
+				if err == nil {
+					minorityAck++
+				}
+			})
+		}
+		wg.Wait()
+	}
+	// Meanwhile the majority elected leaders of its own and goes on.
+	moatest.WaitFor(t, foMaxStall+5*time.Second, func() error { return flow.progressSince(partitionedAt) })
+	t.Logf("partitioned node %d for %s: %d of %d publishes through it acknowledged",
+		isolated, time.Since(partitionedAt).Round(100*time.Millisecond), minorityAck, 2*perRound)
+	cl.Heal()
+	healedAt := time.Now()
+	moatest.WaitFor(t, foMaxStall+5*time.Second, func() error { return flow.progressSince(healedAt) })
+	flow.stopPublishing()
+
+	err := moatest.Poll(ctxFor(t, foSettle), 50*time.Millisecond, func() error {
+		if miss := flow.missing(); len(miss) > 0 {
+			return fmt.Errorf("%d acknowledged events without their effect", len(miss))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Errorf("not all acknowledged events had their effect within %s of the heal: %v", foSettle, err)
+	}
+	flow.check(t)
+	endToEnd, publish := flow.stalls()
+	t.Logf("longest stall: %.1f s (publish: %.1f s)", endToEnd.Seconds(), publish.Seconds())
+	if minorityAck != 0 {
+		t.Errorf("%d publishes through the partitioned node were acknowledged; want 0", minorityAck)
+	}
+	// The replicas agree again: every one current, none lagging.
+	moatest.WaitFor(t, 30*time.Second, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		s, err := admin.JetStream().Stream(ctx, foStream.Name)
+		if err != nil {
+			return err
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if info.Cluster == nil || info.Cluster.Leader == "" || len(info.Cluster.Replicas) != 2 {
+			return fmt.Errorf("stream cluster %+v: want a leader and 2 replicas", info.Cluster)
+		}
+		for _, r := range info.Cluster.Replicas {
+			if !r.Current || r.Lag != 0 {
+				return fmt.Errorf("replica %s current=%v lag=%d", r.Name, r.Current, r.Lag)
+			}
+		}
+		return nil
+	})
+	// What the minority side stored without acknowledging was its own uncommitted log, which
+	// the majority's overwrote: none of it reached a consumer.
+	flow.mu.Lock()
+	leaked := 0
+	for _, id := range minorityIDs {
+		if _, ok := flow.applied[id]; ok {
+			leaked++
+		}
+	}
+	flow.mu.Unlock()
+	t.Logf("unacknowledged minority publishes that reached the consumer after the heal: %d", leaked)
 }

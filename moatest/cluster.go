@@ -319,6 +319,19 @@ func (c *ProxiedCluster) Freeze(i int) {
 	c.clients[i].Freeze()
 }
 
+// Cut closes every connection to and from node i, routes and clients, and
+// refuses new ones: with Shutdown after it, a kill -9 (the peers see the
+// connections drop, and nothing the node says on its way out).
+func (c *ProxiedCluster) Cut(i int) {
+	for j := range c.nodes {
+		if j != i {
+			c.routes[i][j].Cut()
+			c.routes[j][i].Cut()
+		}
+	}
+	c.clients[i].Cut()
+}
+
 // Heal restores every proxy.
 func (c *ProxiedCluster) Heal() {
 	for i := range c.nodes {
