@@ -1,6 +1,7 @@
 package bus_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -80,5 +81,66 @@ func TestEmbeddedServerDropsAFrozenClientWithinSeconds(t *testing.T) {
 	t.Logf("server dropped the frozen client after %s", took.Round(100*time.Millisecond))
 	if max := bus.ServerStaleAfter + 2*time.Second; took > max {
 		t.Errorf("server dropped the frozen client after %s; want at most %s", took, max)
+	}
+}
+
+// A service instance whose connection froze keeps its queue-group subscriptions on the server
+// until the server gives it up, and until then it is picked for about half of the requests,
+// which time out. The breaker cannot route around it: it sees the service, not the instance, so
+// it can only fail calls that the healthy instance would have answered. What ends it is the
+// server's pings (StartEmbedded, and the same settings in a production nats.conf): from then on
+// every call succeeds.
+func TestFrozenQueueMemberStopsGettingRequests(t *testing.T) {
+	s, err := bus.StartEmbedded(bus.EmbeddedConfig{Port: -1, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Shutdown)
+	healthy := newRuntime(t, s.ClientURL())
+	startEcho(t, healthy)
+	f := moatest.NewProxy(t, strings.TrimPrefix(s.ClientURL(), "nats://"))
+	// nats.go's default pings (two minutes): only the server can find this one out.
+	nc, err := nats.Connect(f.URL(), nats.NoReconnect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	frozen, err := bus.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startEcho(t, frozen)
+	caller := newRuntime(t, s.ClientURL()).NewClient("caller")
+	call := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		_, err := bus.Call(ctx, caller, epEcho, echoReq{Text: "x"}, bus.NoRetry())
+		return err
+	}
+	moatest.WaitFor(t, 10*time.Second, call)
+
+	f.Freeze()
+	frozenAt := time.Now()
+	var failed, ok int
+	var lastFailure time.Duration
+	// Calls until twenty in a row succeed: the frozen member no longer gets any.
+	moatest.WaitFor(t, bus.ServerStaleAfter+10*time.Second, func() error {
+		for streak := 0; streak < 20; streak++ {
+			if err := call(); err != nil {
+				failed++
+				lastFailure = time.Since(frozenAt)
+				return err
+			}
+			ok++
+		}
+		return nil
+	})
+	t.Logf("frozen queue member: %d calls failed, %d succeeded; last failure %.1f s after the freeze",
+		failed, ok, lastFailure.Seconds())
+	if failed == 0 {
+		t.Error("no call failed: the frozen member never got a request, so this tested nothing")
+	}
+	if max := bus.ServerStaleAfter + 2*time.Second; lastFailure > max {
+		t.Errorf("calls failed until %s after the freeze; want at most %s", lastFailure, max)
 	}
 }
