@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/moa-run/moa/bus"
+	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/moatest"
 )
 
@@ -86,10 +87,10 @@ func TestEmbeddedServerDropsAFrozenClientWithinSeconds(t *testing.T) {
 
 // A service instance whose connection froze keeps its queue-group subscriptions on the server
 // until the server gives it up, and until then it is picked for about half of the requests,
-// which time out. The breaker cannot route around it: it sees the service, not the instance, so
-// it can only fail calls that the healthy instance would have answered. What ends it is the
-// server's pings (StartEmbedded, and the same settings in a production nats.conf): from then on
-// every call succeeds.
+// which time out. The breaker cannot route around it: it sees the endpoint, not the instance,
+// so when those timeouts open it, it fails for its open period the calls the healthy instance
+// would have answered too. What ends it is the server's pings (StartEmbedded, and the same
+// settings in a production nats.conf): from then on no call reaches the frozen member.
 func TestFrozenQueueMemberStopsGettingRequests(t *testing.T) {
 	s, err := bus.StartEmbedded(bus.EmbeddedConfig{Port: -1, StoreDir: t.TempDir()})
 	if err != nil {
@@ -121,26 +122,34 @@ func TestFrozenQueueMemberStopsGettingRequests(t *testing.T) {
 
 	f.Freeze()
 	frozenAt := time.Now()
-	var failed, ok int
-	var lastFailure time.Duration
-	// Calls until twenty in a row succeed: the frozen member no longer gets any.
-	moatest.WaitFor(t, bus.ServerStaleAfter+10*time.Second, func() error {
+	var timedOut, rejected, ok int
+	var lastTimeout, lastRejected time.Duration
+	// Calls until twenty in a row succeed: the frozen member gets none any more, and the
+	// breaker let calls through again.
+	moatest.WaitFor(t, bus.ServerStaleAfter+15*time.Second, func() error {
 		for streak := 0; streak < 20; streak++ {
-			if err := call(); err != nil {
-				failed++
-				lastFailure = time.Since(frozenAt)
-				return err
+			err := call()
+			switch {
+			case err == nil:
+				ok++
+				continue
+			case contracts.AsError(err).Code == contracts.ErrCircuitOpen.Code:
+				rejected++
+				lastRejected = time.Since(frozenAt)
+			default:
+				timedOut++
+				lastTimeout = time.Since(frozenAt)
 			}
-			ok++
+			return err
 		}
 		return nil
 	})
-	t.Logf("frozen queue member: %d calls failed, %d succeeded; last failure %.1f s after the freeze",
-		failed, ok, lastFailure.Seconds())
-	if failed == 0 {
-		t.Error("no call failed: the frozen member never got a request, so this tested nothing")
+	t.Logf("frozen queue member: %d calls timed out (the last %.1f s after the freeze), %d rejected by the open breaker (the last %.1f s after), %d succeeded",
+		timedOut, lastTimeout.Seconds(), rejected, lastRejected.Seconds(), ok)
+	if timedOut == 0 {
+		t.Error("no call timed out: the frozen member never got a request, so this tested nothing")
 	}
-	if max := bus.ServerStaleAfter + 2*time.Second; lastFailure > max {
-		t.Errorf("calls failed until %s after the freeze; want at most %s", lastFailure, max)
+	if max := bus.ServerStaleAfter + 2*time.Second; lastTimeout > max {
+		t.Errorf("calls reached the frozen member until %s after the freeze; want at most %s", lastTimeout, max)
 	}
 }
