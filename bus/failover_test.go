@@ -13,9 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/moa-run/moa/bus"
+	"github.com/moa-run/moa/bus/outbox"
 	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/moatest"
 )
@@ -40,6 +43,9 @@ const (
 	foSettle = 60 * time.Second
 	// foAckWait bounds how long a delivery lost with a dead consumer leader stays lost.
 	foAckWait = 5 * time.Second
+	// foRelayPublishTimeout is how long the relay waits for a batch's PubAcks before it
+	// publishes the rows again: a batch sent into a dead leader waits it out whole.
+	foRelayPublishTimeout = 2 * time.Second
 )
 
 func foLogger() *slog.Logger {
@@ -84,6 +90,11 @@ type foFlow struct {
 	delivered int                  // handler runs, redeliveries included
 	refused   int                  // publish attempts that failed (and were retried)
 
+	// pool, when set, is the PostgreSQL of the outbox and the inbox: publishers commit events
+	// to the outbox (acknowledged = committed) and a relay publishes them; the consumers apply
+	// their effect (a row in fo_effects) in the inbox's transaction.
+	pool *pgxpool.Pool
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -103,10 +114,20 @@ func (f *foFlow) consume(ctx context.Context, rt *bus.Runtime) {
 	// consumer keeps what it holds alive with InProgress every AckWait/3, so a short AckWait
 	// costs a little traffic and bounds that stall; at 30 s such events waited 30 s.
 	spec := contracts.ConsumerSpec{Stream: foStream, Durable: "failover", AckWait: foAckWait}
+	opts := []bus.ConsumeOption{bus.WithKey(bus.SubjectKey), bus.WithConcurrency(4)}
+	if f.pool != nil {
+		opts = append(opts, bus.WithConsumerMiddleware(outbox.Inbox(f.pool, "failover")))
+	}
 	_, err := rt.Consume(ctx, "fotest", spec, func(ctx context.Context, m *bus.Msg) ([]byte, error) {
 		id, err := bus.EventID(m)
 		if err != nil {
 			return nil, err
+		}
+		if tx := outbox.Tx(ctx); tx != nil {
+			// The effect, in the inbox's transaction: it commits with the inbox row or not at all.
+			if _, err := tx.Exec(ctx, `INSERT INTO fo_effects (event_id) VALUES ($1)`, id); err != nil {
+				return nil, err
+			}
 		}
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -116,7 +137,7 @@ func (f *foFlow) consume(ctx context.Context, rt *bus.Runtime) {
 			f.effects[id]++
 		}
 		return nil, nil
-	}, bus.WithKey(bus.SubjectKey), bus.WithConcurrency(4))
+	}, opts...)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -165,6 +186,79 @@ func (f *foFlow) publish(rt *bus.Runtime, name string, n int) {
 				}
 			}
 		})
+	}
+}
+
+// publishOutbox starts n publishers that each commit an event to the outbox every few
+// milliseconds, as a saga step does; an event is acknowledged when its transaction commits,
+// and from then on the relay owes it to the stream.
+func (f *foFlow) publishOutbox(name string, n int) {
+	for p := range n {
+		f.wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-f.stop:
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+				key := fmt.Sprintf("%s%d-%d", name, p, i%8)
+				tried := time.Now()
+				var env contracts.Envelope
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				err := outbox.Transact(ctx, f.pool, func(ctx context.Context, tx pgx.Tx) error {
+					var err error
+					env, err = outbox.Emit(ctx, tx, "fotest", foEvent, key, foData{N: i})
+					return err
+				})
+				cancel()
+				f.mu.Lock()
+				if err != nil {
+					f.refused++ // rolled back: not acknowledged, not owed
+				} else {
+					f.firstTry[env.ID] = tried
+					f.acked[env.ID] = time.Now()
+				}
+				f.mu.Unlock()
+			}
+		})
+	}
+}
+
+// checkEffects asserts, in PostgreSQL, that every acknowledged event's effect committed once.
+func (f *foFlow) checkEffects(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rows, err := f.pool.Query(ctx, `SELECT event_id, count(*) FROM fo_effects GROUP BY event_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed := map[string]int{}
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			t.Fatal(err)
+		}
+		committed[id] = n
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	lost, twice := 0, 0
+	for id := range f.acked {
+		switch committed[id] {
+		case 0:
+			lost++
+		case 1:
+		default:
+			twice++
+		}
+	}
+	if lost > 0 || twice > 0 {
+		t.Errorf("of %d acknowledged events, %d have no committed effect and %d more than one", len(f.acked), lost, twice)
 	}
 }
 
@@ -308,20 +402,16 @@ func foLead(t *testing.T, rt *bus.Runtime, i int) {
 	})
 }
 
-// A 3-node cluster under event flow: the stream leader's node is killed (and comes back), then
-// the consumer leader's node freezes (no FIN, no RST: silence, as SIGSTOP or a partition
-// gives) and thaws. No acknowledged event may be lost or applied twice, none may wait more
-// than foMaxStall from its first publish attempt to its effect, and all are applied within
-// foSettle of the faults stopping. The longest stall is printed, for the record.
+// A 3-node cluster under event flow: the node leading the stream and the consumer is killed
+// (and comes back), then the node leading them next freezes (no FIN, no RST: silence, as
+// SIGSTOP or a partition gives) and thaws. No acknowledged event may be lost or applied twice,
+// none may wait more than foMaxStall from its first publish attempt to its effect, and all are
+// applied within foSettle of the faults stopping. The longest stall is printed, for the record.
+//
+// The events are published by the bus's own publisher (Runtime.Publish, retried until acked)
+// and consumed by two instances of a keyed durable whose handler applies each event id once.
 func TestFailoverKillAndFreeze(t *testing.T) {
-	cl := moatest.NATSClusterProxied(t, 3)
-	admin := foRuntime(t, "admin", cl.URLs())
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	if err := admin.EnsureStreams(ctx, foStream, contracts.StreamDeadLetter); err != nil {
-		t.Fatal(err)
-	}
-
+	cl, admin, ctx := foCluster(t)
 	flow := newFoFlow(t)
 	// The consumers are on node 2, which stays up: their connections never drop, so only their
 	// own heartbeat watch can tell that the leader they pulled from is gone (a connection that
@@ -332,6 +422,65 @@ func TestFailoverKillAndFreeze(t *testing.T) {
 	for i := range 2 {
 		flow.publish(foRuntime(t, fmt.Sprintf("publisher%d", i), cl.ClientURLs()), fmt.Sprintf("p%d", i), 2)
 	}
+	foKillAndFreeze(t, cl, admin, flow)
+}
+
+// The same faults with a saga's event path: events committed to a PostgreSQL outbox, published
+// by the outbox relay, applied through the PostgreSQL inbox (effect and inbox row in one
+// transaction, counted in the database).
+//
+// It does not pass yet, so it runs only when MOA_TEST_OUTBOX_FAILOVER=1: after the stream
+// leader's node is killed, the relay's batches get no PubAck ("no PubAck within 2s for 256 of
+// 256 events", "timeout waiting for ack") for as long as that node stays down (90 s measured),
+// while the same cluster acks Runtime.Publish from other connections within 5 to 8 s.
+func TestFailoverKillAndFreezeThroughOutbox(t *testing.T) {
+	if os.Getenv("MOA_TEST_OUTBOX_FAILOVER") == "" {
+		t.Skip("skipped: the outbox relay does not recover from a stream leader kill yet (see the comment); MOA_TEST_OUTBOX_FAILOVER=1 runs it")
+	}
+	cl, admin, ctx := foCluster(t)
+	pool, err := pgxpool.New(ctx, moatest.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if err := outbox.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	// No unique key: an effect applied twice would show as two rows.
+	if _, err := pool.Exec(ctx, `CREATE TABLE fo_effects (event_id text NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	flow := newFoFlow(t)
+	flow.pool = pool
+	for i := range 2 {
+		flow.consume(ctx, foRuntime(t, fmt.Sprintf("consumer%d", i), cl.ClientURL(2)))
+	}
+	relay := outbox.StartRelay(ctx, pool, foRuntime(t, "relay", cl.ClientURLs()), outbox.RelayOptions{
+		PublishTimeout: foRelayPublishTimeout, Logger: foLogger().With("instance", "relay")})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = relay.Stop(ctx)
+	})
+	flow.publishOutbox("p", 4)
+	foKillAndFreeze(t, cl, admin, flow)
+}
+
+// foCluster is a proxied 3-node cluster with the test stream.
+func foCluster(t *testing.T) (*moatest.ProxiedCluster, *bus.Runtime, context.Context) {
+	t.Helper()
+	cl := moatest.NATSClusterProxied(t, 3)
+	admin := foRuntime(t, "admin", cl.URLs())
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	if err := admin.EnsureStreams(ctx, foStream, contracts.StreamDeadLetter); err != nil {
+		t.Fatal(err)
+	}
+	return cl, admin, ctx
+}
+
+// foKillAndFreeze inflicts the faults on a running flow and checks the outcome.
+func foKillAndFreeze(t *testing.T, cl *moatest.ProxiedCluster, admin *bus.Runtime, flow *foFlow) {
 	moatest.WaitFor(t, 30*time.Second, func() error { return flow.progressSince(time.Now().Add(-time.Second)) })
 
 	// Kill -9 the node that leads the stream and the consumer; it comes back once the flow has
@@ -377,6 +526,9 @@ func TestFailoverKillAndFreeze(t *testing.T) {
 		t.Errorf("not all acknowledged events had their effect within %s of the faults stopping: %v", foSettle, err)
 	}
 	flow.check(t)
+	if flow.pool != nil {
+		flow.checkEffects(t)
+	}
 	if endToEnd > foMaxStall {
 		t.Errorf("longest stall %s; want at most %s", endToEnd.Round(100*time.Millisecond), foMaxStall)
 	}
