@@ -432,7 +432,10 @@ func TestFailoverKillAndFreeze(t *testing.T) {
 // It does not pass yet, so it runs only when MOA_TEST_OUTBOX_FAILOVER=1: after the stream
 // leader's node is killed, the relay's batches get no PubAck ("no PubAck within 2s for 256 of
 // 256 events", "timeout waiting for ack") for as long as that node stays down (90 s measured),
-// while the same cluster acks Runtime.Publish from other connections within 5 to 8 s.
+// while the same cluster acks Runtime.Publish from other connections within 5 to 8 s. With the
+// relay's Nats-Expected-Last-Msg-Id chaining header removed (an experiment, not committed) the
+// flow resumed 7.3 s after the kill: the new leader answers nothing to a publish that carries
+// it. The freeze that follows still stalled the relay past 15 s in that experiment.
 func TestFailoverKillAndFreezeThroughOutbox(t *testing.T) {
 	if os.Getenv("MOA_TEST_OUTBOX_FAILOVER") == "" {
 		t.Skip("skipped: the outbox relay does not recover from a stream leader kill yet (see the comment); MOA_TEST_OUTBOX_FAILOVER=1 runs it")
