@@ -3,13 +3,19 @@ package search_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/client/authn/authntest"
+	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/services/search/ports"
 )
 
 // latencies collects per-call durations from parallel workers.
@@ -87,4 +93,139 @@ func BenchmarkSuggest(b *testing.B) {
 		_, err := f.search.Suggest(me, fmt.Sprintf("q%d", i%10), 0)
 		return err
 	})
+}
+
+// Targets of issue 13: recording search history keeps up with searching.
+const (
+	targetEventsPerSec = 1000
+	targetReadP99      = 20 * time.Millisecond
+)
+
+// BenchmarkCatalogSearched publishes b.N catalog.searched events (benchUsers users, benchTerms
+// queries, the popular ones far more often) through the real bus into the search service on the
+// embedded FerretDB, as fast as JetStream takes them, and measures how fast the consumer
+// records them (publish of the first to acknowledgement of the last). Meanwhile two readers
+// call popular and recent in a loop; their p99 is reported. Give the count with
+// -benchtime=Nx (b.N=1 measures nothing useful):
+//
+//	go test -run '^$' -bench CatalogSearched -benchtime=3000x ./services/search/
+//
+// The drain is given benchDrainLimit; a run that does not finish reports what it recorded.
+func BenchmarkCatalogSearched(b *testing.B) {
+	const (
+		benchUsers      = 200
+		benchTerms      = 300
+		benchDrainLimit = 2 * time.Minute
+	)
+	f := start(b)
+	ctx := context.Background()
+	users := make([]string, benchUsers)
+	for i := range users {
+		users[i] = authntest.Consumer().UserID
+	}
+	reader := f.Issuer.Context(ctx, authntest.Consumer())
+	js := f.Runtime.JetStream()
+	// Skewed terms: term k is picked with weight ~1/(k+1), like real search logs.
+	rng := rand.New(rand.NewPCG(1, 2))
+	zipf := rand.NewZipf(rng, 1.1, 1, benchTerms-1)
+
+	var popLat, recLat latencies
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	read := func(lat *latencies, call func() error) {
+		defer readers.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			t0 := time.Now()
+			if err := call(); err != nil {
+				b.Error(err)
+				return
+			}
+			lat.add(time.Since(t0))
+		}
+	}
+
+	b.ResetTimer()
+	start := time.Now()
+	readers.Add(2)
+	go read(&popLat, func() error {
+		_, err := f.search.Popular(ctx, contracts.SearchPopularRequest{})
+		return err
+	})
+	go read(&recLat, func() error { _, err := f.search.Recent(reader, 0); return err })
+
+	var last jetstream.PubAckFuture
+	for i := range b.N {
+		user := users[i%benchUsers]
+		env, subject, err := bus.NewEnvelope(ctx, nil, "catalog", contracts.CatalogSearched, user,
+			contracts.SearchedData{UserID: user, Query: fmt.Sprintf("term %d", zipf.Uint64()), At: time.Now()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		msg, err := bus.EnvelopeMsg(subject, env)
+		if err != nil {
+			b.Fatal(err)
+		}
+		msg.Header.Set(jetstream.MsgIDHeader, env.ID)
+		if last, err = js.PublishMsgAsync(msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var seq uint64
+	select {
+	case ack := <-last.Ok():
+		seq = ack.Sequence
+	case err := <-last.Err():
+		b.Fatal(err)
+	}
+	published := time.Since(start)
+
+	cons, err := js.Consumer(ctx, contracts.StreamCatalog.Name, ports.CatalogSearchedConsumer.Durable)
+	if err != nil {
+		b.Fatal(err)
+	}
+	first := seq - uint64(b.N) // the stream held nothing of this benchmark's before
+	var done uint64
+	tick := time.NewTicker(20 * time.Millisecond) // the sampling interval of the ack floor
+	defer tick.Stop()
+	for deadline := time.Now().Add(benchDrainLimit); time.Now().Before(deadline); <-tick.C {
+		info, err := cons.Info(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if done = info.AckFloor.Stream - first; info.AckFloor.Stream >= seq {
+			break
+		}
+	}
+	elapsed := time.Since(start)
+	close(stop)
+	readers.Wait()
+	b.StopTimer()
+
+	rate := float64(done) / elapsed.Seconds()
+	b.ReportMetric(rate, "events/s")
+	b.ReportMetric(rate/targetEventsPerSec, "x-target")
+	b.ReportMetric(float64(published.Milliseconds()), "publish-ms")
+	pop, rec := popLat.p(0.99), recLat.p(0.99)
+	b.ReportMetric(float64(pop.Microseconds())/1000, "popular-p99-ms")
+	b.ReportMetric(float64(rec.Microseconds())/1000, "recent-p99-ms")
+	b.Logf("%d of %d events recorded in %v: %.0f events/s = %.2f× the target of %d/s; "+
+		"popular p99 %v over %d reads, recent p99 %v over %d reads (target %v)",
+		done, b.N, elapsed.Round(time.Millisecond), rate, rate/targetEventsPerSec, targetEventsPerSec,
+		pop, len(popLat.d), rec, len(recLat.d), targetReadP99)
+}
+
+// p returns the q-quantile (0 without samples).
+func (l *latencies) p(q float64) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.d) == 0 {
+		return 0
+	}
+	slices.Sort(l.d)
+	return l.d[int(q*float64(len(l.d)-1))]
 }
