@@ -46,7 +46,8 @@ func TestRecordNormalisesAndRecentDeduplicates(t *testing.T) {
 func TestRecentKeepsTheLastTwenty(t *testing.T) {
 	t.Parallel()
 	f := start(t)
-	ctx := f.as(t, authntest.Seller()) // sellers search too
+	seller := authntest.Seller()
+	ctx := f.as(t, seller) // sellers search too
 	for i := range contracts.SearchRecentMax + 5 {
 		if _, err := f.search.Record(ctx, fmt.Sprintf("query %02d", i)); err != nil {
 			t.Fatal(err)
@@ -63,9 +64,12 @@ func TestRecentKeepsTheLastTwenty(t *testing.T) {
 		t.Fatalf("recent runs %q .. %q, want query 24 .. query 05", first, last)
 	}
 	// The trim deleted the old entries rather than only hiding them.
-	n, err := f.Mongo.Collection("recent").CountDocuments(t.Context(), map[string]any{})
-	if err != nil || n != contracts.SearchRecentMax {
-		t.Fatalf("%d stored entries (%v), want %d", n, err, contracts.SearchRecentMax)
+	var doc struct {
+		Items []any `bson:"items"`
+	}
+	err = f.Mongo.Collection("history").FindOne(t.Context(), map[string]any{"_id": seller.UserID}).Decode(&doc)
+	if err != nil || len(doc.Items) != contracts.SearchRecentMax {
+		t.Fatalf("%d stored entries (%v), want %d", len(doc.Items), err, contracts.SearchRecentMax)
 	}
 }
 

@@ -3,24 +3,33 @@
 // Collections:
 //
 //	searches  the journal: one document per recorded search, _id = search id (the event id for
-//	          searches learnt from events), so a redelivered event finds its entry instead of
-//	          counting again; kept for domain.Retention.
-//	recent    one document per (user, query), unique on both; ts is the last time searched.
-//	popular   one counter per (bucket, query), recomputed from the journal.
+//	          searches learnt from events), tagged with the batch that applied it, so that a
+//	          redelivered event finds its entry instead of counting again; kept for
+//	          domain.Retention.
+//	batches   one document per completed batch, _id = batch id: its searches are applied.
+//	history   one document per user, _id = user id: the user's newest queries (at most
+//	          contracts.SearchRecentMax), each with the last time it was searched.
+//	terms     one document per query, _id = query: its count per hourly bucket, and per epoch
+//	          the last batch counted into it (see app.Repository).
 //	schema    the migration version.
 //
+// Every write and every per-user or per-query read names one document by _id: the embedded
+// FerretDB (SQLite) narrows no other filter, and reads the whole collection for any other
+// (issue 13: with the searches' journal recounted per search, recording drained 8 events/s).
+// Writes go in batches, at most updateChunk statements per command: FerretDB deadlocks on an
+// update command of about a hundred statements.
+//
 // Only features FerretDB 1.24 supports are used (see internal/docstore): no transactions, no
-// TTL indexes (the app's janitor expires documents), no text indexes (prefix matching is an
-// anchored $regex on an escaped prefix).
+// TTL indexes (the app's janitor expires documents), no text indexes (prefix matching is done
+// on the documents read).
 package adapters
 
 import (
 	"context"
 	"errors"
-	"regexp"
+	"sync"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
@@ -28,19 +37,31 @@ import (
 	"github.com/moa-run/moa/services/search/app"
 )
 
-// Collection names.
+// Collection names; recent and popular are the first schema's (see migrate.go).
 const (
-	collSearches = "searches"
-	collRecent   = "recent"
-	collPopular  = "popular"
+	collSearches  = "searches"
+	collBatches   = "batches"
+	collHistories = "history"
+	collTerms     = "terms"
+	collRecent    = "recent"
+	collPopular   = "popular"
+)
+
+// Statements per command: insertChunk journal entries, updateChunk updates.
+const (
+	insertChunk = 64
+	updateChunk = 16
 )
 
 // Repository implements app.Repository on a MongoDB database.
 type Repository struct {
-	db       *mongo.Database
-	searches *mongo.Collection
-	recent   *mongo.Collection
-	popular  *mongo.Collection
+	db        *mongo.Database
+	searches  *mongo.Collection
+	batches   *mongo.Collection
+	histories *mongo.Collection
+	terms     *mongo.Collection
+
+	termsMu sync.Mutex // see AddPopular
 }
 
 var _ app.Repository = (*Repository)(nil)
@@ -48,10 +69,11 @@ var _ app.Repository = (*Repository)(nil)
 // NewRepository returns the repository over db. Run Migrate first.
 func NewRepository(db *mongo.Database) *Repository {
 	return &Repository{
-		db:       db,
-		searches: db.Collection(collSearches),
-		recent:   db.Collection(collRecent),
-		popular:  db.Collection(collPopular),
+		db:        db,
+		searches:  db.Collection(collSearches),
+		batches:   db.Collection(collBatches),
+		histories: db.Collection(collHistories),
+		terms:     db.Collection(collTerms),
 	}
 }
 
@@ -71,21 +93,33 @@ func storeError(op string, err error) error {
 	return contracts.ErrInternal.Msg("search store: %s failed", op).Wrap(err)
 }
 
-// upsert runs an upserting update and repeats it once on a duplicate key error: two upserts of
-// the same new document can race, and then the loser's insert fails although a plain update
-// would now succeed.
-func upsert(ctx context.Context, c *mongo.Collection, filter, update any) error {
-	opts := options.UpdateOne().SetUpsert(true)
-	_, err := c.UpdateOne(ctx, filter, update, opts)
-	if mongo.IsDuplicateKeyError(err) {
-		_, err = c.UpdateOne(ctx, filter, update, opts)
+// bulk runs models unordered, updateChunk per command. A statement that fails with a
+// duplicate key error is run once more: two upserts of the same new document can race, and
+// then the loser's insert fails although an update would now succeed.
+func (r *Repository) bulk(ctx context.Context, c *mongo.Collection, models []mongo.WriteModel) error {
+	opts := options.BulkWrite().SetOrdered(false)
+	for lo := 0; lo < len(models); lo += updateChunk {
+		chunk := models[lo:min(lo+updateChunk, len(models))]
+		_, err := c.BulkWrite(ctx, chunk, opts)
+		var bwe mongo.BulkWriteException
+		if err == nil || !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		var again []mongo.WriteModel
+		for _, we := range bwe.WriteErrors {
+			if !mongo.IsDuplicateKeyError(we) {
+				return err
+			}
+			again = append(again, chunk[we.Index])
+		}
+		if _, err := c.BulkWrite(ctx, again, opts); err != nil {
+			return err
+		}
 	}
-	return err
-}
-
-// prefixFilter matches strings starting with prefix, taken literally.
-func prefixFilter(prefix string) bson.M {
-	return bson.M{"$regex": "^" + regexp.QuoteMeta(prefix)}
+	return nil
 }
 
 // nanos and fromNanos store times as int64 nanoseconds: BSON dates have millisecond

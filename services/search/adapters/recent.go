@@ -2,90 +2,163 @@ package adapters
 
 import (
 	"context"
+	"slices"
+	"strings"
+	"sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/moa-run/moa/services/search/domain"
 )
 
-// recentDoc is one entry of a user's history.
-type recentDoc struct {
-	ID     bson.ObjectID `bson:"_id,omitempty"`
-	UserID string        `bson:"user_id"`
-	Query  string        `bson:"query"`
-	TS     int64         `bson:"ts"`
+// historyDoc is one user's history (_id = user id): at most keep entries, newest first, one
+// per query. A single document per user makes listing a read by _id, the one filter the
+// embedded FerretDB narrows (any other filter reads the whole collection).
+type historyDoc struct {
+	UserID string        `bson:"_id"`
+	Items  []historyItem `bson:"items"`
 }
 
-// newestFirst orders a history; the query breaks ties so that pages are stable.
-var newestFirst = bson.D{{Key: "ts", Value: -1}, {Key: "query", Value: 1}}
+type historyItem struct {
+	Query string `bson:"q"`
+	TS    int64  `bson:"ts"`
+}
 
-// TouchRecent upserts (user, query) with $max on the time, so that re-searching moves the
-// query to the top, and repeating the step, or applying an older search late, changes nothing.
-// The trim then deletes whatever is past the keep newest.
-func (r *Repository) TouchRecent(ctx context.Context, s domain.Search, keep int) error {
-	defer docLocks.lock("recent:" + s.UserID)()
-	err := upsert(ctx, r.recent,
-		bson.M{"user_id": s.UserID, "query": s.Query},
-		bson.M{"$max": bson.M{"ts": nanos(s.At)}})
-	if err != nil {
-		return storeError("recent upsert", err)
+// readers bounds the concurrent reads of histories a batch makes.
+const readers = 8
+
+// TouchRecent reads the batch's histories (readers at a time), merges in Go and writes back the
+// changed ones, updateChunk per command. The users' stripes stay locked from read to write so
+// that a delete or clear of this process cannot be overwritten by a stale history; several
+// instances writing one user's history can still overwrite each other's change.
+func (r *Repository) TouchRecent(ctx context.Context, byUser map[string][]domain.Recent, keep int) error {
+	users := make([]string, 0, len(byUser))
+	for u := range byUser {
+		users = append(users, u)
 	}
-	cur, err := r.recent.Find(ctx, bson.M{"user_id": s.UserID},
-		options.Find().SetSort(newestFirst).SetSkip(int64(keep)).SetProjection(bson.M{"_id": 1}))
-	if err != nil {
-		return storeError("recent trim", err)
+	slices.Sort(users)
+	defer docLocks.lockAll(users)()
+
+	docs := make([]historyDoc, len(users))
+	errs := make([]error, len(users))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(readers, len(users)) {
+		wg.Go(func() {
+			for i := range next {
+				docs[i], errs[i] = r.history(ctx, users[i])
+			}
+		})
 	}
-	var old []recentDoc
-	if err := cur.All(ctx, &old); err != nil {
-		return storeError("recent trim", err)
+	for i := range users {
+		next <- i
 	}
-	if len(old) == 0 {
-		return nil
+	close(next)
+	wg.Wait()
+
+	var models []mongo.WriteModel
+	for i, u := range users {
+		if errs[i] != nil {
+			return errs[i]
+		}
+		items, changed := merge(docs[i].Items, byUser[u], keep)
+		if changed {
+			models = append(models, mongo.NewUpdateOneModel().SetFilter(bson.M{"_id": u}).SetUpsert(true).
+				SetUpdate(bson.M{"$set": bson.M{"items": items}}))
+		}
 	}
-	ids := make([]bson.ObjectID, len(old))
-	for i, d := range old {
-		ids[i] = d.ID
+	return storeError("recent write", r.bulk(ctx, r.histories, models))
+}
+
+// merge puts the searches in items (the later time wins for a query there already) and keeps
+// the keep newest; the query breaks ties so that pages are stable.
+func merge(items []historyItem, add []domain.Recent, keep int) ([]historyItem, bool) {
+	out := slices.Clone(items)
+	changed := false
+	for _, s := range add {
+		ts := nanos(s.At)
+		i := slices.IndexFunc(out, func(it historyItem) bool { return it.Query == s.Query })
+		switch {
+		case i < 0:
+			out = append(out, historyItem{Query: s.Query, TS: ts})
+			changed = true
+		case out[i].TS < ts:
+			out[i].TS = ts
+			changed = true
+		}
 	}
-	_, err = r.recent.DeleteMany(ctx, bson.M{"_id": bson.M{"$in": ids}})
-	return storeError("recent trim", err)
+	slices.SortFunc(out, func(a, b historyItem) int {
+		if a.TS != b.TS {
+			if a.TS > b.TS {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Query, b.Query)
+	})
+	if len(out) > keep {
+		out = out[:keep]
+	}
+	return out, changed && !slices.Equal(out, items)
+}
+
+// history reads a user's history; a user without one has an empty one.
+func (r *Repository) history(ctx context.Context, userID string) (historyDoc, error) {
+	d := historyDoc{UserID: userID}
+	err := r.histories.FindOne(ctx, bson.M{"_id": userID}).Decode(&d)
+	if err == mongo.ErrNoDocuments {
+		return d, nil
+	}
+	return d, storeError("recent read", err)
 }
 
 // Recent lists the user's history, newest first.
 func (r *Repository) Recent(ctx context.Context, userID, prefix string, limit int) ([]domain.Recent, error) {
-	filter := bson.M{"user_id": userID}
-	if prefix != "" {
-		filter["query"] = prefixFilter(prefix)
-	}
-	cur, err := r.recent.Find(ctx, filter, options.Find().SetSort(newestFirst).SetLimit(int64(limit)))
+	d, err := r.history(ctx, userID)
 	if err != nil {
-		return nil, storeError("recent list", err)
+		return nil, err
 	}
-	var docs []recentDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, storeError("recent list", err)
-	}
-	out := make([]domain.Recent, len(docs))
-	for i, d := range docs {
-		out[i] = domain.Recent{Query: d.Query, At: fromNanos(d.TS)}
+	out := make([]domain.Recent, 0, min(limit, len(d.Items)))
+	for _, it := range d.Items {
+		if len(out) == limit {
+			break
+		}
+		if strings.HasPrefix(it.Query, prefix) {
+			out = append(out, domain.Recent{Query: it.Query, At: fromNanos(it.TS)})
+		}
 	}
 	return out, nil
 }
 
 // DeleteRecent removes one query of the user.
 func (r *Repository) DeleteRecent(ctx context.Context, userID, query string) (bool, error) {
-	res, err := r.recent.DeleteOne(ctx, bson.M{"user_id": userID, "query": query})
+	defer docLocks.lockAll([]string{userID})()
+	d, err := r.history(ctx, userID)
+	if err != nil {
+		return false, err
+	}
+	i := slices.IndexFunc(d.Items, func(it historyItem) bool { return it.Query == query })
+	if i < 0 {
+		return false, nil
+	}
+	_, err = r.histories.UpdateOne(ctx, bson.M{"_id": userID},
+		bson.M{"$set": bson.M{"items": slices.Delete(d.Items, i, i+1)}})
 	if err != nil {
 		return false, storeError("recent delete", err)
 	}
-	return res.DeletedCount > 0, nil
+	return true, nil
 }
 
 // ClearRecent removes the user's whole history.
 func (r *Repository) ClearRecent(ctx context.Context, userID string) (int64, error) {
-	res, err := r.recent.DeleteMany(ctx, bson.M{"user_id": userID})
-	if err != nil {
+	defer docLocks.lockAll([]string{userID})()
+	d, err := r.history(ctx, userID)
+	if err != nil || len(d.Items) == 0 {
+		return 0, err
+	}
+	if _, err := r.histories.DeleteOne(ctx, bson.M{"_id": userID}); err != nil {
 		return 0, storeError("recent clear", err)
 	}
-	return res.DeletedCount, nil
+	return int64(len(d.Items)), nil
 }
