@@ -92,11 +92,11 @@ func (r *Repository) duplicate(ctx context.Context, id string) (app.Journaled, e
 		return j, nil
 	}
 	if d.Batch != "" {
-		n, err := r.batches.CountDocuments(ctx, bson.M{"_id": d.Batch})
-		if err != nil {
+		err := r.batches.FindOne(ctx, bson.M{"_id": d.Batch}).Err()
+		if err != nil && err != mongo.ErrNoDocuments {
 			return j, storeError("batch read", err)
 		}
-		if j.Applied = n > 0; j.Applied {
+		if j.Applied = err == nil; j.Applied {
 			return j, nil
 		}
 	}

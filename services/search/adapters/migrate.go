@@ -7,6 +7,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/moa-run/moa/bus/mongomigrate"
 	"github.com/moa-run/moa/contracts"
@@ -33,11 +34,11 @@ var migrations = []mongomigrate.Step{
 			mongomigrate.Index("query_bucket", false, bson.E{Key: "query", Value: 1}, bson.E{Key: "bucket", Value: 1}),
 		)
 	}},
-	{Name: "history and terms by _id", Up: byID},
+	{Name: "history and terms in shards", Up: byID},
 }
 
 // byID moves the first schema's recent (a document per user and query) and popular (a document
-// per query and bucket) into history (a document per user) and terms (a document per query),
+// per query and bucket) into the shards of history and terms (see shards.go),
 // drops them, and drops the journal's query index (nothing counts the journal any more).
 // Rerunning it after a crash rebuilds the same documents.
 func byID(ctx context.Context, db *mongo.Database) error {
@@ -46,22 +47,28 @@ func byID(ctx context.Context, db *mongo.Database) error {
 		Query  string `bson:"query"`
 		TS     int64  `bson:"ts"`
 	}
-	if err := all(ctx, db.Collection(collRecent), &recent); err != nil {
+	if err := findAll(ctx, db.Collection(collRecent), &recent); err != nil {
 		return err
 	}
-	histories := map[string][]historyItem{}
+	byUser := map[string][]domain.Recent{}
 	for _, d := range recent {
-		histories[d.UserID] = append(histories[d.UserID], historyItem{Query: d.Query, TS: d.TS})
+		byUser[d.UserID] = append(byUser[d.UserID], domain.Recent{Query: d.Query, At: fromNanos(d.TS)})
 	}
-	var models []mongo.WriteModel
-	for user, items := range histories {
-		items, _ = merge(nil, recents(items), contracts.SearchRecentMax)
-		models = append(models, mongo.NewReplaceOneModel().SetFilter(bson.M{"_id": user}).SetUpsert(true).
-			SetReplacement(historyDoc{UserID: user, Items: items}))
+	shards := map[int]bson.M{}
+	for user, add := range byUser {
+		items, _ := merge(nil, add, contracts.SearchRecentMax)
+		id := historyShard(user)
+		if shards[id] == nil {
+			shards[id] = bson.M{}
+		}
+		shards[id][fieldKey(user)] = encodeItems(items)
 	}
 	r := NewRepository(db)
-	if err := r.bulk(ctx, r.histories, models); err != nil {
-		return err
+	replace := options.Replace().SetUpsert(true)
+	for s, u := range shards {
+		if _, err := r.histories[s].ReplaceOne(ctx, bson.M{"_id": shardID}, bson.M{"_id": shardID, "u": u}, replace); err != nil {
+			return err
+		}
 	}
 
 	var popular []struct {
@@ -69,23 +76,21 @@ func byID(ctx context.Context, db *mongo.Database) error {
 		Bucket time.Time `bson:"bucket"`
 		N      int64     `bson:"n"`
 	}
-	if err := all(ctx, db.Collection(collPopular), &popular); err != nil {
+	if err := findAll(ctx, db.Collection(collPopular), &popular); err != nil {
 		return err
 	}
-	terms := map[string]map[string]int64{}
+	terms := map[int]map[string]int64{}
 	for _, d := range popular {
-		if terms[d.Query] == nil {
-			terms[d.Query] = map[string]int64{}
+		s := termShard(d.Query)
+		if terms[s] == nil {
+			terms[s] = map[string]int64{}
 		}
-		terms[d.Query][bucketKey(d.Bucket)] += d.N
+		terms[s][counterKey(d.Query, d.Bucket)] += d.N
 	}
-	models = models[:0]
-	for q, b := range terms {
-		models = append(models, mongo.NewReplaceOneModel().SetFilter(bson.M{"_id": q}).SetUpsert(true).
-			SetReplacement(termDoc{Query: q, B: b}))
-	}
-	if err := r.bulk(ctx, r.terms, models); err != nil {
-		return err
+	for s, t := range terms {
+		if _, err := r.terms[s].ReplaceOne(ctx, bson.M{"_id": shardID}, termsDoc{ID: shardID, T: t}, replace); err != nil {
+			return err
+		}
 	}
 	for _, c := range []string{collRecent, collPopular} {
 		if err := db.Collection(c).Drop(ctx); err != nil {
@@ -99,20 +104,12 @@ func byID(ctx context.Context, db *mongo.Database) error {
 		mongomigrate.Index("at", false, bson.E{Key: "at", Value: 1}))
 }
 
-func all(ctx context.Context, c *mongo.Collection, out any) error {
+func findAll(ctx context.Context, c *mongo.Collection, out any) error {
 	cur, err := c.Find(ctx, bson.M{})
 	if err != nil {
 		return err
 	}
 	return cur.All(ctx, out)
-}
-
-func recents(items []historyItem) []domain.Recent {
-	out := make([]domain.Recent, len(items))
-	for i, it := range items {
-		out[i] = domain.Recent{Query: it.Query, At: fromNanos(it.TS)}
-	}
-	return out
 }
 
 // isIndexNotFound tells a drop of an index that is gone already (a rerun).

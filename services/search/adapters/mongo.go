@@ -7,15 +7,17 @@
 //	          redelivered event finds its entry instead of counting again; kept for
 //	          domain.Retention.
 //	batches   one document per completed batch, _id = batch id: its searches are applied.
-//	history   one document per user, _id = user id: the user's newest queries (at most
-//	          contracts.SearchRecentMax), each with the last time it was searched.
-//	terms     one document per query, _id = query: its count per hourly bucket, and per epoch
-//	          the last batch counted into it (see app.Repository).
+//	history_NN  the users' histories in historyShards collections of one document each (see
+//	          shards.go): per user the newest queries (at most contracts.SearchRecentMax), each
+//	          with the last time it was searched.
+//	terms_NN  the popular counters in termShards collections of one document each: per query
+//	          its count per hourly bucket; per epoch the last batch counted into the shard (see
+//	          app.Repository).
 //	schema    the migration version.
 //
-// Every write and every per-user or per-query read names one document by _id: the embedded
-// FerretDB (SQLite) narrows no other filter, and reads the whole collection for any other
-// (issue 13: with the searches' journal recounted per search, recording drained 8 events/s).
+// A batch inserts into the journal and updates at most one document per shard: the embedded
+// FerretDB (SQLite) reads the whole collection for every filter, _id included (issue 13: with
+// the journal recounted and the history scanned per search, recording drained 8 events/s).
 // Writes go in batches, at most updateChunk statements per command: FerretDB deadlocks on an
 // update command of about a hundred statements.
 //
@@ -58,8 +60,8 @@ type Repository struct {
 	db        *mongo.Database
 	searches  *mongo.Collection
 	batches   *mongo.Collection
-	histories *mongo.Collection
-	terms     *mongo.Collection
+	histories []*mongo.Collection // by shard (shards.go)
+	terms     []*mongo.Collection
 
 	termsMu sync.Mutex // see AddPopular
 }
@@ -72,8 +74,8 @@ func NewRepository(db *mongo.Database) *Repository {
 		db:        db,
 		searches:  db.Collection(collSearches),
 		batches:   db.Collection(collBatches),
-		histories: db.Collection(collHistories),
-		terms:     db.Collection(collTerms),
+		histories: shardCollections(db, collHistories, historyShards),
+		terms:     shardCollections(db, collTerms, termShards),
 	}
 }
 
@@ -91,6 +93,18 @@ func storeError(op string, err error) error {
 		return contracts.ErrUnavailable.Msg("search store unavailable during %s", op).Wrap(err)
 	}
 	return contracts.ErrInternal.Msg("search store: %s failed", op).Wrap(err)
+}
+
+// upsert runs an upserting update and repeats it once on a duplicate key error: two upserts of
+// the same new document can race, and then the loser's insert fails although a plain update
+// would now succeed.
+func upsert(ctx context.Context, c *mongo.Collection, filter, update any) error {
+	opts := options.UpdateOne().SetUpsert(true)
+	_, err := c.UpdateOne(ctx, filter, update, opts)
+	if mongo.IsDuplicateKeyError(err) {
+		_, err = c.UpdateOne(ctx, filter, update, opts)
+	}
+	return err
 }
 
 // bulk runs models unordered, updateChunk per command. A statement that fails with a

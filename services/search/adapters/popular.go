@@ -2,9 +2,11 @@ package adapters
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -16,45 +18,62 @@ import (
 	"github.com/moa-run/moa/services/search/domain"
 )
 
-// termDoc is the counters of one query: _id is the query, B its count per bucket (keyed by
-// the bucket's Unix seconds) and Seen the last batch each epoch counted into it.
-type termDoc struct {
-	Query string            `bson:"_id"`
-	B     map[string]int64  `bson:"b"`
-	Seen  map[string]string `bson:"seen,omitempty"`
+// termsDoc is a shard of the counters (see shards.go): T maps each query and bucket
+// (counterKey) to its count, a flat map because the embedded FerretDB decodes the whole shard
+// on every read and update; Seen maps each epoch to the last batch it counted into this shard.
+type termsDoc struct {
+	ID   string            `bson:"_id"`
+	T    map[string]int64  `bson:"t"`
+	Seen map[string]string `bson:"seen,omitempty"`
 }
 
-func bucketKey(b time.Time) string { return strconv.FormatInt(b.Unix(), 10) }
+// counterKey names the counter of (query, bucket): the query's fieldKey, '~' (not a base64url
+// character) and the bucket's Unix seconds.
+func counterKey(query string, bucket time.Time) string {
+	return fieldKey(query) + "~" + strconv.FormatInt(bucket.Unix(), 10)
+}
 
-// AddPopular runs one upsert per query: $inc of its buckets and $set of its marker for epoch.
-// termsMu keeps the janitor's read-modify-write of a counter out of the way: the embedded
-// FerretDB does not isolate concurrent updates of one document.
+// parseCounterKey is counterKey's inverse.
+func parseCounterKey(k string) (query string, bucket int64, ok bool) {
+	enc, sec, found := strings.Cut(k, "~")
+	if !found {
+		return "", 0, false
+	}
+	q, ok := fromFieldKey(enc)
+	b, err := strconv.ParseInt(sec, 10, 64)
+	return q, b, ok && err == nil
+}
+
+// AddPopular runs one upsert per shard: $inc of its queries' buckets and $set of its marker for
+// epoch. termsMu keeps the janitor's read-modify-write out of the way: the embedded FerretDB
+// does not isolate concurrent updates of one document.
 func (r *Repository) AddPopular(ctx context.Context, epoch, batch string, counts []app.Count) error {
-	byQuery := map[string]bson.M{}
-	var order []string
+	byShard := map[int]bson.M{}
+	var shards []int
 	for _, c := range counts {
-		inc := byQuery[c.Query]
+		s := termShard(c.Query)
+		inc := byShard[s]
 		if inc == nil {
 			inc = bson.M{}
-			byQuery[c.Query] = inc
-			order = append(order, c.Query)
+			byShard[s] = inc
+			shards = append(shards, s)
 		}
-		inc["b."+bucketKey(c.Bucket)] = c.N
+		inc["t."+counterKey(c.Query, c.Bucket)] = c.N
 	}
-	models := make([]mongo.WriteModel, len(order))
-	for i, q := range order {
-		models[i] = mongo.NewUpdateOneModel().SetFilter(bson.M{"_id": q}).SetUpsert(true).
-			SetUpdate(bson.M{"$inc": byQuery[q], "$set": bson.M{"seen." + epoch: batch}})
-	}
+	slices.Sort(shards)
 	r.termsMu.Lock()
 	defer r.termsMu.Unlock()
-	return storeError("popular counters", r.bulk(ctx, r.terms, models))
+	return parallel(ctx, shards, func(ctx context.Context, s int) error {
+		return storeError("popular counters", upsert(ctx, r.terms[s], bson.M{"_id": shardID},
+			bson.M{"$inc": byShard[s], "$set": bson.M{"seen." + epoch: batch}}))
+	})
 }
 
-// counted tells whether query's counter holds the count of batch, applied by epoch.
+// counted tells whether the shard of query holds the counts of batch, applied by epoch.
 func (r *Repository) counted(ctx context.Context, query, epoch, batch string) (bool, error) {
-	var d termDoc
-	err := r.terms.FindOne(ctx, bson.M{"_id": query}).Decode(&d)
+	var d termsDoc
+	err := r.terms[termShard(query)].FindOne(ctx, bson.M{"_id": shardID},
+		options.FindOne().SetProjection(bson.M{"seen": 1})).Decode(&d)
 	if err == mongo.ErrNoDocuments {
 		return false, nil
 	}
@@ -64,32 +83,39 @@ func (r *Repository) counted(ctx context.Context, query, epoch, batch string) (b
 	return d.Seen[epoch] == batch, nil
 }
 
-// Popular reads every query's counters and sums the window's buckets. The counters are one
-// document per query, so this is one pass over the queries of the last day, filtered and
-// summed here rather than by an aggregation over one document per query and hour.
+// readTerms reads every shard of the counters.
+func (r *Repository) readTerms(ctx context.Context, projection any) ([]termsDoc, error) {
+	docs := make([][]termsDoc, termShards)
+	err := parallel(ctx, all(termShards), func(ctx context.Context, s int) error {
+		cur, err := r.terms[s].Find(ctx, bson.M{}, options.Find().SetProjection(projection))
+		if err != nil {
+			return err
+		}
+		return cur.All(ctx, &docs[s])
+	})
+	return slices.Concat(docs...), err
+}
+
+// Popular reads the shards and sums the window's buckets per query.
 func (r *Repository) Popular(ctx context.Context, since time.Time, prefix string, limit int) ([]domain.Popular, error) {
-	cur, err := r.terms.Find(ctx, bson.M{}, options.Find().SetProjection(bson.M{"b": 1}))
+	docs, err := r.readTerms(ctx, bson.M{"t": 1})
 	if err != nil {
 		return nil, storeError("popular", err)
 	}
-	var docs []termDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, storeError("popular", err)
-	}
 	from := since.Unix()
-	var out []domain.Popular
+	sums := map[string]int64{}
 	for _, d := range docs {
-		if !strings.HasPrefix(d.Query, prefix) {
-			continue
-		}
-		var n int64
-		for k, c := range d.B {
-			if b, err := strconv.ParseInt(k, 10, 64); err == nil && b >= from {
-				n += c
+		for k, c := range d.T {
+			q, b, ok := parseCounterKey(k)
+			if ok && b >= from && strings.HasPrefix(q, prefix) {
+				sums[q] += c
 			}
 		}
+	}
+	out := make([]domain.Popular, 0, len(sums))
+	for q, n := range sums {
 		if n > 0 {
-			out = append(out, domain.Popular{Query: d.Query, Count: n})
+			out = append(out, domain.Popular{Query: q, Count: n})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -104,47 +130,59 @@ func (r *Repository) Popular(ctx context.Context, since time.Time, prefix string
 	return out, nil
 }
 
-// expireCounters removes buckets before before, and markers of batches that old (a UUIDv7
-// carries its time), from every counter, and deletes the counters left without a bucket.
+// expireCounters removes counters of buckets before before and markers of batches that old (a
+// UUIDv7 carries its time), and deletes documents left without a counter. It returns how many
+// counters went.
 func (r *Repository) expireCounters(ctx context.Context, before time.Time) (int64, error) {
 	r.termsMu.Lock()
 	defer r.termsMu.Unlock()
-	cur, err := r.terms.Find(ctx, bson.M{})
-	if err != nil {
-		return 0, storeError("expire counters", err)
-	}
-	var docs []termDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return 0, storeError("expire counters", err)
-	}
-	var deleted int64
-	var models []mongo.WriteModel
-	for _, d := range docs {
-		unset := bson.M{}
-		for k := range d.B {
-			if b, err := strconv.ParseInt(k, 10, 64); err != nil || b < before.Unix() {
-				unset["b."+k] = ""
+	var mu sync.Mutex
+	var gone int64
+	err := parallel(ctx, all(termShards), func(ctx context.Context, s int) error {
+		cur, err := r.terms[s].Find(ctx, bson.M{})
+		if err != nil {
+			return err
+		}
+		var docs []termsDoc
+		if err := cur.All(ctx, &docs); err != nil {
+			return err
+		}
+		for _, d := range docs {
+			unset, n := expired(d, before)
+			mu.Lock()
+			gone += n
+			mu.Unlock()
+			switch {
+			case len(d.T) == int(n):
+				_, err = r.terms[s].DeleteOne(ctx, bson.M{"_id": d.ID})
+			case len(unset) > 0:
+				_, err = r.terms[s].UpdateOne(ctx, bson.M{"_id": d.ID}, bson.M{"$unset": unset})
+			}
+			if err != nil {
+				return err
 			}
 		}
-		if len(unset) == len(d.B) {
-			models = append(models, mongo.NewDeleteOneModel().SetFilter(bson.M{"_id": d.Query}))
-			deleted++
-			continue
+		return nil
+	})
+	return gone, storeError("expire counters", err)
+}
+
+// expired returns the fields of d to unset and how many of its counters go.
+func expired(d termsDoc, before time.Time) (bson.M, int64) {
+	unset := bson.M{}
+	var gone int64
+	for k := range d.T {
+		if _, b, ok := parseCounterKey(k); !ok || b < before.Unix() {
+			unset["t."+k] = ""
+			gone++
 		}
-		for epoch, batch := range d.Seen {
-			if id, err := uuid.Parse(batch); err == nil && id.Version() == 7 {
-				if sec, nsec := id.Time().UnixTime(); time.Unix(sec, nsec).Before(before) {
-					unset["seen."+epoch] = ""
-				}
+	}
+	for epoch, batch := range d.Seen {
+		if id, err := uuid.Parse(batch); err == nil && id.Version() == 7 {
+			if sec, nsec := id.Time().UnixTime(); time.Unix(sec, nsec).Before(before) {
+				unset["seen."+epoch] = ""
 			}
 		}
-		if len(unset) > 0 {
-			models = append(models, mongo.NewUpdateOneModel().SetFilter(bson.M{"_id": d.Query}).
-				SetUpdate(bson.M{"$unset": unset}))
-		}
 	}
-	if err := r.bulk(ctx, r.terms, models); err != nil {
-		return 0, storeError("expire counters", err)
-	}
-	return deleted, nil
+	return unset, gone
 }

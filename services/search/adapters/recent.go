@@ -2,73 +2,90 @@ package adapters
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
-	"sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/services/search/domain"
 )
 
-// historyDoc is one user's history (_id = user id): at most keep entries, newest first, one
-// per query. A single document per user makes listing a read by _id, the one filter the
-// embedded FerretDB narrows (any other filter reads the whole collection).
+// historyDoc is a shard of the histories (see shards.go): U maps each user (fieldKey) to their
+// history, at most keep entries, newest first, one per query, as a JSON string (encodeItems).
+// A string rather than an array of documents: the embedded FerretDB decodes and re-encodes the
+// whole shard on every read and update, and a string is one value to it where twenty
+// documents are a hundred.
 type historyDoc struct {
-	UserID string        `bson:"_id"`
-	Items  []historyItem `bson:"items"`
+	ID string            `bson:"_id"`
+	U  map[string]string `bson:"u"`
 }
 
 type historyItem struct {
-	Query string `bson:"q"`
-	TS    int64  `bson:"ts"`
+	Query string `json:"q"`
+	TS    int64  `json:"t"`
 }
 
-// readers bounds the concurrent reads of histories a batch makes.
-const readers = 8
+func encodeItems(items []historyItem) string {
+	b, _ := json.Marshal(items) // strings and integers: cannot fail
+	return string(b)
+}
 
-// TouchRecent reads the batch's histories (readers at a time), merges in Go and writes back the
-// changed ones, updateChunk per command. The users' stripes stay locked from read to write so
-// that a delete or clear of this process cannot be overwritten by a stale history; several
-// instances writing one user's history can still overwrite each other's change.
+// decodeItems reads a stored history; one that does not decode (not written by this code) is
+// an error, not an empty history that the next write would silently replace.
+func decodeItems(s string) ([]historyItem, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var items []historyItem
+	if err := json.Unmarshal([]byte(s), &items); err != nil {
+		return nil, contracts.ErrInternal.Msg("search store: a stored history does not decode").Wrap(err)
+	}
+	return items, nil
+}
+
+// TouchRecent reads the batch's shards, merges each user's searches in Go and writes the
+// changed histories back, one $set per shard of the users' own fields, the shards in parallel.
+// A shard stays locked from read to write so that a delete or clear of this process cannot be
+// overwritten by a stale history; several instances writing one user's history can still
+// overwrite each other's change.
 func (r *Repository) TouchRecent(ctx context.Context, byUser map[string][]domain.Recent, keep int) error {
-	users := make([]string, 0, len(byUser))
+	users := map[int][]string{}
+	var shards []int
 	for u := range byUser {
-		users = append(users, u)
+		s := historyShard(u)
+		if users[s] == nil {
+			shards = append(shards, s)
+		}
+		users[s] = append(users[s], u)
 	}
-	slices.Sort(users)
-	defer docLocks.lockAll(users)()
-
-	docs := make([]historyDoc, len(users))
-	errs := make([]error, len(users))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range min(readers, len(users)) {
-		wg.Go(func() {
-			for i := range next {
-				docs[i], errs[i] = r.history(ctx, users[i])
+	slices.Sort(shards)
+	return parallel(ctx, shards, func(ctx context.Context, s int) error {
+		defer docLocks.lock(s)()
+		var d historyDoc
+		err := r.histories[s].FindOne(ctx, bson.M{"_id": shardID}).Decode(&d)
+		if err != nil && err != mongo.ErrNoDocuments {
+			return storeError("recent read", err)
+		}
+		set := bson.M{}
+		for _, u := range users[s] {
+			key := fieldKey(u)
+			stored, err := decodeItems(d.U[key])
+			if err != nil {
+				return err
 			}
-		})
-	}
-	for i := range users {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-
-	var models []mongo.WriteModel
-	for i, u := range users {
-		if errs[i] != nil {
-			return errs[i]
+			if items, changed := merge(stored, byUser[u], keep); changed {
+				set["u."+key] = encodeItems(items)
+			}
 		}
-		items, changed := merge(docs[i].Items, byUser[u], keep)
-		if changed {
-			models = append(models, mongo.NewUpdateOneModel().SetFilter(bson.M{"_id": u}).SetUpsert(true).
-				SetUpdate(bson.M{"$set": bson.M{"items": items}}))
+		if len(set) == 0 {
+			return nil
 		}
-	}
-	return storeError("recent write", r.bulk(ctx, r.histories, models))
+		return storeError("recent write", upsert(ctx, r.histories[s], bson.M{"_id": shardID}, bson.M{"$set": set}))
+	})
 }
 
 // merge puts the searches in items (the later time wins for a query there already) and keeps
@@ -104,23 +121,28 @@ func merge(items []historyItem, add []domain.Recent, keep int) ([]historyItem, b
 }
 
 // history reads a user's history; a user without one has an empty one.
-func (r *Repository) history(ctx context.Context, userID string) (historyDoc, error) {
-	d := historyDoc{UserID: userID}
-	err := r.histories.FindOne(ctx, bson.M{"_id": userID}).Decode(&d)
+func (r *Repository) history(ctx context.Context, userID string) ([]historyItem, error) {
+	key := fieldKey(userID)
+	var d historyDoc
+	err := r.histories[historyShard(userID)].FindOne(ctx, bson.M{"_id": shardID},
+		options.FindOne().SetProjection(bson.M{"u." + key: 1})).Decode(&d)
 	if err == mongo.ErrNoDocuments {
-		return d, nil
+		return nil, nil
 	}
-	return d, storeError("recent read", err)
+	if err != nil {
+		return nil, storeError("recent read", err)
+	}
+	return decodeItems(d.U[key])
 }
 
 // Recent lists the user's history, newest first.
 func (r *Repository) Recent(ctx context.Context, userID, prefix string, limit int) ([]domain.Recent, error) {
-	d, err := r.history(ctx, userID)
+	items, err := r.history(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]domain.Recent, 0, min(limit, len(d.Items)))
-	for _, it := range d.Items {
+	out := make([]domain.Recent, 0, min(limit, len(items)))
+	for _, it := range items {
 		if len(out) == limit {
 			break
 		}
@@ -133,17 +155,18 @@ func (r *Repository) Recent(ctx context.Context, userID, prefix string, limit in
 
 // DeleteRecent removes one query of the user.
 func (r *Repository) DeleteRecent(ctx context.Context, userID, query string) (bool, error) {
-	defer docLocks.lockAll([]string{userID})()
-	d, err := r.history(ctx, userID)
+	s := historyShard(userID)
+	defer docLocks.lock(s)()
+	items, err := r.history(ctx, userID)
 	if err != nil {
 		return false, err
 	}
-	i := slices.IndexFunc(d.Items, func(it historyItem) bool { return it.Query == query })
+	i := slices.IndexFunc(items, func(it historyItem) bool { return it.Query == query })
 	if i < 0 {
 		return false, nil
 	}
-	_, err = r.histories.UpdateOne(ctx, bson.M{"_id": userID},
-		bson.M{"$set": bson.M{"items": slices.Delete(d.Items, i, i+1)}})
+	_, err = r.histories[s].UpdateOne(ctx, bson.M{"_id": shardID},
+		bson.M{"$set": bson.M{"u." + fieldKey(userID): encodeItems(slices.Delete(items, i, i+1))}})
 	if err != nil {
 		return false, storeError("recent delete", err)
 	}
@@ -152,13 +175,15 @@ func (r *Repository) DeleteRecent(ctx context.Context, userID, query string) (bo
 
 // ClearRecent removes the user's whole history.
 func (r *Repository) ClearRecent(ctx context.Context, userID string) (int64, error) {
-	defer docLocks.lockAll([]string{userID})()
-	d, err := r.history(ctx, userID)
-	if err != nil || len(d.Items) == 0 {
+	s := historyShard(userID)
+	defer docLocks.lock(s)()
+	items, err := r.history(ctx, userID)
+	if err != nil || len(items) == 0 {
 		return 0, err
 	}
-	if _, err := r.histories.DeleteOne(ctx, bson.M{"_id": userID}); err != nil {
+	_, err = r.histories[s].UpdateOne(ctx, bson.M{"_id": shardID}, bson.M{"$unset": bson.M{"u." + fieldKey(userID): ""}})
+	if err != nil {
 		return 0, storeError("recent clear", err)
 	}
-	return int64(len(d.Items)), nil
+	return int64(len(items)), nil
 }
