@@ -71,43 +71,67 @@ func (r *Repository) Journal(ctx context.Context, epoch, batch string, ss []doma
 			}
 		}
 	}
+	if len(dups) == 0 {
+		return out, nil
+	}
+	stored, err := r.stored(ctx, ss, dups)
+	if err != nil {
+		return nil, err
+	}
+	done := map[string]bool{} // batch → completed
 	for _, i := range dups {
-		j, err := r.duplicate(ctx, ss[i].ID)
-		if err != nil {
-			return nil, err
+		d, ok := stored[ss[i].ID]
+		if !ok { // deleted by the janitor since the insert failed: older than any window
+			return nil, storeError("journal read", mongo.ErrNoDocuments)
+		}
+		j := app.Journaled{Stored: d.search(), Applied: d.Applied, Counted: d.Counted}
+		if !j.Applied && d.Batch != "" {
+			c, seen := done[d.Batch]
+			if !seen {
+				err := r.batches.FindOne(ctx, bson.M{"_id": d.Batch}).Err()
+				if err != nil && err != mongo.ErrNoDocuments {
+					return nil, storeError("batch read", err)
+				}
+				c = err == nil
+				done[d.Batch] = c
+			}
+			j.Applied = c
+		}
+		if !j.Applied && !j.Counted && d.Epoch != "" {
+			if j.Counted, err = r.counted(ctx, d.Query, d.Epoch, d.Batch); err != nil {
+				return nil, err
+			}
 		}
 		out[i] = j
 	}
 	return out, nil
 }
 
-// duplicate reads what the journal knows of search id, stored already.
-func (r *Repository) duplicate(ctx context.Context, id string) (app.Journaled, error) {
-	var d searchDoc
-	if err := r.searches.FindOne(ctx, bson.M{"_id": id}).Decode(&d); err != nil {
-		return app.Journaled{}, storeError("journal read", err)
+// stored reads the journal entries of ss[dups]. One duplicate is a find by _id; several are
+// one find by $in: the embedded FerretDB reads the whole journal for either, so after a crash,
+// when a batch may be all redeliveries, that is one pass instead of one per search.
+func (r *Repository) stored(ctx context.Context, ss []domain.Search, dups []int) (map[string]searchDoc, error) {
+	ids := make([]string, len(dups))
+	for k, i := range dups {
+		ids[k] = ss[i].ID
 	}
-	j := app.Journaled{Stored: d.search(), Applied: d.Applied, Counted: d.Counted}
-	if j.Applied {
-		return j, nil
+	filter := bson.M{"_id": ids[0]}
+	if len(ids) > 1 {
+		filter = bson.M{"_id": bson.M{"$in": ids}}
 	}
-	if d.Batch != "" {
-		err := r.batches.FindOne(ctx, bson.M{"_id": d.Batch}).Err()
-		if err != nil && err != mongo.ErrNoDocuments {
-			return j, storeError("batch read", err)
-		}
-		if j.Applied = err == nil; j.Applied {
-			return j, nil
-		}
+	cur, err := r.searches.Find(ctx, filter)
+	if err != nil {
+		return nil, storeError("journal read", err)
 	}
-	if !j.Counted && d.Epoch != "" {
-		counted, err := r.counted(ctx, d.Query, d.Epoch, d.Batch)
-		if err != nil {
-			return j, err
-		}
-		j.Counted = counted
+	var docs []searchDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, storeError("journal read", err)
 	}
-	return j, nil
+	out := make(map[string]searchDoc, len(docs))
+	for _, d := range docs {
+		out[d.ID] = d
+	}
+	return out, nil
 }
 
 // Adopt re-tags the leftovers, updateChunk updates per command.
