@@ -2,8 +2,11 @@ package search_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -16,6 +19,8 @@ import (
 	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/client/authn/authntest"
 	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/moatest"
+	"github.com/moa-run/moa/services/search"
 	"github.com/moa-run/moa/services/search/ports"
 )
 
@@ -118,7 +123,11 @@ func BenchmarkCatalogSearched(b *testing.B) {
 		benchTerms      = 300
 		benchDrainLimit = 2 * time.Minute
 	)
-	f := start(b)
+	// Warnings and errors of the runtime and the service go to stderr: a run that fails under
+	// load says why.
+	k := moatest.Service(b, search.Start, moatest.With{Mongo: true, Declared: search.Settings,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	f := &fixture{Kit: k, search: k.Client.Search}
 	ctx := context.Background()
 	users := make([]string, benchUsers)
 	for i := range users {
@@ -138,6 +147,9 @@ func BenchmarkCatalogSearched(b *testing.B) {
 	var popLat, recLat latencies
 	stop := make(chan struct{})
 	var readers sync.WaitGroup
+	var stopReaders sync.Once
+	// Also on a failure: the readers must be gone before the fixture stops the service.
+	defer stopReaders.Do(func() { close(stop); readers.Wait() })
 	read := func(lat *latencies, call func() error) {
 		defer readers.Done()
 		for {
@@ -155,6 +167,15 @@ func BenchmarkCatalogSearched(b *testing.B) {
 		}
 	}
 
+	// The endpoints answer before the clock starts: under load their subscriptions can reach
+	// the server after start returned (a reader then gets no_responders).
+	moatest.WaitFor(b, 10*time.Second, func() error {
+		if _, err := f.search.Popular(ctx, contracts.SearchPopularRequest{}); err != nil {
+			return err
+		}
+		_, err := f.search.Recent(reader, 0)
+		return err
+	})
 	b.ResetTimer()
 	start, cpu0 := time.Now(), cpuTime(b)
 	readers.Add(2)
@@ -177,7 +198,12 @@ func BenchmarkCatalogSearched(b *testing.B) {
 			b.Fatal(err)
 		}
 		msg.Header.Set(jetstream.MsgIDHeader, env.ID)
-		if last, err = js.PublishMsgAsync(msg); err != nil {
+		// Past its window of unacknowledged publishes the client refuses more ("stalled"):
+		// let the acknowledgements catch up, then go on.
+		for last, err = js.PublishMsgAsync(msg); errors.Is(err, jetstream.ErrTooManyStalledMsgs); last, err = js.PublishMsgAsync(msg) {
+			<-js.PublishAsyncComplete()
+		}
+		if err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -208,8 +234,7 @@ func BenchmarkCatalogSearched(b *testing.B) {
 		}
 	}
 	elapsed, cpu := time.Since(start), cpuTime(b)-cpu0
-	close(stop)
-	readers.Wait()
+	stopReaders.Do(func() { close(stop); readers.Wait() })
 	b.StopTimer()
 
 	rate := float64(done) / elapsed.Seconds()
