@@ -18,6 +18,12 @@ import (
 // the size of its whole collection. With one document per collection that cost is the
 // document's own, and a batch of hundreds of users and queries makes at most historyShards +
 // termShards updates. On MongoDB these are point reads and field updates all the same.
+//
+// The limit of the layout is MongoDB's 16 MB per document: a history takes about 1 KB (twenty
+// queries), so historyShards × 16 MB holds some 250,000 users' histories; a counter about 30
+// bytes, so termShards × 16 MB holds some 4 million (query, hour) counters at once, the
+// janitor expiring them after a day. Beyond that the shards must grow (a new schema step), or,
+// on a store that uses its _id index, go back to a document per user and per query.
 const (
 	historyShards = 16
 	termShards    = 8
