@@ -30,7 +30,7 @@ BENCHTIME  ?= 2s
 run: deps-run build
 	exec bin/moa dev $(ARGS)
 
-## generate: the JSON Schemas and protocol table (contracts), nats.conf, init.sql and compose services (deploy)
+## generate: the JSON Schemas and protocol table (contracts), nats.conf, init.sql, compose services and Kubernetes manifests (deploy)
 generate:
 	$(GO) generate ./contracts ./deploy
 

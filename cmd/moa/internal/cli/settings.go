@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/system"
 )
 
@@ -140,6 +141,26 @@ var settings = []setting{
 				return fmt.Errorf("want a positive duration like 10s, got %q", v)
 			}
 			o.System.DrainTimeout = d
+			return nil
+		}},
+	{Flag: "durability-watch", Env: "MOA_DURABILITY_WATCH", Arg: "DURATION", Default: system.DefaultDurabilityWatch.String(), Commands: hosted,
+		Usage: "how often the durability guard re-checks the streams' replicas (edited down, offline, not current); /readyz, /status and a metric report what it finds",
+		apply: func(o *Options, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("want a positive duration like 30s, got %q", v)
+			}
+			o.System.DurabilityWatch = d
+			return nil
+		}},
+	{Flag: "startup-patience", Env: "MOA_STARTUP_PATIENCE", Arg: "DURATION", Default: bus.FormatDuration(bus.DefaultStartupPatience), Commands: hosted,
+		Usage: "how long each start-up step (a stream, consumer or bucket, a schema migration) retries a NATS JetStream (or database) that is busy or not ready, as a cluster starting with its services is, before the start fails",
+		apply: func(o *Options, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("want a positive duration like 1m, got %q", v)
+			}
+			o.System.StartupPatience = d
 			return nil
 		}},
 	{Flag: "log-level", Env: "MOA_LOG_LEVEL", Arg: "LEVEL", Default: "info", Commands: all,
