@@ -207,18 +207,50 @@ func (s *System) stopPostgres(ctx context.Context) error {
 	return s.pg.Stop(ctx)
 }
 
-// startMongo starts the embedded FerretDB unless a URL is configured.
+// startMongo starts the embedded FerretDB unless a URL is configured: on SQLite files under
+// DataDir/mongo, or on PostgreSQL in a database of its own (see docsDatabaseURL).
 func (s *System) startMongo(ctx context.Context) error {
 	if s.cfg.MongoURL != "" || s.cfg.External {
 		return nil // mongoURL is the configured URL, set by Start
 	}
-	st, err := docstore.Start(ctx, docstore.Config{Dir: s.cfg.mongoDir(), Addr: "127.0.0.1:0"})
+	cfg := docstore.Config{Backend: s.cfg.MongoBackend, Dir: s.cfg.mongoDir(), Addr: "127.0.0.1:0"}
+	if s.embeddedMongoOnPostgres() {
+		u, err := s.docsDatabaseURL(ctx)
+		if err != nil {
+			return err
+		}
+		cfg.Dir, cfg.PostgreSQLURL = "", u
+	}
+	st, err := docstore.Start(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	s.docs = st
 	s.mongoURL = st.URI()
 	return nil
+}
+
+// embeddedMongoOnPostgres reports whether the embedded FerretDB keeps its documents in
+// PostgreSQL, which must then be started first.
+func (s *System) embeddedMongoOnPostgres() bool {
+	return s.cfg.MongoURL == "" && !s.cfg.External && s.cfg.MongoBackend == MongoBackendPostgreSQL
+}
+
+// docsDatabaseURL returns, creating it when missing, the PostgreSQL database the embedded
+// FerretDB stores documents in: <prefix>docs (moa_docs), beside the services' own databases
+// on the same server. FerretDB makes one schema in it per MongoDB database (moa_chat, ...).
+func (s *System) docsDatabaseURL(ctx context.Context) (string, error) {
+	if s.pgAdmin == "" {
+		return "", errors.New("the postgresql mongo backend needs PostgreSQL: set MOA_POSTGRES_URL or let moa dev start its own")
+	}
+	u, err := withDatabase(s.pgAdmin, DatabaseName(s.cfg.DatabasePrefix, "docs"))
+	if err != nil {
+		return "", err
+	}
+	if err := s.ensureDatabase(ctx, u); err != nil {
+		return "", fmt.Errorf("documents database: %w", err)
+	}
+	return u, nil
 }
 
 func (s *System) mongoFor(name string) (string, error) {

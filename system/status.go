@@ -124,6 +124,8 @@ func (s *System) describeMongo() string {
 		return "external, " + redactURL(s.cfg.MongoURL)
 	case s.cfg.External:
 		return "external, per-service URLs"
+	case s.cfg.MongoBackend == MongoBackendPostgreSQL:
+		return "embedded FerretDB on PostgreSQL, database " + DatabaseName(s.cfg.DatabasePrefix, "docs")
 	default:
 		return "embedded FerretDB under " + s.cfg.mongoDir()
 	}

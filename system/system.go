@@ -120,10 +120,18 @@ func (s *System) start(ctx context.Context) error {
 	// The databases start beside NATS: initdb on a first run takes seconds, and nothing about
 	// NATS depends on it.
 	g, gctx := errgroup.WithContext(ctx)
-	if needPG {
-		g.Go(func() error { return wrap("postgres", s.startPostgres(gctx)) })
+	// FerretDB on PostgreSQL stores its documents on the PostgreSQL server started here, so
+	// it starts after it.
+	mongoOnPG := needMongo && s.embeddedMongoOnPostgres()
+	if needPG || mongoOnPG {
+		g.Go(func() error {
+			if err := wrap("postgres", s.startPostgres(gctx)); err != nil || !mongoOnPG {
+				return err
+			}
+			return wrap("mongodb", s.startMongo(gctx))
+		})
 	}
-	if needMongo {
+	if needMongo && !mongoOnPG {
 		g.Go(func() error { return wrap("mongodb", s.startMongo(gctx)) })
 	}
 	g.Go(func() error {

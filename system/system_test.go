@@ -49,7 +49,8 @@ func TestDevShapeRunsEverythingUnderTheDataDir(t *testing.T) {
 	if r.Database != "moa_echo" || r.Rows != 1 || r.Docs != 1 || r.Setting != "kia ora" {
 		t.Errorf("first call = %+v, want database moa_echo, 1 row, 1 doc, setting kia ora", r)
 	}
-	for _, p := range []string{"nats/jetstream", "pg/PG_VERSION", "mongo"} {
+	// Documents are in PostgreSQL (the default backend), so no mongo/.
+	for _, p := range []string{"nats/jetstream", "pg/PG_VERSION"} {
 		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
 			t.Errorf("data dir: %v", err)
 		}
@@ -219,6 +220,7 @@ func TestConfigErrorsBeforeStartingAnything(t *testing.T) {
 		{"bad http addr", system.Config{HTTPAddr: "8080"}, "http addr"},
 		{"bad prefix", system.Config{DatabasePrefix: "Moa-"}, "database prefix"},
 		{"bad inbox prefix", system.Config{NATS: system.NATSConfig{InboxPrefix: "_INBOX.*"}}, "nats inbox prefix"},
+		{"bad mongo backend", system.Config{MongoBackend: "mysql"}, `mongo backend "mysql": want sqlite or postgresql`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -277,6 +279,57 @@ func TestPostgresURLGivesEachServiceItsOwnDatabase(t *testing.T) {
 	if r := say(t, sys, "two"); r.Database != prefix+"echo" || r.Rows != 2 {
 		t.Errorf("second start: %+v, want the same database with 2 rows", r)
 	}
+}
+
+// The embedded FerretDB on its PostgreSQL backend keeps documents in a database of its own,
+// <prefix>docs, on the PostgreSQL the process uses (here a configured one, so the test does
+// not initdb), one schema per service database, and nothing under the data dir's mongo/.
+func TestMongoBackendPostgreSQLUsesItsOwnDatabase(t *testing.T) {
+	admin := moatest.Postgres(t)
+	prefix := randomPrefix()
+	dir := t.TempDir()
+	cfg := system.Config{
+		DataDir: dir, NATS: system.NATSConfig{Addr: "127.0.0.1:0"}, HTTPAddr: "127.0.0.1:0",
+		Logger: quietLogger(), PostgresURL: admin, DatabasePrefix: prefix, MongoBackend: system.MongoBackendPostgreSQL,
+		Registry: map[string]system.Registration{"echo": {Start: echoStart(&echoProbe{}), Postgres: true, Mongo: true}},
+	}
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(ctxFor(t, 30*time.Second), admin)
+		if err == nil {
+			for _, db := range []string{prefix + "echo", prefix + "docs"} {
+				conn.Exec(ctxFor(t, 30*time.Second), "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)")
+			}
+			conn.Close(ctxFor(t, 30*time.Second))
+		}
+	})
+	sys, err := system.Start(ctxFor(t, time.Minute), cfg)
+	must(t, err, "start")
+	if r := say(t, sys, "one"); r.Docs != 1 {
+		t.Errorf("first start: %+v, want 1 doc", r)
+	}
+	must(t, sys.Stop(ctxFor(t, time.Minute)), "stop")
+	sys = startSystem(t, cfg)
+	if r := say(t, sys, "two"); r.Docs != 2 {
+		t.Errorf("second start: %+v, want 2 docs", r)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "mongo")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("data dir has mongo/ (%v) although documents live in PostgreSQL", err)
+	}
+	docsURL := strings.Replace(admin, "/"+lastPathElem(admin), "/"+prefix+"docs", 1)
+	conn, err := pgx.Connect(ctxFor(t, 30*time.Second), docsURL)
+	must(t, err, "connect to the documents database")
+	defer conn.Close(ctxFor(t, 30*time.Second))
+	var n int
+	must(t, conn.QueryRow(ctxFor(t, 30*time.Second),
+		`SELECT count(*) FROM information_schema.schemata WHERE schema_name = $1`, prefix+"echo").Scan(&n), "schemata")
+	if n != 1 {
+		t.Errorf("schema %secho in %sdocs: %d, want 1", prefix, prefix, n)
+	}
+}
+
+func lastPathElem(u string) string {
+	u, _, _ = strings.Cut(u, "?")
+	return u[strings.LastIndex(u, "/")+1:]
 }
 
 // A `moa serve` process running one service takes its replies in that service's own inbox

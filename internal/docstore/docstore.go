@@ -17,10 +17,33 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
+// The backends FerretDB stores documents in.
+const (
+	// BackendSQLite keeps one SQLite file per database under Config.Dir.
+	BackendSQLite = "sqlite"
+	// BackendPostgreSQL keeps one schema per database in the PostgreSQL
+	// database Config.PostgreSQLURL names.
+	BackendPostgreSQL = "postgresql"
+)
+
+// Backends lists the accepted values of Config.Backend.
+var Backends = []string{BackendSQLite, BackendPostgreSQL}
+
 // Config describes an embedded document store.
 type Config struct {
+	// Backend is BackendSQLite (the default when empty) or
+	// BackendPostgreSQL.
+	Backend string
+
 	// Dir holds the SQLite files, one per database. Created if missing.
+	// Required by the SQLite backend, unused by PostgreSQL.
 	Dir string
+
+	// PostgreSQLURL is the database the PostgreSQL backend stores
+	// documents in (postgres://user@host:port/db); it must exist. FerretDB
+	// creates one schema per MongoDB database in it. Required by that
+	// backend, unused by SQLite.
+	PostgreSQLURL string
 
 	// Addr is the TCP address to listen on. Default "127.0.0.1:0" (a free
 	// loopback port).
@@ -43,11 +66,17 @@ type Config struct {
 	// up). The embedded store is for development and tests; production runs
 	// MongoDB.
 	SyncFull bool
+
+	// Unisolated leaves out the isolator that serialises updates of one
+	// document (see isolate.go): clients talk to FerretDB directly. Only for
+	// measuring what isolation costs; concurrent updates then lose writes.
+	Unisolated bool
 }
 
 // Store is a running embedded FerretDB.
 type Store struct {
 	uri     string
+	iso     *isolator // nil when Unisolated
 	cancel  context.CancelFunc
 	done    chan struct{}
 	runErr  error
@@ -61,15 +90,34 @@ var newMu sync.Mutex
 // Start starts FerretDB on cfg.Dir and returns once a MongoDB client can
 // ping it.
 func Start(ctx context.Context, cfg Config) (*Store, error) {
-	if cfg.Dir == "" {
-		return nil, errors.New("docstore: Config.Dir is required")
-	}
-	dir, err := filepath.Abs(cfg.Dir)
-	if err != nil {
-		return nil, fmt.Errorf("docstore: dir: %w", err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("docstore: dir: %w", err)
+	fc := &ferretdb.Config{Handler: cfg.Backend}
+	where := ""
+	switch cfg.Backend {
+	case "", BackendSQLite:
+		if cfg.Dir == "" {
+			return nil, errors.New("docstore: Config.Dir is required by the sqlite backend")
+		}
+		dir, err := filepath.Abs(cfg.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("docstore: dir: %w", err)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("docstore: dir: %w", err)
+		}
+		// FerretDB wants a "file:" URI naming a directory, with a trailing
+		// slash; building it as a URL escapes odd characters in the path.
+		u := &url.URL{Scheme: "file", Path: dir + "/"}
+		if !cfg.SyncFull {
+			u.RawQuery = url.Values{"_pragma": {"synchronous(normal)"}}.Encode()
+		}
+		fc.Handler, fc.SQLiteURL, where = BackendSQLite, u.String(), dir
+	case BackendPostgreSQL:
+		if cfg.PostgreSQLURL == "" {
+			return nil, errors.New("docstore: Config.PostgreSQLURL is required by the postgresql backend")
+		}
+		fc.PostgreSQLURL, where = cfg.PostgreSQLURL, redact(cfg.PostgreSQLURL)
+	default:
+		return nil, fmt.Errorf("docstore: unknown backend %q (want %s or %s)", cfg.Backend, BackendSQLite, BackendPostgreSQL)
 	}
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
@@ -81,31 +129,34 @@ func Start(ctx context.Context, cfg Config) (*Store, error) {
 		cfg.StartTimeout = 30 * time.Second
 	}
 
-	// ferretdb.New leaks its SQLite backend when it cannot bind, and
-	// FerretDB guards that backend with a finalizer that panics, crashing
-	// the whole process at the next GC. Checking the address first turns
-	// the common failure (port taken) into an ordinary error.
-	if err := checkBindable(cfg.Addr); err != nil {
-		return nil, fmt.Errorf("docstore: listen on %s: %w", cfg.Addr, err)
+	// Clients connect to the isolator on cfg.Addr, and it to FerretDB on a
+	// loopback port of its own. Listening first also keeps ferretdb.New from
+	// failing to bind, which leaks its SQLite backend, guarded by a finalizer
+	// that panics and so crashes the process at the next GC.
+	ferretAddr := "127.0.0.1:0"
+	var ln net.Listener
+	if cfg.Unisolated {
+		ferretAddr = cfg.Addr
+		if err := checkBindable(cfg.Addr); err != nil {
+			return nil, fmt.Errorf("docstore: listen on %s: %w", cfg.Addr, err)
+		}
+	} else {
+		var err error
+		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			return nil, fmt.Errorf("docstore: listen on %s: %w", cfg.Addr, err)
+		}
 	}
 
-	// FerretDB wants a "file:" URI naming a directory, with a trailing
-	// slash; building it as a URL escapes odd characters in the path.
-	u := &url.URL{Scheme: "file", Path: dir + "/"}
-	if !cfg.SyncFull {
-		u.RawQuery = url.Values{"_pragma": {"synchronous(normal)"}}.Encode()
-	}
-	sqliteURL := u.String()
+	fc.Listener = ferretdb.ListenerConfig{TCP: ferretAddr}
+	fc.Logger = cfg.Logger
 	newMu.Lock()
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: cfg.Addr},
-		Handler:   "sqlite",
-		SQLiteURL: sqliteURL,
-		Logger:    cfg.Logger,
-	})
+	f, err := ferretdb.New(fc)
 	newMu.Unlock()
 	if err != nil {
-		return nil, fmt.Errorf("docstore: start FerretDB in %s: %w", dir, err)
+		if ln != nil {
+			ln.Close()
+		}
+		return nil, fmt.Errorf("docstore: start FerretDB (%s) in %s: %w", fc.Handler, where, err)
 	}
 
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -125,10 +176,26 @@ func Start(ctx context.Context, cfg Config) (*Store, error) {
 	select {
 	case s.uri = <-uriCh:
 	case <-s.done:
+		if ln != nil {
+			ln.Close()
+		}
 		return nil, fmt.Errorf("docstore: FerretDB stopped while starting: %v", s.runErr)
 	case <-waitCtx.Done():
+		if ln != nil {
+			ln.Close()
+		}
 		s.Close()
 		return nil, fmt.Errorf("docstore: FerretDB did not listen: %w", waitCtx.Err())
+	}
+	if ln != nil {
+		hosts := options.Client().ApplyURI(s.uri).Hosts
+		if len(hosts) != 1 {
+			ln.Close()
+			s.Close()
+			return nil, fmt.Errorf("docstore: FerretDB's URI %s names %d hosts", s.uri, len(hosts))
+		}
+		s.iso = newIsolator(ln, hosts[0], statementSlots[fc.Handler])
+		s.uri = (&url.URL{Scheme: "mongodb", Host: ln.Addr().String(), Path: "/"}).String()
 	}
 	if err := waitPing(waitCtx, s.uri); err != nil {
 		s.Close()
@@ -144,6 +211,9 @@ func (s *Store) URI() string { return s.uri }
 // closed. It is safe to call more than once.
 func (s *Store) Close() error {
 	s.closeMu.Do(func() {
+		if s.iso != nil {
+			s.iso.close()
+		}
 		s.cancel()
 		<-s.done
 	})
@@ -170,6 +240,15 @@ func waitPing(ctx context.Context, uri string) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// redact hides a password in a PostgreSQL URL for error messages.
+func redact(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return p.Redacted()
 }
 
 func checkBindable(addr string) error {

@@ -23,7 +23,29 @@ func (h responseDumpFilter) Handle(ctx context.Context, r slog.Record) error {
 	if strings.HasPrefix(r.Message, "Response header:") || strings.HasPrefix(r.Message, "Response message:") {
 		return nil
 	}
+	if duplicateKey(r) {
+		return nil
+	}
 	return h.Handler.Handle(ctx, r)
+}
+
+// duplicateKey reports a PostgreSQL backend's query log line for a unique
+// violation: FerretDB's pgx tracer logs every failed statement at error
+// level, but a duplicate key is the client's E11000 (bad input, answered),
+// not a fault of the store.
+func duplicateKey(r slog.Record) bool {
+	if r.Level < slog.LevelError {
+		return false
+	}
+	dup := false
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "err" && strings.Contains(a.Value.String(), "(SQLSTATE 23505)") {
+			dup = true
+			return false
+		}
+		return true
+	})
+	return dup
 }
 
 func (h responseDumpFilter) WithAttrs(attrs []slog.Attr) slog.Handler {

@@ -54,7 +54,7 @@ var (
 // settings is the table. Order is the order of `moa help`.
 var settings = []setting{
 	{Flag: "data-dir", Env: "MOA_DATA_DIR", Arg: "DIR", Default: "./" + system.DefaultDataDir, Commands: []string{cmdDev},
-		Usage: "where embedded NATS (nats/), PostgreSQL (pg/) and FerretDB (mongo/) keep their data",
+		Usage: "where embedded NATS (nats/), PostgreSQL (pg/) and, with --mongo-backend=sqlite, FerretDB (mongo/) keep their data",
 		apply: func(o *Options, v string) error { o.System.DataDir = v; return nil }},
 	{Flag: "nats-addr", Env: "MOA_NATS_ADDR", Arg: "HOST:PORT", Default: system.DefaultNATSAddr, Commands: []string{cmdDev},
 		Usage: "listen address of the embedded NATS server (port 0 picks a free port); 4223 so as not to collide with a nats-server on 4222",
@@ -104,6 +104,15 @@ var settings = []setting{
 	{Flag: "mongo-url", Env: "MOA_MONGO_URL", Arg: "URL", Commands: hosted,
 		Usage: "existing MongoDB, mongodb://...; each service uses its own database <db-prefix><service> (dev embeds FerretDB when unset)",
 		apply: func(o *Options, v string) error { o.System.MongoURL = v; return nil }},
+	{Flag: "mongo-backend", Env: "MOA_MONGO_BACKEND", Arg: "NAME", Default: system.DefaultMongoBackend, Commands: []string{cmdDev},
+		Usage: "where the embedded FerretDB stores documents: postgresql (the database <db-prefix>docs on the PostgreSQL dev uses) or sqlite (files under <data-dir>/mongo); ignored with MOA_MONGO_URL",
+		apply: func(o *Options, v string) error {
+			if v != system.MongoBackendSQLite && v != system.MongoBackendPostgreSQL {
+				return fmt.Errorf("want %s or %s, got %q", system.MongoBackendSQLite, system.MongoBackendPostgreSQL, v)
+			}
+			o.System.MongoBackend = v
+			return nil
+		}},
 	{Flag: "db-prefix", Env: "MOA_DB_PREFIX", Arg: "PREFIX", Default: system.DefaultDatabasePrefix, Commands: hosted,
 		Usage: "prefix of the per-service database names (lower-case letters, digits, _)",
 		apply: func(o *Options, v string) error { o.System.DatabasePrefix = v; return nil }},
