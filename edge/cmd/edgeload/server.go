@@ -162,39 +162,53 @@ func runServer(args []string) error {
 // sellerOf(product id), a rule the load client shares.
 func startChat(ctx context.Context, rt *bus.Runtime, log *slog.Logger, mongoURL string) (func(), error) {
 	var store *docstore.Store
+	var dir string
 	if mongoURL == "" {
-		dir, err := os.MkdirTemp("", "edgeload-mongo-")
-		if err != nil {
+		var err error
+		if dir, err = os.MkdirTemp("", "edgeload-mongo-"); err != nil {
 			return nil, err
 		}
 		if store, err = docstore.Start(ctx, docstore.Config{Dir: dir}); err != nil {
+			_ = os.RemoveAll(dir)
 			return nil, err
 		}
 		mongoURL = store.URI()
 	}
+	// cleanup closes the store and removes its files: each run starts from an empty one.
+	cleanup := func() {
+		if store != nil {
+			_ = store.Close()
+			_ = os.RemoveAll(dir)
+		}
+	}
 	cat, err := rt.AddService(contracts.CatalogService)
 	if err != nil {
+		cleanup()
 		return nil, err
 	}
 	if err := bus.Handle(cat, contracts.CatalogGetProduct, func(_ context.Context, r contracts.ProductRef) (contracts.Product, error) {
 		return contracts.Product{ID: r.ID, SellerID: sellerOf(r.ID), Title: "Bench product " + r.ID[:8]}, nil
 	}); err != nil {
+		cleanup()
 		return nil, err
 	}
 	comp, err := chat.Start(ctx, bus.Env{Runtime: rt, Logger: log, MongoURL: mongoURL, MongoDatabase: "edgeload_chat",
-		Setting: func(string) string { return "" }})
+		Setting: chatSetting})
 	if err != nil {
+		cleanup()
 		return nil, err
 	}
 	return func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = comp.Stop(sctx)
-		if store != nil {
-			_ = store.Close()
-		}
+		cleanup()
 	}, nil
 }
+
+// chatSetting passes the chat's MOA_CHAT_* settings from this process's environment (e.g.
+// MOA_CHAT_WRITERS), so a bench run can try them.
+func chatSetting(key string) string { return os.Getenv("MOA_CHAT_" + key) }
 
 // sellerOf is the stand-in catalog's seller of a product.
 func sellerOf(productID string) string {

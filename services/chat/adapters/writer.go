@@ -3,6 +3,7 @@ package adapters
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"sync"
 	"time"
 
@@ -16,28 +17,50 @@ import (
 
 // Writer settings.
 const (
-	// DefaultWriters is how many batches may be written at once.
+	// DefaultWriters is how many batches may be written at once; each writer owns the rooms
+	// whose id hashes to it.
 	DefaultWriters = 2
 	// MaxBatch bounds the messages written in one batch.
 	MaxBatch = 128
+	// maxUpdatesPerCommand bounds the statements of one update command. FerretDB 1.24 keeps
+	// each statement's cursor, and so one of its SQLite connections, open until the whole
+	// command is done: an update of 100 rooms held all 100 connections and deadlocked the
+	// store (every send timed out). Small commands also let AdvanceRead interleave.
+	maxUpdatesPerCommand = 16
 	// batchTimeout bounds one batch's writes. A batch serves many callers, so no single
 	// caller's deadline applies; a caller that stops waiting gets its own deadline error.
 	batchTimeout = 5 * time.Second
 )
 
 // writer stores messages in batches (group commit): a writer takes every message waiting when
-// it is free, inserts them with one insertMany, and records them in their rooms with one bulk
-// write. Under light load a batch is one message and nothing waits for a timer; under heavy
-// load the batches grow while the previous one is written, so a store that pays per round
-// trip or per transaction (FerretDB on SQLite pays a lot) keeps up.
+// it is free, inserts them with one insertMany, and records them in their rooms with updates
+// keyed by the room's _id alone (the only filter FerretDB on SQLite narrows without a scan of
+// the collection). Under light load a batch is one message and nothing waits for a timer;
+// under heavy load the batches grow while the previous one is written, so a store that pays
+// per round trip or per transaction (FerretDB on SQLite pays a lot) keeps up.
+//
+// Each room belongs to one writer (by a hash of its id), so a room's messages are recorded in
+// the order they were queued, and that writer knows each of its rooms' last recorded position
+// (lastPos): the room update is then a plain $set/$max on _id, with no conditional filter and
+// no second pass. That knowledge is this process's: with several instances on one store a room
+// may be written by two of them, and an older message could become a room's "last" when two
+// instances append to one room within the same moment; its activity and read positions stay
+// right ($max). FerretDB does not isolate concurrent updates anyway (see docLocks).
 type writer struct {
 	messages *mongo.Collection
 	rooms    *mongo.Collection
 	locks    *docLocks
-	queue    chan *appendReq
+	seed     maphash.Seed
+	shards   []*shard
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	once     sync.Once
+}
+
+// shard is one writer goroutine's queue and what it knows of its rooms.
+type shard struct {
+	queue   chan *appendReq
+	lastPos map[string]string // room id -> position of the last message recorded in it
 }
 
 // appendReq is one message waiting to be written.
@@ -54,19 +77,22 @@ type appendResult struct {
 }
 
 func newWriter(messages, rooms *mongo.Collection, locks *docLocks, writers int) *writer {
-	w := &writer{messages: messages, rooms: rooms, locks: locks, queue: make(chan *appendReq, 4*MaxBatch), stop: make(chan struct{})}
+	w := &writer{messages: messages, rooms: rooms, locks: locks, seed: maphash.MakeSeed(), stop: make(chan struct{})}
 	for range max(writers, 1) {
+		s := &shard{queue: make(chan *appendReq, 4*MaxBatch), lastPos: map[string]string{}}
+		w.shards = append(w.shards, s)
 		w.wg.Add(1)
-		go w.run()
+		go w.run(s)
 	}
 	return w
 }
 
-// append queues m and waits for its batch to be written, or for ctx.
+// append queues m with its room's writer and waits for its batch to be written, or for ctx.
 func (w *writer) append(ctx context.Context, m domain.Message, side domain.Side) (domain.Message, bool, error) {
 	r := &appendReq{m: m, side: side, done: make(chan appendResult, 1)}
+	s := w.shards[maphash.String(w.seed, m.RoomID)%uint64(len(w.shards))]
 	select {
-	case w.queue <- r:
+	case s.queue <- r:
 	case <-w.stop:
 		return domain.Message{}, false, contracts.ErrUnavailable.Msg("the chat store is closing")
 	case <-ctx.Done():
@@ -95,22 +121,24 @@ func (w *writer) append(ctx context.Context, m domain.Message, side domain.Side)
 func (w *writer) close() {
 	w.once.Do(func() { close(w.stop) })
 	w.wg.Wait()
-	for {
-		select {
-		case r := <-w.queue:
-			r.done <- appendResult{err: contracts.ErrUnavailable.Msg("the chat store is closing")}
-		default:
-			return
+	for _, s := range w.shards {
+		for drained := false; !drained; {
+			select {
+			case r := <-s.queue:
+				r.done <- appendResult{err: contracts.ErrUnavailable.Msg("the chat store is closing")}
+			default:
+				drained = true
+			}
 		}
 	}
 }
 
-func (w *writer) run() {
+func (w *writer) run(s *shard) {
 	defer w.wg.Done()
 	for {
 		var first *appendReq
 		select {
-		case first = <-w.queue:
+		case first = <-s.queue:
 		case <-w.stop:
 			return
 		}
@@ -118,22 +146,22 @@ func (w *writer) run() {
 	fill:
 		for len(batch) < MaxBatch {
 			select {
-			case r := <-w.queue:
+			case r := <-s.queue:
 				batch = append(batch, r)
 			default:
 				break fill
 			}
 		}
-		w.write(batch)
+		w.write(s, batch)
 	}
 }
 
 // write stores a batch and answers every request in it.
-func (w *writer) write(batch []*appendReq) {
+func (w *writer) write(s *shard, batch []*appendReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	results := w.insert(ctx, batch)
-	touchErr := w.touch(ctx, batch, results)
+	touchErr := w.touch(ctx, s, batch, results)
 	for i, r := range batch {
 		res := results[i]
 		if res.err == nil && touchErr != nil {
@@ -191,9 +219,10 @@ func isDuplicateCode(code int) bool { return code == 11000 || code == 11001 || c
 
 // touch records the stored messages of the batch in their rooms: per room, the latest message
 // becomes the last one unless a later one is recorded, and each side that sent moves its read
-// position to its latest message (a sender has read what they reply to). All of it is $max or
-// conditional, so repeating it, or applying it out of order, changes nothing.
-func (w *writer) touch(ctx context.Context, batch []*appendReq, results []appendResult) error {
+// position to its latest message (a sender has read what they reply to). Positions move with
+// $max, and the last message is replaced only when it is later than the one recorded, so
+// repeating it, or applying it out of order, changes nothing.
+func (w *writer) touch(ctx context.Context, s *shard, batch []*appendReq, results []appendResult) error {
 	type roomTouch struct {
 		last  domain.Message
 		reads map[domain.Side]domain.Pos
@@ -221,34 +250,69 @@ func (w *writer) touch(ctx context.Context, batch []*appendReq, results []append
 	if len(order) == 0 {
 		return nil
 	}
-	// One update per room: the common case is a message later than the room's last one, and
-	// then it also moves the read positions. Only when some room already had a later message
-	// (out of order, or a retry) does a second pass move the read positions alone.
-	touches := make([]mongo.WriteModel, len(order))
-	reads := make([]mongo.WriteModel, len(order))
+	if err := w.loadLastPos(ctx, s, order); err != nil {
+		return err
+	}
+	models := make([]mongo.WriteModel, len(order))
+	newLast := make([]string, len(order)) // "" when the room's last message stays
 	for i, id := range order {
 		rt := byRoom[id]
 		pos := string(rt.last.Pos())
-		maxes := bson.M{"activity": pos}
-		rd := bson.M{}
+		maxes := bson.M{"activity": pos, "last_pos": pos}
 		for side, p := range rt.reads {
 			maxes[readField(side)] = string(p)
-			rd[readField(side)] = string(p)
 		}
-		touches[i] = mongo.NewUpdateOneModel().
-			SetFilter(bson.M{"_id": id, "last_pos": bson.M{"$lt": pos}}).
-			SetUpdate(bson.M{"$set": bson.M{"last_pos": pos, "last": toMsgDoc(rt.last)}, "$max": maxes})
-		reads[i] = mongo.NewUpdateOneModel().SetFilter(bson.M{"_id": id}).SetUpdate(bson.M{"$max": rd})
+		update := bson.M{"$max": maxes}
+		if pos > s.lastPos[id] {
+			update["$set"] = bson.M{"last": toMsgDoc(rt.last)}
+			newLast[i] = pos
+		}
+		models[i] = mongo.NewUpdateOneModel().SetFilter(bson.M{"_id": id}).SetUpdate(update)
 	}
-	defer w.locks.lock(order...)()
 	unordered := options.BulkWrite().SetOrdered(false)
-	res, err := w.rooms.BulkWrite(ctx, touches, unordered)
-	if err != nil {
-		return storeError("room touch", err)
+	for from := 0; from < len(order); from += maxUpdatesPerCommand {
+		to := min(from+maxUpdatesPerCommand, len(order))
+		unlock := w.locks.lock(order[from:to]...)
+		_, err := w.rooms.BulkWrite(ctx, models[from:to], unordered)
+		unlock()
+		if err != nil {
+			// What was written is the same again on the retry; forget what we knew of these
+			// rooms so that the next touch reads them.
+			for _, id := range order[from:] {
+				delete(s.lastPos, id)
+			}
+			return storeError("room touch", err)
+		}
+		for i := from; i < to; i++ {
+			if newLast[i] != "" {
+				s.lastPos[order[i]] = newLast[i]
+			}
+		}
 	}
-	if res.MatchedCount == int64(len(order)) {
-		return nil
+	return nil
+}
+
+// loadLastPos reads the last recorded position of the rooms the shard does not know yet (once
+// per room after a start), each by _id.
+func (w *writer) loadLastPos(ctx context.Context, s *shard, ids []string) error {
+	for _, id := range ids {
+		if _, ok := s.lastPos[id]; ok {
+			continue
+		}
+		var d struct {
+			LastPos string `bson:"last_pos"`
+		}
+		err := w.rooms.FindOne(ctx, bson.M{"_id": id}, options.FindOne().SetProjection(bson.M{"last_pos": 1})).Decode(&d)
+		if err != nil && err != mongo.ErrNoDocuments {
+			return storeError("room read", err)
+		}
+		if len(s.lastPos) >= roomCacheSize {
+			for k := range s.lastPos { // evict an arbitrary room: it is read again when needed
+				delete(s.lastPos, k)
+				break
+			}
+		}
+		s.lastPos[id] = d.LastPos
 	}
-	_, err = w.rooms.BulkWrite(ctx, reads, unordered)
-	return storeError("room touch", err)
+	return nil
 }
