@@ -16,8 +16,15 @@
 // streams, no TTL or partial indexes. FerretDB does not isolate concurrent updates of one
 // document, so this process serialises its updates of each room (see docLocks).
 //
-// Messages are written in batches (see writer): one insertMany and one bulk update of the rooms
-// per batch, whatever the number of messages waiting.
+// FerretDB 1.24 on SQLite narrows a query only when its filter is {_id: <value>} and nothing
+// else (no ranges, no other field, no sort): any other filter reads and decodes every document
+// of the collection. The hot paths are written for that: a send inserts (one insertMany per
+// batch), a room is updated by _id alone, a message is read by _id alone. History pages, unread
+// counts and room lists filter on other fields: on MongoDB their indexes serve them (see
+// migrations), on FerretDB over SQLite they scan (see TestReadsUseIndexesOnMongoDB).
+//
+// Messages are written in batches (see writer): one insertMany per batch, whatever the number
+// of messages waiting; their rooms are recorded behind, one update per room per second at most.
 package adapters
 
 import (

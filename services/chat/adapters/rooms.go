@@ -26,6 +26,14 @@ func (r *Repository) CreateRoom(ctx context.Context, room domain.Room) (domain.R
 
 // Room returns one room.
 func (r *Repository) Room(ctx context.Context, id string) (domain.Room, error) {
+	if err := r.w.sync(ctx); err != nil {
+		return domain.Room{}, err
+	}
+	return r.storedRoom(ctx, id)
+}
+
+// storedRoom reads a room as stored, without waiting for what the writer records behind.
+func (r *Repository) storedRoom(ctx context.Context, id string) (domain.Room, error) {
 	var d roomDoc
 	err := r.rooms.FindOne(ctx, bson.M{"_id": id}).Decode(&d)
 	if err == mongo.ErrNoDocuments {
@@ -41,6 +49,12 @@ func (r *Repository) Room(ctx context.Context, id string) (domain.Room, error) {
 // order concurrent calls arrive in.
 func (r *Repository) AdvanceRead(ctx context.Context, roomID string, side domain.Side, pos domain.Pos) (before, after domain.Pos, err error) {
 	field := readField(side)
+	// The position before must count the reader's own messages recorded behind (writer).
+	if err := r.w.sync(ctx); err != nil {
+		return "", "", err
+	}
+	// FerretDB reads, modifies and writes the document without isolation: the writer's
+	// flusher updates rooms too (see docLocks).
 	defer r.locks.lock(roomID)()
 	var d roomDoc
 	err = r.rooms.FindOneAndUpdate(ctx, bson.M{"_id": roomID}, bson.M{"$max": bson.M{field: string(pos)}},
@@ -77,6 +91,9 @@ func (r *Repository) RoomsAwaiting(ctx context.Context, userID string) ([]domain
 }
 
 func (r *Repository) findRooms(ctx context.Context, filter bson.M, opts *options.FindOptionsBuilder) ([]domain.Room, error) {
+	if err := r.w.sync(ctx); err != nil {
+		return nil, err
+	}
 	cur, err := r.rooms.Find(ctx, filter, opts)
 	if err != nil {
 		return nil, storeError("room list", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"hash/maphash"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,34 +19,48 @@ import (
 // Writer settings.
 const (
 	// DefaultWriters is how many batches may be written at once; each writer owns the rooms
-	// whose id hashes to it.
-	DefaultWriters = 2
+	// whose id hashes to it. One: FerretDB on SQLite writes one transaction at a time, and a
+	// second writer's transactions wait for the first's in SQLite's busy handler, which sleeps
+	// (1, 2, 5 … 100 ms): with two, p99 grew by that much.
+	DefaultWriters = 1
 	// MaxBatch bounds the messages written in one batch.
 	MaxBatch = 128
 	// maxUpdatesPerCommand bounds the statements of one update command. FerretDB 1.24 keeps
 	// each statement's cursor, and so one of its SQLite connections, open until the whole
 	// command is done: an update of 100 rooms held all 100 connections and deadlocked the
-	// store (every send timed out). Small commands also let AdvanceRead interleave.
+	// store (every send timed out).
 	maxUpdatesPerCommand = 16
+	// flushEvery is how long a room's summary (last message, activity, the sender's read
+	// position) may lag its stored messages, for readers of other instances; readers in this
+	// process flush first (see sync). A room that gets ten messages in that time is updated
+	// once: updating each room per message could not keep up with 1,000 messages/s on FerretDB
+	// over SQLite (each update is a transaction of its own there, an insertMany one for all).
+	flushEvery = time.Second
 	// batchTimeout bounds one batch's writes. A batch serves many callers, so no single
 	// caller's deadline applies; a caller that stops waiting gets its own deadline error.
 	batchTimeout = 5 * time.Second
 )
 
 // writer stores messages in batches (group commit): a writer takes every message waiting when
-// it is free, inserts them with one insertMany, and records them in their rooms with updates
-// keyed by the room's _id alone (the only filter FerretDB on SQLite narrows without a scan of
-// the collection). Under light load a batch is one message and nothing waits for a timer;
-// under heavy load the batches grow while the previous one is written, so a store that pays
-// per round trip or per transaction (FerretDB on SQLite pays a lot) keeps up.
+// it is free and inserts them with one insertMany. Under light load a batch is one message and
+// nothing waits for a timer; under heavy load the batches grow while the previous one is
+// written, so a store that pays per round trip or per transaction (FerretDB on SQLite pays a
+// lot) keeps up. A message is acknowledged once inserted: it is history then.
 //
-// Each room belongs to one writer (by a hash of its id), so a room's messages are recorded in
-// the order they were queued, and that writer knows each of its rooms' last recorded position
-// (lastPos): the room update is then a plain $set/$max on _id, with no conditional filter and
-// no second pass. That knowledge is this process's: with several instances on one store a room
-// may be written by two of them, and an older message could become a room's "last" when two
-// instances append to one room within the same moment; its activity and read positions stay
-// right ($max). FerretDB does not isolate concurrent updates anyway (see docLocks).
+// Recording messages in their rooms (the room's last message, its activity, the sender's read
+// position) follows behind, merged per room, at most about flushEvery after the insert, by the
+// same goroutine between batches (so this process never has two writes waiting on each other
+// in the store), with updates keyed by the room's _id alone (the only filter FerretDB on SQLite
+// narrows without scanning the collection). Everything recorded is derived from the stored
+// messages and only moves forward, so it can be applied late, twice or out of order; reads of
+// room summaries in this process flush first (sync), and Recover redoes what a crash left
+// unrecorded.
+//
+// Each room belongs to one writer (by a hash of its id), which knows the room's last recorded
+// position (lastPos): the room update is then a plain $set/$max on _id, with no conditional
+// filter. That knowledge is this process's: with several instances on one store an older
+// message could become a room's "last" if two instances record one room at the same moment;
+// its activity and read positions stay right ($max).
 type writer struct {
 	messages *mongo.Collection
 	rooms    *mongo.Collection
@@ -57,10 +72,23 @@ type writer struct {
 	once     sync.Once
 }
 
-// shard is one writer goroutine's queue and what it knows of its rooms.
+// shard is one writer's queue, its rooms' pending summaries, and what it knows of them.
 type shard struct {
 	queue   chan *appendReq
-	lastPos map[string]string // room id -> position of the last message recorded in it
+	flushes chan chan error // sync's requests
+
+	mu      sync.Mutex            // pending and dirty: Recover adds to them from outside
+	pending map[string]*roomTouch // room id -> what its next update records
+	dirty   []string              // pending's rooms, oldest first
+
+	lastPos map[string]string // the writer's own: room id -> position of its last recorded message
+}
+
+// roomTouch is what stored messages change in one room.
+type roomTouch struct {
+	since time.Time // when it became pending
+	last  domain.Message
+	reads map[domain.Side]domain.Pos
 }
 
 // appendReq is one message waiting to be written.
@@ -79,7 +107,8 @@ type appendResult struct {
 func newWriter(messages, rooms *mongo.Collection, locks *docLocks, writers int) *writer {
 	w := &writer{messages: messages, rooms: rooms, locks: locks, seed: maphash.MakeSeed(), stop: make(chan struct{})}
 	for range max(writers, 1) {
-		s := &shard{queue: make(chan *appendReq, 4*MaxBatch), lastPos: map[string]string{}}
+		s := &shard{queue: make(chan *appendReq, 4*MaxBatch), flushes: make(chan chan error),
+			pending: map[string]*roomTouch{}, lastPos: map[string]string{}}
 		w.shards = append(w.shards, s)
 		w.wg.Add(1)
 		go w.run(s)
@@ -87,12 +116,15 @@ func newWriter(messages, rooms *mongo.Collection, locks *docLocks, writers int) 
 	return w
 }
 
+func (w *writer) shardOf(roomID string) *shard {
+	return w.shards[maphash.String(w.seed, roomID)%uint64(len(w.shards))]
+}
+
 // append queues m with its room's writer and waits for its batch to be written, or for ctx.
 func (w *writer) append(ctx context.Context, m domain.Message, side domain.Side) (domain.Message, bool, error) {
 	r := &appendReq{m: m, side: side, done: make(chan appendResult, 1)}
-	s := w.shards[maphash.String(w.seed, m.RoomID)%uint64(len(w.shards))]
 	select {
-	case s.queue <- r:
+	case w.shardOf(m.RoomID).queue <- r:
 	case <-w.stop:
 		return domain.Message{}, false, contracts.ErrUnavailable.Msg("the chat store is closing")
 	case <-ctx.Done():
@@ -117,7 +149,31 @@ func (w *writer) append(ctx context.Context, m domain.Message, side domain.Side)
 	}
 }
 
-// close stops the writers after the batches being written; queued messages get an error.
+// sync records in their rooms every message this process stored so far, so that what the
+// caller reads next reflects every send acknowledged before.
+func (w *writer) sync(ctx context.Context) error {
+	var errs []error
+	for _, s := range w.shards {
+		done := make(chan error, 1)
+		select {
+		case s.flushes <- done:
+		case <-w.stop:
+			return contracts.ErrUnavailable.Msg("the chat store is closing")
+		case <-ctx.Done():
+			return storeError("room touch", ctx.Err())
+		}
+		select {
+		case err := <-done:
+			errs = append(errs, err)
+		case <-ctx.Done():
+			return storeError("room touch", ctx.Err())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// close stops the writers after the batches being written and a last recording of their
+// rooms; queued messages get an error.
 func (w *writer) close() {
 	w.once.Do(func() { close(w.stop) })
 	w.wg.Wait()
@@ -133,14 +189,34 @@ func (w *writer) close() {
 	}
 }
 
+// run writes s's batches and, between them, records its rooms: one room that is due after
+// each batch and while no message waits, everything pending when sync asks or the writer stops.
+// A room update costs FerretDB on SQLite a few milliseconds on a busy machine, so one at a time
+// is what the messages behind it can afford to wait.
 func (w *writer) run(s *shard) {
 	defer w.wg.Done()
+	tick := time.NewTicker(flushEvery / 4)
+	defer tick.Stop()
 	for {
 		var first *appendReq
 		select {
 		case first = <-s.queue:
-		case <-w.stop:
-			return
+		default:
+			if w.flush(s, 1, time.Now().Add(-flushEvery)) > 0 {
+				continue
+			}
+			select {
+			case first = <-s.queue:
+			case done := <-s.flushes:
+				_, err := w.flushAll(s)
+				done <- err
+				continue
+			case <-tick.C:
+				continue
+			case <-w.stop:
+				_, _ = w.flushAll(s)
+				return
+			}
 		}
 		batch := []*appendReq{first}
 	fill:
@@ -153,24 +229,168 @@ func (w *writer) run(s *shard) {
 			}
 		}
 		w.write(s, batch)
+		w.flush(s, 1, time.Now().Add(-flushEvery))
 	}
 }
 
-// write stores a batch and answers every request in it.
+// flushAll records every pending summary.
+func (w *writer) flushAll(s *shard) (int, error) {
+	n := 0
+	for {
+		k, err := w.flushSome(s, maxUpdatesPerCommand, time.Time{})
+		n += k
+		if err != nil || k == 0 {
+			return n, err
+		}
+	}
+}
+
+// flush records up to most summaries pending since before dueBefore, and returns how many it
+// tried: a failure is for the next try (they stay pending), and the messages waiting go first.
+func (w *writer) flush(s *shard, most int, dueBefore time.Time) int {
+	n, _ := w.flushSome(s, most, dueBefore)
+	return n
+}
+
+// write stores a batch, makes what was stored pending for its rooms and answers every request.
 func (w *writer) write(s *shard, batch []*appendReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	results := w.insert(ctx, batch)
-	touchErr := w.touch(ctx, s, batch, results)
-	for i, r := range batch {
-		res := results[i]
-		if res.err == nil && touchErr != nil {
-			// The message is stored but its room is not updated: no ack. The retry finds the
-			// message and records it in the room again.
-			res = appendResult{err: touchErr}
+	now := time.Now()
+	s.mu.Lock()
+	for i, res := range results {
+		if res.err == nil {
+			// A duplicate too: the send it repeats may have been stored by a process that
+			// crashed before recording it.
+			s.pend(res.m, batch[i].side, now)
 		}
-		r.done <- res
 	}
+	s.mu.Unlock()
+	for i, r := range batch {
+		r.done <- results[i]
+	}
+}
+
+// pend adds stored message m, sent from side, to its room's pending summary; s.mu is held.
+func (s *shard) pend(m domain.Message, side domain.Side, now time.Time) {
+	t := s.pending[m.RoomID]
+	if t == nil {
+		t = &roomTouch{since: now, last: m, reads: map[domain.Side]domain.Pos{}}
+		s.pending[m.RoomID] = t
+		s.dirty = append(s.dirty, m.RoomID)
+	}
+	if m.Pos().After(t.last.Pos()) {
+		t.last = m
+	}
+	if m.Pos().After(t.reads[side]) {
+		t.reads[side] = m.Pos()
+	}
+}
+
+// repend puts back a summary that could not be recorded, merged with what became pending since;
+// s.mu is held.
+func (s *shard) repend(id string, t *roomTouch) {
+	cur := s.pending[id]
+	if cur == nil {
+		s.pending[id] = t
+		s.dirty = append([]string{id}, s.dirty...)
+		return
+	}
+	cur.since = t.since
+	if t.last.Pos().After(cur.last.Pos()) {
+		cur.last = t.last
+	}
+	for side, p := range t.reads {
+		if p.After(cur.reads[side]) {
+			cur.reads[side] = p
+		}
+	}
+}
+
+// flushSome records pending summaries in their rooms: the oldest, up to most, of those pending
+// since before dueBefore (all when zero). What it could not record stays pending. It returns
+// how many it tried.
+func (w *writer) flushSome(s *shard, most int, dueBefore time.Time) (int, error) {
+	s.mu.Lock()
+	touches := map[string]*roomTouch{}
+	var order []string
+	for len(s.dirty) > 0 && len(order) < most {
+		id := s.dirty[0]
+		t := s.pending[id]
+		if !dueBefore.IsZero() && t.since.After(dueBefore) {
+			break
+		}
+		s.dirty = s.dirty[1:]
+		delete(s.pending, id)
+		touches[id] = t
+		order = append(order, id)
+	}
+	s.mu.Unlock()
+	if len(order) == 0 {
+		return 0, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	done, err := w.touch(ctx, s, order, touches)
+	if err != nil {
+		s.mu.Lock()
+		for _, id := range slices.Backward(order[done:]) {
+			s.repend(id, touches[id])
+		}
+		s.mu.Unlock()
+	}
+	return len(order), err
+}
+
+// touch records touches in rooms order: per room, its latest message becomes the last one
+// unless a later one is recorded, and each side that sent moves its read position to its latest
+// message (a sender has read what they reply to). Positions move with $max, and the last message
+// is replaced only when it is later than the one recorded, so repeating it, or applying it out
+// of order, changes nothing. It returns how many rooms of order it recorded.
+func (w *writer) touch(ctx context.Context, s *shard, order []string, touches map[string]*roomTouch) (int, error) {
+	if err := w.loadLastPos(ctx, s, order); err != nil {
+		return 0, err
+	}
+	models := make([]mongo.WriteModel, len(order))
+	newLast := make([]string, len(order)) // "" when the room's last message stays
+	for i, id := range order {
+		t := touches[id]
+		pos := string(t.last.Pos())
+		maxes := bson.M{"activity": pos, "last_pos": pos}
+		for side, p := range t.reads {
+			maxes[readField(side)] = string(p)
+		}
+		update := bson.M{"$max": maxes}
+		if pos > s.lastPos[id] {
+			update["$set"] = bson.M{"last": toMsgDoc(t.last)}
+			newLast[i] = pos
+		}
+		models[i] = mongo.NewUpdateOneModel().SetFilter(bson.M{"_id": id}).SetUpdate(update)
+	}
+	unordered := options.BulkWrite().SetOrdered(false)
+	for from := 0; from < len(order); from += maxUpdatesPerCommand {
+		to := min(from+maxUpdatesPerCommand, len(order))
+		// FerretDB reads, modifies and writes a document without isolation: AdvanceRead
+		// updates rooms too (see docLocks).
+		unlock := w.locks.lock(order[from:to]...)
+		_, err := w.rooms.BulkWrite(ctx, models[from:to], unordered)
+		unlock()
+		if err != nil {
+			// Some of the chunk may be written: the retry writes the same again. Forget
+			// what we knew of these rooms so that the retry reads them.
+			for _, id := range order[from:] {
+				delete(s.lastPos, id)
+			}
+			return from, storeError("room touch", err)
+		}
+		for i := from; i < to; i++ {
+			if newLast[i] != "" {
+				s.lastPos[order[i]] = newLast[i]
+			}
+		}
+	}
+	return len(order), nil
 }
 
 // insert inserts the batch unordered, so one duplicate does not hold up the others, and
@@ -216,81 +436,6 @@ func (w *writer) insert(ctx context.Context, batch []*appendReq) []appendResult 
 }
 
 func isDuplicateCode(code int) bool { return code == 11000 || code == 11001 || code == 12582 }
-
-// touch records the stored messages of the batch in their rooms: per room, the latest message
-// becomes the last one unless a later one is recorded, and each side that sent moves its read
-// position to its latest message (a sender has read what they reply to). Positions move with
-// $max, and the last message is replaced only when it is later than the one recorded, so
-// repeating it, or applying it out of order, changes nothing.
-func (w *writer) touch(ctx context.Context, s *shard, batch []*appendReq, results []appendResult) error {
-	type roomTouch struct {
-		last  domain.Message
-		reads map[domain.Side]domain.Pos
-	}
-	byRoom := map[string]*roomTouch{}
-	var order []string
-	for i, res := range results {
-		if res.err != nil {
-			continue
-		}
-		m := res.m
-		rt := byRoom[m.RoomID]
-		if rt == nil {
-			rt = &roomTouch{last: m, reads: map[domain.Side]domain.Pos{}}
-			byRoom[m.RoomID] = rt
-			order = append(order, m.RoomID)
-		}
-		if m.Pos().After(rt.last.Pos()) {
-			rt.last = m
-		}
-		if side := batch[i].side; m.Pos().After(rt.reads[side]) {
-			rt.reads[side] = m.Pos()
-		}
-	}
-	if len(order) == 0 {
-		return nil
-	}
-	if err := w.loadLastPos(ctx, s, order); err != nil {
-		return err
-	}
-	models := make([]mongo.WriteModel, len(order))
-	newLast := make([]string, len(order)) // "" when the room's last message stays
-	for i, id := range order {
-		rt := byRoom[id]
-		pos := string(rt.last.Pos())
-		maxes := bson.M{"activity": pos, "last_pos": pos}
-		for side, p := range rt.reads {
-			maxes[readField(side)] = string(p)
-		}
-		update := bson.M{"$max": maxes}
-		if pos > s.lastPos[id] {
-			update["$set"] = bson.M{"last": toMsgDoc(rt.last)}
-			newLast[i] = pos
-		}
-		models[i] = mongo.NewUpdateOneModel().SetFilter(bson.M{"_id": id}).SetUpdate(update)
-	}
-	unordered := options.BulkWrite().SetOrdered(false)
-	for from := 0; from < len(order); from += maxUpdatesPerCommand {
-		to := min(from+maxUpdatesPerCommand, len(order))
-		unlock := w.locks.lock(order[from:to]...)
-		_, err := w.rooms.BulkWrite(ctx, models[from:to], unordered)
-		unlock()
-		if err != nil {
-			// What was written is the same again on the retry; forget what we knew of these
-			// rooms so that the next touch reads them.
-			for _, id := range order[from:] {
-				delete(s.lastPos, id)
-			}
-			return storeError("room touch", err)
-		}
-		for i := from; i < to; i++ {
-			if newLast[i] != "" {
-				s.lastPos[order[i]] = newLast[i]
-			}
-		}
-	}
-	return nil
-}
 
 // loadLastPos reads the last recorded position of the rooms the shard does not know yet (once
 // per room after a start), each by _id.
