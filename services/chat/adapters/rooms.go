@@ -77,11 +77,16 @@ var newestActive = bson.D{{Key: "activity", Value: -1}}
 
 // Rooms lists userID's rooms by activity.
 func (r *Repository) Rooms(ctx context.Context, userID string, before domain.Pos, limit int) ([]domain.Room, error) {
+	return r.findRooms(ctx, roomsFilter(userID, before), options.Find().SetSort(newestActive).SetLimit(int64(limit)))
+}
+
+// roomsFilter is Rooms' filter: the members_activity index on MongoDB.
+func roomsFilter(userID string, before domain.Pos) bson.M {
 	filter := bson.M{"members": userID}
 	if before != "" {
 		filter["activity"] = bson.M{"$lt": string(before)}
 	}
-	return r.findRooms(ctx, filter, options.Find().SetSort(newestActive).SetLimit(int64(limit)))
+	return filter
 }
 
 // RoomsAwaiting lists userID's rooms whose last message someone else sent.

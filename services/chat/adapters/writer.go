@@ -51,7 +51,7 @@ const (
 // position) follows behind, merged per room, at most about flushEvery after the insert, by the
 // same goroutine between batches (so this process never has two writes waiting on each other
 // in the store), with updates keyed by the room's _id alone (the only filter FerretDB on SQLite
-// narrows without scanning the collection). Everything recorded is derived from the stored
+// pushes down to SQL). Everything recorded is derived from the stored
 // messages and only moves forward, so it can be applied late, twice or out of order; reads of
 // room summaries in this process flush first (sync), and Recover redoes what a crash left
 // unrecorded.
