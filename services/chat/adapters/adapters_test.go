@@ -177,3 +177,69 @@ func find(coll string, filter bson.M, sort bson.D) bson.D {
 	}
 	return cmd
 }
+
+// While another room's messages stream in, a read right after each acknowledged send sees that
+// send, and reading one room records that room alone (a full flush would hold up the writer).
+func TestReadAfterSendWhileOtherRoomsSend(t *testing.T) {
+	ctx := context.Background()
+	r := repository(t, store(t))
+	busy, quiet := newRoom(t, r), newRoom(t, r)
+	for _, room := range []domain.Room{busy, quiet} { // as Send does: the rooms' members are known
+		if _, err := r.Members(ctx, room.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	stop := make(chan struct{})
+	streamed := make(chan error, 1)
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				streamed <- nil
+				return
+			default:
+			}
+			if _, _, err := r.AppendMessage(ctx, message(t, busy, busy.ConsumerID, fmt.Sprint("busy ", i)), domain.SideConsumer); err != nil {
+				streamed <- err
+				return
+			}
+		}
+	}()
+	for i := range 10 {
+		m := message(t, quiet, quiet.SellerID, fmt.Sprint("quiet ", i))
+		if _, _, err := r.AppendMessage(ctx, m, domain.SideSeller); err != nil {
+			t.Fatal(err)
+		}
+		got, err := r.Room(ctx, quiet.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Last == nil || got.Last.ID != m.ID || got.SellerRead != m.Pos() {
+			t.Fatalf("send %d: room shows last %+v, seller read %s; want message %s", i, got.Last, got.SellerRead, m.ID)
+		}
+		list, err := r.RoomsAwaiting(ctx, quiet.ConsumerID)
+		if err != nil || len(list) != 1 || list[0].Last == nil || list[0].Last.ID != m.ID {
+			t.Fatalf("send %d: consumer's rooms awaiting = %+v, %v; want the room with message %s", i, list, err, m.ID)
+		}
+	}
+	close(stop)
+	if err := <-streamed; err != nil {
+		t.Fatal(err)
+	}
+	// The busy room's last messages are still pending (unless they fell due on a slow
+	// machine): reading the quiet room and its consumer's rooms leaves them.
+	if _, err := r.Room(ctx, quiet.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.RoomsAwaiting(ctx, quiet.ConsumerID); err != nil {
+		t.Fatal(err)
+	}
+	s := r.w.shardOf(busy.ID)
+	s.mu.Lock()
+	_, pending := s.pending[busy.ID]
+	s.mu.Unlock()
+	if elapsed := time.Since(start); !pending && elapsed < flushEvery/2 {
+		t.Fatalf("after %s the busy room has nothing pending: reading another room flushed it", elapsed)
+	}
+}

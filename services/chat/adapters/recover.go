@@ -55,7 +55,7 @@ func (r *Repository) Recover(ctx context.Context) error {
 	if err := cur.Err(); err != nil {
 		return storeError("recovery", err)
 	}
-	return r.w.sync(ctx)
+	return r.w.sync(ctx, nil)
 }
 
 // posTime is the time a position was taken at (zero for the zero position).

@@ -75,11 +75,12 @@ type writer struct {
 // shard is one writer's queue, its rooms' pending summaries, and what it knows of them.
 type shard struct {
 	queue   chan *appendReq
-	flushes chan chan error // sync's requests
+	flushes chan flushReq // sync's requests
 
-	mu      sync.Mutex            // pending and dirty: Recover adds to them from outside
-	pending map[string]*roomTouch // room id -> what its next update records
-	dirty   []string              // pending's rooms, oldest first
+	mu       sync.Mutex            // pending, dirty and flushing: read and added to from outside
+	pending  map[string]*roomTouch // room id -> what its next update records
+	dirty    []string              // pending's rooms, oldest first
+	flushing bool                  // rooms taken from pending are being written
 
 	lastPos map[string]string // the writer's own: room id -> position of its last recorded message
 }
@@ -89,6 +90,12 @@ type roomTouch struct {
 	since time.Time // when it became pending
 	last  domain.Message
 	reads map[domain.Side]domain.Pos
+}
+
+// flushReq asks a writer to record the pending rooms that match (all when match is nil).
+type flushReq struct {
+	match func(roomID string) bool
+	done  chan error // buffered
 }
 
 // appendReq is one message waiting to be written.
@@ -107,7 +114,7 @@ type appendResult struct {
 func newWriter(messages, rooms *mongo.Collection, locks *docLocks, writers int) *writer {
 	w := &writer{messages: messages, rooms: rooms, locks: locks, seed: maphash.MakeSeed(), stop: make(chan struct{})}
 	for range max(writers, 1) {
-		s := &shard{queue: make(chan *appendReq, 4*MaxBatch), flushes: make(chan chan error),
+		s := &shard{queue: make(chan *appendReq, 4*MaxBatch), flushes: make(chan flushReq),
 			pending: map[string]*roomTouch{}, lastPos: map[string]string{}}
 		w.shards = append(w.shards, s)
 		w.wg.Add(1)
@@ -149,21 +156,38 @@ func (w *writer) append(ctx context.Context, m domain.Message, side domain.Side)
 	}
 }
 
-// sync records in their rooms every message this process stored so far, so that what the
-// caller reads next reflects every send acknowledged before.
-func (w *writer) sync(ctx context.Context) error {
+// sync records in their rooms every message this process stored so far in the rooms that
+// match (all when match is nil), so that what the caller reads next reflects every send
+// acknowledged before. Only the rooms a read needs are flushed: a full flush would hold up the
+// writer, and the sends queued behind it, for as many room updates as are pending.
+func (w *writer) sync(ctx context.Context, match func(roomID string) bool) error {
+	return w.syncShards(ctx, w.shards, match)
+}
+
+// syncRoom is sync for one room.
+func (w *writer) syncRoom(ctx context.Context, roomID string) error {
+	return w.syncShards(ctx, []*shard{w.shardOf(roomID)}, func(id string) bool { return id == roomID })
+}
+
+func (w *writer) syncShards(ctx context.Context, shards []*shard, match func(roomID string) bool) error {
 	var errs []error
-	for _, s := range w.shards {
-		done := make(chan error, 1)
+	for _, s := range shards {
+		s.mu.Lock()
+		idle := !s.flushing && !slices.ContainsFunc(s.dirty, func(id string) bool { return match == nil || match(id) })
+		s.mu.Unlock()
+		if idle {
+			continue // nothing of these rooms pending: no need to queue behind the writer
+		}
+		req := flushReq{match: match, done: make(chan error, 1)}
 		select {
-		case s.flushes <- done:
+		case s.flushes <- req:
 		case <-w.stop:
 			return contracts.ErrUnavailable.Msg("the chat store is closing")
 		case <-ctx.Done():
 			return storeError("room touch", ctx.Err())
 		}
 		select {
-		case err := <-done:
+		case err := <-req.done:
 			errs = append(errs, err)
 		case <-ctx.Done():
 			return storeError("room touch", ctx.Err())
@@ -207,14 +231,13 @@ func (w *writer) run(s *shard) {
 			}
 			select {
 			case first = <-s.queue:
-			case done := <-s.flushes:
-				_, err := w.flushAll(s)
-				done <- err
+			case req := <-s.flushes:
+				req.done <- w.flushAll(s, req.match)
 				continue
 			case <-tick.C:
 				continue
 			case <-w.stop:
-				_, _ = w.flushAll(s)
+				_ = w.flushAll(s, nil)
 				return
 			}
 		}
@@ -229,18 +252,21 @@ func (w *writer) run(s *shard) {
 			}
 		}
 		w.write(s, batch)
-		w.flush(s, 1, time.Now().Add(-flushEvery))
+		select {
+		case req := <-s.flushes: // a reader waits: it goes before the next batch
+			req.done <- w.flushAll(s, req.match)
+		default:
+			w.flush(s, 1, time.Now().Add(-flushEvery))
+		}
 	}
 }
 
-// flushAll records every pending summary.
-func (w *writer) flushAll(s *shard) (int, error) {
-	n := 0
+// flushAll records every pending summary of the rooms that match (all when match is nil).
+func (w *writer) flushAll(s *shard, match func(roomID string) bool) error {
 	for {
-		k, err := w.flushSome(s, maxUpdatesPerCommand, time.Time{})
-		n += k
-		if err != nil || k == 0 {
-			return n, err
+		n, err := w.flushSome(s, maxUpdatesPerCommand, time.Time{}, match)
+		if err != nil || n == 0 {
+			return err
 		}
 	}
 }
@@ -248,7 +274,7 @@ func (w *writer) flushAll(s *shard) (int, error) {
 // flush records up to most summaries pending since before dueBefore, and returns how many it
 // tried: a failure is for the next try (they stay pending), and the messages waiting go first.
 func (w *writer) flush(s *shard, most int, dueBefore time.Time) int {
-	n, _ := w.flushSome(s, most, dueBefore)
+	n, _ := w.flushSome(s, most, dueBefore, nil)
 	return n
 }
 
@@ -309,24 +335,34 @@ func (s *shard) repend(id string, t *roomTouch) {
 }
 
 // flushSome records pending summaries in their rooms: the oldest, up to most, of those pending
-// since before dueBefore (all when zero). What it could not record stays pending. It returns
-// how many it tried.
-func (w *writer) flushSome(s *shard, most int, dueBefore time.Time) (int, error) {
+// since before dueBefore (all when zero) whose rooms match (all when match is nil). What it
+// could not record stays pending. It returns how many it tried.
+func (w *writer) flushSome(s *shard, most int, dueBefore time.Time, match func(roomID string) bool) (int, error) {
 	s.mu.Lock()
 	touches := map[string]*roomTouch{}
 	var order []string
-	for len(s.dirty) > 0 && len(order) < most {
-		id := s.dirty[0]
-		t := s.pending[id]
-		if !dueBefore.IsZero() && t.since.After(dueBefore) {
+	kept := s.dirty[:0:0]
+	for i, id := range s.dirty {
+		if len(order) == most || !dueBefore.IsZero() && s.pending[id].since.After(dueBefore) {
+			kept = append(kept, s.dirty[i:]...)
 			break
 		}
-		s.dirty = s.dirty[1:]
+		if match != nil && !match(id) {
+			kept = append(kept, id)
+			continue
+		}
+		touches[id] = s.pending[id]
 		delete(s.pending, id)
-		touches[id] = t
 		order = append(order, id)
 	}
+	s.dirty = kept
+	s.flushing = len(order) > 0
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.flushing = false
+		s.mu.Unlock()
+	}()
 	if len(order) == 0 {
 		return 0, nil
 	}
