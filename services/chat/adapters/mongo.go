@@ -22,12 +22,12 @@
 // (its WHERE expression is not the one the _id index is built on; see
 // TestReadsUseIndexesOnMongoDB), so on that store every update and read costs in proportion to
 // the collection. The hot paths are written for it: a send only inserts (one insertMany per
-// batch); rooms are updated by _id alone, behind, at most once a second each; a message is read
+// batch); rooms are updated by _id alone, behind, at most once every 3 s each; a message is read
 // by _id alone. History pages, unread counts and room lists filter on other fields: on MongoDB
 // their indexes serve them (see migrations).
 //
 // Messages are written in batches (see writer): one insertMany per batch, whatever the number
-// of messages waiting; their rooms are recorded behind, one update per room per second at most.
+// of messages waiting; their rooms are recorded behind, one update per room per flushEvery.
 package adapters
 
 import (
