@@ -84,6 +84,7 @@ func runServer(args []string) error {
 	withChat := fs.Bool("chat", false, "run the chat service (MongoDB: -mongo, or an embedded FerretDB)")
 	stubChat := fs.Bool("stub-chat", false, "serve chat.open_room and chat.send from memory instead (no store)")
 	mongoURL := fs.String("mongo", "", "MongoDB URL for the chat service (default: embedded FerretDB)")
+	storeDir := fs.String("store-dir", "", "directory for the embedded FerretDB (default: a temporary one, removed at exit)")
 	_ = fs.Parse(args)
 	if os.Getenv("EDGELOAD_MEMPROFILE") != "" {
 		runtime.MemProfileRate = 64 // precise heap profiles while profiling memory
@@ -121,7 +122,7 @@ func runServer(args []string) error {
 			return err
 		}
 	} else if *withChat {
-		stop, err := startChat(ctx, rt, log, *mongoURL)
+		stop, err := startChat(ctx, rt, log, *mongoURL, *storeDir)
 		if err != nil {
 			return err
 		}
@@ -160,24 +161,35 @@ func runServer(args []string) error {
 
 // startChat runs the chat service with a stand-in catalog whose products belong to the seller
 // sellerOf(product id), a rule the load client shares.
-func startChat(ctx context.Context, rt *bus.Runtime, log *slog.Logger, mongoURL string) (func(), error) {
+//
+// The embedded store lives in dir; when dir is "" it is a temporary directory removed when the
+// chat stops (the bench passes a directory of its own, which it removes even if this process
+// had to be killed).
+func startChat(ctx context.Context, rt *bus.Runtime, log *slog.Logger, mongoURL, dir string) (func(), error) {
 	var store *docstore.Store
-	var dir string
+	temp := false
 	if mongoURL == "" {
 		var err error
-		if dir, err = os.MkdirTemp("", "edgeload-mongo-"); err != nil {
-			return nil, err
+		if dir == "" {
+			if dir, err = os.MkdirTemp("", "edgeload-mongo-"); err != nil {
+				return nil, err
+			}
+			temp = true
 		}
 		if store, err = docstore.Start(ctx, docstore.Config{Dir: dir}); err != nil {
-			_ = os.RemoveAll(dir)
+			if temp {
+				_ = os.RemoveAll(dir)
+			}
 			return nil, err
 		}
 		mongoURL = store.URI()
 	}
-	// cleanup closes the store and removes its files: each run starts from an empty one.
+	// cleanup closes the store and removes a temporary directory: each run starts empty.
 	cleanup := func() {
 		if store != nil {
 			_ = store.Close()
+		}
+		if temp {
 			_ = os.RemoveAll(dir)
 		}
 	}
