@@ -40,6 +40,10 @@ func Start(ctx context.Context, env bus.Env) (bus.Component, error) {
 		Mongo: &host.Mongo{Database: DefaultDatabase, Migrate: adapters.Migrate},
 		Build: func(ctx context.Context, d host.Deps) (host.Parts, error) {
 			repo := adapters.NewRepository(d.DB, writers)
+			if err := repo.Recover(ctx); err != nil {
+				repo.Close()
+				return host.Parts{}, err
+			}
 			a := app.New(repo, adapters.NewCatalog(client.New(d.Calls).Catalog),
 				adapters.NewPusher(d.Runtime.Conn(), d.Log))
 			return host.Parts{

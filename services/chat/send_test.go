@@ -198,6 +198,17 @@ func TestSendWhileTheStoreIsDownIsNotAckedAndItsRetryStoresOnce(t *testing.T) {
 	if got := sellerIn.message(); got.ID != ack.MessageID {
 		t.Fatalf("first push carries message %s, want the acked %s", got.ID, ack.MessageID)
 	}
+	// Stopping the service (before this store, which the test's clean-up closes first) records
+	// the room behind the acknowledged message.
+	f.Stop(t)
+	var room struct {
+		Last struct {
+			ID string `bson:"_id"`
+		} `bson:"last"`
+	}
+	if err := f.Mongo.Collection("rooms").FindOne(context.Background(), bson.M{"_id": r.ID}).Decode(&room); err != nil || room.Last.ID != ack.MessageID {
+		t.Fatalf("room after stop: last %q, %v; want the acked %s", room.Last.ID, err, ack.MessageID)
+	}
 }
 
 // startStore starts an embedded FerretDB on dir and addr, closed at the end of the test.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
@@ -76,6 +77,7 @@ func chatLatency(bf benchFlags, srv ready, m *minter) error {
 	warmup := time.Second
 	total := warmup + bf.chatDuration
 	var sent, failed atomic.Int64
+	var reasons tally
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := 0; ; i++ {
@@ -103,6 +105,7 @@ func chatLatency(bf benchFlags, srv ready, m *minter) error {
 			_, err := p.consumer.call("chat.send", map[string]string{"room_id": p.room, "text": "bench message " + id, "client_msg_id": id}, 30*time.Second)
 			if err != nil {
 				failed.Add(1)
+				reasons.add(err.Error())
 				return
 			}
 			if counted {
@@ -127,10 +130,47 @@ func chatLatency(bf benchFlags, srv ready, m *minter) error {
 	fmt.Fprintf(tw, "pairs, rate asked / achieved\t%d, %d msg/s / %.0f msg/s over %s\n", bf.chatPairs, bf.chatRate, achieved, bf.chatDuration)
 	fmt.Fprintf(tw, "messages measured / received / failed\t%d / %d / %d\n", sent.Load(), n, failed.Load())
 	fmt.Fprintf(tw, "send → receive p50\t%s\n", ms(p50))
-	fmt.Fprintf(tw, "send → receive p99\t%s\t(target ≤ 15 ms: %s)\n", ms(p99), verdict(p99 <= targetChatP99 && int64(n) == sent.Load()))
+	ok := int64(n) == sent.Load() && failed.Load() == 0
+	fmt.Fprintf(tw, "send → receive p99\t%s\t(target ≤ 15 ms, none failed: %s)\n", ms(p99), verdict(p99 <= targetChatP99 && ok))
 	fmt.Fprintf(tw, "send → receive max\t%s\n", ms(max))
-	fmt.Fprintf(tw, "send → ack p50 / p99 / max\t%s / %s / %s\n", ms(a50), ms(a99), ms(amax))
+	fmt.Fprintf(tw, "send → ack p50 / p99 / max\t%s / %s / %s\t(p99 target ≤ 20 ms: %s)\n", ms(a50), ms(a99), ms(amax),
+		verdict(a99 <= targetChatAckP99 && ok))
+	for _, r := range reasons.top(3) {
+		fmt.Fprintf(tw, "failed: %d ×\t%s\n", r.n, r.what)
+	}
 	_ = tw.Flush()
 	fmt.Println()
 	return nil
+}
+
+// tally counts failures by their message, so a report says why sends failed.
+type tally struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (t *tally) add(what string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.n == nil {
+		t.n = map[string]int{}
+	}
+	t.n[what]++
+}
+
+type count struct {
+	what string
+	n    int
+}
+
+// top returns the k most frequent failures, most frequent first.
+func (t *tally) top(k int) []count {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]count, 0, len(t.n))
+	for w, n := range t.n {
+		out = append(out, count{w, n})
+	}
+	slices.SortFunc(out, func(a, b count) int { return b.n - a.n })
+	return out[:min(k, len(out))]
 }

@@ -84,6 +84,7 @@ func runServer(args []string) error {
 	withChat := fs.Bool("chat", false, "run the chat service (MongoDB: -mongo, or an embedded FerretDB)")
 	stubChat := fs.Bool("stub-chat", false, "serve chat.open_room and chat.send from memory instead (no store)")
 	mongoURL := fs.String("mongo", "", "MongoDB URL for the chat service (default: embedded FerretDB)")
+	storeDir := fs.String("store-dir", "", "directory for the embedded FerretDB (default: a temporary one, removed at exit)")
 	_ = fs.Parse(args)
 	if os.Getenv("EDGELOAD_MEMPROFILE") != "" {
 		runtime.MemProfileRate = 64 // precise heap profiles while profiling memory
@@ -121,7 +122,7 @@ func runServer(args []string) error {
 			return err
 		}
 	} else if *withChat {
-		stop, err := startChat(ctx, rt, log, *mongoURL)
+		stop, err := startChat(ctx, rt, log, *mongoURL, *storeDir)
 		if err != nil {
 			return err
 		}
@@ -160,41 +161,66 @@ func runServer(args []string) error {
 
 // startChat runs the chat service with a stand-in catalog whose products belong to the seller
 // sellerOf(product id), a rule the load client shares.
-func startChat(ctx context.Context, rt *bus.Runtime, log *slog.Logger, mongoURL string) (func(), error) {
+//
+// The embedded store lives in dir; when dir is "" it is a temporary directory removed when the
+// chat stops (the bench passes a directory of its own, which it removes even if this process
+// had to be killed).
+func startChat(ctx context.Context, rt *bus.Runtime, log *slog.Logger, mongoURL, dir string) (func(), error) {
 	var store *docstore.Store
+	temp := false
 	if mongoURL == "" {
-		dir, err := os.MkdirTemp("", "edgeload-mongo-")
-		if err != nil {
-			return nil, err
+		var err error
+		if dir == "" {
+			if dir, err = os.MkdirTemp("", "edgeload-mongo-"); err != nil {
+				return nil, err
+			}
+			temp = true
 		}
 		if store, err = docstore.Start(ctx, docstore.Config{Dir: dir}); err != nil {
+			if temp {
+				_ = os.RemoveAll(dir)
+			}
 			return nil, err
 		}
 		mongoURL = store.URI()
 	}
+	// cleanup closes the store and removes a temporary directory: each run starts empty.
+	cleanup := func() {
+		if store != nil {
+			_ = store.Close()
+		}
+		if temp {
+			_ = os.RemoveAll(dir)
+		}
+	}
 	cat, err := rt.AddService(contracts.CatalogService)
 	if err != nil {
+		cleanup()
 		return nil, err
 	}
 	if err := bus.Handle(cat, contracts.CatalogGetProduct, func(_ context.Context, r contracts.ProductRef) (contracts.Product, error) {
 		return contracts.Product{ID: r.ID, SellerID: sellerOf(r.ID), Title: "Bench product " + r.ID[:8]}, nil
 	}); err != nil {
+		cleanup()
 		return nil, err
 	}
 	comp, err := chat.Start(ctx, bus.Env{Runtime: rt, Logger: log, MongoURL: mongoURL, MongoDatabase: "edgeload_chat",
-		Setting: func(string) string { return "" }})
+		Setting: chatSetting})
 	if err != nil {
+		cleanup()
 		return nil, err
 	}
 	return func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = comp.Stop(sctx)
-		if store != nil {
-			_ = store.Close()
-		}
+		cleanup()
 	}, nil
 }
+
+// chatSetting passes the chat's MOA_CHAT_* settings from this process's environment (e.g.
+// MOA_CHAT_WRITERS), so a bench run can try them.
+func chatSetting(key string) string { return os.Getenv("MOA_CHAT_" + key) }
 
 // sellerOf is the stand-in catalog's seller of a product.
 func sellerOf(productID string) string {

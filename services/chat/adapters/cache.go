@@ -50,7 +50,7 @@ func (r *Repository) Members(ctx context.Context, id string) (domain.Room, error
 	if room, ok := r.members.get(id); ok {
 		return room, nil
 	}
-	room, err := r.Room(ctx, id)
+	room, err := r.storedRoom(ctx, id) // its members need no flush
 	if err != nil {
 		return domain.Room{}, err
 	}

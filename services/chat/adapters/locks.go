@@ -13,6 +13,11 @@ import (
 // MongoDB applies every single-document update atomically; there the locks cost a little
 // parallelism within one room and nothing across rooms. Several instances of the service on
 // one FerretDB remain exposed, which is one reason FerretDB is for development and tests only.
+//
+// What is still serialised, and why: a room document is updated by its writer (recording
+// messages, which only one goroutine does per room) and by AdvanceRead (a member marking
+// read); the two can meet on one room, and on FerretDB one would undo the other's $max. Sends
+// take no lock: they only insert.
 type docLocks struct {
 	seed    maphash.Seed
 	stripes [64]sync.Mutex

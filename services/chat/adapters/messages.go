@@ -20,8 +20,13 @@ func (r *Repository) AppendMessage(ctx context.Context, m domain.Message, side d
 
 // Message returns message id of roomID.
 func (r *Repository) Message(ctx context.Context, roomID, id string) (domain.Message, error) {
+	// By _id alone, then the room checked here: FerretDB on SQLite pushes a filter on _id
+	// alone down to SQL, and decodes every document in Go for any other (see mongo.go).
 	var d msgDoc
-	err := r.messages.FindOne(ctx, bson.M{"_id": id, "room_id": roomID}).Decode(&d)
+	err := r.messages.FindOne(ctx, bson.M{"_id": id}).Decode(&d)
+	if err == nil && d.RoomID != roomID {
+		err = mongo.ErrNoDocuments
+	}
 	if err == mongo.ErrNoDocuments {
 		return domain.Message{}, contracts.ErrNotFound.Msg("room %s has no message %s", roomID, id)
 	}
@@ -33,11 +38,8 @@ func (r *Repository) Message(ctx context.Context, roomID, id string) (domain.Mes
 
 // History pages a room's messages by position, newest first.
 func (r *Repository) History(ctx context.Context, roomID string, before domain.Pos, limit int) ([]domain.Message, error) {
-	filter := bson.M{"room_id": roomID}
-	if before != "" {
-		filter["pos"] = bson.M{"$lt": string(before)}
-	}
-	cur, err := r.messages.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "pos", Value: -1}}).SetLimit(int64(limit)))
+	filter, sort := historyQuery(roomID, before)
+	cur, err := r.messages.Find(ctx, filter, options.Find().SetSort(sort).SetLimit(int64(limit)))
 	if err != nil {
 		return nil, storeError("history", err)
 	}
@@ -54,8 +56,20 @@ func (r *Repository) History(ctx context.Context, roomID string, before domain.P
 
 // CountUnread counts the other member's messages after the reader's position.
 func (r *Repository) CountUnread(ctx context.Context, roomID, readerID string, after domain.Pos) (int64, error) {
-	n, err := r.messages.CountDocuments(ctx, bson.M{
-		"room_id": roomID, "pos": bson.M{"$gt": string(after)}, "sender_id": bson.M{"$ne": readerID},
-	})
+	n, err := r.messages.CountDocuments(ctx, unreadFilter(roomID, readerID, after))
 	return n, storeError("unread count", err)
+}
+
+// historyQuery is History's filter and sort: the room_pos index on MongoDB.
+func historyQuery(roomID string, before domain.Pos) (filter bson.M, sort bson.D) {
+	filter = bson.M{"room_id": roomID}
+	if before != "" {
+		filter["pos"] = bson.M{"$lt": string(before)}
+	}
+	return filter, bson.D{{Key: "pos", Value: -1}}
+}
+
+// unreadFilter is CountUnread's filter: the room_pos index on MongoDB.
+func unreadFilter(roomID, readerID string, after domain.Pos) bson.M {
+	return bson.M{"room_id": roomID, "pos": bson.M{"$gt": string(after)}, "sender_id": bson.M{"$ne": readerID}}
 }

@@ -26,6 +26,11 @@ var migrations = []mongomigrate.Step{
 			mongomigrate.Index("room_pos", false, bson.E{Key: "room_id", Value: 1}, bson.E{Key: "pos", Value: -1}),
 		)
 	}},
+	// Recover reads the messages stored last, over all rooms.
+	{Name: "messages_pos", Up: func(ctx context.Context, db *mongo.Database) error {
+		return mongomigrate.CreateIndexes(ctx, db.Collection(collMessages),
+			mongomigrate.Index("pos", false, bson.E{Key: "pos", Value: 1}))
+	}},
 }
 
 // Migrate brings db's schema (its indexes) to the latest version.

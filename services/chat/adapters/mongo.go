@@ -16,8 +16,18 @@
 // streams, no TTL or partial indexes. FerretDB does not isolate concurrent updates of one
 // document, so this process serialises its updates of each room (see docLocks).
 //
-// Messages are written in batches (see writer): one insertMany and one bulk update of the rooms
-// per batch, whatever the number of messages waiting.
+// FerretDB 1.24 on SQLite pushes a query down to SQL only when its filter is {_id: <value>} and
+// nothing else (no ranges, no other field, no sort); any other filter reads and decodes every
+// document of the collection in Go. Even the pushed-down _id lookup scans the table in SQLite
+// (its WHERE expression is not the one the _id index is built on; see
+// TestReadsUseIndexesOnMongoDB), so on that store every update and read costs in proportion to
+// the collection. The hot paths are written for it: a send only inserts (one insertMany per
+// batch); rooms are updated by _id alone, behind, at most once every 3 s each; a message is read
+// by _id alone. History pages, unread counts and room lists filter on other fields: on MongoDB
+// their indexes serve them (see migrations).
+//
+// Messages are written in batches (see writer): one insertMany per batch, whatever the number
+// of messages waiting; their rooms are recorded behind, one update per room per flushEvery.
 package adapters
 
 import (

@@ -26,6 +26,14 @@ func (r *Repository) CreateRoom(ctx context.Context, room domain.Room) (domain.R
 
 // Room returns one room.
 func (r *Repository) Room(ctx context.Context, id string) (domain.Room, error) {
+	if err := r.w.syncRoom(ctx, id); err != nil {
+		return domain.Room{}, err
+	}
+	return r.storedRoom(ctx, id)
+}
+
+// storedRoom reads a room as stored, without waiting for what the writer records behind.
+func (r *Repository) storedRoom(ctx context.Context, id string) (domain.Room, error) {
 	var d roomDoc
 	err := r.rooms.FindOne(ctx, bson.M{"_id": id}).Decode(&d)
 	if err == mongo.ErrNoDocuments {
@@ -41,6 +49,12 @@ func (r *Repository) Room(ctx context.Context, id string) (domain.Room, error) {
 // order concurrent calls arrive in.
 func (r *Repository) AdvanceRead(ctx context.Context, roomID string, side domain.Side, pos domain.Pos) (before, after domain.Pos, err error) {
 	field := readField(side)
+	// The position before must count the reader's own messages recorded behind (writer).
+	if err := r.w.syncRoom(ctx, roomID); err != nil {
+		return "", "", err
+	}
+	// FerretDB reads, modifies and writes the document without isolation: the writer's
+	// flusher updates rooms too (see docLocks).
 	defer r.locks.lock(roomID)()
 	var d roomDoc
 	err = r.rooms.FindOneAndUpdate(ctx, bson.M{"_id": roomID}, bson.M{"$max": bson.M{field: string(pos)}},
@@ -63,20 +77,35 @@ var newestActive = bson.D{{Key: "activity", Value: -1}}
 
 // Rooms lists userID's rooms by activity.
 func (r *Repository) Rooms(ctx context.Context, userID string, before domain.Pos, limit int) ([]domain.Room, error) {
+	return r.findRooms(ctx, userID, roomsFilter(userID, before), options.Find().SetSort(newestActive).SetLimit(int64(limit)))
+}
+
+// roomsFilter is Rooms' filter: the members_activity index on MongoDB.
+func roomsFilter(userID string, before domain.Pos) bson.M {
 	filter := bson.M{"members": userID}
 	if before != "" {
 		filter["activity"] = bson.M{"$lt": string(before)}
 	}
-	return r.findRooms(ctx, filter, options.Find().SetSort(newestActive).SetLimit(int64(limit)))
+	return filter
 }
 
 // RoomsAwaiting lists userID's rooms whose last message someone else sent.
 func (r *Repository) RoomsAwaiting(ctx context.Context, userID string) ([]domain.Room, error) {
-	return r.findRooms(ctx, bson.M{"members": userID, "last_pos": bson.M{"$gt": ""}, "last.sender_id": bson.M{"$ne": userID}},
+	return r.findRooms(ctx, userID, bson.M{"members": userID, "last_pos": bson.M{"$gt": ""}, "last.sender_id": bson.M{"$ne": userID}},
 		options.Find().SetProjection(bson.M{"last.text": 0}))
 }
 
-func (r *Repository) findRooms(ctx context.Context, filter bson.M, opts *options.FindOptionsBuilder) ([]domain.Room, error) {
+// findRooms lists userID's rooms that match filter, once what the writer has pending for them
+// is recorded.
+func (r *Repository) findRooms(ctx context.Context, userID string, filter bson.M, opts *options.FindOptionsBuilder) ([]domain.Room, error) {
+	// Every room a message was sent in is in the members cache (Send reads it); one that is
+	// not, say after an eviction, is flushed to be safe.
+	if err := r.w.sync(ctx, func(id string) bool {
+		room, ok := r.members.get(id)
+		return !ok || room.IsMember(userID)
+	}); err != nil {
+		return nil, err
+	}
 	cur, err := r.rooms.Find(ctx, filter, opts)
 	if err != nil {
 		return nil, storeError("room list", err)

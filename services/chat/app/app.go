@@ -30,7 +30,9 @@ type Repository interface {
 	// in its room: as the last message when it is later than the one recorded, in the room's
 	// activity, and as the read position of side (a sender has read what they reply to).
 	// Positions only move forward, so repeating it, or applying an older message late,
-	// changes nothing. It returns nil only when both are stored.
+	// changes nothing. It returns nil once the message is stored; the room may be recorded
+	// after it returns, but before any read of rooms through this Repository, and after a
+	// crash by the next start (the adapter's Recover).
 	AppendMessage(ctx context.Context, m domain.Message, side domain.Side) (stored domain.Message, dup bool, err error)
 	// Message returns message id of room roomID, or contracts.ErrNotFound.
 	Message(ctx context.Context, roomID, id string) (domain.Message, error)

@@ -8,7 +8,8 @@ import (
 )
 
 // Send stores a message of senderID in roomID and pushes it to both members. It returns only
-// after the message and its room are stored: the ack means the message is history. A repeat of
+// after the message is stored: the ack means the message is history (its room's summary
+// follows: see Repository.AppendMessage). A repeat of
 // an earlier send (same client message id) stores nothing and returns the earlier message with
 // dup set; it finishes the steps the earlier send may not have (room, push), so a send that
 // failed after storing is completed by its retry.
