@@ -34,24 +34,38 @@ var errBusy = errors.New("another relay is publishing")
 // failure is permanent. It returns the number of rows it selected and whether rows may be
 // waiting that the next batch should take at once, or errBusy when another relay holds the
 // lock.
+//
+// The database sees two round trips per batch: BEGIN with the lock and the SELECT, pipelined,
+// before publishing; the marks with COMMIT, pipelined, after (ROLLBACK alone when there is
+// nothing to mark). The relay runs a batch on every commit it hears of, so at low rates its
+// round trips are a large part of an event's way from commit to handler.
 func (r *Relay) batch() (n int, more bool, err error) {
 	ctx, cancel := context.WithTimeout(r.ctx, r.opts.PublishTimeout+30*time.Second)
 	defer cancel()
-	tx, err := r.pool.Begin(ctx)
+	conn, err := r.pool.Acquire(ctx)
 	if err != nil {
-		return 0, false, fmt.Errorf("begin: %w", err)
+		return 0, false, fmt.Errorf("acquire: %w", err)
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
-	var mine bool
-	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, relayLock).Scan(&mine); err != nil {
-		return 0, false, fmt.Errorf("lock: %w", err)
+	defer func() {
+		// Every path that leaves the transaction open (nothing to mark, an error) ends here.
+		// pgxpool would destroy a connection released inside a transaction; rolling back keeps
+		// it, and releases the lock and the rows at once.
+		if pc := conn.Conn().PgConn(); !pc.IsClosed() && pc.TxStatus() != 'I' {
+			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_, _ = conn.Exec(rctx, "ROLLBACK")
+			rcancel()
+		}
+		conn.Release()
+	}()
+	rows, mine, err := selectRows(ctx, conn.Conn(), r.opts.BatchSize)
+	if err != nil {
+		return 0, false, err
 	}
 	if !mine {
 		return 0, false, errBusy
 	}
-	rows, err := selectRows(ctx, tx, r.opts.BatchSize)
-	if err != nil || len(rows) == 0 {
-		return 0, false, err
+	if len(rows) == 0 {
+		return 0, false, nil
 	}
 	hook("relay.before_publish")
 	acked, perr := r.publish(ctx, rows)
@@ -80,17 +94,15 @@ func (r *Relay) batch() (n int, more bool, err error) {
 		for i, x := range rows[:acked] {
 			ids[i] = x.id
 		}
-		if _, err := tx.Exec(ctx, `UPDATE moa_outbox SET published_at = now() WHERE id = ANY($1)`, ids); err != nil {
-			return 0, false, fmt.Errorf("mark published: %w", err)
-		}
+		b := &pgx.Batch{}
+		b.Queue(`UPDATE moa_outbox SET published_at = now() WHERE id = ANY($1)`, ids)
 		if dead != nil {
-			if _, err := tx.Exec(ctx, `UPDATE moa_outbox SET dead_at = now(), dead_error = $2 WHERE id = $1`, dead.id, deadCause.Error()); err != nil {
-				return 0, false, fmt.Errorf("mark dead: %w", err)
-			}
+			b.Queue(`UPDATE moa_outbox SET dead_at = now(), dead_error = $2 WHERE id = $1`, dead.id, deadCause.Error())
 		}
-		if err := tx.Commit(ctx); err != nil {
+		b.Queue(`COMMIT`)
+		if err := conn.SendBatch(ctx, b).Close(); err != nil {
 			// The events are in the stream; they will be published again and deduplicated.
-			return 0, false, fmt.Errorf("commit published marks: %w", err)
+			return 0, false, fmt.Errorf("mark published: %w", err)
 		}
 		r.published.Add(int64(acked))
 		r.m.published.WithLabelValues(r.opts.Name).Add(float64(acked))
@@ -107,22 +119,58 @@ func (r *Relay) batch() (n int, more bool, err error) {
 	return len(rows), more, nil
 }
 
-func selectRows(ctx context.Context, tx pgx.Tx, limit int) ([]row, error) {
-	rs, err := tx.Query(ctx, `SELECT id, event_id, subject, envelope FROM moa_outbox
-		WHERE published_at IS NULL AND dead_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("select: %w", err)
-	}
-	out := make([]row, 0, limit)
-	for rs.Next() {
-		var x row
-		if err := rs.Scan(&x.id, &x.eventID, &x.subject, &x.body); err != nil {
-			rs.Close()
-			return nil, fmt.Errorf("scan: %w", err)
+// selectSQL takes the batch lock and, only if it got it, locks and returns the next pending
+// rows in id order: a relay without the lock must not lock rows, which the lock holder's SKIP
+// LOCKED would then pass over and publish their successors first. One row with mine false
+// (and no outbox columns) says the lock is taken; one with mine true and no columns, that
+// nothing is pending.
+const selectSQL = `SELECT l.mine, o.id, o.event_id, o.subject, o.envelope
+	FROM (SELECT pg_try_advisory_xact_lock($1) AS mine) l
+	LEFT JOIN LATERAL (
+		SELECT id, event_id, subject, envelope FROM moa_outbox
+		WHERE l.mine AND published_at IS NULL AND dead_at IS NULL
+		ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
+	) o ON true
+	ORDER BY o.id`
+
+// selectRows begins the batch's transaction and runs selectSQL in it, in one round trip. It
+// leaves the transaction open (batch ends it).
+func selectRows(ctx context.Context, conn *pgx.Conn, limit int) (out []row, mine bool, err error) {
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN`)
+	b.Queue(selectSQL, relayLock, limit)
+	br := conn.SendBatch(ctx, b)
+	defer func() {
+		if cerr := br.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("select: %w", cerr)
 		}
-		out = append(out, x)
+	}()
+	if _, err := br.Exec(); err != nil {
+		return nil, false, fmt.Errorf("begin: %w", err)
 	}
-	return out, rs.Err()
+	rs, err := br.Query()
+	if err != nil {
+		return nil, false, fmt.Errorf("select: %w", err)
+	}
+	defer rs.Close()
+	out = make([]row, 0, limit)
+	for rs.Next() {
+		var (
+			id               *int64
+			eventID, subject *string
+			body             []byte
+		)
+		if err := rs.Scan(&mine, &id, &eventID, &subject, &body); err != nil {
+			return nil, false, fmt.Errorf("scan: %w", err)
+		}
+		if id != nil && eventID != nil && subject != nil {
+			out = append(out, row{id: *id, eventID: *eventID, subject: *subject, body: body})
+		}
+	}
+	if err := rs.Err(); err != nil {
+		return nil, false, fmt.Errorf("select: %w", err)
+	}
+	return out, mine, nil
 }
 
 // publish sends the rows asynchronously, in id order on one connection, then waits for their
