@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,7 +29,7 @@ type row struct {
 	body    []byte
 }
 
-// errBusy says another relay holds the batch lock.
+// errBusy says another relay held the batch lock for all of lockWait.
 var errBusy = errors.New("another relay is publishing")
 
 // batch publishes one batch of pending rows and, in one transaction, marks published the
@@ -35,7 +38,7 @@ var errBusy = errors.New("another relay is publishing")
 // waiting that the next batch should take at once, or errBusy when another relay holds the
 // lock.
 //
-// The database sees two round trips per batch: BEGIN with the lock and the SELECT, pipelined,
+// The database sees two round trips per batch: BEGIN, the lock and the SELECT, pipelined,
 // before publishing; the marks with COMMIT, pipelined, after (ROLLBACK alone when there is
 // nothing to mark). The relay runs a batch on every commit it hears of, so at low rates its
 // round trips are a large part of an event's way from commit to handler.
@@ -119,34 +122,44 @@ func (r *Relay) batch() (n int, more bool, err error) {
 	return len(rows), more, nil
 }
 
-// selectSQL takes the batch lock and, only if it got it, locks and returns the next pending
-// rows in id order: a relay without the lock must not lock rows, which the lock holder's SKIP
-// LOCKED would then pass over and publish their successors first. One row with mine false
-// (and no outbox columns) says the lock is taken; one with mine true and no columns, that
-// nothing is pending.
-const selectSQL = `SELECT l.mine, o.id, o.event_id, o.subject, o.envelope
-	FROM (SELECT pg_try_advisory_xact_lock($1) AS mine) l
-	LEFT JOIN LATERAL (
-		SELECT id, event_id, subject, envelope FROM moa_outbox
-		WHERE l.mine AND published_at IS NULL AND dead_at IS NULL
-		ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
-	) o ON true
-	ORDER BY o.id`
+// lockWait bounds how long a batch waits for the batch lock held by another relay before it
+// gives up (errBusy) and tries again: it keeps Stop prompt and the connection free for a while
+// when the holder is stuck.
+const lockWait = 500 * time.Millisecond
 
-// selectRows begins the batch's transaction and runs selectSQL in it, in one round trip. It
-// leaves the transaction open (batch ends it).
+// selectSQL locks and returns the next pending rows in id order. It runs after the batch lock
+// was taken: a relay without the lock must not lock rows, which the lock holder's SKIP LOCKED
+// would then pass over and publish their successors first.
+const selectSQL = `SELECT id, event_id, subject, envelope FROM moa_outbox
+	WHERE published_at IS NULL AND dead_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`
+
+// selectRows begins the batch's transaction, takes the batch lock and selects the rows, in one
+// round trip. It leaves the transaction open (batch ends it). When another relay holds the lock,
+// it waits for it (up to lockWait) rather than returning at once: the relay that holds it may
+// not have heard of the rows this one was woken for (a commit wakes only the relays of its own
+// process), and a wait ends the moment the other batch commits, where a retry would come a
+// poll interval later. mine is false when the wait timed out.
 func selectRows(ctx context.Context, conn *pgx.Conn, limit int) (out []row, mine bool, err error) {
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN`)
-	b.Queue(selectSQL, relayLock, limit)
+	b.Queue(`SET LOCAL lock_timeout = ` + strconv.FormatInt(lockWait.Milliseconds(), 10))
+	b.Queue(`SELECT pg_advisory_xact_lock($1)`, relayLock)
+	b.Queue(`SET LOCAL lock_timeout TO DEFAULT`) // the batch's other statements wait as they would anywhere
+	b.Queue(selectSQL, limit)
 	br := conn.SendBatch(ctx, b)
 	defer func() {
 		if cerr := br.Close(); err == nil && cerr != nil {
 			err = fmt.Errorf("select: %w", cerr)
 		}
 	}()
-	if _, err := br.Exec(); err != nil {
-		return nil, false, fmt.Errorf("begin: %w", err)
+	for _, step := range []string{"begin", "lock timeout", "lock", "lock timeout"} {
+		if _, err := br.Exec(); err != nil {
+			var pgErr *pgconn.PgError
+			if step == "lock" && errors.As(err, &pgErr) && pgErr.Code == pgerrcode.LockNotAvailable {
+				return nil, false, nil
+			}
+			return nil, false, fmt.Errorf("%s: %w", step, err)
+		}
 	}
 	rs, err := br.Query()
 	if err != nil {
@@ -155,22 +168,16 @@ func selectRows(ctx context.Context, conn *pgx.Conn, limit int) (out []row, mine
 	defer rs.Close()
 	out = make([]row, 0, limit)
 	for rs.Next() {
-		var (
-			id               *int64
-			eventID, subject *string
-			body             []byte
-		)
-		if err := rs.Scan(&mine, &id, &eventID, &subject, &body); err != nil {
+		var x row
+		if err := rs.Scan(&x.id, &x.eventID, &x.subject, &x.body); err != nil {
 			return nil, false, fmt.Errorf("scan: %w", err)
 		}
-		if id != nil && eventID != nil && subject != nil {
-			out = append(out, row{id: *id, eventID: *eventID, subject: *subject, body: body})
-		}
+		out = append(out, x)
 	}
 	if err := rs.Err(); err != nil {
 		return nil, false, fmt.Errorf("select: %w", err)
 	}
-	return out, mine, nil
+	return out, true, nil
 }
 
 // publish sends the rows asynchronously, in id order on one connection, then waits for their

@@ -114,7 +114,8 @@ func localCommitter(ctx context.Context, tx pgx.Tx) (committer, bool) {
 // otherwise). It is the easy path for a state change with events: write the change and Emit
 // the events with the same tx. After the commit it wakes the relays of this process on pool at
 // once; when such a relay exists, the events skip the NOTIFY (relays in other processes still
-// find them: by their poll, and because a relay busy elsewhere retries soon).
+// find them: by their poll, and because a relay woken here while one elsewhere publishes waits
+// for that batch to end and then takes the rows).
 func Transact(ctx context.Context, pool *pgxpool.Pool, fn func(ctx context.Context, tx pgx.Tx) error) error {
 	var emitted atomic.Bool
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
