@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,7 +29,7 @@ type row struct {
 	body    []byte
 }
 
-// errBusy says another relay holds the batch lock.
+// errBusy says another relay held the batch lock for all of lockWait.
 var errBusy = errors.New("another relay is publishing")
 
 // batch publishes one batch of pending rows and, in one transaction, marks published the
@@ -34,24 +37,38 @@ var errBusy = errors.New("another relay is publishing")
 // failure is permanent. It returns the number of rows it selected and whether rows may be
 // waiting that the next batch should take at once, or errBusy when another relay holds the
 // lock.
+//
+// The database sees two round trips per batch: BEGIN, the lock and the SELECT, pipelined,
+// before publishing; the marks with COMMIT, pipelined, after (ROLLBACK alone when there is
+// nothing to mark). The relay runs a batch on every commit it hears of, so at low rates its
+// round trips are a large part of an event's way from commit to handler.
 func (r *Relay) batch() (n int, more bool, err error) {
 	ctx, cancel := context.WithTimeout(r.ctx, r.opts.PublishTimeout+30*time.Second)
 	defer cancel()
-	tx, err := r.pool.Begin(ctx)
+	conn, err := r.pool.Acquire(ctx)
 	if err != nil {
-		return 0, false, fmt.Errorf("begin: %w", err)
+		return 0, false, fmt.Errorf("acquire: %w", err)
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
-	var mine bool
-	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, relayLock).Scan(&mine); err != nil {
-		return 0, false, fmt.Errorf("lock: %w", err)
+	defer func() {
+		// Every path that leaves the transaction open (nothing to mark, an error) ends here.
+		// pgxpool would destroy a connection released inside a transaction; rolling back keeps
+		// it, and releases the lock and the rows at once.
+		if pc := conn.Conn().PgConn(); !pc.IsClosed() && pc.TxStatus() != 'I' {
+			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_, _ = conn.Exec(rctx, "ROLLBACK")
+			rcancel()
+		}
+		conn.Release()
+	}()
+	rows, mine, err := selectRows(ctx, conn.Conn(), r.opts.BatchSize)
+	if err != nil {
+		return 0, false, err
 	}
 	if !mine {
 		return 0, false, errBusy
 	}
-	rows, err := selectRows(ctx, tx, r.opts.BatchSize)
-	if err != nil || len(rows) == 0 {
-		return 0, false, err
+	if len(rows) == 0 {
+		return 0, false, nil
 	}
 	hook("relay.before_publish")
 	acked, perr := r.publish(ctx, rows)
@@ -80,17 +97,15 @@ func (r *Relay) batch() (n int, more bool, err error) {
 		for i, x := range rows[:acked] {
 			ids[i] = x.id
 		}
-		if _, err := tx.Exec(ctx, `UPDATE moa_outbox SET published_at = now() WHERE id = ANY($1)`, ids); err != nil {
-			return 0, false, fmt.Errorf("mark published: %w", err)
-		}
+		b := &pgx.Batch{}
+		b.Queue(`UPDATE moa_outbox SET published_at = now() WHERE id = ANY($1)`, ids)
 		if dead != nil {
-			if _, err := tx.Exec(ctx, `UPDATE moa_outbox SET dead_at = now(), dead_error = $2 WHERE id = $1`, dead.id, deadCause.Error()); err != nil {
-				return 0, false, fmt.Errorf("mark dead: %w", err)
-			}
+			b.Queue(`UPDATE moa_outbox SET dead_at = now(), dead_error = $2 WHERE id = $1`, dead.id, deadCause.Error())
 		}
-		if err := tx.Commit(ctx); err != nil {
+		b.Queue(`COMMIT`)
+		if err := conn.SendBatch(ctx, b).Close(); err != nil {
 			// The events are in the stream; they will be published again and deduplicated.
-			return 0, false, fmt.Errorf("commit published marks: %w", err)
+			return 0, false, fmt.Errorf("mark published: %w", err)
 		}
 		r.published.Add(int64(acked))
 		r.m.published.WithLabelValues(r.opts.Name).Add(float64(acked))
@@ -107,22 +122,62 @@ func (r *Relay) batch() (n int, more bool, err error) {
 	return len(rows), more, nil
 }
 
-func selectRows(ctx context.Context, tx pgx.Tx, limit int) ([]row, error) {
-	rs, err := tx.Query(ctx, `SELECT id, event_id, subject, envelope FROM moa_outbox
-		WHERE published_at IS NULL AND dead_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("select: %w", err)
+// lockWait bounds how long a batch waits for the batch lock held by another relay before it
+// gives up (errBusy) and tries again: it keeps Stop prompt and the connection free for a while
+// when the holder is stuck.
+const lockWait = 500 * time.Millisecond
+
+// selectSQL locks and returns the next pending rows in id order. It runs after the batch lock
+// was taken: a relay without the lock must not lock rows, which the lock holder's SKIP LOCKED
+// would then pass over and publish their successors first.
+const selectSQL = `SELECT id, event_id, subject, envelope FROM moa_outbox
+	WHERE published_at IS NULL AND dead_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`
+
+// selectRows begins the batch's transaction, takes the batch lock and selects the rows, in one
+// round trip. It leaves the transaction open (batch ends it). When another relay holds the lock,
+// it waits for it (up to lockWait) rather than returning at once: the relay that holds it may
+// not have heard of the rows this one was woken for (a commit wakes only the relays of its own
+// process), and a wait ends the moment the other batch commits, where a retry would come a
+// poll interval later. mine is false when the wait timed out.
+func selectRows(ctx context.Context, conn *pgx.Conn, limit int) (out []row, mine bool, err error) {
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN`)
+	b.Queue(`SET LOCAL lock_timeout = ` + strconv.FormatInt(lockWait.Milliseconds(), 10))
+	b.Queue(`SELECT pg_advisory_xact_lock($1)`, relayLock)
+	b.Queue(`SET LOCAL lock_timeout TO DEFAULT`) // the batch's other statements wait as they would anywhere
+	b.Queue(selectSQL, limit)
+	br := conn.SendBatch(ctx, b)
+	defer func() {
+		if cerr := br.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("select: %w", cerr)
+		}
+	}()
+	for _, step := range []string{"begin", "lock timeout", "lock", "lock timeout"} {
+		if _, err := br.Exec(); err != nil {
+			var pgErr *pgconn.PgError
+			if step == "lock" && errors.As(err, &pgErr) && pgErr.Code == pgerrcode.LockNotAvailable {
+				return nil, false, nil
+			}
+			return nil, false, fmt.Errorf("%s: %w", step, err)
+		}
 	}
-	out := make([]row, 0, limit)
+	rs, err := br.Query()
+	if err != nil {
+		return nil, false, fmt.Errorf("select: %w", err)
+	}
+	defer rs.Close()
+	out = make([]row, 0, limit)
 	for rs.Next() {
 		var x row
 		if err := rs.Scan(&x.id, &x.eventID, &x.subject, &x.body); err != nil {
-			rs.Close()
-			return nil, fmt.Errorf("scan: %w", err)
+			return nil, false, fmt.Errorf("scan: %w", err)
 		}
 		out = append(out, x)
 	}
-	return out, rs.Err()
+	if err := rs.Err(); err != nil {
+		return nil, false, fmt.Errorf("select: %w", err)
+	}
+	return out, true, nil
 }
 
 // publish sends the rows asynchronously, in id order on one connection, then waits for their

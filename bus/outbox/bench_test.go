@@ -210,7 +210,7 @@ func resetBench(b *testing.B, pool *pgxpool.Pool, rt *bus.Runtime) {
 	if err := st.Purge(ctx); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := pool.Exec(ctx, `TRUNCATE effects, moa_inbox, moa_outbox`); err != nil {
+	if _, err := pool.Exec(ctx, `TRUNCATE effects, moa_inbox, moa_outbox, moa_outbox_key_versions, moa_inbox_key_versions`); err != nil {
 		b.Fatal(err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
@@ -29,8 +30,9 @@ func Tx(ctx context.Context) pgx.Tx {
 // inboxTxValue is what the inbox puts in the handler's context: its transaction, and the pool
 // it came from (so that Emit into it knows whether a relay of this process will be woken).
 type inboxTxValue struct {
-	tx   pgx.Tx
-	pool *pgxpool.Pool
+	tx      pgx.Tx
+	pool    *pgxpool.Pool
+	emitted *atomic.Bool // see committer
 }
 
 // InboxOption configures an inbox.
@@ -71,7 +73,8 @@ func Inbox(pool *pgxpool.Pool, consumer string, opts ...InboxOption) bus.Middlew
 			if err != nil {
 				return nil, err
 			}
-			out, dup, err := inboxTx(ctx, pool, consumer, id, func(ctx context.Context) ([]byte, error) {
+			var emitted atomic.Bool
+			out, dup, err := inboxTx(ctx, pool, consumer, id, &emitted, func(ctx context.Context) ([]byte, error) {
 				if err := awaitTurn(ctx, Tx(ctx), consumer, m); err != nil { // per-key order, see keyorder.go
 					return nil, err
 				}
@@ -87,7 +90,9 @@ func Inbox(pool *pgxpool.Pool, consumer string, opts ...InboxOption) bus.Middlew
 				return nil, nil
 			}
 			hook("inbox.after_commit")
-			Wake(pool) // the handler may have emitted events
+			if emitted.Load() {
+				Wake(pool) // the handler emitted events
+			}
 			return out, nil
 		}
 	}
@@ -101,7 +106,7 @@ func Inbox(pool *pgxpool.Pool, consumer string, opts ...InboxOption) bus.Middlew
 // values are therefore quoted here ([quoteLiteral]) rather than bound. A duplicate is the
 // INSERT's unique violation, after which the aborted transaction is rolled back on the same
 // connection, which then goes back to the pool in good health.
-func inboxTx(ctx context.Context, pool *pgxpool.Pool, consumer, id string, fn func(context.Context) ([]byte, error)) (out []byte, dup bool, err error) {
+func inboxTx(ctx context.Context, pool *pgxpool.Pool, consumer, id string, emitted *atomic.Bool, fn func(context.Context) ([]byte, error)) (out []byte, dup bool, err error) {
 	cq, err1 := quoteLiteral(consumer)
 	iq, err2 := quoteLiteral(id)
 	if err := errors.Join(err1, err2); err != nil {
@@ -125,7 +130,7 @@ func inboxTx(ctx context.Context, pool *pgxpool.Pool, consumer, id string, fn fu
 		return nil, false, fmt.Errorf("inbox: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
-	out, err = fn(context.WithValue(ctx, txKey{}, inboxTxValue{tx: tx, pool: pool}))
+	out, err = fn(context.WithValue(ctx, txKey{}, inboxTxValue{tx: tx, pool: pool, emitted: emitted}))
 	if err != nil {
 		return nil, false, err
 	}

@@ -1,11 +1,9 @@
 package outbox
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 
 	"github.com/jackc/pgx/v5"
 
@@ -34,7 +32,7 @@ type versionedEnvelope struct {
 }
 
 // unstampedEnvelope is env's stored body with key_version 0, its last field: Emit checks the
-// size of this one body (allowing keyVersionRoom) and stamp then writes the real version into it,
+// size of this one body (allowing keyVersionRoom) and its INSERT writes the real version into it,
 // so the envelope is marshalled once and a refused event never takes a version.
 func unstampedEnvelope(env contracts.Envelope) ([]byte, error) {
 	return json.Marshal(versionedEnvelope{Envelope: env})
@@ -42,22 +40,6 @@ func unstampedEnvelope(env contracts.Envelope) ([]byte, error) {
 
 // keyVersionRoom is what a real version may add to an unstamped body: up to 19 digits for its 0.
 const keyVersionRoom = len("9223372036854775807") - 1
-
-// stamp takes the next version of subject in tx and returns body (from unstampedEnvelope) with it.
-func stamp(ctx context.Context, tx pgx.Tx, subject string, body []byte) ([]byte, error) {
-	const tail = `"key_version":0}`
-	if !bytes.HasSuffix(body, []byte(tail)) {
-		return nil, fmt.Errorf("outbox: the envelope of %s does not end in its key_version", subject)
-	}
-	var v int64
-	err := tx.QueryRow(ctx, `INSERT INTO moa_outbox_key_versions AS k (subject, version) VALUES ($1, 1)
-		ON CONFLICT (subject) DO UPDATE SET version = k.version + 1 RETURNING version`, subject).Scan(&v)
-	if err != nil {
-		return nil, fmt.Errorf("outbox: version of %s: %w", subject, err)
-	}
-	n := len(body) - len("0}")
-	return append(strconv.AppendInt(body[:n:n], v, 10), '}'), nil
-}
 
 // awaitTurn lets m's handler run only if m is the next version of its subject for consumer,
 // and records that it is applied (in tx, so only if the handler's effect commits). One

@@ -31,6 +31,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -63,13 +64,13 @@ func Emit[T any](ctx context.Context, tx pgx.Tx, source string, ev contracts.Eve
 	if err := checkSize(ctx, tx, env.ID, env.Type, env.TraceParent, env.TraceState, body); err != nil {
 		return env, err
 	}
-	if body, err = stamp(ctx, tx, subject, body); err != nil { // the event's version of its key, see keyorder.go
-		return env, err
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO moa_outbox (event_id, subject, envelope) VALUES ($1, $2, $3)`, env.ID, subject, body); err != nil {
+	// The row takes the event's version of its key (see keyorder.go) in the same statement:
+	// one round trip per event.
+	if _, err := tx.Exec(ctx, insertStamped, env.ID, subject, body); err != nil {
 		return env, fmt.Errorf("outbox: insert %s: %w", env.Type, err)
 	}
-	if wakesLocalRelay(ctx, tx) {
+	if c, ok := localCommitter(ctx, tx); ok {
+		c.emitted.Store(true)
 		return env, nil
 	}
 	// Wakes relays listening on the channel; delivered by PostgreSQL only when tx commits.
@@ -84,42 +85,55 @@ func Emit[T any](ctx context.Context, tx pgx.Tx, source string, ev contracts.Eve
 type committer struct {
 	tx   pgx.Tx
 	pool *pgxpool.Pool
+	// emitted is set by an Emit that left the wake-up to the committer: it wakes the relays
+	// only then, so that a transaction without events does not send them looking for rows.
+	emitted *atomic.Bool
 }
 
 type committerKey struct{}
 
-// wakesLocalRelay reports whether tx will be committed by Transact or the inbox and a relay of
-// this process reads its pool: that relay is woken after the commit, so the NOTIFY (which
-// PostgreSQL serialises across all notifying commits, halving their rate) is not needed.
-func wakesLocalRelay(ctx context.Context, tx pgx.Tx) bool {
+// localCommitter returns the committer of tx when Transact or the inbox will commit it and a
+// relay of this process reads its pool: that relay is woken after the commit, so the NOTIFY
+// (which PostgreSQL serialises across all notifying commits, halving their rate) is not needed.
+func localCommitter(ctx context.Context, tx pgx.Tx) (committer, bool) {
 	c, ok := ctx.Value(committerKey{}).(committer)
 	if !ok {
 		if v, ok := ctx.Value(txKey{}).(inboxTxValue); ok {
-			c = committer{tx: v.tx, pool: v.pool}
+			c = committer{tx: v.tx, pool: v.pool, emitted: v.emitted}
 		}
 	}
-	if c.tx == nil || c.tx != tx {
-		return false
+	if c.tx == nil || c.tx != tx || c.emitted == nil {
+		return c, false
 	}
 	local.mu.Lock()
 	defer local.mu.Unlock()
-	return len(local.relays[c.pool]) > 0
+	return c, len(local.relays[c.pool]) > 0
 }
 
 // Transact runs fn in a transaction on pool and commits it when fn returns nil (rolls it back
 // otherwise). It is the easy path for a state change with events: write the change and Emit
 // the events with the same tx. After the commit it wakes the relays of this process on pool at
 // once; when such a relay exists, the events skip the NOTIFY (relays in other processes still
-// find them: by their poll, and because a relay busy elsewhere retries soon).
+// find them: by their poll, and because a relay woken here while one elsewhere publishes waits
+// for that batch to end and then takes the rows).
 func Transact(ctx context.Context, pool *pgxpool.Pool, fn func(ctx context.Context, tx pgx.Tx) error) error {
+	var emitted atomic.Bool
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		return fn(context.WithValue(ctx, committerKey{}, committer{tx: tx, pool: pool}), tx)
+		return fn(context.WithValue(ctx, committerKey{}, committer{tx: tx, pool: pool, emitted: &emitted}), tx)
 	})
-	if err == nil {
+	if err == nil && emitted.Load() {
 		Wake(pool)
 	}
 	return err
 }
+
+// insertStamped inserts an outbox row ($1 event id, $2 subject, $3 unstamped body) with the
+// next version of its subject stamped into the body's key_version (see keyorder.go).
+const insertStamped = `WITH v AS (
+		INSERT INTO moa_outbox_key_versions AS k (subject, version) VALUES ($2, 1)
+		ON CONFLICT (subject) DO UPDATE SET version = k.version + 1 RETURNING version)
+	INSERT INTO moa_outbox (event_id, subject, envelope)
+	SELECT $1::text, $2::text, $3::jsonb || jsonb_build_object('key_version', v.version) FROM v`
 
 // local is the in-process wake-up: relays by the pool they read.
 var local struct {

@@ -69,8 +69,9 @@ func (o *RelayOptions) defaults(rt *bus.Runtime) {
 
 // Relay publishes the outbox of one database. Any number of relays (in any number of
 // processes) may run on the same database: a batch takes a transaction-scoped advisory lock,
-// so one batch runs at a time, and it locks its rows FOR UPDATE SKIP LOCKED, so no row is ever
-// taken twice at once. A relay that dies mid-batch releases both with its connection; its rows
+// so one batch runs at a time (a relay woken meanwhile waits for the lock, then takes what the
+// other left), and it locks its rows FOR UPDATE SKIP LOCKED, so no row is ever taken twice at
+// once. A relay that dies mid-batch releases both with its connection; its rows
 // are published again by the next batch.
 //
 // The stream receives the rows in id order: a batch chains each row to the previous one of
@@ -213,9 +214,10 @@ func (r *Relay) run() {
 		err := r.drain()
 		switch {
 		case errors.Is(err, errBusy):
-			// The other relay may not have heard of rows committed here (a commit woke only
-			// this process's relays): look again shortly rather than at the next poll.
-			retry.Reset(50 * time.Millisecond)
+			// Another relay held the lock for all of lockWait (a long batch, or a stuck one); it
+			// may not have heard of rows committed here (a commit wakes only this process's
+			// relays): wait for the lock again at once.
+			retry.Reset(0)
 		case err != nil:
 			if r.stopped() {
 				return

@@ -183,6 +183,44 @@ func TestRelayWakesOnNotify(t *testing.T) {
 	moatest.Eventually(t, 20*time.Second, func() bool { return unpublished(t, pool) == 0 }, "row published after NOTIFY")
 }
 
+// A relay woken while another one holds the batch lock waits for that batch to end instead of
+// sleeping until a retry or the poll: the other relay may not know of the row (the commit woke
+// only this process's relays), so a sleep would be a poll delay on every collision. The test
+// holds the lock as another relay would, sees this relay queued on it in pg_locks, and then
+// releases it; the poll is an hour away.
+func TestRelayWaitsForTheBatchLockOfAnotherRelay(t *testing.T) {
+	pool := newPool(t, moatest.Postgres(t))
+	rt := newRuntime(t, moatest.NATS(t).Conn(t))
+	ctx := ctxT(t, time.Minute)
+	holder, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback(context.Background()) //nolint:errcheck // no-op after commit
+	if _, err := holder.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, relayLock); err != nil {
+		t.Fatal(err)
+	}
+	startRelay(t, pool, rt, RelayOptions{PollInterval: time.Hour})
+	emitN(t, pool, 0, 1)
+	moatest.Eventually(t, 20*time.Second, func() bool {
+		var waiting int
+		err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+			AND classid = $1 AND objid = $2 AND objsubid = 1`, int64(uint32(relayLock>>32)), int64(relayLock&0xffffffff)).Scan(&waiting)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return waiting > 0
+	}, "relay waiting for the batch lock")
+	if n := unpublished(t, pool); n != 1 {
+		t.Fatalf("%d rows unpublished while another relay holds the lock, want 1", n)
+	}
+	if err := holder.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	moatest.Eventually(t, 20*time.Second, func() bool { return unpublished(t, pool) == 0 }, "row published once the lock is free")
+}
+
 func TestSeveralRelaysPublishEachRowOnceInOrder(t *testing.T) {
 	url := moatest.Postgres(t)
 	n := moatest.NATS(t)
