@@ -14,6 +14,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // idPlan returns SQLite's plan, as FerretDB's lookup by _id gets it, for the
@@ -211,4 +212,33 @@ func explainID(t testing.TB, ctx context.Context, db *mongo.Database, coll strin
 		t.Fatal(err)
 	}
 	return fmt.Sprint(out)
+}
+
+// BenchmarkIDIndexPass is what the indexer costs per changed database file
+// and pass when every table already has its index (one short-lived SQLite
+// connection and a query of sqlite_master): it runs every idIndexInterval
+// while the file is being written.
+func BenchmarkIDIndexPass(b *testing.B) {
+	ctx := b.Context()
+	dir := b.TempDir()
+	s, err := Start(ctx, Config{Dir: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	cl, err := mongo.Connect(options.Client().ApplyURI(s.URI()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Disconnect(ctx)
+	for i := range 10 {
+		fill(b, ctx, cl.Database("bench").Collection(fmt.Sprint("c", i)), 10)
+	}
+	file := filepath.Join(dir, "bench.sqlite")
+	b.ResetTimer()
+	for range b.N {
+		if err := indexIDs(ctx, file); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
