@@ -30,7 +30,7 @@ BENCHTIME  ?= 2s
 run: deps-run build
 	exec bin/moa dev $(ARGS)
 
-## generate: the JSON Schemas and protocol table (contracts), nats.conf, init.sql and compose services (deploy)
+## generate: the JSON Schemas and protocol table (contracts), nats.conf, init.sql, compose services and Kubernetes manifests (deploy)
 generate:
 	$(GO) generate ./contracts ./deploy
 
@@ -50,13 +50,15 @@ test: deps-test
 ## bench: every benchmark, each printing its figures next to a baseline measured in the same run
 # request-reply and consumer vs raw nats.go (moabench); outbox vs direct publish (bus/outbox);
 # service paths (auth login, catalog list cached/uncached, chat send->recipient); saga vs a
-# one-transaction monolith; the WebSocket edge under load from a separate process (edgeload).
+# one-transaction monolith; the document store's SQLite and PostgreSQL backends side by side;
+# the WebSocket edge under load from a separate process (edgeload).
 bench:
 	$(GO) run ./cmd/moabench $(BENCHFLAGS)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(BENCHPKGS)
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./services/auth ./services/catalog
 	$(GO) test -run '^$$' -bench SendToRecipient -benchtime 5000x ./services/chat
 	$(GO) test -run '^$$' -bench SagaVsMonolith -benchtime 400x ./internal/sagasuite
+	$(GO) test -run '^$$' -bench Backends -benchtime 3000x ./internal/docstore
 	$(GO) run ./edge/cmd/edgeload bench
 
 ## lint: gofmt and go vet have nothing to say, go.mod is tidy, govulncheck finds nothing reachable

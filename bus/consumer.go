@@ -184,7 +184,13 @@ func (r *Runtime) Consume(ctx context.Context, service string, spec contracts.Co
 		tickDone: make(chan struct{}),
 	}
 	c.work = sync.NewCond(&c.mu)
-	iter, err := c.open(ctx)
+	// Creation is a start-up step: instances starting together with their cluster wait out a
+	// JetStream API that is busy or not ready (Setup) rather than fail the start.
+	var iter jetstream.MessagesContext
+	err := r.Setup(ctx, "consumer "+spec.Durable+" on "+spec.Stream.Name, func(ctx context.Context) (err error) {
+		iter, err = c.open(ctx)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -219,32 +225,63 @@ func (c *Consumer) open(ctx context.Context) (jetstream.MessagesContext, error) 
 	if err != nil {
 		return nil, fmt.Errorf("bus: consumer %s on %s: %w", c.spec.Durable, c.spec.Stream.Name, err)
 	}
-	iter, err := jc.Messages(jetstream.PullMaxMessages(min(c.cfg.maxAckPending, max(64, c.cfg.concurrency*4))))
+	iter, err := jc.Messages(
+		jetstream.PullMaxMessages(min(c.cfg.maxAckPending, max(64, c.cfg.concurrency*4))),
+		jetstream.PullExpiry(pullExpiry), jetstream.PullHeartbeat(pullHeartbeat))
 	if err != nil {
 		return nil, fmt.Errorf("bus: consumer %s: %w", c.spec.Durable, err)
 	}
 	return iter, nil
 }
 
+// How a consumer notices that the server it pulls from is gone. A pull request lives on the
+// consumer's leader; when that leader dies or freezes, the request dies with it and nothing
+// says so. The server sends an idle heartbeat every pullHeartbeat while a pull waits, and the
+// client reports two missed ones (jetstream.ErrNoHeartbeat): the loop then pulls again on the
+// same iterator, which reaches whichever server leads the consumer now, so a lost leader costs
+// the election plus about 2 s, where nats.go's defaults (30 s pulls, 15 s heartbeats) cost 30 s.
+// Recreating the consumer is for when pulling again does not help (the consumer is gone): after
+// recreateAfterMisses misses in a row, about 30 s, or at once when the iterator ends.
+const (
+	pullExpiry          = 5 * time.Second
+	pullHeartbeat       = time.Second
+	recreateAfterMisses = 15
+	// recreateTimeout bounds one attempt to recreate the consumer: during an election the
+	// request may reach a server that cannot answer, and the next attempt may reach one that can.
+	recreateTimeout = 2 * time.Second
+)
+
 // loop takes messages from the server into mailboxes. It never waits for a worker: a message
 // is held (and kept alive) from the moment it arrives, and MaxAckPending bounds how many.
 func (c *Consumer) loop() {
 	defer close(c.loopDone)
+	misses := 0
 	for {
 		c.iterMu.Lock()
 		iter := c.iter
 		c.iterMu.Unlock()
 		jm, err := iter.Next()
 		if err == nil {
+			misses = 0
 			c.enqueue(jm)
 			continue
 		}
 		if c.stopped() || c.rt.nc.IsClosed() {
 			return
 		}
-		// The iterator ended on its own: the consumer was deleted or the server refused the
-		// pull. Recreate it rather than going quietly deaf.
-		c.rt.log.Warn("consumer stopped receiving; recreating it", "consumer", c.spec.Durable, "error", err)
+		if errors.Is(err, jetstream.ErrNoHeartbeat) {
+			// The next Next pulls again (the iterator forgot what it had asked for).
+			if misses++; misses < recreateAfterMisses {
+				c.rt.log.Debug("consumer heartbeat missed; pulling again", "consumer", c.spec.Durable, "misses", misses)
+				continue
+			}
+			c.rt.log.Warn("consumer stopped receiving; recreating it", "consumer", c.spec.Durable, "error", err, "misses", misses)
+		} else {
+			// The iterator ended on its own: the consumer was deleted or the server refused the
+			// pull. Recreate it rather than going quietly deaf.
+			c.rt.log.Warn("consumer stopped receiving; recreating it", "consumer", c.spec.Durable, "error", err)
+		}
+		misses = 0
 		if !c.reopen() {
 			return
 		}
@@ -259,7 +296,7 @@ func (c *Consumer) reopen() bool {
 			return false
 		case <-time.After(wait):
 		}
-		ctx, cancel := context.WithTimeout(c.rt.ctx, 10*time.Second)
+		ctx, cancel := context.WithTimeout(c.rt.ctx, recreateTimeout)
 		iter, err := c.open(ctx)
 		cancel()
 		if err == nil {
@@ -269,6 +306,9 @@ func (c *Consumer) reopen() bool {
 				iter.Stop()
 				return false
 			}
+			// The old iterator may still be pulling (a recreate after missed heartbeats): two
+			// would share the consumer's MaxAckPending for nothing.
+			c.iter.Stop()
 			c.iter = iter
 			return true
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -115,6 +117,11 @@ type varzReply struct {
 			Config *struct {
 				SyncAlways bool `json:"sync_always"`
 			} `json:"config"`
+			// Meta is the JetStream meta group as this server sees it; absent outside a
+			// cluster.
+			Meta *struct {
+				Size int `json:"cluster_size"`
+			} `json:"meta"`
 		} `json:"jetstream"`
 	} `json:"data"`
 }
@@ -154,4 +161,106 @@ func (r *Runtime) varz(ctx context.Context) []varzReply {
 		}
 	}
 	return out
+}
+
+// peersFresh is how long a count of JetStream peers is reused: EnsureStreams and every guard
+// round ask per stream, and a cluster grows or shrinks rarely.
+const peersFresh = 10 * time.Second
+
+// replicaCap is the replica count a stream declared with n replicas gets on the connected
+// deployment: n when the JetStream cluster has at least n peers, otherwise the largest odd
+// count it can hold (R1 on a single server, whether or not its config names a cluster, and on
+// a 2-node cluster). Odd, because an even count buys no availability: R2 needs both replicas
+// for a quorum, so it stops writes when either node is down, where R1 stops only with its one.
+// A capped critical stream is logged as a WARNING by CheckDurability.
+func (r *Runtime) replicaCap(n int) int {
+	n = max(n, 1)
+	peers := r.jetStreamPeers()
+	if peers >= n {
+		return n
+	}
+	if peers%2 == 0 {
+		peers--
+	}
+	return max(peers, 1)
+}
+
+// jetStreamPeers counts the servers of the JetStream meta group, the servers a replica can be
+// placed on, offline ones included (a node down for a restart comes back and its replicas
+// with it). It reads, where the connection can: the embedded server's meta group; the servers'
+// varz through the system account; otherwise the servers the client knows of (the cluster
+// announces its members' client URLs), when the server names a cluster at all.
+func (r *Runtime) jetStreamPeers() int {
+	g := &r.guard
+	g.peersMu.Lock()
+	defer g.peersMu.Unlock()
+	if g.peers > 0 && time.Since(g.peersAt) < peersFresh {
+		return g.peers
+	}
+	n, how := r.countPeers()
+	if n != g.peers {
+		r.log.Debug("durability guard: JetStream peers counted", "peers", n, "from", how)
+	}
+	g.peers, g.peersAt = n, time.Now()
+	return n
+}
+
+func (r *Runtime) countPeers() (int, string) {
+	if s := r.embedded; s != nil {
+		if !s.JetStreamIsClustered() {
+			return 1, "embedded server, not clustered"
+		}
+		// Varz, not JetStreamClusterPeers: that one answers on the meta leader only, and
+		// leaves offline peers out.
+		if v, err := s.Varz(nil); err == nil && v.JetStream.Meta != nil {
+			return max(v.JetStream.Meta.Size, 1), "embedded server's meta group"
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, 2*varzWait)
+	defer cancel()
+	if vs := r.varz(ctx); len(vs) > 0 {
+		n := 1
+		for _, v := range vs {
+			if m := v.Data.JetStream.Meta; m != nil {
+				n = max(n, m.Size)
+			}
+		}
+		return n, "varz meta group"
+	}
+	if r.nc.ConnectedClusterName() == "" {
+		return 1, "no cluster name"
+	}
+	return max(distinctServers(ctx, r.nc.Servers()), 1), "servers known to the client"
+}
+
+// distinctServers counts the servers behind urls: the client's pool holds the configured URLs
+// and those the cluster announced, and one server may be in it twice (a host name configured,
+// its address announced). URLs whose host names resolve to a common address and share the
+// port count once. A name that resolves to none of the servers' own addresses (a load
+// balancer's) still counts one too many: give the system account's varz to be exact.
+func distinctServers(ctx context.Context, urls []string) int {
+	seen := map[string]bool{}
+	n := 0
+	for _, raw := range urls {
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" {
+			continue
+		}
+		addrs := []string{u.Hostname()}
+		if net.ParseIP(u.Hostname()) == nil {
+			if ips, err := net.DefaultResolver.LookupHost(ctx, u.Hostname()); err == nil {
+				addrs = ips
+			}
+		}
+		dup := false
+		for _, a := range addrs {
+			k := net.JoinHostPort(a, u.Port())
+			dup = dup || seen[k]
+			seen[k] = true
+		}
+		if !dup {
+			n++
+		}
+	}
+	return n
 }

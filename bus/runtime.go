@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -29,6 +30,8 @@ type Runtime struct {
 	client  *Client
 	// embedded is the in-process server nc connects to, if any (WithEmbeddedServer).
 	embedded *server.Server
+	// patience bounds each start-up step's retries (WithStartupPatience; 0: the default).
+	patience time.Duration
 
 	// ctx is the parent of every handler context; canceled by Close after the drain timeout.
 	ctx    context.Context
@@ -43,6 +46,8 @@ type Runtime struct {
 
 	syncMu   sync.Mutex
 	syncRead *syncState // the servers' sync setting, read by the first CheckDurability
+
+	guard guardState // the durability guard's peer count and watch (durability_watch.go)
 }
 
 // Option configures a Runtime.
@@ -136,7 +141,7 @@ func (r *Runtime) Close(ctx context.Context, closeConn bool) error {
 	services, consumers := r.services, r.consumers
 	r.mu.Unlock()
 
-	var errs []error
+	errs := []error{r.stopWatch(ctx)}
 	for _, s := range services {
 		errs = append(errs, s.stop())
 	}

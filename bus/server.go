@@ -61,6 +61,11 @@ func StartEmbedded(cfg EmbeddedConfig) (*server.Server, error) {
 		SyncAlways: cfg.SyncAlways,
 		NoSigs:     true,
 		Users:      cfg.Users,
+		// The server side of the same watch as Connect's: a client (or route peer) that stops
+		// answering is dropped within ServerStaleAfter, so a frozen queue-group member stops
+		// getting requests, instead of after nats-server's default of two pings two minutes apart.
+		PingInterval: PingInterval,
+		MaxPingsOut:  MaxPingsOutstanding,
 	}
 	if cfg.Cluster != nil {
 		opts.Cluster = server.ClusterOpts{Name: cfg.Cluster.Name, Host: cfg.Cluster.Host, Port: cfg.Cluster.Port}
@@ -110,6 +115,9 @@ const (
 	PingInterval         = 2 * time.Second
 	MaxPingsOutstanding  = 2
 	StaleConnectionAfter = PingInterval * (MaxPingsOutstanding + 1)
+	// ServerStaleAfter bounds how long an embedded server keeps a client that stopped
+	// answering (see StartEmbedded): the same pings, from the other side.
+	ServerStaleAfter = StaleConnectionAfter
 )
 
 // Connect opens a connection that reconnects forever, so a restarted server or a failover in a

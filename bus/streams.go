@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/moa-run/moa/contracts"
@@ -39,18 +38,9 @@ func StreamConfig(s contracts.StreamSpec, replicas int) jetstream.StreamConfig {
 	return cfg
 }
 
-// replicasFor caps the declared replica count at what the connected deployment has: a single
-// server (no cluster name) can only hold R1.
-func (r *Runtime) replicasFor(s contracts.StreamSpec) int {
-	n := s.Replicas
-	if n < 1 {
-		n = 1
-	}
-	if r.nc.ConnectedClusterName() == "" {
-		return 1
-	}
-	return n
-}
+// replicasFor caps the declared replica count at what the connected deployment has: the
+// number of JetStream peers, not the presence of a cluster name (see replicaCap).
+func (r *Runtime) replicasFor(s contracts.StreamSpec) int { return r.replicaCap(s.Replicas) }
 
 // EnsureStreams creates each stream, or updates it to the declared config. It is idempotent
 // and safe to run from every instance at start. It never weakens a stream an operator made
@@ -58,54 +48,50 @@ func (r *Runtime) replicasFor(s contracts.StreamSpec) int {
 // cannot update because it is weaker in a way JetStream cannot change in place (memory
 // storage where file is declared) fails with contracts.ErrStreamTooWeak naming the problem.
 //
-// Instances start together, often with the server: a JetStream API call that times out or finds
-// JetStream not (yet) available is retried with a growing pause until ctx ends (or, when ctx has
-// no deadline, for streamsPatience), so a busy or starting server delays a start, not fails it.
+// Instances start together, often with the server: each stream is one start-up step
+// ([Runtime.Setup]), retried while the JetStream API is busy or not ready.
 func (r *Runtime) EnsureStreams(ctx context.Context, specs ...contracts.StreamSpec) error {
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, streamsPatience)
-		defer cancel()
-	}
 	for _, s := range specs {
-		pause := 50 * time.Millisecond
-		for {
-			err := r.ensureStream(ctx, s)
-			if err == nil {
-				break
-			}
-			if !jetStreamUnavailable(err) || ctx.Err() != nil {
-				return err
-			}
-			r.log.Warn("JetStream busy or not ready; retrying", "stream", s.Name, "error", err)
-			select {
-			case <-ctx.Done():
-				return err
-			case <-time.After(pause):
-			}
-			pause = min(2*pause, 2*time.Second)
+		err := r.Setup(ctx, "stream "+s.Name, func(ctx context.Context) error { return r.ensureStream(ctx, s) })
+		if err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// streamsPatience bounds EnsureStreams when its ctx has none: a server that stays unavailable
-// for a minute is down, and the start should say so.
-const streamsPatience = time.Minute
-
+// ensureStream creates the stream first and reads and updates it only when it exists with
+// another configuration. Create-first matters in a cluster: a create of an identical stream
+// answers at once (also while another instance's create is in flight), whereas an update that
+// reaches the meta leader while a create of the same stream is in flight got no answer at all
+// (nats-server 2.15; the update-then-create of nats.go's CreateOrUpdateStream run by two
+// instances at once timed out both, every time in three). Instances starting together declare
+// identical streams, so the update is left for a stream whose declaration or operator changed.
 func (r *Runtime) ensureStream(ctx context.Context, s contracts.StreamSpec) error {
 	cfg := StreamConfig(s, r.replicasFor(s))
-	st, err := r.js.Stream(ctx, s.Name)
+	_, err := r.js.CreateStream(ctx, cfg)
 	switch {
-	case errors.Is(err, jetstream.ErrStreamNotFound):
-		if _, err := r.js.CreateStream(ctx, cfg); err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			return fmt.Errorf("bus: create stream %s: %w", s.Name, err)
+	case err == nil:
+		// The create may be answered before the meta layer has applied it everywhere: an
+		// info request (the durability check's, next) then finds no stream. The step is done
+		// when the stream can be seen; until then it is not ready, and the create, idempotent,
+		// is asked again.
+		if _, err := r.newStreamInfo(ctx, s.Name); err != nil {
+			if errors.Is(err, jetstream.ErrStreamNotFound) {
+				return Transient(fmt.Errorf("bus: stream %s created but not visible yet: %w", s.Name, err))
+			}
+			return fmt.Errorf("bus: stream %s: %w", s.Name, err)
 		}
 		return nil
-	case err != nil:
+	case !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse):
+		return fmt.Errorf("bus: create stream %s: %w", s.Name, err)
+	}
+	st, err := r.newStreamInfo(ctx, s.Name)
+	if err != nil {
 		return fmt.Errorf("bus: stream %s: %w", s.Name, err)
 	}
 	keepStronger(&cfg, st.CachedInfo().Config)
+	r.noteRaise(s, st.CachedInfo().Config, cfg)
 	if _, err := r.js.UpdateStream(ctx, cfg); err != nil {
 		if weak := r.weaknesses(s, st.CachedInfo().Config); len(weak) > 0 {
 			return contracts.ErrStreamTooWeak.Msg("stream %s cannot be brought to its declaration: it has %s (%v)", s.Name, strings.Join(weak, "; "), err).Wrap(err)
@@ -115,24 +101,20 @@ func (r *Runtime) ensureStream(ctx context.Context, s contracts.StreamSpec) erro
 	return nil
 }
 
-// jetStreamUnavailable reports the errors of a JetStream API that is busy or not ready yet, as
-// opposed to a request it refused: the API's own timeout (ctx itself may still have time),
-// nobody answering the API subject, and the server saying JetStream or its cluster is
-// temporarily unavailable (10008) or has no meta leader yet.
-func jetStreamUnavailable(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
-		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrJetStreamNotEnabled) {
-		return true
-	}
-	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) {
-		switch apiErr.ErrorCode {
-		case jetstream.JSErrCodeJetStreamNotEnabled, jetstream.JSErrCodeJetStreamNotEnabledForAccount, 10008 /* JSClusterNotAvailErr */, 10005 /* JSClusterNoPeersErr */ :
-			return true
-		}
-	}
-	return false
+// newStreamInfo asks for the info of a stream that may have been created a moment ago, for at
+// most streamInfoWait. In a cluster only the leader of a stream's group answers, and while a
+// new group elects its first leader the others stay silent: the silence means "not yet", and
+// waiting out the attempt's whole deadline for it cost starts ten seconds each time. Its
+// deadline passing makes the step retry (TransientSetupError).
+func (r *Runtime) newStreamInfo(ctx context.Context, name string) (jetstream.Stream, error) {
+	ctx, cancel := context.WithTimeout(ctx, streamInfoWait)
+	defer cancel()
+	return r.js.Stream(ctx, name)
 }
+
+// streamInfoWait is longer than an answered info takes on a loaded cluster (milliseconds),
+// shorter than an election of a new group under a start of every service (seconds).
+const streamInfoWait = 2 * time.Second
 
 // keepStronger keeps the existing settings that are stronger than the declared ones.
 func keepStronger(cfg *jetstream.StreamConfig, have jetstream.StreamConfig) {
@@ -162,7 +144,14 @@ func (r *Runtime) CheckDurability(ctx context.Context, specs ...contracts.Stream
 	var errs []error
 	var critical []string
 	for _, s := range specs {
-		st, err := r.js.Stream(ctx, s.Name)
+		// A start checks streams it has just created, whose group may still be electing its
+		// first leader and not answer yet: asked as a start-up step (a missing stream is
+		// still an answer, and refused at once).
+		var st jetstream.Stream
+		err := r.Setup(ctx, "durability of stream "+s.Name, func(ctx context.Context) (err error) {
+			st, err = r.newStreamInfo(ctx, s.Name)
+			return err
+		})
 		if err != nil {
 			if errors.Is(err, jetstream.ErrStreamNotFound) {
 				errs = append(errs, contracts.ErrStreamTooWeak.Msg("stream %s does not exist", s.Name))
@@ -179,8 +168,8 @@ func (r *Runtime) CheckDurability(ctx context.Context, specs ...contracts.Stream
 			switch {
 			case info.Config.Replicas >= s.Replicas:
 			case s.Critical:
-				r.warnDurability("replicas "+s.Name, "WARNING: critical stream capped to fewer replicas than declared: a single server, not a cluster; losing its disk loses the stream",
-					"stream", s.Name, "replicas", info.Config.Replicas, "declared", s.Replicas)
+				r.warnDurability("replicas "+s.Name, "WARNING: critical stream capped to fewer replicas than declared: fewer JetStream peers than declared replicas; losing a disk can lose the stream",
+					"stream", s.Name, "replicas", info.Config.Replicas, "declared", s.Replicas, "peers", r.jetStreamPeers())
 			default:
 				r.log.Info("stream has fewer replicas than declared: not a cluster", "stream", s.Name, "replicas", info.Config.Replicas, "declared", s.Replicas)
 			}
@@ -201,6 +190,7 @@ func (r *Runtime) CheckDurability(ctx context.Context, specs ...contracts.Stream
 	}
 	if len(errs) == 0 {
 		r.checkSync(ctx, critical)
+		r.watch(specs...)
 	}
 	return errors.Join(errs...)
 }

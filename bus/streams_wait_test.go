@@ -38,7 +38,7 @@ func TestEnsureStreamsWaitsForJetStream(t *testing.T) {
 	// JetStream comes up only after EnsureStreams has found it missing.
 	deadline := time.NewTimer(10 * time.Second)
 	defer deadline.Stop()
-	for !strings.Contains(logs.String(), "JetStream busy or not ready") {
+	for !strings.Contains(logs.String(), "busy or not ready; retrying") {
 		select {
 		case err := <-done:
 			t.Fatalf("EnsureStreams returned before JetStream was up: %v", err)

@@ -49,11 +49,6 @@ var (
 		Storage: FileStorage, Replicas: 3, Retention: LimitsRetention,
 		MaxAge: 30 * 24 * time.Hour, Duplicates: 2 * time.Hour, Critical: true,
 	}
-	StreamSearch = StreamSpec{
-		Name: "SEARCH", Description: "search history events", Subjects: []string{"evt.search.>"},
-		Storage: FileStorage, Replicas: 3, Retention: LimitsRetention,
-		MaxAge: 7 * 24 * time.Hour, Duplicates: 2 * time.Hour,
-	}
 	StreamSubscription = StreamSpec{
 		Name: "SUBSCRIPTION", Description: "subscription saga events", Subjects: []string{"evt.subscription.>"},
 		Storage: FileStorage, Replicas: 3, Retention: LimitsRetention,
@@ -64,16 +59,6 @@ var (
 		Storage: FileStorage, Replicas: 3, Retention: LimitsRetention,
 		MaxAge: 90 * 24 * time.Hour, Duplicates: 2 * time.Hour, Critical: true,
 	}
-	StreamNotify = StreamSpec{
-		Name: "NOTIFY", Description: "user notification events", Subjects: []string{"evt.notify.>"},
-		Storage: FileStorage, Replicas: 3, Retention: LimitsRetention,
-		MaxAge: 30 * 24 * time.Hour, Duplicates: 2 * time.Hour,
-	}
-	StreamChat = StreamSpec{
-		Name: "CHAT", Description: "chat events", Subjects: []string{"evt.chat.>"},
-		Storage: FileStorage, Replicas: 3, Retention: LimitsRetention,
-		MaxAge: 7 * 24 * time.Hour, Duplicates: 2 * time.Hour,
-	}
 	// StreamDeadLetter holds messages that failed MaxDeliver times or with a permanent error.
 	StreamDeadLetter = StreamSpec{
 		Name: "DLQ", Description: "dead letters", Subjects: []string{"dlq.>"},
@@ -82,9 +67,13 @@ var (
 	}
 )
 
-// Streams lists every stream Moa declares.
+// Streams lists every stream Moa declares. Each is emitted to or consumed by a service, which
+// declares it at start (host.Service.Streams), so `moa serve` of any service alone finds what
+// it needs. Search, notify and chat emit no events: their domains have no stream (SEARCH,
+// NOTIFY and CHAT were declared once and never written to; a deployment that has them can
+// delete them).
 func Streams() []StreamSpec {
-	return []StreamSpec{StreamAuth, StreamCatalog, StreamSearch, StreamSubscription, StreamBilling, StreamNotify, StreamChat, StreamDeadLetter}
+	return []StreamSpec{StreamAuth, StreamCatalog, StreamSubscription, StreamBilling, StreamDeadLetter}
 }
 
 // ConsumerSpec declares a durable JetStream consumer.

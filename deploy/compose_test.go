@@ -3,13 +3,18 @@ package deploy_test
 import (
 	"context"
 	"os"
+	"path"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/moa-run/moa/deploy/deploygen"
 	"github.com/moa-run/moa/moatest"
 	"github.com/moa-run/moa/system"
 )
@@ -36,7 +41,7 @@ func loadCompose(t *testing.T) *types.Project {
 
 func TestComposeRunsEveryServiceInItsOwnContainer(t *testing.T) {
 	p := loadCompose(t)
-	for _, infra := range []string{"nats", "postgres", "mongo"} {
+	for _, infra := range append([]string{"postgres", "mongo"}, deploygen.ComposeNATS.Nodes...) {
 		if _, err := p.GetService(infra); err != nil {
 			t.Errorf("no %s container: %v", infra, err)
 		}
@@ -59,9 +64,25 @@ func TestComposeRunsEveryServiceInItsOwnContainer(t *testing.T) {
 			}
 			return ""
 		}
-		if env("MOA_NATS_URL") != "nats://nats:4222" || env("MOA_NATS_USER") != name || env("MOA_NATS_PASSWORD") == "" {
-			t.Errorf("%s: NATS url %q user %q: want nats://nats:4222 as user %s with a password",
-				name, env("MOA_NATS_URL"), env("MOA_NATS_USER"), name)
+		if env("MOA_NATS_URL") != deploygen.NATSURLs() || env("MOA_NATS_USER") != name || env("MOA_NATS_PASSWORD") == "" {
+			t.Errorf("%s: NATS url %q user %q: want every server of the cluster, %s, as user %s with a password",
+				name, env("MOA_NATS_URL"), env("MOA_NATS_USER"), deploygen.NATSURLs(), name)
+		}
+		if svc.Deploy == nil || svc.Deploy.Replicas == nil || *svc.Deploy.Replicas < 2 {
+			t.Errorf("%s: %+v: want at least two instances", name, svc.Deploy)
+		}
+		for _, n := range deploygen.ComposeNATS.Nodes {
+			if svc.DependsOn[n].Condition != types.ServiceConditionHealthy {
+				t.Errorf("%s does not wait for %s to be healthy", name, n)
+			}
+		}
+		for _, p := range svc.Ports {
+			if first, last, _ := strings.Cut(p.Published, "-"); svc.Deploy != nil && svc.Deploy.Replicas != nil && p.Published != "" {
+				lo, hi := atoi(t, first), atoi(t, last)
+				if last == "" || hi-lo+1 < *svc.Deploy.Replicas {
+					t.Errorf("%s: publishes %s for %d instances: each needs a host port", name, p.Published, *svc.Deploy.Replicas)
+				}
+			}
 		}
 		if !strings.HasPrefix(env("MOA_HTTP_ADDR"), "0.0.0.0:") {
 			t.Errorf("%s: MOA_HTTP_ADDR %q is not reachable from outside the container", name, env("MOA_HTTP_ADDR"))
@@ -80,22 +101,97 @@ func TestComposeRunsEveryServiceInItsOwnContainer(t *testing.T) {
 			t.Errorf("%s serves the web app but publishes no port", name)
 		}
 	}
-	nats, _ := p.GetService("nats")
-	mounted := false
-	for _, v := range nats.Volumes {
-		mounted = mounted || strings.HasSuffix(v.Source, "deploy/nats/nats.conf")
-	}
-	if !mounted {
-		t.Error("the nats container does not mount deploy/nats/nats.conf")
-	}
+	composeNATSCluster(t, p)
 	pg, _ := p.GetService("postgres")
-	mounted = false
+	mounted := false
 	for _, v := range pg.Volumes {
 		mounted = mounted || strings.HasSuffix(v.Source, "deploy/postgres/init.sql") && strings.HasPrefix(v.Target, "/docker-entrypoint-initdb.d/")
 	}
 	if !mounted {
 		t.Error("the postgres container does not run deploy/postgres/init.sql")
 	}
+}
+
+// composeNATSCluster checks the NATS servers: each runs the generated nats.conf as its own
+// server of the cluster, on its own volume, stopping in lame duck.
+func composeNATSCluster(t *testing.T, p *types.Project) {
+	t.Helper()
+	volumes := map[string]string{}
+	for i, n := range deploygen.ComposeNATS.Nodes {
+		svc, err := p.GetService(n)
+		if err != nil {
+			continue
+		}
+		if svc.Image != deploygen.NATSImage {
+			t.Errorf("%s runs %s, want %s", n, svc.Image, deploygen.NATSImage)
+		}
+		mounted := false
+		for _, v := range svc.Volumes {
+			mounted = mounted || strings.HasSuffix(v.Source, "deploy/nats/nats.conf")
+			if v.Target == "/data" {
+				if other, ok := volumes[v.Source]; ok {
+					t.Errorf("%s and %s share the store %s", n, other, v.Source)
+				}
+				volumes[v.Source] = n
+			}
+		}
+		if !mounted {
+			t.Errorf("%s does not mount deploy/nats/nats.conf", n)
+		}
+		env := func(k string) string {
+			if v := svc.Environment[k]; v != nil {
+				return *v
+			}
+			return ""
+		}
+		if env(deploygen.NATSServerNameEnv) != n || env(deploygen.NATSServerTagEnv) != deploygen.NATSFailureDomainTag+n {
+			t.Errorf("%s: name %q tag %q", n, env(deploygen.NATSServerNameEnv), env(deploygen.NATSServerTagEnv))
+		}
+		for _, v := range natsConfVariables(t) {
+			if env(v) == "" {
+				t.Errorf("%s: nats.conf reads $%s, which the container's environment lacks", n, v)
+			}
+		}
+		if svc.StopSignal != "SIGUSR2" || svc.StopGracePeriod == nil ||
+			time.Duration(*svc.StopGracePeriod) <= deploygen.NATSLameDuck+deploygen.NATSLameDuckGrace {
+			t.Errorf("%s: stops with %q within %v: want the lame-duck signal and time for it", n, svc.StopSignal, svc.StopGracePeriod)
+		}
+		if !slices.Contains(svc.Tmpfs, path.Dir(deploygen.NATSPidFile)) {
+			t.Errorf("%s: no writable %s for the pid file", n, path.Dir(deploygen.NATSPidFile))
+		}
+		if len(svc.Ports) != 1 || svc.Ports[0].Published != strconv.Itoa(deploygen.NATSClientPort+i) {
+			t.Errorf("%s: ports %+v: want the client port on %d", n, svc.Ports, deploygen.NATSClientPort+i)
+		}
+	}
+	if len(volumes) != len(deploygen.ComposeNATS.Nodes) {
+		t.Errorf("NATS stores %v: want one volume per server", volumes)
+	}
+}
+
+// natsConfVariables are the environment variables deploy/nats/nats.conf reads.
+func natsConfVariables(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile("nats/nats.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range regexp.MustCompile(`(?m)^\s*\w+: \$(\w+)$`).FindAllStringSubmatch(string(b), -1) {
+		out = append(out, m[1])
+	}
+	if !slices.Contains(out, "MOA_NATS_SYS_PASSWORD") || !slices.Contains(out, deploygen.NATSServerNameEnv) {
+		t.Fatalf("nats.conf reads %v: want the server name and the system account's password among them", out)
+	}
+	return out
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatalf("port %q: %v", s, err)
+	}
+	return n
 }
 
 func TestDockerfileBuildsMoa(t *testing.T) {

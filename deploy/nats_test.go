@@ -13,14 +13,15 @@ import (
 
 	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/deploy/deploygen"
 	"github.com/moa-run/moa/edge"
 	"github.com/moa-run/moa/moatest"
 	"github.com/moa-run/moa/system"
 )
 
 // natsUsers are the users nats.conf must define besides one per registered service (the
-// edge included).
-var natsUsers = []string{"ops"}
+// edge included): the operators' and the system account's.
+var natsUsers = []string{"ops", deploygen.NATSSysUser}
 
 // opsSecret is auth's operator secret in these tests: ops trades it for an operator token.
 const opsSecret = "deploy-test-operator-secret"
@@ -35,13 +36,22 @@ func isFront(name string) bool {
 func natsPassword(user string) string { return user + "-test-password" }
 
 // loadNATSConfig parses deploy/nats/nats.conf with nats-server's own parser, with the
-// passwords it reads from the environment set.
+// passwords it reads from the environment set, as the cluster's first server.
 func loadNATSConfig(t *testing.T) *server.Options {
+	t.Helper()
+	return loadNATSNodeConfig(t, "nats/nats.conf", deploygen.ComposeNATS.Nodes[0])
+}
+
+// loadNATSNodeConfig parses the nats.conf at path as the server node reads it: with its
+// name and failure domain tag in the environment, and the passwords.
+func loadNATSNodeConfig(t *testing.T, path, node string) *server.Options {
 	t.Helper()
 	for _, u := range append(system.Services(), natsUsers...) {
 		t.Setenv("MOA_NATS_"+strings.ToUpper(u)+"_PASSWORD", natsPassword(u))
 	}
-	opts, err := server.ProcessConfigFile("nats/nats.conf")
+	t.Setenv(deploygen.NATSServerNameEnv, node)
+	t.Setenv(deploygen.NATSServerTagEnv, deploygen.NATSFailureDomainTag+node)
+	opts, err := server.ProcessConfigFile(path)
 	if err != nil {
 		t.Fatalf("nats.conf: %v", err)
 	}
@@ -89,9 +99,9 @@ func TestNATSConfigGivesEachServiceItsOwnPermissions(t *testing.T) {
 			}
 		}
 	}
-	// Every user but ops reads replies in its own inbox space only.
+	// Every user but ops and the system account's reads replies in its own inbox space only.
 	for name, u := range users {
-		if name == "ops" {
+		if name == "ops" || name == deploygen.NATSSysUser {
 			continue
 		}
 		inbox := system.InboxPrefix(name) + ".>"
@@ -166,6 +176,8 @@ func natsEnvRequired(t *testing.T) error {
 // do fails.
 func TestServicesWorkUnderTheirNATSUsers(t *testing.T) {
 	opts := loadNATSConfig(t)
+	// One server of the cluster, alone: the cluster is TestNATSConfigFormsACluster's.
+	opts.Cluster, opts.Routes, opts.PidFile = server.ClusterOpts{}, nil, ""
 	opts.Host, opts.Port, opts.HTTPPort = "127.0.0.1", -1, 0
 	opts.StoreDir = t.TempDir()
 	opts.NoSigs, opts.NoLog = true, true

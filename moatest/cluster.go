@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -29,16 +30,46 @@ type Cluster struct {
 // replicas. The servers shut down when the test ends.
 func NATSCluster(t testing.TB, n int, opts ...Option) *Cluster {
 	t.Helper()
+	c, _, _ := startCluster(t, "moatest.NATSCluster", n, false, opts)
+	return c
+}
+
+// startCluster starts the nodes; with proxied, every route (one proxy per
+// ordered pair of nodes) and every client port goes through a Proxy.
+func startCluster(t testing.TB, what string, n int, proxied bool, opts []Option) (*Cluster, [][]*Proxy, []*Proxy) {
+	t.Helper()
 	if n < 2 {
-		t.Fatalf("moatest.NATSCluster: n = %d; a cluster needs at least 2 nodes (use moatest.NATS for one)", n)
+		t.Fatalf("%s: n = %d; a cluster needs at least 2 nodes (use moatest.NATS for one)", what, n)
 	}
 	// Routes name every peer's cluster port up front, so all ports are
 	// chosen before any server starts.
 	ports, err := freePorts(2 * n)
 	if err != nil {
-		t.Fatalf("moatest.NATSCluster: %v", err)
+		t.Fatalf("%s: %v", what, err)
 	}
 	clientPorts, routePorts := ports[:n], ports[n:]
+	var (
+		routeProxies  [][]*Proxy
+		clientProxies []*Proxy
+		advertise     string
+	)
+	if proxied {
+		routeProxies = make([][]*Proxy, n)
+		for i := range n {
+			routeProxies[i] = make([]*Proxy, n)
+			for j := range n {
+				if i != j {
+					routeProxies[i][j] = NewProxy(t, fmt.Sprintf("127.0.0.1:%d", routePorts[j]))
+				}
+			}
+			clientProxies = append(clientProxies, NewProxy(t, fmt.Sprintf("127.0.0.1:%d", clientPorts[i])))
+		}
+		// A server tells its peers where to reach the others (implicit
+		// routes), which would go around the proxies; a node advertises an
+		// address that refuses instead, so the only routes are the proxied
+		// ones it was configured with.
+		advertise = refusingAddr(t)
+	}
 	// The stores must be made before the shutdown is registered: cleanups
 	// run last-in first-out, and a store must outlive its server.
 	storeDirs := make([]string, n)
@@ -50,7 +81,11 @@ func NATSCluster(t testing.TB, n int, opts ...Option) *Cluster {
 	for i := range n {
 		var routes []*url.URL
 		for j, p := range routePorts {
-			if j != i {
+			switch {
+			case j == i:
+			case proxied:
+				routes = append(routes, &url.URL{Scheme: "nats-route", Host: routeProxies[i][j].Addr()})
+			default:
 				routes = append(routes, &url.URL{Scheme: "nats-route", Host: fmt.Sprintf("127.0.0.1:%d", p)})
 			}
 		}
@@ -69,6 +104,16 @@ func NATSCluster(t testing.TB, n int, opts ...Option) *Cluster {
 			},
 			Routes: routes,
 		}
+		if proxied {
+			o.Cluster.Advertise = advertise
+			// Clients learn only the proxies they were given, never a
+			// node's own address.
+			o.Cluster.NoAdvertise = true
+			// A frozen peer or client is given up within seconds, as
+			// bus.StartEmbedded does, not after nats-server's two minutes.
+			o.PingInterval = 2 * time.Second
+			o.MaxPingsOut = 2
+		}
 		for _, opt := range opts {
 			opt(o)
 		}
@@ -77,15 +122,36 @@ func NATSCluster(t testing.TB, n int, opts ...Option) *Cluster {
 		// one after the other is fine.
 		srv, err := startNATS(o.Clone(), node.log)
 		if err != nil {
-			t.Fatalf("moatest.NATSCluster: node %d: %v", i, err)
+			t.Fatalf("%s: node %d: %v", what, i, err)
 		}
 		node.srv = srv
 		c.nodes = append(c.nodes, node)
 	}
 	if err := c.waitReady(t); err != nil {
-		t.Fatalf("moatest.NATSCluster: %v", err)
+		t.Fatalf("%s: %v", what, err)
 	}
-	return c
+	return c, routeProxies, clientProxies
+}
+
+// refusingAddr is a loopback address whose every connection is closed at
+// once, for the test's lifetime.
+func refusingAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("moatest: %v", err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close()
+		}
+	}()
+	return ln.Addr().String()
 }
 
 // URLs is the comma-separated client URL list of all nodes, as nats.Connect
@@ -189,4 +255,91 @@ func ctxTimeout(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// ProxiedCluster is a Cluster whose routes and client connections all go
+// through Proxies the test controls, so that it can freeze a node, cut it
+// off from its peers, or from some of its clients, while it keeps running.
+//
+// The embedded Cluster's URLs and Conn reach the nodes directly, around the
+// proxies: they are for the test's own setup and observation. The system
+// under test connects with ClientURLs or ClientURL.
+type ProxiedCluster struct {
+	*Cluster
+	routes  [][]*Proxy // routes[i][j] carries the route node i dials to node j
+	clients []*Proxy   // clients[i] is in front of node i's client port
+}
+
+// NATSClusterProxied starts n (at least 2) nats-servers as NATSCluster does,
+// with every route between two nodes and every node's client port behind a
+// Proxy. The nodes ping their peers and clients every 2 s and give one up
+// after 2 unanswered pings, as bus.StartEmbedded does.
+func NATSClusterProxied(t testing.TB, n int, opts ...Option) *ProxiedCluster {
+	t.Helper()
+	c, routes, clients := startCluster(t, "moatest.NATSClusterProxied", n, true, opts)
+	return &ProxiedCluster{Cluster: c, routes: routes, clients: clients}
+}
+
+// ClientURL is node i's client address through its proxy.
+func (c *ProxiedCluster) ClientURL(i int) string { return c.clients[i].URL() }
+
+// ClientURLs is every node's proxied client address, comma-separated.
+func (c *ProxiedCluster) ClientURLs() string {
+	urls := make([]string, len(c.clients))
+	for i, p := range c.clients {
+		urls[i] = p.URL()
+	}
+	return strings.Join(urls, ",")
+}
+
+// ClientProxy is the proxy in front of node i's client port.
+func (c *ProxiedCluster) ClientProxy(i int) *Proxy { return c.clients[i] }
+
+// RouteProxy is the proxy of the route node i dials to node j. A pair of
+// nodes may use either direction's route, so a fault between them needs
+// both RouteProxy(i, j) and RouteProxy(j, i): see Partition.
+func (c *ProxiedCluster) RouteProxy(i, j int) *Proxy { return c.routes[i][j] }
+
+// Partition freezes every route between node i and its peers, both ways:
+// it keeps running and serving its clients, but hears nothing from the
+// rest of the cluster, nor they from it.
+func (c *ProxiedCluster) Partition(i int) {
+	for j := range c.nodes {
+		if j != i {
+			c.routes[i][j].Freeze()
+			c.routes[j][i].Freeze()
+		}
+	}
+}
+
+// Freeze partitions node i and freezes its client port too: what everyone
+// sees of a node that is SIGSTOPped.
+func (c *ProxiedCluster) Freeze(i int) {
+	c.Partition(i)
+	c.clients[i].Freeze()
+}
+
+// Cut closes every connection to and from node i, routes and clients, and
+// refuses new ones: with Shutdown after it, a kill -9 (the peers see the
+// connections drop, and nothing the node says on its way out).
+func (c *ProxiedCluster) Cut(i int) {
+	for j := range c.nodes {
+		if j != i {
+			c.routes[i][j].Cut()
+			c.routes[j][i].Cut()
+		}
+	}
+	c.clients[i].Cut()
+}
+
+// Heal restores every proxy.
+func (c *ProxiedCluster) Heal() {
+	for i := range c.nodes {
+		c.clients[i].Restore()
+		for j := range c.nodes {
+			if j != i {
+				c.routes[i][j].Restore()
+			}
+		}
+	}
 }

@@ -35,6 +35,9 @@
 // Fault tests get handles they can break: NATSServer.Restart and
 // Cluster.Restart bring a server back on the same port with the same store,
 // PostgresServer gives a dedicated PostgreSQL with Restart and Kill.
+// NATSClusterProxied puts every route and client port of a cluster behind a
+// Proxy, so a test can freeze a node, cut it, or partition it from its peers
+// while it runs; NewProxy does the same in front of any one address.
 //
 // A service's component test boots it with Service, which does all of the
 // above that the service needs and hands the test what it drives and

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -22,7 +23,14 @@ import (
 
 var (
 	settingPrefix = bus.StringSetting("PREFIX", "", "prepended to every recorded query")
-	tinyRecorded  = contracts.Event[contracts.SearchRecordRequest]{Stream: contracts.StreamSearch, Domain: "search", Name: "recorded", Version: 1}
+	// tinyStream is the stand-in's own: the real search service emits no events, and
+	// contracts declares no stream for its domain.
+	tinyStream = contracts.StreamSpec{
+		Name: "SEARCH", Description: "the stand-in's recorded queries", Subjects: []string{"evt.search.>"},
+		Storage: contracts.FileStorage, Replicas: 1, Retention: contracts.LimitsRetention,
+		MaxAge: 7 * 24 * time.Hour, Duplicates: 2 * time.Hour,
+	}
+	tinyRecorded = contracts.Event[contracts.SearchRecordRequest]{Stream: tinyStream, Domain: "search", Name: "recorded", Version: 1}
 )
 
 func startTiny(ctx context.Context, env bus.Env) (bus.Component, error) {
@@ -31,7 +39,7 @@ func startTiny(ctx context.Context, env bus.Env) (bus.Component, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := rt.EnsureStreams(ctx, contracts.StreamSearch); err != nil {
+	if err := rt.EnsureStreams(ctx, tinyStream); err != nil {
 		return nil, err
 	}
 	pool, err := pgxpool.New(ctx, env.PostgresURL)
@@ -157,7 +165,7 @@ func TestServiceKitWaitConsumed(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := s.WaitEvents(t, "evt.search.>", 1)[0]
-	st, err := s.Runtime.JetStream().Stream(t.Context(), contracts.StreamSearch.Name)
+	st, err := s.Runtime.JetStream().Stream(t.Context(), tinyStream.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,13 +180,13 @@ func TestServiceKitWaitConsumed(t *testing.T) {
 		}
 		return nil
 	})
-	c, err := s.Runtime.Consume(t.Context(), "tiny", contracts.ConsumerSpec{Stream: contracts.StreamSearch, Durable: "tiny_reader"}, h)
+	c, err := s.Runtime.Consume(t.Context(), "tiny", contracts.ConsumerSpec{Stream: tinyStream, Durable: "tiny_reader"}, h)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Stop)
 	// The ack floor moves once the handler has returned, never before.
-	s.WaitConsumed(t, contracts.StreamSearch.Name, "tiny_reader", info.State.LastSeq)
+	s.WaitConsumed(t, tinyStream.Name, "tiny_reader", info.State.LastSeq)
 	if n := handled.Load(); n != 1 {
 		t.Fatalf("handled %d times when the consumer had settled, want 1", n)
 	}

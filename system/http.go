@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/moa-run/moa/bus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -90,6 +92,9 @@ type Readiness struct {
 	Ready  bool              `json:"ready"`
 	State  State             `json:"state"`
 	Checks map[string]string `json:"checks"`
+	// Durability is the durability guard's last word on each stream with a problem (also
+	// summed up in Checks["durability"]).
+	Durability []bus.StreamProblems `json:"durability,omitempty"`
 }
 
 // Ready checks what /readyz reports: the system finished starting and is not stopping, the
@@ -111,6 +116,13 @@ func (s *System) Ready(ctx context.Context) Readiness {
 		} else {
 			r.Checks["jetstream"] = "ok"
 		}
+	}
+	// The guard's findings are detail, not readiness: a stream that lost a replica still
+	// takes writes, and taking every instance out of service over it would make things
+	// worse. "ok" until a problem is found (the first check is one interval after start).
+	r.Checks["durability"] = "ok"
+	if r.Durability = s.durabilityProblems(); len(r.Durability) > 0 {
+		r.Checks["durability"] = describeProblems(r.Durability)
 	}
 	if n, want := len(s.Services()), len(s.names); n != want {
 		r.Checks["services"] = fmt.Sprintf("%d of %d started", n, want)

@@ -2,8 +2,12 @@ package system
 
 import (
 	"html/template"
+	"maps"
 	"net/http"
 	"slices"
+	"strings"
+
+	"github.com/moa-run/moa/bus"
 )
 
 // statusPage is what /status shows (and / when no edge serves the web app there): what this
@@ -27,6 +31,11 @@ td,th{padding:.2rem .8rem .2rem 0;text-align:left}code{background:#f3f3f3;paddin
 {{end}}</ul>
 <p>See the operations guide (docs/operations.md) on replicas and <code>sync_interval: always</code>.</p>
 {{else}}<p>No durability warnings from the services' stream checks.</p>{{end}}
+{{if .Problems}}<p>The durability guard's last check found (it re-checks every {{.Watch}}):</p>
+<ul>
+{{range .Problems}}<li><strong>{{.Stream}}</strong>: {{range $i, $p := .Problems}}{{if $i}}; {{end}}{{$p}}{{end}}</li>
+{{end}}</ul>
+{{else}}<p>The durability guard's last check (every {{.Watch}}) found every watched stream as declared.</p>{{end}}
 <h2>Services</h2>
 {{if .Services}}<table>
 <tr><th>service</th><th>state</th></tr>
@@ -56,6 +65,9 @@ type statusView struct {
 	WebApp   bool // a selected service (the edge) serves /
 	// Durability lists the warnings of the services' durability guard (bus.CheckDurability).
 	Durability []string
+	// Problems is what the guard's watch found in its last check; Watch is its interval.
+	Problems []bus.StreamProblems
+	Watch    string
 }
 
 type serviceView struct{ Name, State string }
@@ -66,6 +78,11 @@ func (s *System) serveStatus(rw http.ResponseWriter, _ *http.Request) {
 		v.NATS = "(connecting)"
 	}
 	v.Durability = s.durabilityWarnings()
+	v.Problems = s.durabilityProblems()
+	v.Watch = s.cfg.DurabilityWatch.String()
+	if s.cfg.DurabilityWatch <= 0 {
+		v.Watch = DefaultDurabilityWatch.String()
+	}
 	started := map[string]bool{}
 	for _, n := range s.Services() {
 		started[n] = true
@@ -112,6 +129,43 @@ func (s *System) describeMongo() string {
 	default:
 		return "embedded FerretDB under " + s.cfg.mongoDir()
 	}
+}
+
+// durabilityProblems is what the durability guards of the system's runtime and of the
+// services' own found in their last check, one entry per stream (every service of `moa dev`
+// watches the dead-letter stream).
+func (s *System) durabilityProblems() []bus.StreamProblems {
+	rts := []*bus.Runtime{s.Runtime()}
+	s.mu.Lock()
+	for _, st := range s.started {
+		rts = append(rts, st.rt)
+	}
+	s.mu.Unlock()
+	byStream := map[string][]string{}
+	for _, rt := range rts {
+		if rt == nil {
+			continue
+		}
+		for _, p := range rt.DurabilityProblems() {
+			byStream[p.Stream] = append(byStream[p.Stream], p.Problems...)
+		}
+	}
+	var out []bus.StreamProblems
+	for _, name := range slices.Sorted(maps.Keys(byStream)) {
+		p := byStream[name]
+		slices.Sort(p)
+		out = append(out, bus.StreamProblems{Stream: name, Problems: slices.Compact(p)})
+	}
+	return out
+}
+
+// describeProblems says the problems on one line: "BILLING: replica on n2 offline; ...".
+func describeProblems(ps []bus.StreamProblems) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = p.Stream + ": " + strings.Join(p.Problems, ", ")
+	}
+	return strings.Join(parts, "; ")
 }
 
 // durabilityWarnings are the warnings of the system's runtime and, when each service has its

@@ -166,7 +166,7 @@ func (s *System) start(ctx context.Context) error {
 
 // runtimeOptions are the options of the system's runtime and of each service's own.
 func (s *System) runtimeOptions() []bus.Option {
-	opts := []bus.Option{bus.WithLogger(s.log), bus.WithRegisterer(s.reg)}
+	opts := []bus.Option{bus.WithLogger(s.log), bus.WithRegisterer(s.reg), bus.WithDurabilityWatch(s.cfg.DurabilityWatch), bus.WithStartupPatience(s.cfg.StartupPatience)}
 	if s.ns != nil {
 		// The durability guard reads the embedded server's sync setting from its options.
 		opts = append(opts, bus.WithEmbeddedServer(s.ns))

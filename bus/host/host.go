@@ -15,6 +15,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -128,7 +129,7 @@ func Start(ctx context.Context, env bus.Env, s Service) (_ bus.Component, err er
 	if d.Pool, err = openPostgres(ctx, env, name, s.Postgres, &rs); err != nil {
 		return nil, err
 	}
-	if d.DB, err = openMongo(ctx, env, name, s.Mongo, &rs); err != nil {
+	if d.DB, err = openMongo(ctx, env, rt, name, s.Mongo, &rs); err != nil {
 		return nil, err
 	}
 	parts, err := s.Build(ctx, d)
@@ -220,7 +221,7 @@ func openPostgres(ctx context.Context, env bus.Env, name string, p *Postgres, rs
 	return pool, nil
 }
 
-func openMongo(ctx context.Context, env bus.Env, name string, m *Mongo, rs *bus.Stops) (*mongo.Database, error) {
+func openMongo(ctx context.Context, env bus.Env, rt *bus.Runtime, name string, m *Mongo, rs *bus.Stops) (*mongo.Database, error) {
 	if m == nil {
 		return nil, nil
 	}
@@ -241,11 +242,36 @@ func openMongo(ctx context.Context, env bus.Env, name string, m *Mongo, rs *bus.
 	}
 	db := mc.Database(dbName)
 	if m.Migrate != nil {
-		if err := m.Migrate(ctx, db); err != nil {
+		// Replicas starting together run the same steps at once (mongomigrate's steps are safe
+		// to repeat); a document store that drops a connection under that (FerretDB did, on
+		// concurrent index creation) or a collection created by the other replica meanwhile
+		// is retried as a start-up step. Each attempt runs on ctx, not on the step's per-attempt
+		// deadline: an index build on a large collection may take minutes.
+		err := rt.Setup(ctx, name+" schema migrations", func(context.Context) error {
+			err := m.Migrate(ctx, db)
+			if racedMigration(err) {
+				return bus.Transient(err)
+			}
+			return err
+		})
+		if err != nil {
 			return nil, err
 		}
 	}
 	return db, nil
+}
+
+// racedMigration reports a migration error that another replica migrating at once can cause:
+// a dropped connection, or NamespaceExists (48) for a collection it created first.
+func racedMigration(err error) bool {
+	if err == nil {
+		return false
+	}
+	if mongo.IsNetworkError(err) {
+		return true
+	}
+	var se mongo.ServerError
+	return errors.As(err, &se) && se.HasErrorCode(48)
 }
 
 var _ bus.Component = (*Component)(nil)

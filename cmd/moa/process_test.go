@@ -131,8 +131,8 @@ func TestServeRunsChosenServicesAgainstExternalInfrastructure(t *testing.T) {
 		t.Errorf("nats line %q, want the external server %q", natsURL, ns.URL())
 	}
 	code, body := get(t, webURL+"readyz")
-	if code != http.StatusOK {
-		t.Errorf("/readyz = %d %s", code, body)
+	if code != http.StatusOK || !strings.Contains(body, `"durability":"ok"`) {
+		t.Errorf("/readyz = %d %s, want 200 with the durability guard's check", code, body)
 	}
 	discover(t, ns.Conn(t), []string{"auth", "search"})
 	if code := p.terminate(t); code != 0 {

@@ -1,8 +1,9 @@
 // Package deploygen writes the parts of the container deployment that follow from names the
 // code declares: the NATS users and their permissions (deploy/nats/nats.conf, from
 // system.NATSUsers), the PostgreSQL roles and databases (deploy/postgres/init.sql, from the
-// services whose registration says they use PostgreSQL) and the compose service blocks
-// (docker-compose.yml between its generated markers). Everything per service comes from the
+// services whose registration says they use PostgreSQL), the compose service blocks
+// (docker-compose.yml between its generated markers) and the Kubernetes manifests (deploy/k8s:
+// the NATS StatefulSet running the same nats.conf, a Deployment per service). Everything per service comes from the
 // service's own host.Registration, as listed in the system's registry: nothing here names a
 // service. `go generate ./deploy` runs it; deploy/generated_test.go fails when a committed
 // file differs from what it writes.
@@ -35,16 +36,22 @@ func Generate(root string) (map[string][]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ComposeFile, err)
 	}
-	return map[string][]byte{
-		NATSConfFile: NATSConf(),
-		InitSQLFile:  InitSQL(),
-		ComposeFile:  compose,
-	}, nil
+	files, err := K8sFiles()
+	if err != nil {
+		return nil, err
+	}
+	files[NATSConfFile] = NATSConf(ComposeNATS)
+	files[InitSQLFile] = InitSQL()
+	files[ComposeFile] = compose
+	return files, nil
 }
 
 // Write writes the generated files under root.
 func Write(root string, files map[string][]byte) error {
 	for path, b := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, path)), 0o755); err != nil {
+			return err
+		}
 		if err := os.WriteFile(filepath.Join(root, path), b, 0o644); err != nil {
 			return err
 		}

@@ -72,14 +72,23 @@ func Start(ctx context.Context, env bus.Env) (bus.Component, error) {
 			if d.Runtime.Conn().ConnectedClusterName() != "" {
 				replicas = 3
 			}
+			// The buckets are start-up steps: replicas starting together with their cluster wait
+			// out a JetStream API that is busy or not ready (bus.Runtime.Setup).
 			var cache app.Cache = adapters.NoCache{}
-			var err error
 			if cacheTTL > 0 {
-				if cache, err = adapters.NewCache(ctx, js, cacheTTL, replicas, d.Log); err != nil {
+				err := d.Runtime.Setup(ctx, "catalog cache buckets", func(ctx context.Context) (err error) {
+					cache, err = adapters.NewCache(ctx, js, cacheTTL, replicas, d.Log)
+					return err
+				})
+				if err != nil {
 					return host.Parts{}, err
 				}
 			}
-			views, err := adapters.NewViews(ctx, js, window, replicas)
+			var views *adapters.Views
+			err := d.Runtime.Setup(ctx, "catalog views bucket", func(ctx context.Context) (err error) {
+				views, err = adapters.NewViews(ctx, js, window, replicas)
+				return err
+			})
 			if err != nil {
 				return host.Parts{}, err
 			}

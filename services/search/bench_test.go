@@ -2,14 +2,27 @@ package search_test
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/client/authn/authntest"
+	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/moatest"
+	"github.com/moa-run/moa/services/search"
+	"github.com/moa-run/moa/services/search/ports"
 )
 
 // latencies collects per-call durations from parallel workers.
@@ -87,4 +100,192 @@ func BenchmarkSuggest(b *testing.B) {
 		_, err := f.search.Suggest(me, fmt.Sprintf("q%d", i%10), 0)
 		return err
 	})
+}
+
+// benchRate paces BenchmarkCatalogSearched's publishing (events/s; 0: as fast as JetStream
+// takes them): -search.rate=1000 is the issue's scenario, recording keeping up with searching.
+var benchRate = flag.Int("search.rate", 0, "events/s BenchmarkCatalogSearched publishes (0: unpaced)")
+
+// Targets of issue 13: recording search history keeps up with searching.
+const (
+	targetEventsPerSec = 1000
+	targetReadP99      = 20 * time.Millisecond
+)
+
+// BenchmarkCatalogSearched publishes b.N catalog.searched events (benchUsers users, benchTerms
+// queries, the popular ones far more often) through the real bus into the search service on the
+// embedded FerretDB, as fast as JetStream takes them, and measures how fast the consumer
+// records them (publish of the first to acknowledgement of the last). Meanwhile two readers
+// call popular and recent in a loop; their p99 is reported. Give the count with
+// -benchtime=Nx (b.N=1 measures nothing useful):
+//
+//	go test -run '^$' -bench CatalogSearched -benchtime=10000x ./services/search/ [-search.rate=1000]
+//
+// The drain is given benchDrainLimit; a run that does not finish reports what it recorded.
+func BenchmarkCatalogSearched(b *testing.B) {
+	const (
+		benchUsers      = 200
+		benchTerms      = 300
+		benchDrainLimit = 2 * time.Minute
+	)
+	// Warnings and errors of the runtime and the service go to stderr: a run that fails under
+	// load says why.
+	k := moatest.Service(b, search.Start, moatest.With{Mongo: true, Declared: search.Settings,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	f := &fixture{Kit: k, search: k.Client.Search}
+	ctx := context.Background()
+	users := make([]string, benchUsers)
+	for i := range users {
+		users[i] = authntest.Consumer().UserID
+	}
+	reader := f.Issuer.Context(ctx, authntest.Consumer())
+	// The events come on a connection of their own, as from the catalog's process: 10,000
+	// publishes on the service's connection would compete with its own traffic.
+	js, err := jetstream.New(f.NATS.Conn(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Skewed terms: term k is picked with weight ~1/(k+1), like real search logs.
+	rng := rand.New(rand.NewPCG(1, 2))
+	zipf := rand.NewZipf(rng, 1.1, 1, benchTerms-1)
+
+	var popLat, recLat latencies
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	var stopReaders sync.Once
+	// Also on a failure: the readers must be gone before the fixture stops the service.
+	defer stopReaders.Do(func() { close(stop); readers.Wait() })
+	read := func(lat *latencies, call func() error) {
+		defer readers.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			t0 := time.Now()
+			if err := call(); err != nil {
+				b.Error(err)
+				return
+			}
+			lat.add(time.Since(t0))
+		}
+	}
+
+	// The endpoints answer before the clock starts: under load their subscriptions can reach
+	// the server after start returned (a reader then gets no_responders).
+	moatest.WaitFor(b, 10*time.Second, func() error {
+		if _, err := f.search.Popular(ctx, contracts.SearchPopularRequest{}); err != nil {
+			return err
+		}
+		_, err := f.search.Recent(reader, 0)
+		return err
+	})
+	b.ResetTimer()
+	start, cpu0 := time.Now(), cpuTime(b)
+	readers.Add(2)
+	go read(&popLat, func() error {
+		_, err := f.search.Popular(ctx, contracts.SearchPopularRequest{})
+		return err
+	})
+	go read(&recLat, func() error { _, err := f.search.Recent(reader, 0); return err })
+
+	var last jetstream.PubAckFuture
+	pace := time.Duration(0)
+	if *benchRate > 0 {
+		pace = time.Second / time.Duration(*benchRate)
+	}
+	for i := range b.N {
+		if pace > 0 {
+			// Publish i waits for its time; a late publisher catches up without sleeping.
+			if d := time.Until(start.Add(time.Duration(i) * pace)); d > 0 {
+				time.Sleep(d) // pacing a load generator, not waiting for a condition
+			}
+		}
+		user := users[i%benchUsers]
+		env, subject, err := bus.NewEnvelope(ctx, nil, "catalog", contracts.CatalogSearched, user,
+			contracts.SearchedData{UserID: user, Query: fmt.Sprintf("term %d", zipf.Uint64()), At: time.Now()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		msg, err := bus.EnvelopeMsg(subject, env)
+		if err != nil {
+			b.Fatal(err)
+		}
+		msg.Header.Set(jetstream.MsgIDHeader, env.ID)
+		// Past its window of unacknowledged publishes the client refuses more ("stalled"):
+		// let the acknowledgements catch up, then go on.
+		for last, err = js.PublishMsgAsync(msg); errors.Is(err, jetstream.ErrTooManyStalledMsgs); last, err = js.PublishMsgAsync(msg) {
+			<-js.PublishAsyncComplete()
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	var seq uint64
+	select {
+	case ack := <-last.Ok():
+		seq = ack.Sequence
+	case err := <-last.Err():
+		b.Fatal(err)
+	}
+	published := time.Since(start)
+
+	cons, err := f.Runtime.JetStream().Consumer(ctx, contracts.StreamCatalog.Name, ports.CatalogSearchedConsumer.Durable)
+	if err != nil {
+		b.Fatal(err)
+	}
+	first := seq - uint64(b.N) // the stream held nothing of this benchmark's before
+	var done uint64
+	tick := time.NewTicker(20 * time.Millisecond) // the sampling interval of the ack floor
+	defer tick.Stop()
+	for deadline := time.Now().Add(benchDrainLimit); time.Now().Before(deadline); <-tick.C {
+		info, err := cons.Info(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if done = info.AckFloor.Stream - first; info.AckFloor.Stream >= seq {
+			break
+		}
+	}
+	elapsed, cpu := time.Since(start), cpuTime(b)-cpu0
+	stopReaders.Do(func() { close(stop); readers.Wait() })
+	b.StopTimer()
+
+	rate := float64(done) / elapsed.Seconds()
+	b.ReportMetric(rate, "events/s")
+	b.ReportMetric(rate/targetEventsPerSec, "x-target")
+	b.ReportMetric(float64(published.Milliseconds()), "publish-ms")
+	pop, rec := popLat.p(0.99), recLat.p(0.99)
+	b.ReportMetric(float64(pop.Microseconds())/1000, "popular-p99-ms")
+	b.ReportMetric(float64(rec.Microseconds())/1000, "recent-p99-ms")
+	// CPU time of the whole process (service, embedded NATS and FerretDB, this benchmark's
+	// publisher and readers): on a shared machine it varies far less than the rates.
+	cores := cpu.Seconds() / elapsed.Seconds()
+	b.ReportMetric(cores, "cores")
+	b.Logf("%d of %d events recorded in %v: %.0f events/s = %.2f× the target of %d/s, using %.2f cores (%.2f ms CPU per event); "+
+		"popular p99 %v over %d reads, recent p99 %v over %d reads (target %v)",
+		done, b.N, elapsed.Round(time.Millisecond), rate, rate/targetEventsPerSec, targetEventsPerSec,
+		cores, float64(cpu.Microseconds())/1000/float64(max(done, 1)),
+		pop, len(popLat.d), rec, len(recLat.d), targetReadP99)
+}
+
+// p returns the q-quantile (0 without samples).
+func (l *latencies) p(q float64) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.d) == 0 {
+		return 0
+	}
+	slices.Sort(l.d)
+	return l.d[int(q*float64(len(l.d)-1))]
+}
+
+// cpuTime returns the CPU time (user and system) this process has used.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -2,6 +2,8 @@ package search_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sync"
@@ -46,7 +48,8 @@ func TestRecordNormalisesAndRecentDeduplicates(t *testing.T) {
 func TestRecentKeepsTheLastTwenty(t *testing.T) {
 	t.Parallel()
 	f := start(t)
-	ctx := f.as(t, authntest.Seller()) // sellers search too
+	seller := authntest.Seller()
+	ctx := f.as(t, seller) // sellers search too
 	for i := range contracts.SearchRecentMax + 5 {
 		if _, err := f.search.Record(ctx, fmt.Sprintf("query %02d", i)); err != nil {
 			t.Fatal(err)
@@ -63,9 +66,8 @@ func TestRecentKeepsTheLastTwenty(t *testing.T) {
 		t.Fatalf("recent runs %q .. %q, want query 24 .. query 05", first, last)
 	}
 	// The trim deleted the old entries rather than only hiding them.
-	n, err := f.Mongo.Collection("recent").CountDocuments(t.Context(), map[string]any{})
-	if err != nil || n != contracts.SearchRecentMax {
-		t.Fatalf("%d stored entries (%v), want %d", n, err, contracts.SearchRecentMax)
+	if stored := storedHistories(t, f)[seller.UserID]; len(stored) != contracts.SearchRecentMax {
+		t.Fatalf("%d stored entries, want %d", len(stored), contracts.SearchRecentMax)
 	}
 }
 
@@ -168,4 +170,49 @@ func TestIdentityComesFromTheToken(t *testing.T) {
 	if _, err := f.search.Popular(noToken, contracts.SearchPopularRequest{}); err != nil {
 		t.Fatalf("anonymous popular: %v", err)
 	}
+}
+
+// storedHistories reads every stored history, by user, from the history shards (collections
+// history_NN) as they are stored, not through the service's reads.
+func storedHistories(t *testing.T, f *fixture) map[string][]string {
+	t.Helper()
+	names, err := f.Mongo.ListCollectionNames(t.Context(), raw{"name": raw{"$regex": "^history_"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shards []struct {
+		U map[string]string `bson:"u"`
+	}
+	for _, name := range names {
+		cur, err := f.Mongo.Collection(name).Find(t.Context(), raw{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var docs []struct {
+			U map[string]string `bson:"u"`
+		}
+		if err := cur.All(t.Context(), &docs); err != nil {
+			t.Fatal(err)
+		}
+		shards = append(shards, docs...)
+	}
+	out := map[string][]string{}
+	for _, s := range shards {
+		for key, stored := range s.U {
+			user, err := base64.RawURLEncoding.DecodeString(key)
+			if err != nil {
+				t.Fatalf("history key %q: %v", key, err)
+			}
+			var items []struct {
+				Q string `json:"q"`
+			}
+			if err := json.Unmarshal([]byte(stored), &items); err != nil {
+				t.Fatalf("history of %s: %v", user, err)
+			}
+			for _, it := range items {
+				out[string(user)] = append(out[string(user)], it.Q)
+			}
+		}
+	}
+	return out
 }

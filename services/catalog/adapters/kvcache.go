@@ -45,14 +45,14 @@ type Cache struct {
 // NewCache creates or updates the cache buckets. ttl bounds how long a value lives; it is also
 // how long a cached view count may lag.
 func NewCache(ctx context.Context, js jetstream.JetStream, ttl time.Duration, replicas int, log *slog.Logger) (*Cache, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := ensureBucket(ctx, js, jetstream.KeyValueConfig{
 		Bucket: CacheBucket, Description: "catalog read cache", TTL: ttl, History: 1,
 		Storage: jetstream.FileStorage, Replicas: replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("catalog: cache bucket: %w", err)
 	}
-	gen, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	gen, err := ensureBucket(ctx, js, jetstream.KeyValueConfig{
 		Bucket: CacheGenBucket, Description: "catalog cache generations", History: 1,
 		Storage: jetstream.FileStorage, Replicas: replicas,
 	})
@@ -60,6 +60,18 @@ func NewCache(ctx context.Context, js jetstream.JetStream, ttl time.Duration, re
 		return nil, fmt.Errorf("catalog: cache generation bucket: %w", err)
 	}
 	return &Cache{kv: kv, gen: gen, log: log}, nil
+}
+
+// ensureBucket creates the bucket, or updates it when it exists with another configuration.
+// Create first, not nats.go's CreateOrUpdateKeyValue (update, then create): in a cluster, two
+// catalog replicas starting together each sent an update while the other's create was in
+// flight, and neither got an answer (nats-server 2.15); an identical create answers at once.
+func ensureBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	kv, err := js.CreateKeyValue(ctx, cfg)
+	if errors.Is(err, jetstream.ErrBucketExists) {
+		return js.UpdateKeyValue(ctx, cfg)
+	}
+	return kv, err
 }
 
 // Product returns the cached product or loads and caches it. Entries hold the product's wire

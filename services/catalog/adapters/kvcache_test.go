@@ -141,3 +141,47 @@ func TestCacheEntriesAreInWireForm(t *testing.T) {
 		t.Fatalf("entry %s is not a contracts.Product: %+v, %v", e.Value(), wire, err)
 	}
 }
+
+// Catalog replicas starting together on a cluster create the same R3 buckets at once; each must
+// get an answer. With nats.go's CreateOrUpdateKeyValue (update, then create) two of three rounds
+// answered no replica at all: an update that meets another's create in flight is not answered.
+func TestBucketsCreatedByReplicasStartingTogether(t *testing.T) {
+	cluster := moatest.NATSCluster(t, 3)
+	const replicas = 3
+	for round := range 3 {
+		errs := make(chan error, replicas)
+		release := make(chan struct{})
+		for range replicas {
+			js, err := jetstream.New(cluster.Conn(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			go func() {
+				<-release
+				// nats.go's default API timeout: what a start waited before start-up steps retried.
+				ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+				defer cancel()
+				_, err := adapters.NewCache(ctx, js, time.Minute, 3, slog.Default())
+				if err == nil {
+					_, err = adapters.NewViews(ctx, js, time.Hour, 3)
+				}
+				errs <- err
+			}()
+		}
+		close(release)
+		for range replicas {
+			if err := <-errs; err != nil {
+				t.Errorf("round %d: %v", round, err)
+			}
+		}
+		js, err := jetstream.New(cluster.Conn(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range []string{adapters.CacheBucket, adapters.CacheGenBucket, adapters.ViewsBucket} {
+			if err := js.DeleteKeyValue(t.Context(), b); err != nil {
+				t.Fatalf("round %d: delete %s: %v", round, b, err)
+			}
+		}
+	}
+}

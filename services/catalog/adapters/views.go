@@ -17,7 +17,7 @@ type Views struct{ kv jetstream.KeyValue }
 
 // NewViews creates or updates the dedup bucket with the given window.
 func NewViews(ctx context.Context, js jetstream.JetStream, window time.Duration, replicas int) (*Views, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := ensureBucket(ctx, js, jetstream.KeyValueConfig{
 		Bucket: ViewsBucket, Description: "one view per viewer per product per window", TTL: window, History: 1,
 		Storage: jetstream.FileStorage, Replicas: replicas,
 	})

@@ -2,11 +2,16 @@ package adapters
 
 import (
 	"context"
+	"errors"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/moa-run/moa/bus/mongomigrate"
+	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/services/search/domain"
 )
 
 // migrations are the search schema's steps (append-only; see mongomigrate).
@@ -29,6 +34,88 @@ var migrations = []mongomigrate.Step{
 			mongomigrate.Index("query_bucket", false, bson.E{Key: "query", Value: 1}, bson.E{Key: "bucket", Value: 1}),
 		)
 	}},
+	{Name: "history and terms in shards", Up: byID},
+}
+
+// byID moves the first schema's recent (a document per user and query) and popular (a document
+// per query and bucket) into the shards of history and terms (see shards.go),
+// drops them, and drops the journal's query index (nothing counts the journal any more).
+// Rerunning it after a crash rebuilds the same documents.
+func byID(ctx context.Context, db *mongo.Database) error {
+	var recent []struct {
+		UserID string `bson:"user_id"`
+		Query  string `bson:"query"`
+		TS     int64  `bson:"ts"`
+	}
+	if err := findAll(ctx, db.Collection(collRecent), &recent); err != nil {
+		return err
+	}
+	byUser := map[string][]domain.Recent{}
+	for _, d := range recent {
+		byUser[d.UserID] = append(byUser[d.UserID], domain.Recent{Query: d.Query, At: fromNanos(d.TS)})
+	}
+	shards := map[int]bson.M{}
+	for user, add := range byUser {
+		items, _ := merge(nil, add, contracts.SearchRecentMax)
+		id := historyShard(user)
+		if shards[id] == nil {
+			shards[id] = bson.M{}
+		}
+		shards[id][fieldKey(user)] = encodeItems(items)
+	}
+	r := NewRepository(db)
+	replace := options.Replace().SetUpsert(true)
+	for s, u := range shards {
+		if _, err := r.histories[s].ReplaceOne(ctx, bson.M{"_id": shardID}, bson.M{"_id": shardID, "u": u}, replace); err != nil {
+			return err
+		}
+	}
+
+	var popular []struct {
+		Query  string    `bson:"query"`
+		Bucket time.Time `bson:"bucket"`
+		N      int64     `bson:"n"`
+	}
+	if err := findAll(ctx, db.Collection(collPopular), &popular); err != nil {
+		return err
+	}
+	terms := map[int]map[string]int64{}
+	for _, d := range popular {
+		s := termShard(d.Query)
+		if terms[s] == nil {
+			terms[s] = map[string]int64{}
+		}
+		terms[s][counterKey(d.Query, d.Bucket)] += d.N
+	}
+	for s, t := range terms {
+		if _, err := r.terms[s].ReplaceOne(ctx, bson.M{"_id": shardID}, termsDoc{ID: shardID, T: t}, replace); err != nil {
+			return err
+		}
+	}
+	for _, c := range []string{collRecent, collPopular} {
+		if err := db.Collection(c).Drop(ctx); err != nil {
+			return err
+		}
+	}
+	if err := db.Collection(collSearches).Indexes().DropOne(ctx, "query_bucket"); err != nil && !isIndexNotFound(err) {
+		return err
+	}
+	return mongomigrate.CreateIndexes(ctx, db.Collection(collBatches),
+		mongomigrate.Index("at", false, bson.E{Key: "at", Value: 1}))
+}
+
+func findAll(ctx context.Context, c *mongo.Collection, out any) error {
+	cur, err := c.Find(ctx, bson.M{})
+	if err != nil {
+		return err
+	}
+	return cur.All(ctx, out)
+}
+
+// isIndexNotFound tells a drop of an index that is gone already (a rerun).
+func isIndexNotFound(err error) bool {
+	var ce mongo.CommandError
+	return errors.As(err, &ce) && (ce.Code == 27 || ce.Name == "IndexNotFound")
 }
 
 // Migrate brings db's schema (its indexes) to the latest version.

@@ -3,24 +3,35 @@
 // Collections:
 //
 //	searches  the journal: one document per recorded search, _id = search id (the event id for
-//	          searches learnt from events), so a redelivered event finds its entry instead of
-//	          counting again; kept for domain.Retention.
-//	recent    one document per (user, query), unique on both; ts is the last time searched.
-//	popular   one counter per (bucket, query), recomputed from the journal.
+//	          searches learnt from events), tagged with the batch that applied it, so that a
+//	          redelivered event finds its entry instead of counting again; kept for
+//	          domain.Retention.
+//	batches   one document per completed batch, _id = batch id: its searches are applied.
+//	history_NN  the users' histories in historyShards collections of one document each (see
+//	          shards.go): per user the newest queries (at most contracts.SearchRecentMax), each
+//	          with the last time it was searched.
+//	terms_NN  the popular counters in termShards collections of one document each: per query
+//	          its count per hourly bucket; per epoch the last batch counted into the shard (see
+//	          app.Repository).
 //	schema    the migration version.
 //
+// A batch inserts into the journal and updates at most one document per shard: the embedded
+// FerretDB (SQLite) reads the whole collection for every filter, _id included (issue 13: with
+// the journal recounted and the history scanned per search, recording drained 8 events/s).
+// Writes go in batches, at most updateChunk statements per command: FerretDB deadlocks on an
+// update command of about a hundred statements.
+//
 // Only features FerretDB 1.24 supports are used (see internal/docstore): no transactions, no
-// TTL indexes (the app's janitor expires documents), no text indexes (prefix matching is an
-// anchored $regex on an escaped prefix).
+// TTL indexes (the app's janitor expires documents), no text indexes (prefix matching is done
+// on the documents read).
 package adapters
 
 import (
 	"context"
 	"errors"
-	"regexp"
+	"sync"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
@@ -28,19 +39,31 @@ import (
 	"github.com/moa-run/moa/services/search/app"
 )
 
-// Collection names.
+// Collection names; recent and popular are the first schema's (see migrate.go).
 const (
-	collSearches = "searches"
-	collRecent   = "recent"
-	collPopular  = "popular"
+	collSearches  = "searches"
+	collBatches   = "batches"
+	collHistories = "history"
+	collTerms     = "terms"
+	collRecent    = "recent"
+	collPopular   = "popular"
+)
+
+// Statements per command: insertChunk journal entries, updateChunk updates.
+const (
+	insertChunk = 64
+	updateChunk = 16
 )
 
 // Repository implements app.Repository on a MongoDB database.
 type Repository struct {
-	db       *mongo.Database
-	searches *mongo.Collection
-	recent   *mongo.Collection
-	popular  *mongo.Collection
+	db        *mongo.Database
+	searches  *mongo.Collection
+	batches   *mongo.Collection
+	histories []*mongo.Collection // by shard (shards.go)
+	terms     []*mongo.Collection
+
+	termsMu sync.Mutex // see AddPopular
 }
 
 var _ app.Repository = (*Repository)(nil)
@@ -48,10 +71,11 @@ var _ app.Repository = (*Repository)(nil)
 // NewRepository returns the repository over db. Run Migrate first.
 func NewRepository(db *mongo.Database) *Repository {
 	return &Repository{
-		db:       db,
-		searches: db.Collection(collSearches),
-		recent:   db.Collection(collRecent),
-		popular:  db.Collection(collPopular),
+		db:        db,
+		searches:  db.Collection(collSearches),
+		batches:   db.Collection(collBatches),
+		histories: shardCollections(db, collHistories, historyShards),
+		terms:     shardCollections(db, collTerms, termShards),
 	}
 }
 
@@ -83,9 +107,33 @@ func upsert(ctx context.Context, c *mongo.Collection, filter, update any) error 
 	return err
 }
 
-// prefixFilter matches strings starting with prefix, taken literally.
-func prefixFilter(prefix string) bson.M {
-	return bson.M{"$regex": "^" + regexp.QuoteMeta(prefix)}
+// bulk runs models unordered, updateChunk per command. A statement that fails with a
+// duplicate key error is run once more: two upserts of the same new document can race, and
+// then the loser's insert fails although an update would now succeed.
+func (r *Repository) bulk(ctx context.Context, c *mongo.Collection, models []mongo.WriteModel) error {
+	opts := options.BulkWrite().SetOrdered(false)
+	for lo := 0; lo < len(models); lo += updateChunk {
+		chunk := models[lo:min(lo+updateChunk, len(models))]
+		_, err := c.BulkWrite(ctx, chunk, opts)
+		var bwe mongo.BulkWriteException
+		if err == nil || !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		var again []mongo.WriteModel
+		for _, we := range bwe.WriteErrors {
+			if !mongo.IsDuplicateKeyError(we) {
+				return err
+			}
+			again = append(again, chunk[we.Index])
+		}
+		if _, err := c.BulkWrite(ctx, again, opts); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // nanos and fromNanos store times as int64 nanoseconds: BSON dates have millisecond

@@ -2,90 +2,188 @@ package adapters
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
+	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/services/search/domain"
 )
 
-// recentDoc is one entry of a user's history.
-type recentDoc struct {
-	ID     bson.ObjectID `bson:"_id,omitempty"`
-	UserID string        `bson:"user_id"`
-	Query  string        `bson:"query"`
-	TS     int64         `bson:"ts"`
+// historyDoc is a shard of the histories (see shards.go): U maps each user (fieldKey) to their
+// history, at most keep entries, newest first, one per query, as a JSON string (encodeItems).
+// A string rather than an array of documents: the embedded FerretDB decodes and re-encodes the
+// whole shard on every read and update, and a string is one value to it where twenty
+// documents are a hundred.
+type historyDoc struct {
+	ID string            `bson:"_id"`
+	U  map[string]string `bson:"u"`
 }
 
-// newestFirst orders a history; the query breaks ties so that pages are stable.
-var newestFirst = bson.D{{Key: "ts", Value: -1}, {Key: "query", Value: 1}}
+type historyItem struct {
+	Query string `json:"q"`
+	TS    int64  `json:"t"`
+}
 
-// TouchRecent upserts (user, query) with $max on the time, so that re-searching moves the
-// query to the top, and repeating the step, or applying an older search late, changes nothing.
-// The trim then deletes whatever is past the keep newest.
-func (r *Repository) TouchRecent(ctx context.Context, s domain.Search, keep int) error {
-	defer docLocks.lock("recent:" + s.UserID)()
-	err := upsert(ctx, r.recent,
-		bson.M{"user_id": s.UserID, "query": s.Query},
-		bson.M{"$max": bson.M{"ts": nanos(s.At)}})
+func encodeItems(items []historyItem) string {
+	b, _ := json.Marshal(items) // strings and integers: cannot fail
+	return string(b)
+}
+
+// decodeItems reads a stored history; one that does not decode (not written by this code) is
+// an error, not an empty history that the next write would silently replace.
+func decodeItems(s string) ([]historyItem, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var items []historyItem
+	if err := json.Unmarshal([]byte(s), &items); err != nil {
+		return nil, contracts.ErrInternal.Msg("search store: a stored history does not decode").Wrap(err)
+	}
+	return items, nil
+}
+
+// TouchRecent reads the batch's shards, merges each user's searches in Go and writes the
+// changed histories back, one $set per shard of the users' own fields, the shards in parallel.
+// A shard stays locked from read to write so that a delete or clear of this process cannot be
+// overwritten by a stale history; several instances writing one user's history can still
+// overwrite each other's change.
+func (r *Repository) TouchRecent(ctx context.Context, byUser map[string][]domain.Recent, keep int) error {
+	users := map[int][]string{}
+	var shards []int
+	for u := range byUser {
+		s := historyShard(u)
+		if users[s] == nil {
+			shards = append(shards, s)
+		}
+		users[s] = append(users[s], u)
+	}
+	slices.Sort(shards)
+	return parallel(ctx, shards, func(ctx context.Context, s int) error {
+		defer docLocks.lock(s)()
+		var d historyDoc
+		err := r.histories[s].FindOne(ctx, bson.M{"_id": shardID}).Decode(&d)
+		if err != nil && err != mongo.ErrNoDocuments {
+			return storeError("recent read", err)
+		}
+		set := bson.M{}
+		for _, u := range users[s] {
+			key := fieldKey(u)
+			stored, err := decodeItems(d.U[key])
+			if err != nil {
+				return err
+			}
+			if items, changed := merge(stored, byUser[u], keep); changed {
+				set["u."+key] = encodeItems(items)
+			}
+		}
+		if len(set) == 0 {
+			return nil
+		}
+		return storeError("recent write", upsert(ctx, r.histories[s], bson.M{"_id": shardID}, bson.M{"$set": set}))
+	})
+}
+
+// merge puts the searches in items (the later time wins for a query there already) and keeps
+// the keep newest; the query breaks ties so that pages are stable.
+func merge(items []historyItem, add []domain.Recent, keep int) ([]historyItem, bool) {
+	out := slices.Clone(items)
+	changed := false
+	for _, s := range add {
+		ts := nanos(s.At)
+		i := slices.IndexFunc(out, func(it historyItem) bool { return it.Query == s.Query })
+		switch {
+		case i < 0:
+			out = append(out, historyItem{Query: s.Query, TS: ts})
+			changed = true
+		case out[i].TS < ts:
+			out[i].TS = ts
+			changed = true
+		}
+	}
+	slices.SortFunc(out, func(a, b historyItem) int {
+		if a.TS != b.TS {
+			if a.TS > b.TS {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Query, b.Query)
+	})
+	if len(out) > keep {
+		out = out[:keep]
+	}
+	return out, changed && !slices.Equal(out, items)
+}
+
+// history reads a user's history; a user without one has an empty one.
+func (r *Repository) history(ctx context.Context, userID string) ([]historyItem, error) {
+	key := fieldKey(userID)
+	var d historyDoc
+	err := r.histories[historyShard(userID)].FindOne(ctx, bson.M{"_id": shardID},
+		options.FindOne().SetProjection(bson.M{"u." + key: 1})).Decode(&d)
+	if err == mongo.ErrNoDocuments {
+		return nil, nil
+	}
 	if err != nil {
-		return storeError("recent upsert", err)
+		return nil, storeError("recent read", err)
 	}
-	cur, err := r.recent.Find(ctx, bson.M{"user_id": s.UserID},
-		options.Find().SetSort(newestFirst).SetSkip(int64(keep)).SetProjection(bson.M{"_id": 1}))
-	if err != nil {
-		return storeError("recent trim", err)
-	}
-	var old []recentDoc
-	if err := cur.All(ctx, &old); err != nil {
-		return storeError("recent trim", err)
-	}
-	if len(old) == 0 {
-		return nil
-	}
-	ids := make([]bson.ObjectID, len(old))
-	for i, d := range old {
-		ids[i] = d.ID
-	}
-	_, err = r.recent.DeleteMany(ctx, bson.M{"_id": bson.M{"$in": ids}})
-	return storeError("recent trim", err)
+	return decodeItems(d.U[key])
 }
 
 // Recent lists the user's history, newest first.
 func (r *Repository) Recent(ctx context.Context, userID, prefix string, limit int) ([]domain.Recent, error) {
-	filter := bson.M{"user_id": userID}
-	if prefix != "" {
-		filter["query"] = prefixFilter(prefix)
-	}
-	cur, err := r.recent.Find(ctx, filter, options.Find().SetSort(newestFirst).SetLimit(int64(limit)))
+	items, err := r.history(ctx, userID)
 	if err != nil {
-		return nil, storeError("recent list", err)
+		return nil, err
 	}
-	var docs []recentDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, storeError("recent list", err)
-	}
-	out := make([]domain.Recent, len(docs))
-	for i, d := range docs {
-		out[i] = domain.Recent{Query: d.Query, At: fromNanos(d.TS)}
+	out := make([]domain.Recent, 0, min(limit, len(items)))
+	for _, it := range items {
+		if len(out) == limit {
+			break
+		}
+		if strings.HasPrefix(it.Query, prefix) {
+			out = append(out, domain.Recent{Query: it.Query, At: fromNanos(it.TS)})
+		}
 	}
 	return out, nil
 }
 
 // DeleteRecent removes one query of the user.
 func (r *Repository) DeleteRecent(ctx context.Context, userID, query string) (bool, error) {
-	res, err := r.recent.DeleteOne(ctx, bson.M{"user_id": userID, "query": query})
+	s := historyShard(userID)
+	defer docLocks.lock(s)()
+	items, err := r.history(ctx, userID)
+	if err != nil {
+		return false, err
+	}
+	i := slices.IndexFunc(items, func(it historyItem) bool { return it.Query == query })
+	if i < 0 {
+		return false, nil
+	}
+	_, err = r.histories[s].UpdateOne(ctx, bson.M{"_id": shardID},
+		bson.M{"$set": bson.M{"u." + fieldKey(userID): encodeItems(slices.Delete(items, i, i+1))}})
 	if err != nil {
 		return false, storeError("recent delete", err)
 	}
-	return res.DeletedCount > 0, nil
+	return true, nil
 }
 
 // ClearRecent removes the user's whole history.
 func (r *Repository) ClearRecent(ctx context.Context, userID string) (int64, error) {
-	res, err := r.recent.DeleteMany(ctx, bson.M{"user_id": userID})
+	s := historyShard(userID)
+	defer docLocks.lock(s)()
+	items, err := r.history(ctx, userID)
+	if err != nil || len(items) == 0 {
+		return 0, err
+	}
+	_, err = r.histories[s].UpdateOne(ctx, bson.M{"_id": shardID}, bson.M{"$unset": bson.M{"u." + fieldKey(userID): ""}})
 	if err != nil {
 		return 0, storeError("recent clear", err)
 	}
-	return res.DeletedCount, nil
+	return int64(len(items)), nil
 }

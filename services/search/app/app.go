@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -13,22 +14,35 @@ import (
 	"github.com/moa-run/moa/services/search/domain"
 )
 
-// Repository is the search history's storage. A search is applied in steps that are each
-// idempotent, because the document store has no multi-document transactions: the journal entry
-// (unique by search id) comes first, and every later step can be repeated until the search is
-// marked applied.
+// Repository is the search history's storage. The document store has no multi-document
+// transactions, so a batch of searches is applied in steps that make every search count once
+// however a batch fails (see App.applyBatch):
+//
+//  1. Journal: one entry per search, _id = search id, tagged with the epoch and batch that
+//     applies it. A search found there already is a duplicate: applied when its batch completed,
+//     otherwise left over by a batch that failed (its epoch ended with it, see App).
+//  2. Adopt: the leftovers are re-tagged to this batch, with whether their count is in already.
+//  3. AddPopular: one $inc per query for the whole batch, which also sets the query's marker
+//     for the epoch to the batch, in the same single-document update. An epoch applies one batch
+//     at a time and none after a failure, so "the query's marker for epoch E is batch B" is
+//     exactly "B's count for that query is in": that is how a leftover's count is known.
+//  4. TouchRecent: the histories, by $max on times, which repeating does not change.
+//  5. Complete: the batch's record, which makes all its searches applied at once.
 type Repository interface {
-	// Journal stores s unless a search with its ID is stored already. It returns the stored
-	// search (the first one recorded wins) and whether all its effects were applied.
-	Journal(ctx context.Context, s domain.Search) (stored domain.Search, applied bool, err error)
-	// TouchRecent puts s.Query in s.UserID's history at s.At, keeping the later time when the
-	// query is there already, and trims the history to its keep newest entries.
-	TouchRecent(ctx context.Context, s domain.Search, keep int) error
-	// Recount sets the popular counter of (query, bucket) to the number of journal entries
-	// for it. Counting instead of incrementing is what makes a repeated step harmless.
-	Recount(ctx context.Context, query string, bucket time.Time) error
-	// MarkApplied records that every effect of search id is done.
-	MarkApplied(ctx context.Context, id string) error
+	// Journal stores the searches (distinct ids) as searches of batch in epoch, unless stored
+	// already, and says for each what the journal knew.
+	Journal(ctx context.Context, epoch, batch string, ss []domain.Search) ([]Journaled, error)
+	// Adopt re-tags leftovers (Journaled entries neither New nor Applied) to batch in epoch,
+	// keeping whether each is counted.
+	Adopt(ctx context.Context, epoch, batch string, left []Journaled) error
+	// AddPopular adds the counts, one update per query, and marks each of those queries as
+	// counted by batch for epoch.
+	AddPopular(ctx context.Context, epoch, batch string, counts []Count) error
+	// TouchRecent puts each user's queries in their history at their times, keeping the later
+	// time when a query is there already, and trims each history to its keep newest entries.
+	TouchRecent(ctx context.Context, byUser map[string][]domain.Recent, keep int) error
+	// Complete records that every effect of batch is done.
+	Complete(ctx context.Context, batch string, at time.Time) error
 
 	// Recent lists userID's history, newest first, restricted to queries starting with prefix
 	// when prefix is not empty.
@@ -38,14 +52,34 @@ type Repository interface {
 	// Popular sums the counters of buckets starting at or after since, per query, restricted
 	// to queries starting with prefix when it is not empty; most counted first, ties by query.
 	Popular(ctx context.Context, since time.Time, prefix string, limit int) ([]domain.Popular, error)
-	// Expire deletes journal entries and counters of buckets before before.
+	// Expire deletes journal entries, batch records and counters of buckets before before.
 	Expire(ctx context.Context, before time.Time) (int64, error)
+}
+
+// Journaled is what the journal knew of one search of a batch.
+type Journaled struct {
+	Stored  domain.Search // as first recorded: a duplicate keeps the first one's fields
+	New     bool          // stored by this batch
+	Applied bool          // a duplicate of a search whose effects are all done
+	Counted bool          // a leftover whose popular count is in already
+}
+
+// Count is an increment of the popular counter of (Query, Bucket).
+type Count struct {
+	Query  string
+	Bucket time.Time
+	N      int64
 }
 
 // App runs the use cases over a Repository.
 type App struct {
 	repo Repository
 	now  func() time.Time
+
+	mu      sync.Mutex
+	queue   []*pending // searches waiting for the next batch
+	running bool       // a flush loop is applying batches
+	epoch   string     // see Repository; only the flush loop uses it
 }
 
 // Option configures an App.
@@ -75,7 +109,7 @@ func (a *App) RecordCall(ctx context.Context, userID, query string) (domain.Sear
 	if err != nil {
 		return domain.Search{}, err
 	}
-	return a.apply(ctx, s)
+	return a.record(ctx, s)
 }
 
 // RecordEvent records a search learnt from an event. eventID makes it idempotent: a
@@ -85,28 +119,7 @@ func (a *App) RecordEvent(ctx context.Context, eventID, userID, query string, at
 	if err != nil {
 		return domain.Search{}, err
 	}
-	return a.apply(ctx, s)
-}
-
-// apply runs the steps of recording s. A failure part-way leaves s unapplied, and the next
-// attempt (a redelivery) repeats the steps, each of which is idempotent; once s is marked
-// applied, a repetition does nothing.
-func (a *App) apply(ctx context.Context, s domain.Search) (domain.Search, error) {
-	stored, applied, err := a.repo.Journal(ctx, s)
-	if err != nil || applied {
-		return stored, err
-	}
-	if err := a.repo.TouchRecent(ctx, stored, contracts.SearchRecentMax); err != nil {
-		return stored, err
-	}
-	// A search older than the retention cannot enter any window; a counter for it would only
-	// wait for the janitor.
-	if b := stored.Bucket(); !b.Before(domain.ExpiredBefore(a.now())) {
-		if err := a.repo.Recount(ctx, stored.Query, b); err != nil {
-			return stored, err
-		}
-	}
-	return stored, a.repo.MarkApplied(ctx, stored.ID)
+	return a.record(ctx, s)
 }
 
 // Recent lists the user's history, newest first; limit 0 means all of it.

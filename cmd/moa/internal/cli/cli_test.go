@@ -34,6 +34,9 @@ func TestFlagWinsOverVariableWinsOverDefault(t *testing.T) {
 	if o.LogLevel != slog.LevelWarn {
 		t.Errorf("log level = %v: the flag must win over MOA_LOG_LEVEL", o.LogLevel)
 	}
+	if c.DurabilityWatch != 30*time.Second {
+		t.Errorf("durability watch = %v, want the 30s default", c.DurabilityWatch)
+	}
 	if c.NATS.Addr != "127.0.0.1:5000" || c.DrainTimeout != 3*time.Second {
 		t.Errorf("nats addr %q, drain %v: the variables must win over the defaults", c.NATS.Addr, c.DrainTimeout)
 	}
@@ -117,6 +120,8 @@ func TestBadValuesNameTheirSource(t *testing.T) {
 	}{
 		{nil, map[string]string{"MOA_DRAIN_TIMEOUT": "soon"}, "MOA_DRAIN_TIMEOUT"},
 		{[]string{"--drain-timeout", "-1s"}, nil, "--drain-timeout"},
+		{nil, map[string]string{"MOA_DURABILITY_WATCH": "often"}, "MOA_DURABILITY_WATCH"},
+		{[]string{"--durability-watch", "0s"}, nil, "--durability-watch"},
 		{nil, map[string]string{"MOA_LOG_LEVEL": "loud"}, "MOA_LOG_LEVEL"},
 		{[]string{"--log-format", "xml"}, nil, "--log-format"},
 		{nil, map[string]string{"MOA_POSTGRES_PORT": "99999"}, "MOA_POSTGRES_PORT"},

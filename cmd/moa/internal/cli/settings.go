@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/system"
 )
 
@@ -53,7 +54,7 @@ var (
 // settings is the table. Order is the order of `moa help`.
 var settings = []setting{
 	{Flag: "data-dir", Env: "MOA_DATA_DIR", Arg: "DIR", Default: "./" + system.DefaultDataDir, Commands: []string{cmdDev},
-		Usage: "where embedded NATS (nats/), PostgreSQL (pg/) and FerretDB (mongo/) keep their data",
+		Usage: "where embedded NATS (nats/), PostgreSQL (pg/) and, with --mongo-backend=sqlite, FerretDB (mongo/) keep their data",
 		apply: func(o *Options, v string) error { o.System.DataDir = v; return nil }},
 	{Flag: "nats-addr", Env: "MOA_NATS_ADDR", Arg: "HOST:PORT", Default: system.DefaultNATSAddr, Commands: []string{cmdDev},
 		Usage: "listen address of the embedded NATS server (port 0 picks a free port); 4223 so as not to collide with a nats-server on 4222",
@@ -104,7 +105,7 @@ var settings = []setting{
 		Usage: "existing MongoDB, mongodb://...; each service uses its own database <db-prefix><service> (dev embeds FerretDB when unset)",
 		apply: func(o *Options, v string) error { o.System.MongoURL = v; return nil }},
 	{Flag: "mongo-backend", Env: "MOA_MONGO_BACKEND", Arg: "NAME", Default: system.DefaultMongoBackend, Commands: []string{cmdDev},
-		Usage: "where the embedded FerretDB stores documents: sqlite (files under <data-dir>/mongo) or postgresql (the database <db-prefix>docs on the PostgreSQL dev uses); ignored with MOA_MONGO_URL",
+		Usage: "where the embedded FerretDB stores documents: postgresql (the database <db-prefix>docs on the PostgreSQL dev uses) or sqlite (files under <data-dir>/mongo); ignored with MOA_MONGO_URL",
 		apply: func(o *Options, v string) error {
 			if v != system.MongoBackendSQLite && v != system.MongoBackendPostgreSQL {
 				return fmt.Errorf("want %s or %s, got %q", system.MongoBackendSQLite, system.MongoBackendPostgreSQL, v)
@@ -140,6 +141,26 @@ var settings = []setting{
 				return fmt.Errorf("want a positive duration like 10s, got %q", v)
 			}
 			o.System.DrainTimeout = d
+			return nil
+		}},
+	{Flag: "durability-watch", Env: "MOA_DURABILITY_WATCH", Arg: "DURATION", Default: system.DefaultDurabilityWatch.String(), Commands: hosted,
+		Usage: "how often the durability guard re-checks the streams' replicas (edited down, offline, not current); /readyz, /status and a metric report what it finds",
+		apply: func(o *Options, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("want a positive duration like 30s, got %q", v)
+			}
+			o.System.DurabilityWatch = d
+			return nil
+		}},
+	{Flag: "startup-patience", Env: "MOA_STARTUP_PATIENCE", Arg: "DURATION", Default: bus.FormatDuration(bus.DefaultStartupPatience), Commands: hosted,
+		Usage: "how long each start-up step (a stream, consumer or bucket, a schema migration) retries a NATS JetStream (or database) that is busy or not ready, as a cluster starting with its services is, before the start fails",
+		apply: func(o *Options, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("want a positive duration like 1m, got %q", v)
+			}
+			o.System.StartupPatience = d
 			return nil
 		}},
 	{Flag: "log-level", Env: "MOA_LOG_LEVEL", Arg: "LEVEL", Default: "info", Commands: all,

@@ -1,0 +1,83 @@
+package adapters
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"hash/fnv"
+	"sync"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+)
+
+// Histories and counters live in shards, each a collection of its own holding one document:
+// a map keyed by user (or query). Not a document per user or query, and not the shards as
+// documents of one collection, because the embedded FerretDB (SQLite) answers even a filter on
+// _id by reading every row of the collection (its _id index is on an expression its queries do
+// not use: the explain of a find by _id says SCAN), so a read or update of one document costs
+// the size of its whole collection. With one document per collection that cost is the
+// document's own, and a batch of hundreds of users and queries makes at most historyShards +
+// termShards updates. On MongoDB these are point reads and field updates all the same.
+//
+// The limit of the layout is MongoDB's 16 MB per document: a history takes about 1 KB (twenty
+// queries), so historyShards × 16 MB holds some 250,000 users' histories; a counter about 30
+// bytes, so termShards × 16 MB holds some 4 million (query, hour) counters at once, the
+// janitor expiring them after a day. Beyond that the shards must grow (a new schema step), or,
+// on a store that uses its _id index, go back to a document per user and per query.
+const (
+	historyShards = 16
+	termShards    = 8
+	shardID       = "shard" // the _id of a shard's document
+)
+
+// shardOf returns the shard of key among n, stable across processes (FNV-1a).
+func shardOf(key string, n int) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	return int(h.Sum32() % uint32(n))
+}
+
+func historyShard(userID string) int { return shardOf(userID, historyShards) }
+func termShard(query string) int     { return shardOf(query, termShards) }
+
+func shardCollections(db *mongo.Database, prefix string, n int) []*mongo.Collection {
+	out := make([]*mongo.Collection, n)
+	for i := range out {
+		out[i] = db.Collection(fmt.Sprintf("%s_%02d", prefix, i))
+	}
+	return out
+}
+
+// fieldKey encodes a user id or query as a field name: queries may hold '.' or start with '$',
+// which field names must not; base64url has neither.
+func fieldKey(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+func fromFieldKey(k string) (string, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(k)
+	return string(b), err == nil
+}
+
+// parallel runs fn for each shard in shards at once, and returns the first error.
+func parallel(ctx context.Context, shards []int, fn func(ctx context.Context, shard int) error) error {
+	errs := make([]error, len(shards))
+	var wg sync.WaitGroup
+	for i, s := range shards {
+		wg.Go(func() { errs[i] = fn(ctx, s) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// all lists 0..n-1.
+func all(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
