@@ -71,12 +71,15 @@ type Config struct {
 	// document (see isolate.go): clients talk to FerretDB directly. Only for
 	// measuring what isolation costs; concurrent updates then lose writes.
 	Unisolated bool
+
+	noIDIndex bool // tests: leave out the _id indexes of idindex.go, to compare
 }
 
 // Store is a running embedded FerretDB.
 type Store struct {
 	uri     string
-	iso     *isolator // nil when Unisolated
+	iso     *isolator  // nil when Unisolated
+	idx     *idIndexer // nil unless SQLite (see idindex.go)
 	cancel  context.CancelFunc
 	done    chan struct{}
 	runErr  error
@@ -201,6 +204,9 @@ func Start(ctx context.Context, cfg Config) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("docstore: FerretDB at %s: %w", s.uri, err)
 	}
+	if fc.Handler == BackendSQLite && !cfg.noIDIndex {
+		s.idx = startIDIndexer(where, cfg.Logger)
+	}
 	return s, nil
 }
 
@@ -211,6 +217,7 @@ func (s *Store) URI() string { return s.uri }
 // closed. It is safe to call more than once.
 func (s *Store) Close() error {
 	s.closeMu.Do(func() {
+		s.idx.close()
 		if s.iso != nil {
 			s.iso.close()
 		}
