@@ -135,34 +135,13 @@ var settings = []setting{
 		}},
 	{Flag: "drain-timeout", Env: "MOA_DRAIN_TIMEOUT", Arg: "DURATION", Default: system.DefaultDrainTimeout.String(), Commands: hosted,
 		Usage: "on SIGTERM, how long in-flight requests and events may take to finish",
-		apply: func(o *Options, v string) error {
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
-				return fmt.Errorf("want a positive duration like 10s, got %q", v)
-			}
-			o.System.DrainTimeout = d
-			return nil
-		}},
+		apply: positiveDuration("10s", func(o *Options, d time.Duration) { o.System.DrainTimeout = d })},
 	{Flag: "durability-watch", Env: "MOA_DURABILITY_WATCH", Arg: "DURATION", Default: system.DefaultDurabilityWatch.String(), Commands: hosted,
 		Usage: "how often the durability guard re-checks the streams' replicas (edited down, offline, not current); /readyz, /status and a metric report what it finds",
-		apply: func(o *Options, v string) error {
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
-				return fmt.Errorf("want a positive duration like 30s, got %q", v)
-			}
-			o.System.DurabilityWatch = d
-			return nil
-		}},
+		apply: positiveDuration("30s", func(o *Options, d time.Duration) { o.System.DurabilityWatch = d })},
 	{Flag: "startup-patience", Env: "MOA_STARTUP_PATIENCE", Arg: "DURATION", Default: bus.FormatDuration(bus.DefaultStartupPatience), Commands: hosted,
 		Usage: "how long each start-up step (a stream, consumer or bucket, a schema migration) retries a NATS JetStream (or database) that is busy or not ready, as a cluster starting with its services is, before the start fails",
-		apply: func(o *Options, v string) error {
-			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
-				return fmt.Errorf("want a positive duration like 1m, got %q", v)
-			}
-			o.System.StartupPatience = d
-			return nil
-		}},
+		apply: positiveDuration("1m", func(o *Options, d time.Duration) { o.System.StartupPatience = d })},
 	{Flag: "log-level", Env: "MOA_LOG_LEVEL", Arg: "LEVEL", Default: "info", Commands: all,
 		Usage: "debug, info, warn or error",
 		apply: func(o *Options, v string) error {
@@ -213,4 +192,17 @@ func parsePort(v string) (int, error) {
 		return 0, fmt.Errorf("want a port number, got %q", v)
 	}
 	return p, nil
+}
+
+// positiveDuration is the apply of a duration setting: a positive Go duration (the example
+// names a sensible value in the error), handed to set.
+func positiveDuration(example string, set func(*Options, time.Duration)) func(*Options, string) error {
+	return func(o *Options, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("want a positive duration like %s, got %q", example, v)
+		}
+		set(o, d)
+		return nil
+	}
 }
