@@ -54,6 +54,7 @@ type Service struct {
 type endpoint struct {
 	name        string
 	subject     string
+	spanName    string // "<service> <name>", the server span's name
 	timeout     time.Duration
 	handler     Handler
 	jobs        chan *job    // the queue; a worker parked on it takes a job directly
@@ -189,7 +190,7 @@ func Handle[Req, Resp any](s *Service, ep contracts.Endpoint[Req, Resp], fn func
 // timeout is the handler deadline for callers that send none. When it returns, the server
 // has the endpoint's subscription (it waits up to a second for the confirmation).
 func (s *Service) HandleRaw(name string, timeout time.Duration, meta map[string]string, h Handler, opts ...EndpointOption) error {
-	e := &endpoint{name: name, subject: s.spec.Prefix() + "." + name, timeout: timeout,
+	e := &endpoint{name: name, subject: s.spec.Prefix() + "." + name, spanName: s.spec.Name + " " + name, timeout: timeout,
 		maxInFlight: DefaultMaxInFlight, maxQueue: DefaultMaxQueue, idleFor: workerIdle}
 	for _, o := range opts {
 		o(e)
