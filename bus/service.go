@@ -57,9 +57,9 @@ type endpoint struct {
 	spanName    string // "<service> <name>", the server span's name
 	timeout     time.Duration
 	handler     Handler
-	jobs        chan *job    // the queue; a worker parked on it takes a job directly
-	workers     atomic.Int64 // live workers, at most maxInFlight
-	idle        atomic.Int64 // workers parked on jobs
+	pool        pool         // the workers and the queue (bulkhead.go)
+	workers     atomic.Int64 // live workers, at most maxInFlight; changed under pool.mu
+	idle        atomic.Int64 // parked workers; changed under pool.mu
 	idleFor     time.Duration
 	inflight    atomic.Int64 // handlers running
 	shed        atomic.Int64
@@ -139,8 +139,11 @@ func MaxInFlight(n int) EndpointOption { return func(e *endpoint) { e.maxInFligh
 func MaxQueue(n int) EndpointOption { return func(e *endpoint) { e.maxQueue = max(n, 0) } }
 
 func (e *endpoint) stats() EndpointStats {
+	e.pool.mu.Lock()
+	queued := e.pool.queued()
+	e.pool.mu.Unlock()
 	return EndpointStats{
-		InFlight: e.inflight.Load(), MaxInFlight: e.maxInFlight, Queued: int64(len(e.jobs)), MaxQueue: e.maxQueue,
+		InFlight: e.inflight.Load(), MaxInFlight: e.maxInFlight, Queued: int64(queued), MaxQueue: e.maxQueue,
 		Shed: e.shed.Load(), Expired: e.expired.Load(), Errors: e.errors.Load(),
 	}
 }
@@ -195,7 +198,6 @@ func (s *Service) HandleRaw(name string, timeout time.Duration, meta map[string]
 	for _, o := range opts {
 		o(e)
 	}
-	e.jobs = make(chan *job, e.maxQueue)
 	e.handler = s.rt.chain(deadlineErrors(h))
 	s.mu.Lock()
 	if _, dup := s.endpoints[name]; dup {
