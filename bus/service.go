@@ -27,7 +27,7 @@ const DefaultMaxQueue = 512
 
 // Service is one micro service hosted by a runtime. Its endpoints run requests concurrently,
 // each on one of the endpoint's workers, so a slow request does not hold up the ones behind
-// it; the in-flight bound and the queue bound keep that from growing without limit (see
+// it for more than half a millisecond (handoffAfter); the in-flight bound and the queue bound keep that from growing without limit (see
 // bulkhead.go).
 type Service struct {
 	rt   *Runtime
