@@ -16,10 +16,10 @@ import (
 // The service-side bulkhead. Each endpoint has an elastic pool of workers, at most
 // MaxInFlight, and a queue of at most MaxQueue requests. A request that finds no worker busy
 // goes to a parked worker, or a new one; a request that finds workers busy waits in the queue
-// behind them, up to one queued request per busy worker; past that it wakes a parked worker or
-// starts a new one while the pool may grow, else it waits in the queue while the queue has room,
-// else it is shed: answered contracts.ErrOverloaded at once. Workers park for workerIdle before
-// they exit.
+// behind them when, at the endpoint's recent time per request, the busy workers will have
+// taken it within handoffAfter; else it wakes a parked worker or starts a new one while the
+// pool may grow, else it waits in the queue while the queue has room, else it is shed:
+// answered contracts.ErrOverloaded at once. Workers park for workerIdle before they exit.
 //
 // Queueing behind a busy worker rather than waking a parked one: a busy worker takes the next
 // queued request without parking, so on a loaded endpoint with quick handlers most requests
@@ -96,8 +96,8 @@ func (s *Service) dispatch(e *endpoint, req micro.Request) {
 	p := &e.pool
 	p.mu.Lock()
 	queued := p.queued()
-	if p.running > 0 && queued < p.running && queued < e.maxQueue {
-		p.push(j) // a busy worker takes it next, without a wake-up
+	if p.running > 0 && queued < e.maxQueue && int64(queued+1)*e.jobTime.Load() < int64(p.running)*int64(handoffAfter) {
+		p.push(j) // a busy worker takes it soon, without a wake-up
 		s.watchQueue(e)
 		p.mu.Unlock()
 		return
@@ -222,7 +222,8 @@ func (s *Service) work(e *endpoint, j *job) {
 // process runs one job's handler, or drops it when its deadline passed in the queue.
 func (s *Service) process(e *endpoint, j *job) {
 	defer s.release()
-	if !time.Now().Before(j.deadline) {
+	start := time.Now()
+	if !start.Before(j.deadline) {
 		e.expired.Add(1)
 		s.rm.expired.WithLabelValues(s.spec.Name, e.name).Inc()
 		s.respond(j.reply, nil, contracts.ErrTimeout.Msg("%s: the request waited in the queue past its deadline", e.subject))
@@ -240,6 +241,9 @@ func (s *Service) process(e *endpoint, j *job) {
 		e.errors.Add(1)
 	}
 	s.respond(j.reply, out, err)
+	// A moving average over about 8 jobs; a lost update between workers only makes it lag.
+	avg := e.jobTime.Load()
+	e.jobTime.Store(avg + (int64(time.Since(start))-avg)/8)
 }
 
 // requestTimeout is the time the caller gives a request (header Moa-Timeout-Ms), or def for

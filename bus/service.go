@@ -62,6 +62,7 @@ type endpoint struct {
 	idle        atomic.Int64 // parked workers; changed under pool.mu
 	idleFor     time.Duration
 	inflight    atomic.Int64 // handlers running
+	jobTime     atomic.Int64 // moving average of a worker's time per request, in ns (bulkhead.go)
 	shed        atomic.Int64
 	expired     atomic.Int64
 	errors      atomic.Int64
