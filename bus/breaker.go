@@ -2,6 +2,7 @@ package bus
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/moa-run/moa/contracts"
@@ -69,6 +70,10 @@ type breaker struct {
 	bucketDur time.Duration
 	onChange  func(from, to breakerState, w windowStats)
 
+	// closed is gen+1 while the breaker is closed, 0 otherwise: allow reads it without the
+	// lock, so the healthy path takes the lock once per attempt (record), not twice.
+	closed atomic.Uint64
+
 	mu        sync.Mutex
 	state     breakerState
 	gen       uint64
@@ -85,7 +90,9 @@ func newBreaker(p BreakerPolicy, onChange func(from, to breakerState, w windowSt
 	if bd <= 0 {
 		bd = time.Millisecond
 	}
-	return &breaker{p: p, bucketDur: bd, onChange: onChange, buckets: make([]bucket, breakerBuckets)}
+	b := &breaker{p: p, bucketDur: bd, onChange: onChange, buckets: make([]bucket, breakerBuckets)}
+	b.closed.Store(b.gen + 1)
+	return b
 }
 
 // allow asks to make one attempt. It returns the generation to pass to record, or
@@ -93,6 +100,11 @@ func newBreaker(p BreakerPolicy, onChange func(from, to breakerState, w windowSt
 func (b *breaker) allow(now time.Time) (uint64, error) {
 	if b == nil {
 		return 0, nil
+	}
+	if g := b.closed.Load(); g != 0 {
+		// A state change right after this load starts a new generation, and record drops
+		// the result of this one: the same as if the lock had been taken just before it.
+		return g - 1, nil
 	}
 	b.mu.Lock()
 	var changed bool
@@ -185,6 +197,11 @@ func (b *breaker) setState(s breakerState) {
 	b.state = s
 	b.gen++
 	b.probes, b.probesOK = 0, 0
+	if s == stateClosed {
+		b.closed.Store(b.gen + 1)
+	} else {
+		b.closed.Store(0)
+	}
 }
 
 // bucketAt returns the bucket for now, reset if it last held an older slice.

@@ -88,3 +88,74 @@ func TestWorkersComeAndGoWithoutLosingRequests(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// TestSlowRequestDoesNotHoldUpTheNext: a request that arrives while the only busy worker is
+// stuck in a slow handler waits in the queue behind it only until the queue watch gives it a
+// worker of its own; it is answered while the slow one still runs.
+func TestSlowRequestDoesNotHoldUpTheNext(t *testing.T) {
+	srv, err := StartEmbedded(EmbeddedConfig{Port: -1, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	rt, err := New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = rt.Close(context.Background(), false) }()
+	type req struct {
+		Slow bool `json:"slow"`
+	}
+	spec := contracts.Service{Name: "slowfast", Version: "1.0.0", Major: 1}
+	ep := contracts.Endpoint[req, contracts.Empty]{Service: spec, Name: "work"}
+	svc, err := rt.AddService(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	err = Handle(svc, ep, func(ctx context.Context, r req) (contracts.Empty, error) {
+		if r.Slow {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+		}
+		return contracts.Empty{}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := rt.NewClientWith("slowfast", WithoutResilience())
+	slow := make(chan error, 1)
+	go func() {
+		_, err := Call(context.Background(), c, ep, req{Slow: true})
+		slow <- err
+	}()
+	e := svc.endpoints["work"]
+	deadline := time.Now().Add(5 * time.Second)
+	for e.inflight.Load() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the slow request never started")
+		}
+		<-time.After(time.Millisecond) // polling the endpoint, with a deadline
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if _, err := Call(ctx, c, ep, req{}); err != nil {
+		t.Fatalf("the quick request behind the slow one: %v", err)
+	}
+	select {
+	case err := <-slow:
+		t.Fatalf("the slow request finished first (%v): the test proved nothing", err)
+	default:
+	}
+	close(release)
+	if err := <-slow; err != nil {
+		t.Fatalf("slow request: %v", err)
+	}
+}

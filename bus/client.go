@@ -55,7 +55,48 @@ type Client struct {
 
 	mu     sync.Mutex // serializes creating endpoint states
 	states sync.Map   // subject -> *callState
+
+	// infos caches Endpoint.Info per endpoint declaration: building it costs a subject
+	// concatenation and two boxed zero values on every call otherwise.
+	infoMu sync.RWMutex
+	infos  map[endpointKey]contracts.EndpointInfo
 }
+
+// endpointKey identifies an endpoint declaration by every field Info reads (the request and
+// response types aside: one subject has one pair of types, see contracts' registry).
+type endpointKey struct {
+	svc         contracts.Service
+	name        string
+	timeout     time.Duration
+	idempotent  bool
+	access      contracts.Access
+	owner       bool
+	description string
+}
+
+// info returns ep.Info(), built once per declaration.
+func info[Req, Resp any](c *Client, ep contracts.Endpoint[Req, Resp]) contracts.EndpointInfo {
+	k := endpointKey{svc: ep.Service, name: ep.Name, timeout: ep.Timeout, idempotent: ep.Idempotent,
+		access: ep.Access, owner: ep.Owner, description: ep.Description}
+	c.infoMu.RLock()
+	i, ok := c.infos[k]
+	c.infoMu.RUnlock()
+	if ok {
+		return i
+	}
+	i = ep.Info()
+	c.infoMu.Lock()
+	if c.infos == nil {
+		c.infos = map[endpointKey]contracts.EndpointInfo{}
+	}
+	if len(c.infos) < maxCachedInfos { // a client calls a fixed set of endpoints; bound it anyway
+		c.infos[k] = i
+	}
+	c.infoMu.Unlock()
+	return i
+}
+
+const maxCachedInfos = 4096
 
 // NewClient returns a client named after the calling service, with the default resilience
 // policy ([DefaultPolicy], [DefaultRetryBudget]). mws wrap every call, mws[0] outermost,
@@ -105,12 +146,15 @@ func Idempotent() CallOption { return func(r *Request) { r.Endpoint.Idempotent =
 // errors.Is(err, contracts.ErrNotFound) and errors.As work. A reply produced by a fallback is
 // decoded like any other; use CallReply to tell it apart.
 func Call[Req, Resp any](ctx context.Context, c *Client, ep contracts.Endpoint[Req, Resp], req Req, opts ...CallOption) (Resp, error) {
+	var resp Resp
 	r, err := CallReply(ctx, c, ep, req, opts...)
 	if err != nil {
-		var resp Resp
 		return resp, err
 	}
-	return DecodeReply[Resp](ep.Subject(), r)
+	if err := json.Unmarshal(r.Data, &resp); err != nil { // the subject is only built for the error
+		return resp, contracts.ErrInternal.Msg("reply from %s is not valid JSON: %v", ep.Subject(), err)
+	}
+	return resp, nil
 }
 
 // CallReply is Call without decoding, for callers that need the reply's metadata (Degraded).
@@ -119,7 +163,7 @@ func CallReply[Req, Resp any](ctx context.Context, c *Client, ep contracts.Endpo
 	if err != nil {
 		return nil, contracts.ErrBadRequest.Msg("encoding request: %v", err)
 	}
-	r := &Request{Endpoint: ep.Info(), Header: nats.Header{}, Data: data}
+	r := &Request{Endpoint: info(c, ep), Header: make(nats.Header, 3), Data: data}
 	for _, o := range opts {
 		o(r)
 	}
@@ -158,7 +202,7 @@ func (c *Client) observe(next Invoker) Invoker {
 		st := c.stateOf(req)
 		req.st = st
 		subject := req.Endpoint.Subject
-		ctx, span := c.rt.tracer.Start(ctx, "call "+subject, trace.WithSpanKind(trace.SpanKindClient))
+		ctx, span := c.rt.tracer.Start(ctx, st.spanName, clientSpan)
 		defer span.End()
 		if span.IsRecording() { // attributes cost allocations; skip them when tracing is off
 			span.SetAttributes(attribute.String("messaging.system", "nats"), attribute.String("messaging.destination.name", subject))
@@ -179,6 +223,9 @@ func (c *Client) observe(next Invoker) Invoker {
 		return reply, nil
 	}
 }
+
+// clientSpan is the option of every client span, made once (an option is an allocation).
+var clientSpan = trace.WithSpanKind(trace.SpanKindClient)
 
 // send is the innermost invoker: one NATS request.
 func (c *Client) send(ctx context.Context, req *Request) (*Reply, error) {

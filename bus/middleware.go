@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -89,20 +90,33 @@ func Metrics(m *metrics) Middleware {
 	}
 	var cache sync.Map // key -> *series
 	return func(next Handler) Handler {
+		// One wrapped handler serves one endpoint or consumer: remember its series, so the
+		// common case neither hashes the key nor boxes it for the map.
+		type entry struct {
+			key
+			*series
+		}
+		var last atomic.Pointer[entry]
 		return func(ctx context.Context, msg *Msg) ([]byte, error) {
 			start := time.Now()
 			out, err := next(ctx, msg)
 			kind := msg.Kind.String()
-			k := key{msg.Service, kind, msg.Name}
-			v, found := cache.Load(k)
-			if !found {
-				v, _ = cache.LoadOrStore(k, &series{
-					latency: m.latency.WithLabelValues(msg.Service, kind, msg.Name),
-					ok:      m.handled.WithLabelValues(msg.Service, kind, msg.Name, "ok"),
-					bad:     m.handled.WithLabelValues(msg.Service, kind, msg.Name, "error"),
-				})
+			var ser *series
+			if l := last.Load(); l != nil && l.service == msg.Service && l.kind == kind && l.name == msg.Name {
+				ser = l.series
+			} else {
+				k := key{msg.Service, kind, msg.Name}
+				v, found := cache.Load(k)
+				if !found {
+					v, _ = cache.LoadOrStore(k, &series{
+						latency: m.latency.WithLabelValues(msg.Service, kind, msg.Name),
+						ok:      m.handled.WithLabelValues(msg.Service, kind, msg.Name, "ok"),
+						bad:     m.handled.WithLabelValues(msg.Service, kind, msg.Name, "error"),
+					})
+				}
+				ser = v.(*series)
+				last.Store(&entry{k, ser})
 			}
-			ser := v.(*series)
 			ser.latency.Observe(time.Since(start).Seconds())
 			if err != nil && isNotYet(err) {
 				return out, err // waiting for its turn is not a failure, see NotYet
@@ -124,16 +138,22 @@ func Tracing(tracer trace.Tracer, prop propagation.TextMapPropagator) Middleware
 	return func(next Handler) Handler {
 		return func(ctx context.Context, msg *Msg) ([]byte, error) {
 			ctx = prop.Extract(ctx, headerCarrier(msg.Header))
-			kind := trace.SpanKindServer
+			kind := serverSpan
 			if msg.Kind == KindEvent {
-				kind = trace.SpanKindConsumer
+				kind = consumerSpan
 			}
-			ctx, span := tracer.Start(ctx, msg.Service+" "+msg.Name, trace.WithSpanKind(kind),
-				trace.WithAttributes(
+			name := msg.spanName
+			if name == "" {
+				name = msg.Service + " " + msg.Name
+			}
+			ctx, span := tracer.Start(ctx, name, kind)
+			defer span.End()
+			if span.IsRecording() { // attributes cost allocations; skip them when tracing is off
+				span.SetAttributes(
 					attribute.String("messaging.system", "nats"),
 					attribute.String("messaging.destination.name", msg.Subject),
-				))
-			defer span.End()
+				)
+			}
 			out, err := next(ctx, msg)
 			if err != nil {
 				ce := contracts.AsError(err)
@@ -144,6 +164,12 @@ func Tracing(tracer trace.Tracer, prop propagation.TextMapPropagator) Middleware
 		}
 	}
 }
+
+// The span kind options, made once (an option is an allocation).
+var (
+	serverSpan   = trace.WithSpanKind(trace.SpanKindServer)
+	consumerSpan = trace.WithSpanKind(trace.SpanKindConsumer)
+)
 
 // headerCarrier adapts nats.Header to the OpenTelemetry TextMapCarrier.
 type headerCarrier map[string][]string

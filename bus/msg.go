@@ -40,6 +40,8 @@ type Msg struct {
 	Deliveries uint64 // 1 on first delivery
 
 	js jetstream.Msg
+	// spanName is "<service> <name>", made once per endpoint; Tracing builds it when empty.
+	spanName string
 }
 
 // InProgress tells the server that an event is still being worked on, resetting its ack

@@ -13,6 +13,7 @@ import (
 // bulkhead counter and the metric series, looked up once instead of per call.
 type callState struct {
 	subject  string
+	spanName string // "call <subject>"
 	policy   Policy
 	breaker  *breaker // nil when disabled or the client is plain
 	inflight atomic.Int64
@@ -50,6 +51,7 @@ func (c *Client) newState(ep contracts.EndpointInfo) *callState {
 	m, rm, name, subject := c.rt.metrics, c.rm, c.name, ep.Subject
 	return &callState{
 		subject:         subject,
+		spanName:        "call " + subject,
 		policy:          c.cfg.policyFor(subject),
 		callTime:        m.callTime.WithLabelValues(name, subject),
 		callsOK:         m.calls.WithLabelValues(name, subject, "ok"),

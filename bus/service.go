@@ -27,7 +27,7 @@ const DefaultMaxQueue = 512
 
 // Service is one micro service hosted by a runtime. Its endpoints run requests concurrently,
 // each on one of the endpoint's workers, so a slow request does not hold up the ones behind
-// it; the in-flight bound and the queue bound keep that from growing without limit (see
+// it for more than half a millisecond (handoffAfter); the in-flight bound and the queue bound keep that from growing without limit (see
 // bulkhead.go).
 type Service struct {
 	rt   *Runtime
@@ -54,13 +54,15 @@ type Service struct {
 type endpoint struct {
 	name        string
 	subject     string
+	spanName    string // "<service> <name>", the server span's name
 	timeout     time.Duration
 	handler     Handler
-	jobs        chan *job    // the queue; a worker parked on it takes a job directly
-	workers     atomic.Int64 // live workers, at most maxInFlight
-	idle        atomic.Int64 // workers parked on jobs
+	pool        pool         // the workers and the queue (bulkhead.go)
+	workers     atomic.Int64 // live workers, at most maxInFlight; changed under pool.mu
+	idle        atomic.Int64 // parked workers; changed under pool.mu
 	idleFor     time.Duration
 	inflight    atomic.Int64 // handlers running
+	jobTime     atomic.Int64 // moving average of a worker's time per request, in ns (bulkhead.go)
 	shed        atomic.Int64
 	expired     atomic.Int64
 	errors      atomic.Int64
@@ -138,8 +140,11 @@ func MaxInFlight(n int) EndpointOption { return func(e *endpoint) { e.maxInFligh
 func MaxQueue(n int) EndpointOption { return func(e *endpoint) { e.maxQueue = max(n, 0) } }
 
 func (e *endpoint) stats() EndpointStats {
+	e.pool.mu.Lock()
+	queued := e.pool.queued()
+	e.pool.mu.Unlock()
 	return EndpointStats{
-		InFlight: e.inflight.Load(), MaxInFlight: e.maxInFlight, Queued: int64(len(e.jobs)), MaxQueue: e.maxQueue,
+		InFlight: e.inflight.Load(), MaxInFlight: e.maxInFlight, Queued: int64(queued), MaxQueue: e.maxQueue,
 		Shed: e.shed.Load(), Expired: e.expired.Load(), Errors: e.errors.Load(),
 	}
 }
@@ -189,12 +194,11 @@ func Handle[Req, Resp any](s *Service, ep contracts.Endpoint[Req, Resp], fn func
 // timeout is the handler deadline for callers that send none. When it returns, the server
 // has the endpoint's subscription (it waits up to a second for the confirmation).
 func (s *Service) HandleRaw(name string, timeout time.Duration, meta map[string]string, h Handler, opts ...EndpointOption) error {
-	e := &endpoint{name: name, subject: s.spec.Prefix() + "." + name, timeout: timeout,
+	e := &endpoint{name: name, subject: s.spec.Prefix() + "." + name, spanName: s.spec.Name + " " + name, timeout: timeout,
 		maxInFlight: DefaultMaxInFlight, maxQueue: DefaultMaxQueue, idleFor: workerIdle}
 	for _, o := range opts {
 		o(e)
 	}
-	e.jobs = make(chan *job, e.maxQueue)
 	e.handler = s.rt.chain(deadlineErrors(h))
 	s.mu.Lock()
 	if _, dup := s.endpoints[name]; dup {

@@ -7,7 +7,8 @@
 //   - durable consumers: raw jetstream Consume+Ack vs typed rt.Consume.
 //
 // Numbers depend on the machine and on what else runs on it; the header says where they were
-// taken. Flags shrink or grow the run.
+// taken. Flags shrink or grow the run; -cpuprofile and -memprofile write pprof profiles of it
+// (`go run ./cmd/moabench -only rr -callers 32 -cpuprofile cpu.out`).
 package main
 
 import (
@@ -16,6 +17,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -26,6 +29,7 @@ func main() {
 	var cfg bench.Config
 	var only, callers string
 	var quiet bool
+	var cpuProfile, memProfile string
 	flag.DurationVar(&cfg.Duration, "duration", 300*time.Millisecond, "length of one request-reply measurement")
 	flag.IntVar(&cfg.Rounds, "rounds", 12, "request-reply measurements per row, interleaved across rows")
 	flag.IntVar(&cfg.ConsumerRounds, "consumer-rounds", 4, "drains per consumer row, interleaved across rows")
@@ -34,6 +38,8 @@ func main() {
 	flag.IntVar(&cfg.Samples, "samples", 300, "single-event latency samples per consumer run")
 	flag.StringVar(&only, "only", "rr,consumer", "benchmarks to run: rr, consumer")
 	flag.BoolVar(&quiet, "q", false, "no progress lines")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
+	flag.StringVar(&memProfile, "memprofile", "", "write an allocation profile of the whole run to this file (go tool pprof -sample_index=alloc_objects)")
 	flag.Parse()
 	for _, s := range strings.Split(callers, ",") {
 		var n int
@@ -45,9 +51,52 @@ func main() {
 	if !quiet {
 		cfg.Log = os.Stderr
 	}
-	if err := run(os.Stdout, cfg, only); err != nil {
+	if memProfile != "" {
+		runtime.MemProfileRate = 4096 // every allocation site shows, at a modest cost
+	}
+	stop, err := startCPUProfile(cpuProfile)
+	if err != nil {
 		fatal(err)
 	}
+	err = run(os.Stdout, cfg, only)
+	stop()
+	if err != nil {
+		fatal(err)
+	}
+	if memProfile != "" {
+		if err := writeHeapProfile(memProfile); err != nil {
+			fatal(err)
+		}
+	}
+}
+
+// startCPUProfile starts the CPU profile when path is set; the returned func stops it.
+func startCPUProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
+}
+
+// writeHeapProfile writes the allocation profile (alloc_objects, alloc_space) of the run.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func run(w io.Writer, cfg bench.Config, only string) error {
