@@ -214,11 +214,12 @@ func (h *hub) deliver(m *nats.Msg) {
 		h.deliverNotification(m.Subject, order, p.Seq, frame)
 		return
 	}
+	wire := wireText(frame) // encoded once for every connection (enqueueWire)
 	for _, c := range conns {
 		if skipUser != "" && c.userID() == skipUser {
 			continue
 		}
-		c.enqueue(frame)
+		c.enqueueWire(frame, wire)
 	}
 	h.metrics.pushes.Add(float64(len(conns)))
 }

@@ -158,8 +158,9 @@ func (h *hub) sendLocked(subject string, o *seqOrder, frames [][]byte) {
 	}
 	h.mu.RUnlock()
 	for _, f := range frames {
+		wire := wireText(f) // encoded once for every connection (enqueueWire)
 		for _, c := range conns {
-			c.enqueue(f)
+			c.enqueueWire(f, wire)
 		}
 	}
 	h.metrics.pushes.Add(float64(len(conns) * len(frames)))
