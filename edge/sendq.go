@@ -302,7 +302,13 @@ func (c *conn) answerPing(data string) error {
 	return nil
 }
 
+// answerClose echoes the client's close. Nothing may follow the close frame, and the reader
+// ends the connection right after, so the send queue is closed first.
 func (c *conn) answerClose(code int, _ string) error {
+	c.qmu.Lock()
+	c.dead = true
+	c.queue = nil
+	c.qmu.Unlock()
 	_ = c.writeControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), controlWait)
 	return nil
 }
