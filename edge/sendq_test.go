@@ -78,3 +78,33 @@ func TestWireTextLengthEncodings(t *testing.T) {
 		}
 	}
 }
+
+// With permessage-deflate negotiated, small frames are written at once and large ones are
+// compressed by the writer; the two paths keep the pushes in order.
+func TestCompressedAndImmediateFramesStayInOrder(t *testing.T) {
+	e := newEnv(t)
+	ed := e.edge(Config{Compression: true})
+	u := principal(contracts.RoleConsumer)
+	c := dial(t, ed.url, withCompression())
+	c.mustAuth(e.iss.token(u))
+	const n = 200
+	pad := func(i int) int {
+		if i%3 == 0 {
+			return 4 << 10 // compressed (≥ compressMin)
+		}
+		return 10
+	}
+	for i := range n {
+		e.push(u.UserID, "test.n", 0, map[string]any{"n": i, "pad": strings.Repeat("c", pad(i))})
+	}
+	for i := range n {
+		f := c.next()
+		var b struct {
+			N   int
+			Pad string
+		}
+		if json.Unmarshal(f.Body, &b) != nil || b.N != i || len(b.Pad) != pad(i) {
+			t.Fatalf("push %d: n=%d pad %d bytes (%+v)", i, b.N, len(b.Pad), f.Type)
+		}
+	}
+}
