@@ -2,6 +2,7 @@ package edge
 
 import (
 	"encoding/binary"
+	"sync"
 	"syscall"
 	"time"
 
@@ -114,20 +115,16 @@ func (c *conn) writeNow(frame, wire []byte) writeNowResult {
 			wire = wireText(frame)
 		}
 	}
-	var n int
-	var werr error
 	// Control, not Write: RawConn.Write refuses at once when the write deadline gorilla set
 	// for an earlier write has passed, and this write does not block, so it needs none.
-	if err := c.raw.Control(func(fd uintptr) {
-		for {
-			n, werr = syscall.Write(int(fd), wire)
-			if werr != syscall.EINTR {
-				return
-			}
-		}
-	}); err != nil {
-		werr = err
+	w := rawWrites.Get().(*rawWrite)
+	w.b = wire
+	if err := c.raw.Control(w.fn); err != nil {
+		w.err = err
 	}
+	n, werr := w.n, w.err
+	w.b, w.n, w.err = nil, 0, nil
+	rawWrites.Put(w)
 	switch {
 	case werr == syscall.EAGAIN:
 		return wroteNone // the socket's buffer is full: the writer waits for it
@@ -143,6 +140,30 @@ func (c *conn) writeNow(frame, wire []byte) writeNowResult {
 		return wrotePart
 	}
 	return wroteAll
+}
+
+// rawWrite is one non-blocking write, done inside RawConn.Control. A closure passed to Control
+// escapes, with what it captures: pooled, it is not allocated for every push.
+type rawWrite struct {
+	b   []byte
+	n   int
+	err error
+	fn  func(fd uintptr) // w.do, bound once
+}
+
+var rawWrites = sync.Pool{New: func() any {
+	w := &rawWrite{}
+	w.fn = w.do
+	return w
+}}
+
+func (w *rawWrite) do(fd uintptr) {
+	for {
+		w.n, w.err = syscall.Write(int(fd), w.b)
+		if w.err != syscall.EINTR {
+			return
+		}
+	}
 }
 
 // flushPending writes what an immediate write left over, before anything else goes out;
@@ -161,23 +182,31 @@ func (c *conn) flushPending(deadline time.Time) error {
 // wireText encodes payload as one unmasked, uncompressed WebSocket text frame (RFC 6455
 // 5.2), as a server sends it.
 func wireText(payload []byte) []byte {
-	n := len(payload)
-	var b []byte
+	h := wireHeader(len(payload))
+	b := make([]byte, len(h), len(h)+len(payload))
+	copy(b, h)
+	return append(b, payload...)
+}
+
+// maxWireHeader is the longest header wireHeader returns.
+const maxWireHeader = 10
+
+// wireHeader is the header of a text frame of n bytes: FIN, opcode 1, no mask, the length.
+func wireHeader(n int) []byte {
+	var b [maxWireHeader]byte
+	b[0] = 0x81
 	switch {
 	case n <= 125:
-		b = make([]byte, 2, 2+n)
 		b[1] = byte(n)
+		return b[:2]
 	case n <= 0xffff:
-		b = make([]byte, 4, 4+n)
 		b[1] = 126
 		binary.BigEndian.PutUint16(b[2:], uint16(n))
-	default:
-		b = make([]byte, 10, 10+n)
-		b[1] = 127
-		binary.BigEndian.PutUint64(b[2:], uint64(n))
+		return b[:4]
 	}
-	b[0] = 0x81 // FIN, text
-	return append(b, payload...)
+	b[1] = 127
+	binary.BigEndian.PutUint64(b[2:], uint64(n))
+	return b[:10]
 }
 
 // wirePing is a WebSocket ping frame without payload.

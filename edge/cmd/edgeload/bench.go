@@ -223,6 +223,10 @@ func fanout(bf benchFlags, conns []*wsConn, nc *nats.Conn, admin string) error {
 	}
 	var bursts []time.Duration
 	lost := 0
+	// Opening 10,000 connections left the load client with ~100 MB of garbage; collected
+	// during a round (it was, in about one run in two), its GC took a core from the edge for
+	// 200 ms and showed as the edge's p99. The edge's own GCs are left to run as they come.
+	runtime.GC()
 	// The CPU is read around the rounds; the one-second pauses between rounds cost next to
 	// nothing (idle connections).
 	cpuBefore, err := fanoutCPU(admin)
