@@ -67,6 +67,11 @@ type conn struct {
 	presence  map[string]int       // sellers whose presence is watched -> rooms needing it
 	ended     bool
 
+	// wmu is held by whoever writes to the socket; pending is what an immediate write
+	// (writeNow) left unwritten, written first by the next writer. Guarded by wmu.
+	wmu     sync.Mutex
+	pending []byte
+
 	qmu       sync.Mutex
 	queue     [][]byte
 	writing   bool

@@ -154,6 +154,8 @@ func (g *Gateway) serveWS(w http.ResponseWriter, r *http.Request) {
 	ws.SetPongHandler(func(string) error {
 		return ws.SetReadDeadline(time.Now().Add(g.idleTimeout()))
 	})
+	ws.SetPingHandler(c.answerPing)
+	ws.SetCloseHandler(c.answerClose)
 	c.send(protocol.ServerFrame{Type: protocol.TypeHello, Body: hello{
 		Version: protocol.Version, Instance: g.cfg.InstanceID, AuthDeadlineMS: g.cfg.AuthTimeout.Milliseconds(),
 		MaxFrameBytes: g.cfg.MaxFrameBytes, RatePerSec: g.cfg.RatePerSec, Burst: g.cfg.Burst,

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"bytes"
 	"encoding/json"
 	"hash/fnv"
 	"log/slog"
@@ -186,8 +187,8 @@ func (h *hub) deliver(m *nats.Msg) {
 	if len(conns) == 0 {
 		return
 	}
-	var p contracts.Push
-	if err := json.Unmarshal(m.Data, &p); err != nil || p.Topic == "" || len(p.Topic) > protocol.MaxTopicLen {
+	p, err := decodePush(m.Data)
+	if err != nil || p.Topic == "" || len(p.Topic) > protocol.MaxTopicLen {
 		h.log.Warn("dropping a malformed push", "subject", m.Subject, "error", err)
 		return
 	}
@@ -205,22 +206,78 @@ func (h *hub) deliver(m *nats.Msg) {
 			h.observe(pr)
 		}
 	}
-	frame, err := pushFrame(p)
+	// Encoded once for every connection, as a frame and as WebSocket bytes (enqueueWire).
+	frame, wire, err := pushWire(p)
 	if err != nil {
 		h.log.Warn("dropping a push that cannot be encoded", "subject", m.Subject, "error", err)
 		return
 	}
 	if order != nil && p.Topic == contracts.PushTopicNotification {
-		h.deliverNotification(m.Subject, order, p.Seq, frame)
+		h.deliverNotification(m.Subject, order, p.Seq, frame, wire)
 		return
 	}
 	for _, c := range conns {
 		if skipUser != "" && c.userID() == skipUser {
 			continue
 		}
-		c.enqueue(frame)
+		c.enqueueWire(frame, wire)
 	}
 	h.metrics.pushes.Add(float64(len(conns)))
+}
+
+// decodePush decodes a push. What json.Marshal makes of a contracts.Push —
+// {"topic":"…","seq":N,"body":…} with seq left out when 0 — is read directly, without
+// encoding/json's reflection and allocations (it runs once per push on the fan-out path);
+// anything else, or a topic with escapes, goes to json.Unmarshal. The body is checked to be
+// valid JSON either way, and it shares data's memory.
+func decodePush(data []byte) (contracts.Push, error) {
+	var p contracts.Push
+	rest, ok := bytes.CutPrefix(data, []byte(`{"topic":"`))
+	if ok {
+		end := bytes.IndexByte(rest, '"')
+		ok = end > 0
+		if ok {
+			topic := rest[:end]
+			for _, c := range topic {
+				if c == '\\' || c < 0x20 || c > 0x7e { // escapes and UTF-8: json.Unmarshal's job
+					ok = false
+				}
+			}
+			if string(topic) == contracts.PushTopicNotification {
+				p.Topic = contracts.PushTopicNotification // no allocation for the common one
+			} else {
+				p.Topic = string(topic)
+			}
+			rest = rest[end+1:]
+		}
+	}
+	if ok {
+		if r, has := bytes.CutPrefix(rest, []byte(`,"seq":`)); has {
+			i := 0
+			var seq uint64
+			for i < len(r) && r[i] >= '0' && r[i] <= '9' && i < 19 { // 19 digits cannot overflow
+				seq = seq*10 + uint64(r[i]-'0')
+				i++
+			}
+			ok = i > 0 && (i == 1 || r[0] != '0') && (i == len(r) || r[i] < '0' || r[i] > '9')
+			p.Seq, rest = seq, r[i:]
+		}
+	}
+	if ok {
+		body, has := bytes.CutPrefix(rest, []byte(`,"body":`))
+		ok = has && len(body) > 1 && body[len(body)-1] == '}'
+		if ok {
+			body = body[:len(body)-1]
+			ok = json.Valid(body)
+			p.Body = body
+		}
+	}
+	if ok {
+		return p, nil
+	}
+	p = contracts.Push{}
+	err := json.Unmarshal(data, &p)
+	return p, err
 }
 
 // pushFrame is the frame a push becomes: a notification frame for stored notifications (the
@@ -228,18 +285,25 @@ func (h *hub) deliver(m *nats.Msg) {
 // because it runs once per push on the fan-out path; p.Body is valid JSON already (it was
 // decoded from the push).
 func pushFrame(p contracts.Push) ([]byte, error) {
+	frame, _, err := pushWire(p)
+	return frame, err
+}
+
+// pushWire is pushFrame with the frame's WebSocket encoding (wireText), built in one buffer:
+// the frame is written behind room for the longest header, which is filled in afterwards.
+func pushWire(p contracts.Push) (frame, wire []byte, err error) {
 	body := []byte(p.Body)
 	if len(body) == 0 {
 		body = []byte("null")
 	}
-	b := make([]byte, 0, len(body)+len(p.Topic)+64)
+	b := make([]byte, maxWireHeader, maxWireHeader+len(body)+len(p.Topic)+64)
 	if p.Topic == contracts.PushTopicNotification {
 		b = append(b, `{"v":1,"type":"notification","seq":`...)
 		b = strconv.AppendUint(b, p.Seq, 10)
 	} else {
 		topic, err := json.Marshal(p.Topic)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		b = append(b, `{"v":1,"type":"event","topic":`...)
 		b = append(b, topic...)
@@ -250,7 +314,12 @@ func pushFrame(p contracts.Push) ([]byte, error) {
 	}
 	b = append(b, `,"body":`...)
 	b = append(b, body...)
-	return append(b, '}'), nil
+	b = append(b, '}')
+	frame = b[maxWireHeader:]
+	h := wireHeader(len(frame))
+	wire = b[maxWireHeader-len(h):]
+	copy(wire, h)
+	return frame, wire, nil
 }
 
 // close unsubscribes everything and stops the dispatchers.

@@ -128,10 +128,45 @@ func (o *seqOrder) seed(lastSeq uint64) {
 }
 
 // deliverNotification sends one notification push of a user topic on, in sequence order.
-func (h *hub) deliverNotification(subject string, o *seqOrder, seq uint64, frame []byte) {
+func (h *hub) deliverNotification(subject string, o *seqOrder, seq uint64, frame, wire []byte) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if !o.known || (seq == o.last+1 && len(o.held) == 0 && o.timer == nil) {
+		// The usual case, the next push in order (or the first): admit's answer without the
+		// slice and the timer's closure it would allocate for every push.
+		o.known, o.last = true, seq
+		h.sendOneLocked(subject, o, frame, wire)
+		return
+	}
 	h.sendLocked(subject, o, o.admit(seq, frame, func(wait uint64) { h.expireHeld(subject, o, wait) }))
+}
+
+// sendOneLocked is sendLocked for one frame and its WebSocket encoding.
+func (h *hub) sendOneLocked(subject string, o *seqOrder, frame, wire []byte) {
+	h.mu.RLock()
+	t := h.topics[subject]
+	var conns []*conn
+	if t != nil && t.order == o {
+		conns = t.conns
+		if len(conns) > 1 {
+			conns = append([]*conn(nil), conns...)
+		}
+	}
+	var one *conn
+	if len(conns) == 1 {
+		one = conns[0] // t.conns may change once the lock is released: no reference to it kept
+		conns = nil
+	}
+	h.mu.RUnlock()
+	if one != nil {
+		one.enqueueWire(frame, wire)
+		h.metrics.pushes.Inc()
+		return
+	}
+	for _, c := range conns {
+		c.enqueueWire(frame, wire)
+	}
+	h.metrics.pushes.Add(float64(len(conns)))
 }
 
 // expireHeld sends the held pushes on when the missing ones did not come in time.
@@ -158,8 +193,9 @@ func (h *hub) sendLocked(subject string, o *seqOrder, frames [][]byte) {
 	}
 	h.mu.RUnlock()
 	for _, f := range frames {
+		wire := wireText(f) // encoded once for every connection (enqueueWire)
 		for _, c := range conns {
-			c.enqueue(f)
+			c.enqueueWire(f, wire)
 		}
 	}
 	h.metrics.pushes.Add(float64(len(conns) * len(frames)))

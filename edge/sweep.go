@@ -80,6 +80,7 @@ func (c *conn) tick(now time.Time, bucket, buckets int) {
 // in order with its other frames, so the sweep never waits on a connection.
 var pingFrame = []byte{}
 
+// writePing writes a ping; c.wmu is held (write).
 func (c *conn) writePing() error {
 	return c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.g.cfg.WriteTimeout))
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"text/tabwriter"
@@ -72,6 +74,7 @@ func runBench(args []string) error {
 		return err
 	}
 	defer ns.stop()
+	natsPID = ns.cmd.Process.Pid
 	nc, err := nats.Connect(ns.ready.NATS, nats.Name("edgeload"))
 	if err != nil {
 		return err
@@ -192,26 +195,35 @@ func idleAndFanout(bf benchFlags, want map[string]bool, srv ready, m *minter, nc
 	return nil
 }
 
+// fanoutTargetP99 is issue 12's target for the fan-out (issue 6 asked for 50 ms).
+const fanoutTargetP99 = 45 * time.Millisecond
+
 // fanout pushes one notification to every connected user per round, as the notify service
 // would (one push per user subject), and measures publish → receive for each.
+//
+// The load client is on the same two cores as the edge and NATS, so what it spends per push
+// is taken from them: each connection writes its sample into a slot of its own (no lock
+// shared by 10,000 readers) and the body's timestamp is read without a JSON decoder. The CPU
+// each process spent per delivered push is printed, read without the forced GC of /bench/mem.
 func fanout(bf benchFlags, conns []*wsConn, nc *nats.Conn, admin string) error {
-	var lat latencies
+	n := len(conns)
+	samples := make([]time.Duration, n*bf.rounds) // round r, connection i: samples[r*n+i]; 0: none
+	var round atomic.Int64
 	var got atomic.Int64
-	for _, c := range conns {
+	for i, c := range conns {
 		c.handle(func(_ *wsConn, f *frame, at time.Time) {
 			if f.Type != "notification" {
 				return
 			}
-			var b struct {
-				T int64 `json:"t"`
-			}
-			if json.Unmarshal(f.Body, &b) == nil && b.T > 0 {
-				lat.add(at.Sub(time.Unix(0, b.T)))
+			t := pushTime(f.Body)
+			r := int(round.Load())
+			if t > 0 && r < bf.rounds && samples[r*n+i] == 0 {
+				samples[r*n+i] = max(at.Sub(time.Unix(0, t)), 1)
 				got.Add(1)
 			}
 		})
 	}
-	subjects := make([]string, len(conns))
+	subjects := make([]string, n)
 	for i, c := range conns {
 		s, err := contracts.PushUserSubject(c.user.UserID)
 		if err != nil {
@@ -221,18 +233,23 @@ func fanout(bf benchFlags, conns []*wsConn, nc *nats.Conn, admin string) error {
 	}
 	var bursts []time.Duration
 	lost := 0
-	// The edge's CPU is read around the rounds; the one-second pauses between rounds cost it
-	// next to nothing (idle connections).
-	cpuBefore, err := getMem(admin)
+	// Opening 10,000 connections left the load client with ~100 MB of garbage; collected
+	// during a round (it was, in about one run in two), its GC took a core from the edge for
+	// 200 ms and showed as the edge's p99. The edge's own GCs are left to run as they come.
+	runtime.GC()
+	// The CPU is read around the rounds; the one-second pauses between rounds cost next to
+	// nothing (idle connections).
+	cpuBefore, err := fanoutCPU(admin)
 	if err != nil {
 		return err
 	}
-	for round := range bf.rounds {
+	for r := range bf.rounds {
+		round.Store(int64(r))
 		got.Store(0)
 		start := time.Now()
 		for i := range conns {
 			body := fmt.Sprintf(`{"t":%d}`, time.Now().UnixNano())
-			msg, _ := json.Marshal(contracts.Push{Topic: contracts.PushTopicNotification, Seq: uint64(round + 1), Body: json.RawMessage(body)})
+			msg, _ := json.Marshal(contracts.Push{Topic: contracts.PushTopicNotification, Seq: uint64(r + 1), Body: json.RawMessage(body)})
 			if err := nc.Publish(subjects[i], msg); err != nil {
 				return err
 			}
@@ -241,23 +258,30 @@ func fanout(bf benchFlags, conns []*wsConn, nc *nats.Conn, admin string) error {
 			return err
 		}
 		deadline := time.Now().Add(30 * time.Second)
-		for got.Load() < int64(len(conns)) && time.Now().Before(deadline) {
+		for got.Load() < int64(n) && time.Now().Before(deadline) {
 			time.Sleep(time.Millisecond)
 		}
 		bursts = append(bursts, time.Since(start))
-		lost += len(conns) - int(got.Load())
+		lost += n - int(got.Load())
 		time.Sleep(time.Second)
 	}
-	cpuAfter, err := getMem(admin)
+	round.Store(int64(bf.rounds)) // late pushes are not counted
+	cpuAfter, err := fanoutCPU(admin)
 	if err != nil {
 		return err
+	}
+	var lat latencies
+	for _, d := range samples {
+		if d > 0 {
+			lat.d = append(lat.d, d)
+		}
 	}
 	count, p50, p99, max := lat.summary()
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NOTIFICATION FAN-OUT (publish → receive, one push per user)\t\t")
-	fmt.Fprintf(tw, "users × rounds\t%d × %d (%d received, %d missing)\n", len(conns), bf.rounds, count, lost)
+	fmt.Fprintf(tw, "users × rounds\t%d × %d (%d received, %d missing)\n", n, bf.rounds, count, lost)
 	fmt.Fprintf(tw, "p50\t%s\n", ms(p50))
-	fmt.Fprintf(tw, "p99\t%s\t(target ≤ 50 ms: %s)\n", ms(p99), verdict(p99 <= targetFanoutP99 && lost == 0))
+	fmt.Fprintf(tw, "p99\t%s\t(target ≤ %d ms: %s)\n", ms(p99), fanoutTargetP99.Milliseconds(), verdict(p99 <= fanoutTargetP99 && lost == 0))
 	fmt.Fprintf(tw, "max\t%s\n", ms(max))
 	var worst time.Duration
 	for _, b := range bursts {
@@ -265,12 +289,77 @@ func fanout(bf benchFlags, conns []*wsConn, nc *nats.Conn, admin string) error {
 	}
 	fmt.Fprintf(tw, "whole round (first publish → last receive), worst\t%s\n", ms(worst))
 	if count > 0 {
-		per := time.Duration((cpuAfter.CPU - cpuBefore.CPU) / int64(count))
-		fmt.Fprintf(tw, "edge process CPU per delivered push\t%.1f µs\n", float64(per)/float64(time.Microsecond))
+		per := func(before, after int64) float64 {
+			return float64(after-before) / float64(count) / float64(time.Microsecond)
+		}
+		fmt.Fprintf(tw, "edge process CPU per delivered push\t%.1f µs\n", per(cpuBefore.edge, cpuAfter.edge))
+		fmt.Fprintf(tw, "CPU per push, NATS / load client (publish + receive)\t%.1f µs / %.1f µs\n",
+			per(cpuBefore.nats, cpuAfter.nats), per(cpuBefore.client, cpuAfter.client))
 	}
+	fmt.Fprintf(tw, "machine load average (1 min) at the end\t%s\n", loadAvg())
 	_ = tw.Flush()
 	fmt.Println()
 	return nil
+}
+
+// pushTime reads t out of a fan-out body {"t":<unix ns>}; 0 when there is none.
+func pushTime(body []byte) int64 {
+	i := bytes.Index(body, []byte(`"t":`))
+	if i < 0 {
+		return 0
+	}
+	t, err := strconv.ParseInt(string(bytes.TrimRight(body[i+4:], "} \n")), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return t
+}
+
+// cpuSnapshot is the user+system CPU time of the three processes, in nanoseconds.
+type cpuSnapshot struct{ edge, nats, client int64 }
+
+func fanoutCPU(admin string) (cpuSnapshot, error) {
+	var s cpuSnapshot
+	resp, err := http.Get(admin + "/bench/cpu")
+	if err != nil {
+		return s, err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&s.edge); err != nil {
+		return s, err
+	}
+	s.nats = procCPU(natsPID)
+	s.client = cpuTime()
+	return s, nil
+}
+
+// natsPID is the NATS child process, whose CPU the fan-out reports.
+var natsPID int
+
+// procCPU reads a process's user+system CPU time from /proc (Linux; 0 elsewhere).
+func procCPU(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) is in parentheses and may hold spaces: count after it.
+	rest := b[bytes.LastIndexByte(b, ')')+1:]
+	f := strings.Fields(string(rest))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	const clkTck = 100 // USER_HZ on Linux
+	return (utime + stime) * int64(time.Second/clkTck)
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Fields(string(b))[0]
 }
 
 func max2(a, b time.Duration) time.Duration {

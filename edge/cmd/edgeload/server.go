@@ -143,6 +143,9 @@ func runServer(args []string) error {
 	mux.HandleFunc("GET /bench/mem", func(w http.ResponseWriter, _ *http.Request) {
 		_ = json.NewEncoder(w).Encode(measureMem(gw))
 	})
+	mux.HandleFunc("GET /bench/cpu", func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(cpuTime()) // no forced GC: the fan-out's CPU per push
+	})
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
