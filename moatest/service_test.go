@@ -56,7 +56,9 @@ func startTiny(ctx context.Context, env bus.Env) (bus.Component, error) {
 		return nil, err
 	}
 	svc.UseVerifier(authn.NewVerifier(rt.Client()))
-	stop := bus.Stopper(func(context.Context) error { err := svc.Micro().Stop(); pool.Close(); return err })
+	// svc.Stop, not the micro service's: micro drains its subscriptions asynchronously, so a
+	// request routed here just before the unsubscribe would otherwise reach a closed pool.
+	stop := bus.Stopper(func(ctx context.Context) error { err := svc.Stop(ctx); pool.Close(); return err })
 	err = errors.Join(
 		bus.Handle(svc, contracts.SearchRecord, func(ctx context.Context, req contracts.SearchRecordRequest) (contracts.SearchRecordResponse, error) {
 			p, _ := bus.Caller(ctx)
