@@ -75,6 +75,11 @@ func serviceNATSUser(name string) NATSUser {
 	}
 	if publishesEvents(name) {
 		pub("its own events", "evt."+name+".>")
+		// The outbox relay chains each row to the previous one of the same stream
+		// (Nats-Expected-Last-Msg-Id) and learns which stream stores a subject from the list.
+		// Without it the list waited out its timeout in every batch, inside the batch's
+		// transaction, and sagas under moa dev crawled.
+		pub("the outbox relay's stream list (which stream stores each subject)", "$JS.API.STREAM.LIST")
 	}
 	var pushes []string
 	for _, p := range n.Pushes {

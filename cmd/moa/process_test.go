@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/moa-run/moa/bus"
@@ -43,6 +44,28 @@ func TestDevRunsTheWholeSystemAndStopsCleanlyOnSIGTERM(t *testing.T) {
 	keys, err := bus.Call(ctxTimeout(t, 30*time.Second), busClient(t, nc), contracts.AuthKeys, contracts.Empty{})
 	if err != nil || len(keys.Keys) == 0 {
 		t.Errorf("auth.v1.keys = %+v, %v; want the signing keys", keys, err)
+	}
+	// A signup's event goes out through auth's outbox relay under auth's own NATS user: the
+	// relay's reads of the stream list must be allowed (they were not, and each batch waited
+	// out a refused request inside its transaction).
+	if _, err := bus.Call(ctxTimeout(t, 30*time.Second), busClient(t, nc), contracts.AuthSignup,
+		contracts.SignupRequest{Email: "relay@example.com", Password: "correct horse battery", Role: contracts.RoleConsumer, DisplayName: "Relay"}); err != nil {
+		t.Errorf("auth.v1.signup: %v", err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moatest.Eventually(t, 30*time.Second, func() bool {
+		st, err := js.Stream(ctxTimeout(t, 5*time.Second), contracts.StreamAuth.Name)
+		if err != nil {
+			return false
+		}
+		info, err := st.Info(ctxTimeout(t, 5*time.Second))
+		return err == nil && info.State.Msgs > 0
+	}, "the signup's event in the AUTH stream")
+	if strings.Contains(p.stderr.String(), "Permissions Violation") {
+		t.Errorf("moa dev logged a permissions violation:\n%s", p.stderr.String())
 	}
 	checkHTTP(t, webURL)
 	// One server: the critical streams run at R1, which the start log and /status say as a
