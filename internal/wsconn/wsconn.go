@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"sort"
 	"sync"
@@ -189,8 +190,9 @@ func (l *Latencies) Len() int {
 	return len(l.d)
 }
 
-// Summary returns the count, p50, p99 and max.
-func (l *Latencies) Summary() (n int, p50, p99, max time.Duration) {
+// Summary returns the count, p50, p99 and max. Percentiles are nearest-rank: the p99 of
+// fewer than 100 samples is their max, never an interpolation below it.
+func (l *Latencies) Summary() (n int, p50, p99, slowest time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.d) == 0 {
@@ -198,6 +200,6 @@ func (l *Latencies) Summary() (n int, p50, p99, max time.Duration) {
 	}
 	s := append([]time.Duration(nil), l.d...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	at := func(q float64) time.Duration { return s[int(q*float64(len(s)-1))] }
+	at := func(q float64) time.Duration { return s[max(0, int(math.Ceil(q*float64(len(s))))-1)] }
 	return len(s), at(0.50), at(0.99), s[len(s)-1]
 }

@@ -159,7 +159,7 @@ func idleAndFanout(bf benchFlags, want map[string]bool, srv ready, m *minter, nc
 	}
 	defer func() {
 		for _, c := range conns {
-			c.close()
+			c.Close()
 		}
 	}()
 	opened := time.Since(start)
@@ -198,7 +198,7 @@ func fanout(bf benchFlags, conns []*wsConn, nc *nats.Conn, admin string) error {
 	var lat latencies
 	var got atomic.Int64
 	for _, c := range conns {
-		c.handle(func(_ *wsConn, f *frame, at time.Time) {
+		c.Handle(func(_ *wsConn, f *frame, at time.Time) {
 			if f.Type != "notification" {
 				return
 			}
@@ -206,14 +206,14 @@ func fanout(bf benchFlags, conns []*wsConn, nc *nats.Conn, admin string) error {
 				T int64 `json:"t"`
 			}
 			if json.Unmarshal(f.Body, &b) == nil && b.T > 0 {
-				lat.add(at.Sub(time.Unix(0, b.T)))
+				lat.Add(at.Sub(time.Unix(0, b.T)))
 				got.Add(1)
 			}
 		})
 	}
 	subjects := make([]string, len(conns))
 	for i, c := range conns {
-		s, err := contracts.PushUserSubject(c.user.UserID)
+		s, err := contracts.PushUserSubject(c.User.UserID)
 		if err != nil {
 			return err
 		}
@@ -252,7 +252,7 @@ func fanout(bf benchFlags, conns []*wsConn, nc *nats.Conn, admin string) error {
 	if err != nil {
 		return err
 	}
-	count, p50, p99, max := lat.summary()
+	count, p50, p99, max := lat.Summary()
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NOTIFICATION FAN-OUT (publish → receive, one push per user)\t\t")
 	fmt.Fprintf(tw, "users × rounds\t%d × %d (%d received, %d missing)\n", len(conns), bf.rounds, count, lost)
