@@ -305,8 +305,7 @@ func (r *runner) drive(ctx context.Context, st *stage, num int, progress io.Writ
 		}
 		if now := time.Now(); now.After(nextProgress) {
 			nextProgress = now.Add(time.Second)
-			fmt.Fprintf(progress, "\rstage %d: %.0f/s asked, %.0f/s started, %d in flight, %d errors so far   ",
-				num, st.asked, float64(st.started.Load())/now.Sub(st.begin).Seconds(), r.inflight.Load(), errorsOf(st))
+			r.progress(progress, st, num, now, "")
 		}
 		pick := rng.IntN(total)
 		op := ops[0]
@@ -328,8 +327,15 @@ func (r *runner) drive(ctx context.Context, st *stage, num int, progress io.Writ
 		}()
 	}
 	st.end = time.Now()
-	fmt.Fprintf(progress, "\rstage %d: %.0f/s asked, %.0f/s started, %d in flight, %d errors so far   \n",
-		num, st.asked, float64(st.started.Load())/st.end.Sub(st.begin).Seconds(), r.inflight.Load(), errorsOf(st))
+	r.progress(progress, st, num, st.end, "\n")
+}
+
+// progress rewrites the progress line: the stage, its rates, what is still outstanding and the
+// errors so far (pushes not yet arrived are counted as errors only at the end).
+func (r *runner) progress(w io.Writer, st *stage, num int, now time.Time, end string) {
+	fmt.Fprintf(w, "\rstage %d: %.0f/s asked, %.0f/s started, %d in flight, %d notifications and %d chat pushes awaited, %d errors so far   %s",
+		num, st.asked, float64(st.started.Load())/now.Sub(st.begin).Seconds(), r.inflight.Load(),
+		count(&r.notifyWait), count(&r.chatWait), errorsOf(st), end)
 }
 
 func errorsOf(st *stage) int {
