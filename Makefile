@@ -23,6 +23,8 @@ ARGS      ?=
 BENCHFLAGS ?=
 BENCHPKGS  ?= ./bus/...
 BENCHTIME  ?= 2s
+# `make bench`: flags for moa load (scripts/loadbench.sh runs it against a fresh moa dev).
+LOADFLAGS  ?= --duration 60s
 
 .PHONY: run test bench lint build generate deps-run deps-test
 
@@ -51,7 +53,8 @@ test: deps-test
 # request-reply and consumer vs raw nats.go (moabench); outbox vs direct publish (bus/outbox);
 # service paths (auth login, catalog list cached/uncached, chat send->recipient); saga vs a
 # one-transaction monolith; the document store's SQLite and PostgreSQL backends side by side;
-# the WebSocket edge under load from a separate process (edgeload).
+# the WebSocket edge under load from a separate process (edgeload); the whole system under a
+# realistic mix over its WebSocket edge (moa load against a fresh moa dev, LOADFLAGS).
 bench:
 	$(GO) run ./cmd/moabench $(BENCHFLAGS)
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(BENCHPKGS)
@@ -60,6 +63,7 @@ bench:
 	$(GO) test -run '^$$' -bench SagaVsMonolith -benchtime 400x ./internal/sagasuite
 	$(GO) test -run '^$$' -bench Backends -benchtime 3000x ./internal/docstore
 	$(GO) run ./edge/cmd/edgeload bench
+	GO=$(GO) scripts/loadbench.sh $(LOADFLAGS)
 
 ## lint: gofmt and go vet have nothing to say, go.mod is tidy, govulncheck finds nothing reachable
 lint:

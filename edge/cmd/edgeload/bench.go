@@ -162,7 +162,7 @@ func idleAndFanout(bf benchFlags, want map[string]bool, srv ready, m *minter, nc
 	}
 	defer func() {
 		for _, c := range conns {
-			c.close()
+			c.Close()
 		}
 	}()
 	opened := time.Since(start)
@@ -208,7 +208,7 @@ func fanout(bf benchFlags, conns []*wsConn, nc *nats.Conn, admin string) error {
 	var round atomic.Int64
 	var got atomic.Int64
 	for i, c := range conns {
-		c.handle(func(_ *wsConn, f *frame, at time.Time) {
+		c.Handle(func(_ *wsConn, f *frame, at time.Time) {
 			if f.Type != "notification" {
 				return
 			}
@@ -222,7 +222,7 @@ func fanout(bf benchFlags, conns []*wsConn, nc *nats.Conn, admin string) error {
 	}
 	subjects := make([]string, n)
 	for i, c := range conns {
-		s, err := contracts.PushUserSubject(c.user.UserID)
+		s, err := contracts.PushUserSubject(c.User.UserID)
 		if err != nil {
 			return err
 		}
@@ -270,10 +270,10 @@ func fanout(bf benchFlags, conns []*wsConn, nc *nats.Conn, admin string) error {
 	var lat latencies
 	for _, d := range samples {
 		if d > 0 {
-			lat.d = append(lat.d, d)
+			lat.Add(d)
 		}
 	}
-	count, p50, p99, max := lat.summary()
+	count, p50, p99, max := lat.Summary()
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NOTIFICATION FAN-OUT (publish → receive, one push per user)\t\t")
 	fmt.Fprintf(tw, "users × rounds\t%d × %d (%d received, %d missing)\n", n, bf.rounds, count, lost)

@@ -40,12 +40,12 @@ func chatLatency(bf benchFlags, srv ready, m *minter) error {
 	}
 	defer func() {
 		for i := range pairs {
-			consumers[i].close()
-			sellers[i].close()
+			consumers[i].Close()
+			sellers[i].Close()
 		}
 	}()
 	for i := range pairs {
-		f, err := consumers[i].call("chat.open_room", map[string]string{"product_id": products[i]}, 30*time.Second)
+		f, err := consumers[i].Call("chat.open_room", map[string]string{"product_id": products[i]}, 30*time.Second)
 		if err != nil {
 			return err
 		}
@@ -60,7 +60,7 @@ func chatLatency(bf benchFlags, srv ready, m *minter) error {
 	var recv, ack latencies
 	measuring := atomic.Bool{}
 	for _, p := range pairs {
-		p.seller.handle(func(_ *wsConn, f *frame, at time.Time) {
+		p.seller.Handle(func(_ *wsConn, f *frame, at time.Time) {
 			if f.Type != "event" || f.Topic != contracts.PushTopicChatMessage {
 				return
 			}
@@ -69,7 +69,7 @@ func chatLatency(bf benchFlags, srv ready, m *minter) error {
 				return
 			}
 			if t, ok := sentAt.Load(msg.ClientMsgID); ok && measuring.Load() {
-				recv.add(at.Sub(t.(time.Time)))
+				recv.Add(at.Sub(t.(time.Time)))
 			}
 		})
 	}
@@ -102,25 +102,25 @@ func chatLatency(bf benchFlags, srv ready, m *minter) error {
 				sentAt.Store(id, t)
 				sent.Add(1)
 			}
-			_, err := p.consumer.call("chat.send", map[string]string{"room_id": p.room, "text": "bench message " + id, "client_msg_id": id}, 30*time.Second)
+			_, err := p.consumer.Call("chat.send", map[string]string{"room_id": p.room, "text": "bench message " + id, "client_msg_id": id}, 30*time.Second)
 			if err != nil {
 				failed.Add(1)
 				reasons.add(err.Error())
 				return
 			}
 			if counted {
-				ack.add(time.Since(t))
+				ack.Add(time.Since(t))
 			}
 		}()
 	}
 	achieved := float64(sent.Load()) / time.Since(start.Add(warmup)).Seconds()
 	wg.Wait()
 	deadline := time.Now().Add(10 * time.Second)
-	for recv.len() < int(sent.Load()) && time.Now().Before(deadline) {
+	for recv.Len() < int(sent.Load()) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	n, p50, p99, max := recv.summary()
-	_, a50, a99, amax := ack.summary()
+	n, p50, p99, max := recv.Summary()
+	_, a50, a99, amax := ack.Summary()
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	store := "through the chat service and its store"
 	if bf.chatStore == "memory" {

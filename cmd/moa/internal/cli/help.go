@@ -24,6 +24,9 @@ Usage:
                                 (moa sagas help)
   moa projections rebuild       rebuild the sellers' dashboard by replaying the streams
                                 (moa projections help)
+  moa load [flags]              drive a running system over its WebSocket edge as the apps
+                                do, ramping the rate up; prints the highest rate at which
+                                every operation holds its p99, with a table per operation
   moa help                      this text
 
 SIGTERM or SIGINT drains subscriptions, lets in-flight work finish and exits 0.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/moa-run/moa/bus/dlq"
+	"github.com/moa-run/moa/cmd/moa/internal/load"
 	"github.com/moa-run/moa/services/subscription"
 	"github.com/moa-run/moa/system"
 )
@@ -40,6 +41,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		err = runTool(ctx, cmdSagas, subscription.SagasUsage, subscription.SagasCommand, rest, stdout, getenv)
 	case cmdProjections:
 		err = runTool(ctx, cmdProjections, subscription.ProjectionsUsage, subscription.ProjectionsCommand, rest, stdout, getenv)
+	case cmdLoad:
+		err = runLoad(ctx, rest, stdout, stderr, getenv)
 	default:
 		err = usagef("unknown command %q", cmd)
 	}
@@ -141,4 +144,23 @@ func devDefaults(setting func(service, key string) string) func(service, key str
 		}
 		return v
 	}
+}
+
+// runLoad is `moa load`: drive a running system through its edge and report the highest rate
+// that holds; progress goes to stderr, the report to stdout.
+func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	o, positional, err := parse(cmdLoad, args, getenv)
+	if err != nil {
+		return err
+	}
+	if len(positional) > 0 {
+		return usagef("moa load takes no arguments (got %q); point it at a system with --url", positional)
+	}
+	if o.Load.Duration < o.Load.Stage {
+		return usagef("--duration %s is shorter than one --stage %s", o.Load.Duration, o.Load.Stage)
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	_, err = load.Run(ctx, o.Load, stdout, stderr)
+	return err
 }

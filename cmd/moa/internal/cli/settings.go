@@ -5,11 +5,13 @@ package cli
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/moa-run/moa/bus"
+	"github.com/moa-run/moa/cmd/moa/internal/load"
 	"github.com/moa-run/moa/system"
 )
 
@@ -21,6 +23,8 @@ type Options struct {
 	// OperatorSecret is exchanged with the auth service for the operator token the tools'
 	// calls carry.
 	OperatorSecret string
+	// Load is what `moa load` drives and how.
+	Load load.Config
 }
 
 // setting is one configuration knob: a flag and the MOA_* variable behind it. A flag given on
@@ -42,6 +46,7 @@ const (
 	// Operator tools of the subscription service.
 	cmdSagas       = "sagas"
 	cmdProjections = "projections"
+	cmdLoad        = "load"
 )
 
 var (
@@ -142,6 +147,41 @@ var settings = []setting{
 	{Flag: "startup-patience", Env: "MOA_STARTUP_PATIENCE", Arg: "DURATION", Default: bus.FormatDuration(bus.DefaultStartupPatience), Commands: hosted,
 		Usage: "how long each start-up step (a stream, consumer or bucket, a schema migration) retries a NATS JetStream (or database) that is busy or not ready, as a cluster starting with its services is, before the start fails",
 		apply: positiveDuration("1m", func(o *Options, d time.Duration) { o.System.StartupPatience = d })},
+	{Flag: "url", Env: "MOA_LOAD_URL", Arg: "URL", Default: "http://" + system.DefaultHTTPAddr, Commands: []string{cmdLoad},
+		Usage: "the edge that load drives: its base URL, as printed by moa dev (web:); the WebSocket is <url>/ws",
+		apply: func(o *Options, v string) error { o.Load.URL = v; return nil }},
+	{Flag: "mix", Env: "MOA_LOAD_MIX", Arg: "OP=WEIGHT,...", Default: load.DefaultMix, Commands: []string{cmdLoad},
+		Usage: "relative weights of the operations: " + strings.Join(load.Mixable, ", ") + "; subscribe also measures notify (the activated notification's arrival) and chat chat.receive (the seller's push)",
+		apply: func(o *Options, v string) (err error) { o.Load.Mix, err = load.ParseMix(v); return }},
+	{Flag: "rate", Env: "MOA_LOAD_RATE", Arg: "OPS/S", Default: "20", Commands: []string{cmdLoad},
+		Usage: "operations per second of the first stage",
+		apply: func(o *Options, v string) (err error) { o.Load.Rate, err = parsePositive(v); return }},
+	{Flag: "max-rate", Env: "MOA_LOAD_MAX_RATE", Arg: "OPS/S", Default: "5000", Commands: []string{cmdLoad},
+		Usage: "the ramp grows no further than this (set it to --rate for a fixed rate)",
+		apply: func(o *Options, v string) (err error) { o.Load.MaxRate, err = parsePositive(v); return }},
+	{Flag: "step", Env: "MOA_LOAD_STEP", Arg: "FACTOR", Default: "1.5", Commands: []string{cmdLoad},
+		Usage: "each stage runs at the previous stage's rate times this (≥ 1); the ramp stops after two stages in a row that do not hold",
+		apply: func(o *Options, v string) (err error) {
+			if o.Load.Step, err = parsePositive(v); err == nil && o.Load.Step < 1 {
+				err = fmt.Errorf("want a factor ≥ 1, got %q", v)
+			}
+			return
+		}},
+	{Flag: "stage", Env: "MOA_LOAD_STAGE", Arg: "DURATION", Default: "10s", Commands: []string{cmdLoad},
+		Usage: "how long each stage of the ramp runs",
+		apply: positiveDuration("10s", func(o *Options, d time.Duration) { o.Load.Stage = d })},
+	{Flag: "duration", Env: "MOA_LOAD_DURATION", Arg: "DURATION", Default: "60s", Commands: []string{cmdLoad},
+		Usage: "the whole run, after set-up (signing up the users and putting up the products)",
+		apply: positiveDuration("60s", func(o *Options, d time.Duration) { o.Load.Duration = d })},
+	{Flag: "users", Env: "MOA_LOAD_USERS", Arg: "N", Default: "100", Commands: []string{cmdLoad},
+		Usage: "signed-in consumers, each on a WebSocket of its own; the edge admits 20 frames/s per connection, so keep the rate under 10 × users",
+		apply: func(o *Options, v string) (err error) { o.Load.Users, err = parseCount(v); return }},
+	{Flag: "products", Env: "MOA_LOAD_PRODUCTS", Arg: "N", Default: "64", Commands: []string{cmdLoad},
+		Usage: "products four sellers put up before the run; a consumer subscribes to each at most once (all_products_taken counts the rest)",
+		apply: func(o *Options, v string) (err error) { o.Load.Products, err = parseCount(v); return }},
+	{Flag: "p99", Env: "MOA_LOAD_P99", Arg: "DURATION", Default: "100ms", Commands: []string{cmdLoad},
+		Usage: "the p99 every operation must hold for a stage to count",
+		apply: positiveDuration("100ms", func(o *Options, d time.Duration) { o.Load.P99 = d })},
 	{Flag: "log-level", Env: "MOA_LOG_LEVEL", Arg: "LEVEL", Default: "info", Commands: all,
 		Usage: "debug, info, warn or error",
 		apply: func(o *Options, v string) error {
@@ -205,4 +245,20 @@ func positiveDuration(example string, set func(*Options, time.Duration)) func(*O
 		set(o, d)
 		return nil
 	}
+}
+
+func parsePositive(v string) (float64, error) {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f <= 0 || math.IsInf(f, 0) {
+		return 0, fmt.Errorf("want a positive number, got %q", v)
+	}
+	return f, nil
+}
+
+func parseCount(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("want a whole number ≥ 1, got %q", v)
+	}
+	return n, nil
 }
