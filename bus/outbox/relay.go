@@ -76,7 +76,9 @@ func (o *RelayOptions) defaults(rt *bus.Runtime) {
 // The stream receives the rows in id order: a batch chains each row to the previous one of
 // its stream (the stream refuses a row whose predecessor it did not store), and marks
 // published only the rows before the first that failed; the rest are published again, after
-// it.
+// it. A replicated stream is not chained (a broken chain wedges it, see streamIndex): a batch
+// cut short there may have stored rows after the one that failed, and only each key's events
+// stay in order (by their key versions).
 //
 // A transient failure (NATS or the stream unavailable, a full stream, a timeout) is retried
 // with backoff, forever. A row the stream refuses for good (above the server's max_payload or
