@@ -463,8 +463,8 @@ func foOutboxInStreams(t *testing.T, ctx context.Context, pools map[string]*pgxp
 	t.Helper()
 	inStreams := map[string]int{}
 	for _, s := range foStreams {
-		for _, env := range streamEvents(t, js, s.Name, ">") {
-			inStreams[env.ID]++
+		for _, id := range foStreamIDs(t, ctx, js, s.Name) {
+			inStreams[id]++
 		}
 	}
 	rows := map[string]bool{}
@@ -613,4 +613,44 @@ func foAPIReady(t *testing.T, js jetstream.JetStream) {
 		}
 		return nil
 	})
+}
+
+// foStreamIDs reads every message of stream, up to its last sequence (an empty fetch right
+// after a failover does not mean the end), and returns their Nats-Msg-Id.
+func foStreamIDs(t *testing.T, ctx context.Context, js jetstream.JetStream, stream string) []string {
+	t.Helper()
+	st, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := info.State.LastSeq
+	c, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	var seq uint64
+	deadline := time.Now().Add(30 * time.Second)
+	for seq < last {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: read up to sequence %d of %d within 30 s", stream, seq, last)
+		}
+		batch, err := c.Fetch(500, jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			continue // a fetch cut short by the cluster: the deadline bounds the retries
+		}
+		for m := range batch.Messages() {
+			meta, err := m.Metadata()
+			if err != nil {
+				t.Fatal(err)
+			}
+			seq = meta.Sequence.Stream
+			ids = append(ids, m.Headers().Get(jetstream.MsgIDHeader))
+		}
+	}
+	return ids
 }
