@@ -190,12 +190,13 @@ func TestSagaFailoverKillAndFreeze(t *testing.T) {
 		t.Errorf("outbox rows = stream messages fails: %d rows not in their stream, %d more than once, %d stream events from no outbox", lost, dup, extra)
 	}
 	if stalls.saga.over > 0 {
-		// The invariants above hold under these faults; the stall target does not yet, every
-		// time: a stream or consumer leader's failover costs nats-server's election timeout (a
-		// random 4 to 9 s, not configurable) plus the saga's next steps, and the sagas caught
-		// in it took 7.6 to 11.7 s (and once over 15 s) in runs on two loaded cores. Until it
-		// does, the target is reported as a skip (an invariant failing above still fails the
-		// test), and MOA_TEST_SAGA_STALL=1 makes it an error.
+		// The invariants above hold under these faults; the stall target is met most of the
+		// time but not always: a stream or consumer leader's failover costs nats-server's
+		// election timeout (a random 4 to 9 s, not configurable) plus the saga's next steps.
+		// On two shared cores the longest stall was 5.5 to 8.6 s in the last nine runs, and
+		// 11.7 s once before (with a 15 s freeze-phase stall once more, not diagnosed). Until
+		// it is met every time, a miss is reported as a skip that states it (an invariant
+		// failing above still fails the test), and MOA_TEST_SAGA_STALL=1 makes it an error.
 		msg := fmt.Sprintf("stall target not met: %d sagas stalled longer than %s, the longest %s (clients waited up to %s)",
 			stalls.saga.over, foMaxStall, stalls.saga.longest.Round(100*time.Millisecond), stalls.client.longest.Round(100*time.Millisecond))
 		if os.Getenv("MOA_TEST_SAGA_STALL") != "" {
