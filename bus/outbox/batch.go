@@ -188,7 +188,8 @@ func selectRows(ctx context.Context, conn *pgx.Conn, limit int) (out []row, mine
 // (Nats-Expected-Last-Msg-Id), so the stream stores a row only right after its predecessor: a
 // row that fails (too large, subject full, stream unavailable for a moment) makes the stream
 // refuse the rows after it too, which wait for the next batch, instead of being stored ahead
-// of it. With only the acked prefix marked, the stream receives the rows in id order.
+// of it. With only the acked prefix marked, the stream receives the rows in id order. Rows
+// for a replicated stream are not chained (see streamIndex): there only each key's order holds.
 func (r *Relay) publish(ctx context.Context, rows []row) (int, error) {
 	futures := make([]jetstream.PubAckFuture, 0, len(rows))
 	last := map[string]string{} // stream -> event id of its previous row in this batch

@@ -25,8 +25,12 @@ type RelayOptions struct {
 	// PollInterval is the fallback wake-up when neither NOTIFY nor an in-process signal came
 	// (a lost notification, a LISTEN connection being re-established). Default 1s.
 	PollInterval time.Duration
-	// PublishTimeout bounds the wait for one batch's PubAcks (default 10s). Rows not acked by
-	// then stay unpublished and are retried.
+	// PublishTimeout bounds the wait for one batch's PubAcks (default 3s). Rows not acked by
+	// then stay unpublished and are retried (the acked prefix is marked, so a slow stream still
+	// makes progress; the duplicate window drops what it stored but did not ack). It is also
+	// what a batch sent to a stream leader that froze (SIGSTOP, a partition: silence, not an
+	// error) waits before going to the new leader, which is why it is short: at 10 s it made
+	// sagas stall 14 s through a frozen leader.
 	PublishTimeout time.Duration
 	// Retention is how long published rows are kept before they are deleted (default 1h).
 	// Keep it shorter than nothing in particular; it is there for inspection and debugging.
@@ -54,7 +58,7 @@ func (o *RelayOptions) defaults(rt *bus.Runtime) {
 		o.PollInterval = time.Second
 	}
 	if o.PublishTimeout <= 0 {
-		o.PublishTimeout = 10 * time.Second
+		o.PublishTimeout = 3 * time.Second
 	}
 	if o.Retention <= 0 {
 		o.Retention = time.Hour
@@ -77,7 +81,9 @@ func (o *RelayOptions) defaults(rt *bus.Runtime) {
 // The stream receives the rows in id order: a batch chains each row to the previous one of
 // its stream (the stream refuses a row whose predecessor it did not store), and marks
 // published only the rows before the first that failed; the rest are published again, after
-// it.
+// it. A replicated stream is not chained (a broken chain wedges it, see streamIndex): a batch
+// cut short there may have stored rows after the one that failed, and only each key's events
+// stay in order (by their key versions).
 //
 // A transient failure (NATS or the stream unavailable, a full stream, a timeout) is retried
 // with backoff, forever. A row the stream refuses for good (above the server's max_payload or

@@ -24,20 +24,31 @@ func streamEvents(t testing.TB, js jetstream.JetStream, stream, filter string) [
 		t.Fatal(err)
 	}
 	var out []contracts.Envelope
+	// Until the consumer says nothing is pending: an empty fetch alone does not mean the end
+	// on a cluster that has just failed over.
+	deadline := time.Now().Add(30 * time.Second)
 	for {
-		batch, err := c.FetchNoWait(500)
-		if err != nil {
-			t.Fatal(err)
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not read to its end within 30 s", stream)
 		}
-		n := 0
+		batch, err := c.Fetch(500, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			continue // cut short by the cluster: the deadline bounds the retries
+		}
+		pending := uint64(1)
 		for m := range batch.Messages() {
-			n++
 			var env contracts.Envelope
 			if json.Unmarshal(m.Data(), &env) == nil {
 				out = append(out, env)
 			}
+			if meta, err := m.Metadata(); err == nil {
+				pending = meta.NumPending
+			}
 		}
-		if n == 0 {
+		if pending == 0 {
+			return out
+		}
+		if info, err := c.Info(ctx); err == nil && info.NumPending == 0 {
 			return out
 		}
 	}

@@ -10,8 +10,13 @@ import (
 
 // Defaults of the settings.
 const (
-	DefaultSimSeed     = 1
-	DefaultSagaAckWait = 30 * time.Second
+	DefaultSimSeed = 1
+	// DefaultSagaAckWait is how soon a saga step delivered to an instance that died, or by a
+	// consumer leader that died, comes back: the bus keeps every message it holds alive with
+	// InProgress every AckWait/3, so it never limits a step's run. At 30 s, a kill of the node
+	// leading the saga's consumers stalled the sagas in flight 30 s (the target is 10 s;
+	// TestSagaFailoverKillAndFreeze in internal/sagasuite).
+	DefaultSagaAckWait = 5 * time.Second
 	DefaultConcurrency = 8
 )
 

@@ -29,9 +29,14 @@ import (
 
 // Defaults of the settings.
 const (
-	DefaultCacheTTL    = 2 * time.Minute
-	DefaultViewWindow  = 24 * time.Hour
-	DefaultSagaAckWait = 30 * time.Second
+	DefaultCacheTTL   = 2 * time.Minute
+	DefaultViewWindow = 24 * time.Hour
+	// DefaultSagaAckWait is how soon a saga step delivered to an instance that died, or by a
+	// consumer leader that died, comes back: the bus keeps every message it holds alive with
+	// InProgress every AckWait/3, so it never limits a step's run. At 30 s, a kill of the node
+	// leading the saga's consumers stalled the sagas in flight 30 s (the target is 10 s;
+	// TestSagaFailoverKillAndFreeze in internal/sagasuite).
+	DefaultSagaAckWait = 5 * time.Second
 )
 
 // seatConcurrency is how many subscriptions' seat events are handled at once per consumer.

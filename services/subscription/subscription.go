@@ -28,8 +28,13 @@ const (
 	DefaultStuckAfter    = 30 * time.Second
 	DefaultTimeoutAfter  = 10 * time.Minute
 	DefaultSweepInterval = 5 * time.Second
-	DefaultAckWait       = 30 * time.Second
-	DefaultConcurrency   = 8
+	// DefaultAckWait is how soon a saga step delivered to an instance that died, or by a
+	// consumer leader that died, comes back: the bus keeps every message it holds alive with
+	// InProgress every AckWait/3, so it never limits a step's run. At 30 s, a kill of the node
+	// leading the saga's consumers stalled the sagas in flight 30 s (the target is 10 s;
+	// TestSagaFailoverKillAndFreeze in internal/sagasuite).
+	DefaultAckWait     = 5 * time.Second
+	DefaultConcurrency = 8
 )
 
 // Start declares the subscription service: its database and outbox relay, the saga and

@@ -23,6 +23,11 @@ var (
 		FilterSubjects: []string{contracts.SubscriptionActivated.Filter(), contracts.SubscriptionCancelled.Filter()},
 		MaxDeliver:     10,
 		Backoff:        []time.Duration{200 * time.Millisecond, time.Second, 5 * time.Second, 15 * time.Second},
+		// The saga's last step: a notification in flight when the consumer's leader dies comes
+		// back after AckWait, and at the bus's default (30 s) it arrived 30 s after its saga
+		// ended (TestSagaFailoverKillAndFreeze in internal/sagasuite). Held messages are kept
+		// alive with InProgress, so this never limits a handler's run.
+		AckWait: 5 * time.Second,
 	}
 	// CatalogConsumer waits longer between tries: a terms change needs the subscription
 	// service, which may be down for a while.
