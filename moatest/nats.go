@@ -12,8 +12,11 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// natsStartTimeout bounds how long a server may take to accept clients.
-const natsStartTimeout = 15 * time.Second
+// natsStartTimeout bounds how long a server may take to accept clients. A server enables
+// JetStream (recovering its store) before it listens, and a cluster node did exceed 15 s on
+// the 2-core machine with the whole suite running (2 of about 15 runs of the saga failover
+// test); a server that cannot listen fails the same way, only later.
+const natsStartTimeout = 60 * time.Second
 
 // Option adjusts an embedded nats-server's options before it starts. Any
 // func(*server.Options) works; the With functions cover the common cases.
