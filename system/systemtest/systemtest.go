@@ -6,9 +6,13 @@
 //		...
 //	}
 //
-// The infrastructure comes from moatest: an embedded nats-server (random port, store in
-// t.TempDir()), a fresh PostgreSQL database per service on the test binary's throwaway server
-// (or MOA_TEST_POSTGRES_URL), and an embedded FerretDB (or MOA_TEST_MONGO_URL). Everything
+// NATS is the system's own embedded server as `moa dev` runs it (random port, store in
+// t.TempDir()): each service connects as its own user with its production permissions
+// (system.NATSUsers), and a permissions violation the server logs during the test fails it.
+// A service of the test's own (not registered) has no user: with one, the server admits
+// anyone. The databases come from moatest: a fresh PostgreSQL database per service on the
+// test binary's throwaway server (or MOA_TEST_POSTGRES_URL), and an embedded FerretDB (or
+// MOA_TEST_MONGO_URL). Everything
 // stops in t.Cleanup: the system first, then the servers. A package using it should declare
 //
 //	func TestMain(m *testing.M) { moatest.Main(m) }
