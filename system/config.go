@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+
 	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/internal/docstore"
 )
@@ -127,6 +129,9 @@ type NATSConfig struct {
 	// DataDir/nats/operator.password (see System.OperatorNATSURL). `moa dev` sets it; the zero
 	// value (tests) leaves the embedded server open. Ignored with URL.
 	Authorize bool
+	// ServerLog, when set, receives the embedded server's log from before the first client
+	// connects (systemtest fails a test on a permissions violation in it). Ignored with URL.
+	ServerLog server.Logger
 
 	// Credentials and TLS for external servers (see bus.ConnectConfig).
 	Creds    string

@@ -39,6 +39,10 @@ func (s *System) startNATS() error {
 		if err != nil {
 			return err
 		}
+		if c.NATS.ServerLog != nil {
+			// No client has connected yet: nothing the server would log about one is missed.
+			ns.SetLoggerV2(c.NATS.ServerLog, false, false, false)
+		}
 		s.mu.Lock()
 		s.ns = ns
 		s.mu.Unlock()
@@ -95,6 +99,22 @@ func (s *System) OperatorNATSURL() string {
 		return u
 	}
 	return withUser(u, OperatorNATSUser, s.dev.passwords[OperatorNATSUser])
+}
+
+// ServiceNATSURL is the URL, with service's credentials, that another instance of a service
+// connects to an authorized embedded server with (NATSConfig.Authorize), as a separate
+// process would (its replies under InboxPrefix(service)); NATSURL otherwise, and for a
+// service with no user of its own.
+func (s *System) ServiceNATSURL(service string) string {
+	u := s.NATSURL()
+	if s.dev == nil || u == "" {
+		return u
+	}
+	pw, ok := s.dev.passwords[service]
+	if !ok {
+		return u
+	}
+	return withUser(u, service, pw)
 }
 
 func (s *System) connName() string {

@@ -18,10 +18,11 @@ import (
 	"github.com/moa-run/moa/system/systemtest"
 )
 
-// startEdge runs an edge instance on a bus connection of its own, as a separate process would.
-func startEdge(t *testing.T, natsURL string) string {
+// startEdge runs an edge instance on a bus connection of its own, as a separate process would:
+// as the edge's NATS user, its replies in the edge's inbox space.
+func startEdge(t *testing.T, sys *system.System) string {
 	t.Helper()
-	nc, err := nats.Connect(natsURL)
+	nc, err := nats.Connect(sys.ServiceNATSURL("edge"), nats.CustomInboxPrefix(system.InboxPrefix("edge")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,8 +57,7 @@ func TestChatThroughTwoEdges(t *testing.T) {
 	sys := systemtest.Boot(t, systemtest.Configure(func(c *system.Config) { c.Registry = reg; c.Services = nil }),
 		systemtest.Setting("catalog", "CACHE_TTL", "0"))
 	iss := authntest.NewIssuer(t, sys.Runtime())
-	url := sys.Conn().ConnectedUrl()
-	edgeA, edgeB := startEdge(t, url), startEdge(t, url)
+	edgeA, edgeB := startEdge(t, sys), startEdge(t, sys)
 
 	seller, consumer := authntest.Seller(), authntest.Consumer()
 	sel := dial(t, edgeA, iss.Token(seller))

@@ -6,9 +6,13 @@
 //		...
 //	}
 //
-// The infrastructure comes from moatest: an embedded nats-server (random port, store in
-// t.TempDir()), a fresh PostgreSQL database per service on the test binary's throwaway server
-// (or MOA_TEST_POSTGRES_URL), and an embedded FerretDB (or MOA_TEST_MONGO_URL). Everything
+// NATS is the system's own embedded server as `moa dev` runs it (random port, store in
+// t.TempDir()): each service connects as its own user with its production permissions
+// (system.NATSUsers), and a permissions violation the server logs during the test fails it.
+// A service of the test's own (not registered) has no user: with one, the server admits
+// anyone. The databases come from moatest: a fresh PostgreSQL database per service on the
+// test binary's throwaway server (or MOA_TEST_POSTGRES_URL), and an embedded FerretDB (or
+// MOA_TEST_MONGO_URL). Everything
 // stops in t.Cleanup: the system first, then the servers. A package using it should declare
 //
 //	func TestMain(m *testing.M) { moatest.Main(m) }
@@ -21,11 +25,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -79,8 +88,11 @@ func Boot(t testing.TB, opts ...Option) *system.System {
 	}
 	logw := &testWriter{t: t}
 	cfg := system.Config{
-		DataDir:  t.TempDir(),
-		NATS:     system.NATSConfig{URL: moatest.NATS(t).URL()},
+		DataDir: t.TempDir(),
+		// The embedded server of `moa dev`: each service connects as its own NATS user with
+		// the permissions production gives it (system.NATSUsers), so a permission a service
+		// lacks fails here rather than only under moa dev or in production.
+		NATS:     system.NATSConfig{Addr: "127.0.0.1:0", Authorize: true},
 		HTTPAddr: "127.0.0.1:0",
 		Services: o.services,
 		// A prefix of its own keeps two tests from sharing a MongoDB database when
@@ -106,6 +118,19 @@ func Boot(t testing.TB, opts ...Option) *system.System {
 		for n := range reg {
 			selected = append(selected, n)
 		}
+	}
+	var violations *violationLog
+	if cfg.NATS.URL == "" {
+		for _, n := range selected {
+			if _, ok := system.Lookup(n); !ok && cfg.NATS.Authorize {
+				// A service of the test's own has no production user to connect as: the
+				// server stays open, as it would have to in production too.
+				t.Logf("systemtest: %q has no NATS user (system.NATSUsers): the embedded NATS admits anyone", n)
+				cfg.NATS.Authorize = false
+			}
+		}
+		violations = &violationLog{}
+		cfg.NATS.ServerLog = violations
 	}
 	mongoURL := ""
 	for _, n := range selected {
@@ -139,9 +164,47 @@ func Boot(t testing.TB, opts ...Option) *system.System {
 		if err := sys.Stop(ctx); err != nil {
 			t.Errorf("systemtest: stop: %v", err)
 		}
+		if v := violations.lines(); len(v) > 0 {
+			t.Errorf("systemtest: the NATS server refused a client (a permission missing from system.NATSUsers?):\n%s",
+				strings.Join(v, "\n"))
+		}
 	})
 	return sys
 }
+
+// violationLog is the embedded server's log, keeping the permissions violations: a request
+// a service's user may not make is only a timeout to the service (nats.go reports the
+// violation asynchronously), so without this a missing permission passes every test.
+type violationLog struct {
+	mu  sync.Mutex
+	got []string
+}
+
+var _ server.Logger = (*violationLog)(nil)
+
+func (l *violationLog) lines() []string {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.got)
+}
+
+func (l *violationLog) Errorf(format string, v ...any) {
+	// nats-server logs "Publish Violation - ..." and "Subscription Violation - ...".
+	if line := fmt.Sprintf(format, v...); strings.Contains(line, "Publish Violation") || strings.Contains(line, "Subscription Violation") {
+		l.mu.Lock()
+		l.got = append(l.got, line)
+		l.mu.Unlock()
+	}
+}
+
+func (l *violationLog) Noticef(string, ...any) {}
+func (l *violationLog) Warnf(string, ...any)   {}
+func (l *violationLog) Fatalf(string, ...any)  {}
+func (l *violationLog) Debugf(string, ...any)  {}
+func (l *violationLog) Tracef(string, ...any)  {}
 
 // dropMongoDatabases removes the test's MongoDB databases when the test ends; on a shared
 // server (MOA_TEST_MONGO_URL) they would otherwise pile up. It is registered before the

@@ -184,7 +184,11 @@ func ApplyEnvelope(ctx context.Context, tx pgx.Tx, env contracts.Envelope) error
 }
 
 // replay reads every message of stream matching filters, from the first, with an ordered
-// consumer, and stops at the last one that existed when it started.
+// consumer, and stops at the last one that existed when it started. It iterates (Messages)
+// rather than fetching in batches: each Fetch after the first replaces the ordered consumer
+// and deletes the one before, which the service's NATS user may not do (a permission to
+// delete consumers of a stream would reach other services' durables); the consumer it leaves
+// expires on its own.
 func replay(ctx context.Context, js jetstream.JetStream, stream string, filters []string, fn func(contracts.Envelope) error) (int64, error) {
 	c, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: filters, DeliverPolicy: jetstream.DeliverAllPolicy})
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -200,41 +204,42 @@ func replay(ctx context.Context, js jetstream.JetStream, stream string, filters 
 	if info.NumPending == 0 {
 		return 0, nil
 	}
+	it, err := c.Messages(jetstream.PullMaxMessages(256))
+	if err != nil {
+		return 0, err
+	}
+	defer it.Stop()
 	var n int64
 	for {
-		batch, err := c.Fetch(256, jetstream.FetchMaxWait(5*time.Second))
+		wait, cancel := context.WithTimeout(ctx, 5*time.Second)
+		m, err := it.Next(jetstream.NextContext(wait))
+		cancel()
 		if err != nil {
-			return n, err
-		}
-		got := 0
-		for m := range batch.Messages() {
-			got++
-			var env contracts.Envelope
-			if json.Unmarshal(m.Data(), &env) == nil {
-				if err := fn(env); err != nil {
-					return n, err
-				}
-				n++
-			}
-			md, err := m.Metadata()
-			if err != nil {
-				return n, err
-			}
-			if md.NumPending == 0 {
-				return n, nil
-			}
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
-			return n, err
-		}
-		if got == 0 {
 			if ctx.Err() != nil {
 				return n, ctx.Err()
+			}
+			if !errors.Is(err, context.DeadlineExceeded) {
+				return n, err
 			}
 			// Nothing within the wait: done if nothing is pending (messages aged out meanwhile).
 			if info, err := c.Info(ctx); err == nil && info.NumPending == 0 {
 				return n, nil
 			}
+			continue
+		}
+		var env contracts.Envelope
+		if json.Unmarshal(m.Data(), &env) == nil {
+			if err := fn(env); err != nil {
+				return n, err
+			}
+			n++
+		}
+		md, err := m.Metadata()
+		if err != nil {
+			return n, err
+		}
+		if md.NumPending == 0 {
+			return n, nil
 		}
 	}
 }
