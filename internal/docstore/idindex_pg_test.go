@@ -198,3 +198,30 @@ func waitGIN(t testing.TB, ctx context.Context, conn *pgx.Conn, schema, coll str
 		time.Sleep(20 * time.Millisecond) // polling with a deadline
 	}
 }
+
+// BenchmarkPGIDIndexPass measures one pass of the PostgreSQL _id indexer
+// over a database of 10 indexed collections: what the store pays every
+// 200 ms in the steady state.
+func BenchmarkPGIDIndexPass(b *testing.B) {
+	ctx := b.Context()
+	pgURL := moatest.Postgres(b)
+	s := start(b, docstore.Config{Backend: docstore.BackendPostgreSQL, PostgreSQLURL: pgURL})
+	db := connect(b, s.URI()).Database("bench")
+	conn, err := pgx.Connect(ctx, pgURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for i := range 10 {
+		fillPG(b, ctx, db.Collection(fmt.Sprint("c", i)), 10)
+		waitGIN(b, ctx, conn, "bench", fmt.Sprint("c", i))
+	}
+	p := docstore.NewPGIDIndexPasser(pgURL)
+	defer p.Close(ctx)
+	b.ResetTimer()
+	for range b.N {
+		if err := p.Pass(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
