@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -224,4 +226,68 @@ func BenchmarkPGIDIndexPass(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestPGIDIndexSpeedup measures find and update by _id on 10,000 documents
+// on the PostgreSQL backend, with FerretDB's indexes only and with the GIN
+// index. Set MOA_IDINDEX_BENCH=1 to run it: it prints figures, asserts none.
+func TestPGIDIndexSpeedup(t *testing.T) {
+	if os.Getenv("MOA_IDINDEX_BENCH") == "" {
+		t.Skip("set MOA_IDINDEX_BENCH=1 to measure")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	const docs, d = 10_000, 3 * time.Second
+	rates := map[bool][2]float64{}
+	for _, noIndex := range []bool{true, false} {
+		pgURL := moatest.Postgres(t)
+		cfg := docstore.Config{Backend: docstore.BackendPostgreSQL, PostgreSQLURL: pgURL}
+		if noIndex {
+			cfg = docstore.WithoutIDIndex(cfg)
+		}
+		s := start(t, cfg)
+		c := connect(t, s.URI()).Database("bench").Collection("rooms")
+		for i := 0; i < docs; i += 1000 {
+			batch := make([]any, 0, 1000)
+			for j := i; j < i+1000; j++ {
+				batch = append(batch, bson.D{{Key: "_id", Value: fmt.Sprintf("room-%05d", j)}, {Key: "n", Value: 0}, {Key: "pad", Value: strings.Repeat("x", 100)}})
+			}
+			if _, err := c.InsertMany(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !noIndex {
+			conn, err := pgx.Connect(ctx, pgURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitGIN(t, ctx, conn, "bench", "rooms")
+			conn.Close(ctx)
+		}
+		var r [2]float64
+		for op := range 2 {
+			n := 0
+			begin := time.Now()
+			for time.Since(begin) < d {
+				id := fmt.Sprintf("room-%05d", rand.IntN(docs))
+				var err error
+				if op == 0 {
+					err = c.FindOne(ctx, bson.M{"_id": id}).Err()
+				} else {
+					_, err = c.UpdateOne(ctx, bson.M{"_id": id}, bson.M{"$inc": bson.M{"n": 1}})
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				n++
+			}
+			r[op] = float64(n) / time.Since(begin).Seconds()
+		}
+		rates[noIndex] = r
+		t.Logf("noIndex=%v find=%.0f ops/s update=%.0f ops/s", noIndex, r[0], r[1])
+		s.Close()
+	}
+	t.Logf("10,000 docs, one client: find by _id %.0f -> %.0f ops/s (x%.1f), update by _id %.0f -> %.0f ops/s (x%.1f)",
+		rates[true][0], rates[false][0], rates[false][0]/rates[true][0],
+		rates[true][1], rates[false][1], rates[false][1]/rates[true][1])
 }
