@@ -72,14 +72,15 @@ type Config struct {
 	// measuring what isolation costs; concurrent updates then lose writes.
 	Unisolated bool
 
-	noIDIndex bool // tests: leave out the _id indexes of idindex.go, to compare
+	noIDIndex bool // tests: leave out the _id indexes of idindex.go and pgidindex.go, to compare
 }
 
 // Store is a running embedded FerretDB.
 type Store struct {
 	uri     string
-	iso     *isolator  // nil when Unisolated
-	idx     *idIndexer // nil unless SQLite (see idindex.go)
+	iso     *isolator    // nil when Unisolated
+	idx     *idIndexer   // nil unless SQLite (see idindex.go)
+	pgIdx   *pgIDIndexer // nil unless PostgreSQL (see pgidindex.go)
 	cancel  context.CancelFunc
 	done    chan struct{}
 	runErr  error
@@ -207,6 +208,9 @@ func Start(ctx context.Context, cfg Config) (*Store, error) {
 	if fc.Handler == BackendSQLite && !cfg.noIDIndex {
 		s.idx = startIDIndexer(where, cfg.Logger)
 	}
+	if fc.Handler == BackendPostgreSQL && !cfg.noIDIndex {
+		s.pgIdx = startPGIDIndexer(cfg.PostgreSQLURL, cfg.Logger)
+	}
 	return s, nil
 }
 
@@ -218,6 +222,7 @@ func (s *Store) URI() string { return s.uri }
 func (s *Store) Close() error {
 	s.closeMu.Do(func() {
 		s.idx.close()
+		s.pgIdx.close()
 		if s.iso != nil {
 			s.iso.close()
 		}
