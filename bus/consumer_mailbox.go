@@ -65,9 +65,12 @@ func (c *Consumer) enqueue(jm jetstream.Msg) {
 }
 
 // worker runs the head message of the oldest ready mailbox, then puts the mailbox back in
-// line by its next message.
+// line by its next message. With WithBatch it takes the heads of up to the batch size of the
+// oldest ready mailboxes (so of distinct keys) and runs them as one batch.
 func (c *Consumer) worker() {
 	defer c.workers.Done()
+	boxes := make([]*mailbox, 0, c.cfg.batch)
+	ds := make([]*delivery, 0, c.cfg.batch)
 	for {
 		c.mu.Lock()
 		for len(c.ready) == 0 && !c.closing {
@@ -77,36 +80,56 @@ func (c *Consumer) worker() {
 			c.mu.Unlock()
 			return
 		}
-		b := heap.Pop(&c.ready).(*mailbox)
-		d := b.queue[0]
+		boxes, ds = boxes[:0], ds[:0]
+		for len(c.ready) > 0 && len(boxes) < c.cfg.batch {
+			b := heap.Pop(&c.ready).(*mailbox)
+			boxes = append(boxes, b)
+			ds = append(ds, b.queue[0])
+		}
 		c.mu.Unlock()
 
-		res, retryIn := c.process(d)
-
+		if len(ds) == 1 {
+			res, retryIn := c.process(ds[0])
+			c.mu.Lock()
+			c.done(boxes[0], ds[0], res, retryIn)
+			c.mu.Unlock()
+			continue
+		}
+		res, retryIn := c.processBatch(ds)
 		c.mu.Lock()
-		switch res {
-		case settled:
-			delete(c.held, d)
-			b.queue[0] = nil
-			b.queue = b.queue[1:]
-			c.unpark(b) // what waited for this message (or for any settle of the key) goes next
-		case parked:
-			c.park(b, d)
-		}
-		switch {
-		case len(b.queue) == 0:
-			b.scheduled = false
-			if b.keyed && len(b.parked) == 0 {
-				delete(c.boxes, b.key)
-			}
-		case c.closing:
-			b.scheduled = false // what it holds is naked by wait
-		case res == retry:
-			time.AfterFunc(retryIn, func() { c.requeue(b) })
-		default:
-			c.readyPush(b)
+		for i, b := range boxes {
+			c.done(b, ds[i], res[i], retryIn[i])
 		}
 		c.mu.Unlock()
+		clear(boxes)
+		clear(ds)
+	}
+}
+
+// done puts b, whose head d was processed with result res, back in line (or out of the
+// consumer). Called with c.mu held.
+func (c *Consumer) done(b *mailbox, d *delivery, res result, retryIn time.Duration) {
+	switch res {
+	case settled:
+		delete(c.held, d)
+		b.queue[0] = nil
+		b.queue = b.queue[1:]
+		c.unpark(b) // what waited for this message (or for any settle of the key) goes next
+	case parked:
+		c.park(b, d)
+	}
+	switch {
+	case len(b.queue) == 0:
+		b.scheduled = false
+		if b.keyed && len(b.parked) == 0 {
+			delete(c.boxes, b.key)
+		}
+	case c.closing:
+		b.scheduled = false // what it holds is naked by wait
+	case res == retry:
+		time.AfterFunc(retryIn, func() { c.requeue(b) })
+	default:
+		c.readyPush(b)
 	}
 }
 
