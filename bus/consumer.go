@@ -64,6 +64,7 @@ type Consumer struct {
 	boxes   map[string]*mailbox // keyed consumers: keys with messages held
 	ready   readyHeap           // mailboxes whose head may run now, oldest head first
 	arrived uint64              // arrival counter: the order of held messages
+	batches int                 // with WithBatch: batches running (see holdBack)
 	held    map[*delivery]struct{}
 	closing bool
 

@@ -73,7 +73,7 @@ func (c *Consumer) worker() {
 	ds := make([]*delivery, 0, c.cfg.batch)
 	for {
 		c.mu.Lock()
-		for len(c.ready) == 0 && !c.closing {
+		for !c.closing && (len(c.ready) == 0 || c.holdBack()) {
 			c.work.Wait()
 		}
 		if c.closing {
@@ -86,12 +86,18 @@ func (c *Consumer) worker() {
 			boxes = append(boxes, b)
 			ds = append(ds, b.queue[0])
 		}
+		if c.cfg.batch > 1 {
+			c.batches++
+		}
 		c.mu.Unlock()
 
 		if len(ds) == 1 {
 			res, retryIn := c.process(ds[0])
 			c.mu.Lock()
 			c.done(boxes[0], ds[0], res, retryIn)
+			if c.cfg.batch > 1 {
+				c.batches--
+			}
 			c.mu.Unlock()
 			continue
 		}
@@ -100,10 +106,21 @@ func (c *Consumer) worker() {
 		for i, b := range boxes {
 			c.done(b, ds[i], res[i], retryIn[i])
 		}
+		c.batches--
 		c.mu.Unlock()
 		clear(boxes)
 		clear(ds)
 	}
+}
+
+// holdBack reports that a free worker should leave the ready mailboxes for a while: with
+// batching, a batch smaller than the batch size starts only when no other batch runs. This is
+// group commit: the messages that become ready while batches run wait for the next one to end
+// and join the batch its worker takes then, instead of each free worker committing the one or
+// two it finds (which splits the keys into small batches for good). Full batches run in
+// parallel. Called with c.mu held.
+func (c *Consumer) holdBack() bool {
+	return c.cfg.batch > 1 && c.batches > 0 && len(c.ready) < c.cfg.batch
 }
 
 // done puts b, whose head d was processed with result res, back in line (or out of the

@@ -73,22 +73,21 @@ func Inbox(pool *pgxpool.Pool, consumer string, opts ...InboxOption) bus.Middlew
 			if err != nil {
 				return nil, err
 			}
-			run := func(ctx context.Context) ([]byte, error) {
-				if err := awaitTurn(ctx, Tx(ctx), consumer, m); err != nil { // per-key order, see keyorder.go
-					return nil, err
-				}
-				return next(ctx, m)
-			}
 			if b := batchOf(ctx, pool); b != nil {
 				// A consumer batch (see Batched): its commit, the wake-up and the ack come later.
-				out, dup, err := inboxInBatch(ctx, b, consumer, id, run)
+				out, dup, err := inboxInBatch(ctx, b, consumer, id, m, next)
 				if dup && cfg.onDuplicate != nil {
 					cfg.onDuplicate(ctx, m, id)
 				}
 				return out, err
 			}
 			var emitted atomic.Bool
-			out, dup, err := inboxTx(ctx, pool, consumer, id, &emitted, run)
+			out, dup, err := inboxTx(ctx, pool, consumer, id, &emitted, func(ctx context.Context) ([]byte, error) {
+				if err := awaitTurn(ctx, Tx(ctx), consumer, m); err != nil { // per-key order, see keyorder.go
+					return nil, err
+				}
+				return next(ctx, m)
+			})
 			if err != nil {
 				return nil, err
 			}

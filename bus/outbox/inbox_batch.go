@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/moa-run/moa/bus"
+	"github.com/moa-run/moa/contracts"
 )
 
 // Group commit for the inbox. A consumer with [Batched] hands a worker up to n ready messages
@@ -70,9 +71,13 @@ func batchOf(ctx context.Context, pool *pgxpool.Pool) *inboxBatch {
 // savepoint opens message's savepoint and records (consumer, id) in it, in one round trip (the
 // BEGIN too, for the batch's first message). dup reports that the record existed: the
 // savepoint is gone again and the handler must not run.
-func (b *inboxBatch) savepoint(ctx context.Context, cq, iq string) (sp string, dup bool, err error) {
+//
+// turn, when not empty, is the message's key-version statement (see turnSQL), sent in the same
+// round trip when the transaction is open already: turned reports that it ran, and version is
+// what it returned. Otherwise the caller runs awaitTurn itself.
+func (b *inboxBatch) savepoint(ctx context.Context, cq, iq, turn string) (sp string, dup, turned bool, version int64, err error) {
 	if b.broken != nil {
-		return "", false, b.broken
+		return "", false, false, 0, b.broken
 	}
 	b.n++
 	sp = "moa_inbox_" + strconv.Itoa(b.n)
@@ -80,7 +85,7 @@ func (b *inboxBatch) savepoint(ctx context.Context, cq, iq string) (sp string, d
 	if b.tx == nil {
 		if b.conn == nil {
 			if b.conn, err = b.pool.Acquire(ctx); err != nil {
-				return "", false, fmt.Errorf("inbox: %w", err)
+				return "", false, false, 0, fmt.Errorf("inbox: %w", err)
 			}
 		}
 		tx, err := b.conn.BeginTx(ctx, pgx.TxOptions{BeginQuery: "BEGIN; " + q})
@@ -90,31 +95,40 @@ func (b *inboxBatch) savepoint(ctx context.Context, cq, iq string) (sp string, d
 				_, _ = b.conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
 			}
 			if isUniqueViolation(err) {
-				return "", true, nil
+				return "", true, false, 0, nil
 			}
 			if b.conn.Conn().IsClosed() {
 				b.conn.Release()
 				b.conn = nil
 			}
-			return "", false, fmt.Errorf("inbox: %w", err)
+			return "", false, false, 0, fmt.Errorf("inbox: %w", err)
 		}
 		b.tx = tx
-		return sp, false, nil
+		return sp, false, false, 0, nil
 	}
 	if b.release != "" {
 		q = "RELEASE SAVEPOINT " + b.release + "; " + q
 		b.release = ""
 	}
-	if _, err := b.tx.Exec(ctx, q); err != nil {
+	if turn != "" {
+		q += "; " + turn
+	}
+	// The simple protocol, as pgx uses for a query without arguments, but with every
+	// statement's result: the last one is the version.
+	results, err := b.tx.Conn().PgConn().Exec(ctx, q).ReadAll()
+	if err == nil && turn != "" {
+		err = parseVersion(results, &version)
+	}
+	if err != nil {
 		if rerr := b.undo(ctx, sp); rerr != nil {
-			return "", false, rerr
+			return "", false, false, 0, rerr
 		}
 		if isUniqueViolation(err) {
-			return "", true, nil
+			return "", true, false, 0, nil
 		}
-		return "", false, fmt.Errorf("inbox: %w", err)
+		return "", false, false, 0, fmt.Errorf("inbox: %w", err)
 	}
-	return sp, false, nil
+	return sp, false, turn != "", version, nil
 }
 
 // undo rolls the transaction back to sp, dropping sp. When even that fails, the batch is
@@ -166,12 +180,16 @@ func (b *inboxBatch) end() {
 
 // inboxInBatch is the Inbox for one message of a batch: its inbox row and its handler's effect
 // in a savepoint of the batch's transaction, undone alone when the handler fails (or panics).
-func inboxInBatch(ctx context.Context, b *inboxBatch, consumer, id string, fn func(context.Context) ([]byte, error)) (out []byte, dup bool, err error) {
+func inboxInBatch(ctx context.Context, b *inboxBatch, consumer, id string, m *bus.Msg, next bus.Handler) (out []byte, dup bool, err error) {
 	cq, iq, err := inboxKey(consumer, id)
 	if err != nil {
 		return nil, false, err
 	}
-	sp, dup, err := b.savepoint(ctx, cq, iq)
+	turn, v, err := turnSQL(ctx, cq, m)
+	if err != nil {
+		return nil, false, err
+	}
+	sp, dup, turned, now, err := b.savepoint(ctx, cq, iq, turn)
 	if err != nil || dup {
 		return nil, dup, err
 	}
@@ -181,7 +199,16 @@ func inboxInBatch(ctx context.Context, b *inboxBatch, consumer, id string, fn fu
 			_ = b.undo(ctx, sp)
 		}
 	}()
-	out, err = fn(context.WithValue(ctx, txKey{}, inboxTxValue{tx: savepointTx{b.tx}, pool: b.pool, emitted: &b.emitted}))
+	ctx = context.WithValue(ctx, txKey{}, inboxTxValue{tx: savepointTx{b.tx}, pool: b.pool, emitted: &b.emitted})
+	switch {
+	case turned && now < v:
+		return nil, false, bus.NotYet("%s version %d: version %d was applied last", m.Subject, v, now)
+	case turn != "" && !turned:
+		if err := awaitTurn(ctx, Tx(ctx), consumer, m); err != nil {
+			return nil, false, err
+		}
+	}
+	out, err = next(ctx, m)
 	if err != nil {
 		return nil, false, err
 	}
@@ -198,6 +225,47 @@ var errOwnedTx = errors.New("inbox: the transaction belongs to the inbox: return
 
 func (savepointTx) Commit(context.Context) error   { return errOwnedTx }
 func (savepointTx) Rollback(context.Context) error { return errOwnedTx }
+
+// turnSQL is awaitTurn's statement for m with its values quoted, for the savepoint's round
+// trip; empty when m carries no version. v is m's version.
+func turnSQL(ctx context.Context, cq string, m *bus.Msg) (sql string, v int64, err error) {
+	v, ok := bus.KeyVersion(m)
+	if !ok {
+		return "", 0, nil
+	}
+	sq, err := quoteLiteral(m.Subject)
+	if err != nil {
+		return "", 0, bus.Permanent(contracts.ErrNoEventID.Msg("inbox subject %q: %v", m.Subject, err))
+	}
+	ordered, gapAccepted := bus.KeyOrder(ctx)
+	force := strconv.FormatBool(!ordered || gapAccepted)
+	vs := strconv.FormatInt(v, 10)
+	return `INSERT INTO moa_inbox_key_versions AS k (consumer, subject, version)
+		VALUES (` + cq + `, ` + sq + `, CASE WHEN ` + vs + `::bigint = 1 OR ` + force + ` THEN ` + vs + `::bigint ELSE 0 END)
+		ON CONFLICT (consumer, subject) DO UPDATE SET version =
+			CASE WHEN ` + force + ` OR k.version = ` + vs + `::bigint - 1 THEN GREATEST(k.version, ` + vs + `::bigint) ELSE k.version END
+		RETURNING version`, v, nil
+}
+
+// parseVersion reads the version the last statement of results returned.
+func parseVersion(results []*pgconn.Result, v *int64) error {
+	if len(results) == 0 {
+		return errors.New("no result")
+	}
+	last := results[len(results)-1]
+	if last.Err != nil {
+		return last.Err
+	}
+	if len(last.Rows) != 1 || len(last.Rows[0]) != 1 {
+		return errors.New("version: no row")
+	}
+	n, err := strconv.ParseInt(string(last.Rows[0][0]), 10, 64)
+	if err != nil {
+		return fmt.Errorf("version: %w", err)
+	}
+	*v = n
+	return nil
+}
 
 func isUniqueViolation(err error) bool {
 	var pgErr *pgconn.PgError
