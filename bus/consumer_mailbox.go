@@ -114,13 +114,14 @@ func (c *Consumer) worker() {
 }
 
 // holdBack reports that a free worker should leave the ready mailboxes for a while: with
-// batching, a batch smaller than the batch size starts only when no other batch runs. This is
-// group commit: the messages that become ready while batches run wait for the next one to end
-// and join the batch its worker takes then, instead of each free worker committing the one or
-// two it finds (which splits the keys into small batches for good). Full batches run in
-// parallel. Called with c.mu held.
+// batching, a batch of less than half the batch size starts only when no other batch runs.
+// This is group commit: the messages that become ready while batches run wait (at most until
+// a batch ends) to join a batch of useful size, instead of each free worker committing the one
+// or two it finds, which splits the keys into small batches for good. Batches of half size or
+// more run in parallel: a batch runs its handlers one after the other, so parallel batches are
+// what keeps the database's round trips overlapped. Called with c.mu held.
 func (c *Consumer) holdBack() bool {
-	return c.cfg.batch > 1 && c.batches > 0 && len(c.ready) < c.cfg.batch
+	return c.cfg.batch > 1 && c.batches > 0 && len(c.ready) < (c.cfg.batch+1)/2
 }
 
 // done puts b, whose head d was processed with result res, back in line (or out of the
