@@ -88,6 +88,11 @@ func (c *Consumer) worker() {
 		}
 		if c.cfg.batch > 1 {
 			c.batches++
+			if len(c.ready) > 0 {
+				// What this batch left may be enough for another: a worker that held back
+				// (and consumed its wake-up) looks again.
+				c.work.Signal()
+			}
 		}
 		c.mu.Unlock()
 
