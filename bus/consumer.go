@@ -64,6 +64,7 @@ type Consumer struct {
 	boxes   map[string]*mailbox // keyed consumers: keys with messages held
 	ready   readyHeap           // mailboxes whose head may run now, oldest head first
 	arrived uint64              // arrival counter: the order of held messages
+	batches int                 // with WithBatch: batches running (see holdBack)
 	held    map[*delivery]struct{}
 	closing bool
 
@@ -86,6 +87,8 @@ type consumeConfig struct {
 	key            func(*Msg) string
 	mws            []Middleware
 	handlerTimeout time.Duration
+	batch          int // up to this many messages per Batch (1: no batching)
+	beginBatch     func(ctx context.Context) (context.Context, Batch, error)
 }
 
 // ConsumeOption configures a consumer.
@@ -126,6 +129,35 @@ func WithHandlerTimeout(d time.Duration) ConsumeOption {
 	return func(c *consumeConfig) { c.handlerTimeout = d }
 }
 
+// Batch is one unit of commit shared by the handler runs of several messages (see [WithBatch]):
+// for the outbox's inbox, one PostgreSQL transaction in which each message runs inside a
+// savepoint of its own.
+type Batch interface {
+	// Commit makes the effects of the batch's successful runs durable. When it fails, none of
+	// them is, and every message of the batch is retried.
+	Commit(ctx context.Context) error
+	// Rollback abandons the batch; it is called instead of Commit when no run succeeded.
+	Rollback(ctx context.Context)
+}
+
+// WithBatch lets a worker take up to n ready messages at once and run their handlers one after
+// the other inside one Batch that begin opens; the context begin returns is the parent of each
+// handler's context (the middleware that owns the batch finds it there). A message whose
+// handler fails is undone alone by that middleware and retried, dead-lettered or parked as it
+// would be without a batch; the others are acked only once Commit returned nil. With a key,
+// the messages of one batch have distinct keys (a batch takes the head of each of up to n ready
+// mailboxes), so per-key order is unchanged. n <= 1 or a nil begin leaves batching off (the
+// default). The handler contract is unchanged: a handler sees one message.
+func WithBatch(n int, begin func(ctx context.Context) (context.Context, Batch, error)) ConsumeOption {
+	return func(c *consumeConfig) {
+		if n > 1 && begin != nil {
+			c.batch, c.beginBatch = n, begin
+		} else {
+			c.batch, c.beginBatch = 1, nil
+		}
+	}
+}
+
 // SubjectKey returns the last token of the message subject.
 func SubjectKey(m *Msg) string {
 	for i := len(m.Subject) - 1; i >= 0; i-- {
@@ -156,7 +188,7 @@ func (r *Runtime) Consume(ctx context.Context, service string, spec contracts.Co
 		return nil, contracts.ErrValidation.OnField("durable", "consumer name %q is not a valid subject token", spec.Durable)
 	}
 	spec = ConsumerDefaults(spec)
-	cfg := consumeConfig{concurrency: 1, handlerTimeout: time.Minute}
+	cfg := consumeConfig{concurrency: 1, handlerTimeout: time.Minute, batch: 1}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -349,17 +381,81 @@ const (
 
 // process handles one delivery; for a retry it returns the delay before it.
 func (c *Consumer) process(d *delivery) (result, time.Duration) {
+	if c.skip(d) {
+		return settled, 0
+	}
+	return c.settle(d, c.run(c.rt.ctx, d))
+}
+
+// skip settles, without running the handler, a delivery that must not run: a replay meant for
+// another consumer, or one past MaxDeliver.
+func (c *Consumer) skip(d *delivery) bool {
 	if to := d.msg.Header.Get(HeaderReplayFor); to != "" && to != c.spec.Durable {
 		// A replay meant for another consumer of this stream; this one handled the original.
 		c.ack(d)
-		return settled, 0
+		return true
 	}
 	if d.deliveries > uint64(c.spec.MaxDeliver) {
 		c.deadLetter(d, contracts.ErrDeliveriesExhausted.Msg(
 			"delivered %d times without an ack: the consumer crashed or hung on every delivery", d.deliveries-1), int(d.deliveries-1))
-		return settled, 0
+		return true
 	}
-	err := c.run(d)
+	return false
+}
+
+// processBatch handles ds in one Batch (see WithBatch): the handlers run in order inside it,
+// it commits, and only then is each delivery settled by its handler's result (a failed commit
+// fails the runs that had succeeded).
+func (c *Consumer) processBatch(ds []*delivery) ([]result, []time.Duration) {
+	res := make([]result, len(ds))
+	delays := make([]time.Duration, len(ds))
+	errs := make([]error, len(ds))
+	ran := make([]bool, len(ds))
+	runs := false
+	for i, d := range ds {
+		if ran[i] = !c.skip(d); ran[i] {
+			runs = true
+		}
+	}
+	if runs {
+		ctx, b, err := c.cfg.beginBatch(c.rt.ctx)
+		ok := false
+		for i, d := range ds {
+			if !ran[i] {
+				continue
+			}
+			if err != nil {
+				errs[i] = err
+				continue
+			}
+			if errs[i] = c.run(ctx, d); errs[i] == nil {
+				ok = true
+			}
+		}
+		switch {
+		case err != nil:
+		case ok:
+			if cerr := b.Commit(context.WithoutCancel(ctx)); cerr != nil {
+				for i := range ds {
+					if ran[i] && errs[i] == nil {
+						errs[i] = cerr
+					}
+				}
+			}
+		default:
+			b.Rollback(context.WithoutCancel(ctx))
+		}
+	}
+	for i, d := range ds {
+		if ran[i] {
+			res[i], delays[i] = c.settle(d, errs[i])
+		}
+	}
+	return res, delays
+}
+
+// settle acts on a handler's result; for a retry it returns the delay before it.
+func (c *Consumer) settle(d *delivery, err error) (result, time.Duration) {
 	switch {
 	case err == nil:
 		c.ack(d)
@@ -391,8 +487,8 @@ func (c *Consumer) ack(d *delivery) {
 	}
 }
 
-func (c *Consumer) run(d *delivery) error {
-	ctx, cancel := context.WithTimeout(c.rt.ctx, c.cfg.handlerTimeout)
+func (c *Consumer) run(parent context.Context, d *delivery) error {
+	ctx, cancel := context.WithTimeout(parent, c.cfg.handlerTimeout)
 	defer cancel()
 	if c.cfg.key != nil {
 		ctx = context.WithValue(ctx, keyOrderKey{}, d.gapOK)

@@ -65,48 +65,94 @@ func (c *Consumer) enqueue(jm jetstream.Msg) {
 }
 
 // worker runs the head message of the oldest ready mailbox, then puts the mailbox back in
-// line by its next message.
+// line by its next message. With WithBatch it takes the heads of up to the batch size of the
+// oldest ready mailboxes (so of distinct keys) and runs them as one batch.
 func (c *Consumer) worker() {
 	defer c.workers.Done()
+	boxes := make([]*mailbox, 0, c.cfg.batch)
+	ds := make([]*delivery, 0, c.cfg.batch)
 	for {
 		c.mu.Lock()
-		for len(c.ready) == 0 && !c.closing {
+		for !c.closing && (len(c.ready) == 0 || c.holdBack()) {
 			c.work.Wait()
 		}
 		if c.closing {
 			c.mu.Unlock()
 			return
 		}
-		b := heap.Pop(&c.ready).(*mailbox)
-		d := b.queue[0]
-		c.mu.Unlock()
-
-		res, retryIn := c.process(d)
-
-		c.mu.Lock()
-		switch res {
-		case settled:
-			delete(c.held, d)
-			b.queue[0] = nil
-			b.queue = b.queue[1:]
-			c.unpark(b) // what waited for this message (or for any settle of the key) goes next
-		case parked:
-			c.park(b, d)
+		boxes, ds = boxes[:0], ds[:0]
+		for len(c.ready) > 0 && len(boxes) < c.cfg.batch {
+			b := heap.Pop(&c.ready).(*mailbox)
+			boxes = append(boxes, b)
+			ds = append(ds, b.queue[0])
 		}
-		switch {
-		case len(b.queue) == 0:
-			b.scheduled = false
-			if b.keyed && len(b.parked) == 0 {
-				delete(c.boxes, b.key)
+		if c.cfg.batch > 1 {
+			c.batches++
+			if len(c.ready) > 0 {
+				// What this batch left may be enough for another: a worker that held back
+				// (and consumed its wake-up) looks again.
+				c.work.Signal()
 			}
-		case c.closing:
-			b.scheduled = false // what it holds is naked by wait
-		case res == retry:
-			time.AfterFunc(retryIn, func() { c.requeue(b) })
-		default:
-			c.readyPush(b)
 		}
 		c.mu.Unlock()
+
+		if len(ds) == 1 {
+			res, retryIn := c.process(ds[0])
+			c.mu.Lock()
+			c.done(boxes[0], ds[0], res, retryIn)
+			if c.cfg.batch > 1 {
+				c.batches--
+			}
+			c.mu.Unlock()
+			continue
+		}
+		res, retryIn := c.processBatch(ds)
+		c.mu.Lock()
+		for i, b := range boxes {
+			c.done(b, ds[i], res[i], retryIn[i])
+		}
+		c.batches--
+		c.mu.Unlock()
+		clear(boxes)
+		clear(ds)
+	}
+}
+
+// holdBack reports that a free worker should leave the ready mailboxes for a while: with
+// batching, a batch of less than half the batch size starts only when no other batch runs.
+// This is group commit: the messages that become ready while batches run wait (at most until
+// a batch ends) to join a batch of useful size, instead of each free worker committing the one
+// or two it finds, which splits the keys into small batches for good. Batches of half size or
+// more run in parallel: a batch runs its handlers one after the other, so parallel batches are
+// what keeps the database's round trips overlapped. Called with c.mu held.
+func (c *Consumer) holdBack() bool {
+	return c.cfg.batch > 1 && c.batches > 0 && len(c.ready) < (c.cfg.batch+1)/2
+}
+
+// done puts b, whose head d was processed with result res, back in line (or out of the
+// consumer). Called with c.mu held.
+func (c *Consumer) done(b *mailbox, d *delivery, res result, retryIn time.Duration) {
+	switch res {
+	case settled:
+		delete(c.held, d)
+		b.queue[0] = nil
+		b.queue = b.queue[1:]
+		c.unpark(b) // what waited for this message (or for any settle of the key) goes next
+	case parked:
+		c.park(b, d)
+	}
+	switch {
+	case len(b.queue) == 0:
+		b.scheduled = false
+		if b.keyed && len(b.parked) == 0 {
+			delete(c.boxes, b.key)
+		}
+	case c.closing:
+		b.scheduled = false // what it holds is naked by wait
+	case res == retry:
+		time.AfterFunc(retryIn, func() { c.requeue(b) })
+	default:
+		c.readyPush(b)
 	}
 }
 

@@ -27,6 +27,9 @@ const (
 	pathDirect      = "direct->consumer"
 	pathDirectInbox = "direct->consumer+inbox"
 	pathOutbox      = "outbox->relay->consumer+inbox"
+	// The same two inbox paths with the consumer's batched inbox (Batched, benchBatch()).
+	pathDirectInboxBatch = "direct->consumer+inbox/batch"
+	pathOutboxBatch      = "outbox->relay->consumer+inbox/batch"
 
 	benchProducers = 16
 	benchWorkers   = 64
@@ -35,6 +38,7 @@ const (
 
 type benchResult struct {
 	n        int
+	commits  int64         // inbox transactions committed
 	produced time.Duration // until the last publish or commit returned
 	elapsed  time.Duration
 	p50, p99 time.Duration
@@ -59,13 +63,16 @@ func benchPaths(b *testing.B, producers int) {
 	createEffects(b, pool)
 	rt := newRuntime(b, moatest.NATS(b).Conn(b))
 	results := map[string]benchResult{}
-	for _, path := range []string{pathDirect, pathDirectInbox, pathOutbox} {
+	for _, path := range benchPathList {
 		b.Run(path, func(b *testing.B) {
 			r := runPath(b, path, pool, rt, b.N, producers)
 			results[path] = r
 			b.ReportMetric(r.rate(), "events/s")
 			b.ReportMetric(float64(r.p99.Microseconds())/1000, "p99-ms")
 			b.ReportMetric(float64(r.p50.Microseconds())/1000, "p50-ms")
+			if path != pathDirect {
+				b.ReportMetric(float64(r.commits)/float64(r.n), "inbox-commits/event")
+			}
 		})
 	}
 	direct, ok := results[pathDirect]
@@ -74,8 +81,8 @@ func benchPaths(b *testing.B, producers int) {
 	}
 	directInbox := results[pathDirectInbox]
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "\n%-32s %7s %10s %12s %10s %10s %10s %16s\n", "path", "events", "events/s", "produced/s", "p50", "p99", "vs direct", "vs direct+inbox")
-	for _, path := range []string{pathDirect, pathDirectInbox, pathOutbox} {
+	fmt.Fprintf(&sb, "\n%-38s %7s %10s %12s %10s %10s %10s %16s %14s\n", "path", "events", "events/s", "produced/s", "p50", "p99", "vs direct", "vs direct+inbox", "commits/event")
+	for _, path := range benchPathList {
 		r, ok := results[path]
 		if !ok {
 			continue
@@ -84,15 +91,31 @@ func benchPaths(b *testing.B, producers int) {
 		if directInbox.n > 0 && path != pathDirect {
 			vsInbox = fmt.Sprintf("%.2fx", r.rate()/directInbox.rate())
 		}
-		fmt.Fprintf(&sb, "%-32s %7d %10.0f %12.0f %10v %10v %9.2fx %16s\n", path, r.n, r.rate(), float64(r.n)/r.produced.Seconds(),
-			r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.rate()/direct.rate(), vsInbox)
+		commits := "-"
+		if path != pathDirect {
+			commits = fmt.Sprintf("%.3f", float64(r.commits)/float64(r.n))
+		}
+		fmt.Fprintf(&sb, "%-38s %7d %10.0f %12.0f %10v %10v %9.2fx %16s %14s\n", path, r.n, r.rate(), float64(r.n)/r.produced.Seconds(),
+			r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.rate()/direct.rate(), vsInbox, commits)
 	}
 	if producers == 0 {
 		fmt.Fprintf(&sb, "(1 ping-pong producer: each event published once the previous one was handled)\n")
 	} else {
 		fmt.Fprintf(&sb, "(%d producers, %d consumer workers over %d keys; GOMAXPROCS=%s)\n", producers, benchWorkers, benchKeys, gomaxprocs())
 	}
+	fmt.Fprintf(&sb, "(/batch: Batched inbox, up to %d messages per transaction (MOA_BENCH_BATCH); commits/event: inbox transactions committed per event)\n", benchBatch())
 	fmt.Fprint(os.Stdout, sb.String())
+}
+
+// benchPathList is the order of the rows.
+var benchPathList = []string{pathDirect, pathDirectInbox, pathDirectInboxBatch, pathOutbox, pathOutboxBatch}
+
+// benchBatch is the batch size of the /batch paths: MOA_BENCH_BATCH, default 16.
+func benchBatch() int {
+	if n, err := strconv.Atoi(os.Getenv("MOA_BENCH_BATCH")); err == nil && n > 0 {
+		return n
+	}
+	return 16
 }
 
 func gomaxprocs() string {
@@ -134,13 +157,17 @@ func runPath(b *testing.B, path string, pool *pgxpool.Pool, rt *bus.Runtime, n, 
 	if path != pathDirect {
 		opts = append(opts, bus.WithConsumerMiddleware(Inbox(pool, durable)))
 	}
+	if path == pathDirectInboxBatch || path == pathOutboxBatch {
+		opts = append(opts, Batched(pool, benchBatch()))
+	}
+	commits0 := inboxCommits.Load()
 	c, err := rt.Consume(ctx, "bench", contracts.ConsumerSpec{Stream: testStream, Durable: durable}, h, opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer c.Stop()
 	var relay *Relay
-	if path == pathOutbox {
+	if path == pathOutbox || path == pathOutboxBatch {
 		relay = StartRelay(ctx, pool, rt, RelayOptions{Name: durable})
 		defer relay.Stop(ctx) //nolint:errcheck
 	}
@@ -183,13 +210,13 @@ func runPath(b *testing.B, path string, pool *pgxpool.Pool, rt *bus.Runtime, n, 
 	elapsed := time.Since(start)
 	b.StopTimer()
 	slices.Sort(latencies)
-	return benchResult{n: n, produced: produced, elapsed: elapsed, p50: latencies[n/2], p99: latencies[min(n-1, n*99/100)]}
+	return benchResult{n: n, commits: inboxCommits.Load() - commits0, produced: produced, elapsed: elapsed, p50: latencies[n/2], p99: latencies[min(n-1, n*99/100)]}
 }
 
 func produce(ctx context.Context, path string, pool *pgxpool.Pool, rt *bus.Runtime, i int) error {
 	key := "k" + strconv.Itoa(i%benchKeys)
 	data := happened{N: i, At: time.Now()}
-	if path != pathOutbox {
+	if path != pathOutbox && path != pathOutboxBatch {
 		_, err := bus.Emit(ctx, rt, "bench", evHappened, key, data)
 		return err
 	}

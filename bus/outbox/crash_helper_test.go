@@ -35,6 +35,7 @@ const (
 	envPerTx      = "MOA_CRASH_PER_TX"
 	envName       = "MOA_CRASH_NAME"
 	envDurable    = "MOA_CRASH_DURABLE"
+	envBatch      = "MOA_CRASH_BATCH" // the consumer's Batched size (unset: no batching)
 )
 
 // crashConsumer is the durable the consumer children and the tests share.
@@ -152,8 +153,11 @@ func helperPublisher(ctx context.Context, pool *pgxpool.Pool, rt *bus.Runtime) e
 
 // helperConsumer applies events with the inbox until killed.
 func helperConsumer(ctx context.Context, pool *pgxpool.Pool, rt *bus.Runtime) error {
-	_, err := rt.Consume(ctx, "crash", crashConsumerSpec(os.Getenv(envDurable)), bus.OnEvent(evHappened, applyEffect),
-		bus.WithConsumerMiddleware(Inbox(pool, os.Getenv(envDurable))), bus.WithKey(bus.SubjectKey), bus.WithConcurrency(4))
+	opts := []bus.ConsumeOption{bus.WithConsumerMiddleware(Inbox(pool, os.Getenv(envDurable))), bus.WithKey(bus.SubjectKey), bus.WithConcurrency(4)}
+	if n, _ := strconv.Atoi(os.Getenv(envBatch)); n > 1 {
+		opts = append(opts, Batched(pool, n))
+	}
+	_, err := rt.Consume(ctx, "crash", crashConsumerSpec(os.Getenv(envDurable)), bus.OnEvent(evHappened, applyEffect), opts...)
 	if err != nil {
 		return err
 	}

@@ -73,6 +73,14 @@ func Inbox(pool *pgxpool.Pool, consumer string, opts ...InboxOption) bus.Middlew
 			if err != nil {
 				return nil, err
 			}
+			if b := batchOf(ctx, pool); b != nil {
+				// A consumer batch (see Batched): its commit, the wake-up and the ack come later.
+				out, dup, err := inboxInBatch(ctx, b, consumer, id, m, next)
+				if dup && cfg.onDuplicate != nil {
+					cfg.onDuplicate(ctx, m, id)
+				}
+				return out, err
+			}
 			var emitted atomic.Bool
 			out, dup, err := inboxTx(ctx, pool, consumer, id, &emitted, func(ctx context.Context) ([]byte, error) {
 				if err := awaitTurn(ctx, Tx(ctx), consumer, m); err != nil { // per-key order, see keyorder.go
@@ -107,10 +115,9 @@ func Inbox(pool *pgxpool.Pool, consumer string, opts ...InboxOption) bus.Middlew
 // INSERT's unique violation, after which the aborted transaction is rolled back on the same
 // connection, which then goes back to the pool in good health.
 func inboxTx(ctx context.Context, pool *pgxpool.Pool, consumer, id string, emitted *atomic.Bool, fn func(context.Context) ([]byte, error)) (out []byte, dup bool, err error) {
-	cq, err1 := quoteLiteral(consumer)
-	iq, err2 := quoteLiteral(id)
-	if err := errors.Join(err1, err2); err != nil {
-		return nil, false, bus.Permanent(contracts.ErrNoEventID.Msg("inbox key of %q: %v", id, err))
+	cq, iq, err := inboxKey(consumer, id)
+	if err != nil {
+		return nil, false, err
 	}
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
@@ -137,7 +144,18 @@ func inboxTx(ctx context.Context, pool *pgxpool.Pool, consumer, id string, emitt
 	if err := tx.Commit(ctx); err != nil {
 		return nil, false, fmt.Errorf("inbox: commit: %w", err)
 	}
+	inboxCommits.Add(1)
 	return out, false, nil
+}
+
+// inboxKey quotes the inbox row's values for a simple-protocol query.
+func inboxKey(consumer, id string) (cq, iq string, err error) {
+	cq, err1 := quoteLiteral(consumer)
+	iq, err2 := quoteLiteral(id)
+	if err := errors.Join(err1, err2); err != nil {
+		return "", "", bus.Permanent(contracts.ErrNoEventID.Msg("inbox key of %q: %v", id, err))
+	}
+	return cq, iq, nil
 }
 
 // quoteLiteral renders s as an SQL string literal that means s whatever
