@@ -78,9 +78,8 @@ type Config struct {
 // Store is a running embedded FerretDB.
 type Store struct {
 	uri     string
-	iso     *isolator    // nil when Unisolated
-	idx     *idIndexer   // nil unless SQLite (see idindex.go)
-	pgIdx   *pgIDIndexer // nil unless PostgreSQL (see pgidindex.go)
+	iso     *isolator  // nil when Unisolated
+	idx     *indexLoop // the _id indexer of the backend (idindex.go, pgidindex.go); nil without
 	cancel  context.CancelFunc
 	done    chan struct{}
 	runErr  error
@@ -209,7 +208,7 @@ func Start(ctx context.Context, cfg Config) (*Store, error) {
 		s.idx = startIDIndexer(where, cfg.Logger)
 	}
 	if fc.Handler == BackendPostgreSQL && !cfg.noIDIndex {
-		s.pgIdx = startPGIDIndexer(cfg.PostgreSQLURL, cfg.Logger)
+		s.idx = startPGIDIndexer(cfg.PostgreSQLURL, cfg.Logger)
 	}
 	return s, nil
 }
@@ -222,7 +221,6 @@ func (s *Store) URI() string { return s.uri }
 func (s *Store) Close() error {
 	s.closeMu.Do(func() {
 		s.idx.close()
-		s.pgIdx.close()
 		if s.iso != nil {
 			s.iso.close()
 		}

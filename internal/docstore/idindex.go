@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,10 +57,8 @@ const idIndexInterval = 200 * time.Millisecond
 const idIndexPrefix = "moa_sjson_id "
 
 type idIndexer struct {
-	dir  string
-	log  *slog.Logger
-	stop chan struct{}
-	done chan struct{}
+	dir string
+	log *slog.Logger
 	// seen is each file's stamp when a pass last found it fully indexed.
 	seen map[string]fileStamp
 }
@@ -69,43 +69,10 @@ type fileStamp struct {
 }
 
 // startIDIndexer indexes dir's databases now and then every
-// idIndexInterval until close.
-func startIDIndexer(dir string, log *slog.Logger) *idIndexer {
-	x := &idIndexer{dir: dir, log: log, stop: make(chan struct{}), done: make(chan struct{}),
-		seen: map[string]fileStamp{}}
-	go x.run()
-	return x
-}
-
-func (x *idIndexer) close() {
-	if x == nil {
-		return
-	}
-	close(x.stop)
-	<-x.done
-}
-
-func (x *idIndexer) run() {
-	defer close(x.done)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-x.stop:
-			cancel() // interrupts a pass waiting for the write lock
-		case <-x.done:
-		}
-	}()
-	tick := time.NewTicker(idIndexInterval)
-	defer tick.Stop()
-	for {
-		x.pass(ctx)
-		select {
-		case <-x.stop:
-			return
-		case <-tick.C:
-		}
-	}
+// idIndexInterval until the loop is closed.
+func startIDIndexer(dir string, log *slog.Logger) *indexLoop {
+	x := &idIndexer{dir: dir, log: log, seen: map[string]fileStamp{}}
+	return startIndexLoop(x.pass, nil)
 }
 
 // pass indexes the tables of every changed database file.
@@ -129,11 +96,11 @@ func (x *idIndexer) pass(ctx context.Context) {
 			x.seen[f] = st
 		}
 	}
-	for f := range x.seen {
-		if _, err := os.Stat(f); err != nil {
-			delete(x.seen, f)
-		}
-	}
+	// Forget files gone since (a dropped database), from the listing above.
+	maps.DeleteFunc(x.seen, func(f string, _ fileStamp) bool {
+		_, found := slices.BinarySearch(files, f) // Glob's list is sorted
+		return !found
+	})
 }
 
 func stamp(f string) (fileStamp, bool) {

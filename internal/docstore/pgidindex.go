@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -56,58 +55,27 @@ const ferretMetadataTable = "_ferretdb_database_metadata"
 type pgIDIndexer struct {
 	url  string
 	log  *slog.Logger
-	stop chan struct{}
-	done chan struct{}
 	conn *pgx.Conn // nil until connected, and after an error
 }
 
-func startPGIDIndexer(url string, log *slog.Logger) *pgIDIndexer {
-	x := &pgIDIndexer{url: url, log: log, stop: make(chan struct{}), done: make(chan struct{})}
-	go x.run()
-	return x
+func startPGIDIndexer(url string, log *slog.Logger) *indexLoop {
+	x := &pgIDIndexer{url: url, log: log}
+	return startIndexLoop(x.passOrReset, x.disconnect)
 }
 
-func (x *pgIDIndexer) close() {
-	if x == nil {
-		return
+// passOrReset runs a pass; after a failure the next pass tries again on a
+// new connection (a table dropped meanwhile or a lock timeout end up here too).
+func (x *pgIDIndexer) passOrReset(ctx context.Context) {
+	if err := x.pass(ctx); err != nil && ctx.Err() == nil {
+		x.log.Debug("docstore: _id GIN index pass failed", "err", err)
+		x.disconnect()
 	}
-	close(x.stop)
-	<-x.done
 }
 
-func (x *pgIDIndexer) run() {
-	defer close(x.done)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-x.stop:
-			cancel() // interrupts a pass waiting on PostgreSQL
-		case <-x.done:
-		}
-	}()
-	defer func() {
-		if x.conn != nil {
-			x.conn.Close(context.Background())
-		}
-	}()
-	tick := time.NewTicker(idIndexInterval)
-	defer tick.Stop()
-	for {
-		if err := x.pass(ctx); err != nil && ctx.Err() == nil {
-			// The next pass tries again, on a new connection: a table
-			// dropped meanwhile or a lock timeout end up here too.
-			x.log.Debug("docstore: _id GIN index pass failed", "err", err)
-			if x.conn != nil {
-				x.conn.Close(context.Background())
-				x.conn = nil
-			}
-		}
-		select {
-		case <-x.stop:
-			return
-		case <-tick.C:
-		}
+func (x *pgIDIndexer) disconnect() {
+	if x.conn != nil {
+		x.conn.Close(context.Background())
+		x.conn = nil
 	}
 }
 
