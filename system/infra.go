@@ -93,13 +93,7 @@ func (s *System) serviceRuntime(name string) (*bus.Runtime, error) {
 // OperatorNATSURL is the URL, with the operator user's credentials, that the operator tools
 // and the NATS CLI connect to an authorized embedded server with (NATSConfig.Authorize);
 // NATSURL otherwise.
-func (s *System) OperatorNATSURL() string {
-	u := s.NATSURL()
-	if s.dev == nil || u == "" {
-		return u
-	}
-	return withUser(u, OperatorNATSUser, s.dev.passwords[OperatorNATSUser])
-}
+func (s *System) OperatorNATSURL() string { return s.ServiceNATSURL(OperatorNATSUser) }
 
 // ServiceNATSURL is the URL, with service's credentials, that another instance of a service
 // connects to an authorized embedded server with (NATSConfig.Authorize), as a separate

@@ -22,13 +22,7 @@ const NATSImage = "nats:2.15.2-alpine"
 
 // NATSURLs is how a service reaches the cluster in compose: every server, so that it connects
 // to another one when its server is gone.
-func NATSURLs() string {
-	urls := make([]string, len(ComposeNATS.Nodes))
-	for i, n := range ComposeNATS.Nodes {
-		urls[i] = fmt.Sprintf("nats://%s:%d", n, NATSClientPort)
-	}
-	return strings.Join(urls, ",")
-}
+func NATSURLs() string { return ComposeNATS.URLs() }
 
 // ComposeServices renders the services of docker-compose.yml: the NATS cluster's servers and
 // PostgreSQL with every user's and role's password, MongoDB, and ServiceReplicas `moa serve

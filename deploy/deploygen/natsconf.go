@@ -99,6 +99,16 @@ type NATSTarget struct {
 	StoreDir string
 }
 
+// URLs is every server's client URL, comma-separated: a service given them all connects to
+// another server when its own is gone.
+func (t NATSTarget) URLs() string {
+	urls := make([]string, len(t.Nodes))
+	for i, n := range t.Nodes {
+		urls[i] = fmt.Sprintf("nats://%s:%d", n, NATSClientPort)
+	}
+	return strings.Join(urls, ",")
+}
+
 // The servers of a cluster, in both deployments.
 const (
 	NATSNodes      = 3
