@@ -655,8 +655,11 @@ func TestPartitionedNodeAcksNothing(t *testing.T) {
 		}
 		return nil
 	})
-	// What the minority side stored without acknowledging was its own uncommitted log, which
-	// the majority's overwrote: none of it reached a consumer.
+	// What the minority side stored without acknowledging is usually its own uncommitted log,
+	// which the majority's overwrites. It may also commit after the heal if the majority had
+	// not yet elected a leader: unacknowledged is not lost, and a consumer applying such a
+	// message once is correct, so the count is reported, not asserted (the invariant is that
+	// nothing was acknowledged, checked above).
 	flow.mu.Lock()
 	leaked := 0
 	for _, id := range minorityIDs {

@@ -39,9 +39,12 @@ type conn struct {
 	g        *Gateway
 	ws       *websocket.Conn
 	compress bool
-	id       uint64          // per gateway, for ping buckets and the viewer id
-	br       *bufio.Reader   // gorilla's read buffer (idle.go)
-	raw      syscall.RawConn // the socket, to wait for readability (idle.go)
+	id       uint64        // per gateway, for ping buckets and the viewer id
+	br       *bufio.Reader // gorilla's read buffer (idle.go)
+	// raw is the plain TCP socket (nil for anything else, TLS included): idle.go waits on it
+	// for readability, and the push path writes whole frames to it directly (sendq.go's
+	// writeNow), which is only right because it is never an encrypted connection.
+	raw syscall.RawConn
 
 	// Frame-handling state: frames are handled one at a time, so no lock is needed.
 	limiter      bucket
