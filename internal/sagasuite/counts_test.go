@@ -47,6 +47,7 @@ type faultCounts struct {
 	seatsTaken, active                  int
 	seatMismatch                        []string
 	activated, cancelled, terminalWrong int
+	terminalWrongs                      []string // which sagas, with their state and event counts
 	notifications, notifyWrong          int
 	deadLetters                         uint64
 	deadLetterSubjects                  []string
@@ -212,7 +213,7 @@ func count(t *testing.T, ctx context.Context, runs []*sagaRun, pools map[string]
 		c.notifications += n
 		return nil
 	})
-	for _, f := range c.sagas {
+	for id, f := range c.sagas {
 		wantAct, wantCan := 0, 0
 		if f.wasActive {
 			wantAct = 1
@@ -222,6 +223,8 @@ func count(t *testing.T, ctx context.Context, runs []*sagaRun, pools map[string]
 		}
 		if f.activatedEvts != wantAct || f.cancelledEvts != wantCan {
 			c.terminalWrong++
+			c.terminalWrongs = append(c.terminalWrongs, fmt.Sprintf("%s (%s, was active %v): %d activated, %d cancelled events",
+				id, f.state, f.wasActive, f.activatedEvts, f.cancelledEvts))
 		}
 		want := map[string]int{}
 		if wantAct == 1 {

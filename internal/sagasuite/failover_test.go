@@ -181,7 +181,7 @@ func TestSagaFailoverKillAndFreeze(t *testing.T) {
 		t.Errorf("seats taken %d != active subscriptions %d: %v", c.seatsTaken, c.active, c.seatMismatch)
 	}
 	if c.terminalWrong > 0 || c.notifyWrong > 0 {
-		t.Errorf("sagas without exactly one terminal event: %d; without exactly one notification per party: %d", c.terminalWrong, c.notifyWrong)
+		t.Errorf("sagas without exactly one terminal event: %d %v; without exactly one notification per party: %d", c.terminalWrong, c.terminalWrongs, c.notifyWrong)
 	}
 	if c.unsettledPayments > 0 || c.deadLetters > 0 {
 		t.Errorf("%d payment steps unsettled, %d dead letters: %v", c.unsettledPayments, c.deadLetters, c.deadLetterSubjects)
