@@ -239,12 +239,7 @@ func turnSQL(ctx context.Context, cq string, m *bus.Msg) (sql string, v int64, e
 	}
 	ordered, gapAccepted := bus.KeyOrder(ctx)
 	force := strconv.FormatBool(!ordered || gapAccepted)
-	vs := strconv.FormatInt(v, 10)
-	return `INSERT INTO moa_inbox_key_versions AS k (consumer, subject, version)
-		VALUES (` + cq + `, ` + sq + `, CASE WHEN ` + vs + `::bigint = 1 OR ` + force + ` THEN ` + vs + `::bigint ELSE 0 END)
-		ON CONFLICT (consumer, subject) DO UPDATE SET version =
-			CASE WHEN ` + force + ` OR k.version = ` + vs + `::bigint - 1 THEN GREATEST(k.version, ` + vs + `::bigint) ELSE k.version END
-		RETURNING version`, v, nil
+	return turnStatement(cq, sq, strconv.FormatInt(v, 10)+"::bigint", force), v, nil
 }
 
 // parseVersion reads the version the last statement of results returned.

@@ -57,11 +57,7 @@ func awaitTurn(ctx context.Context, tx pgx.Tx, consumer string, m *bus.Msg) erro
 	ordered, gapAccepted := bus.KeyOrder(ctx)
 	force := !ordered || gapAccepted
 	var now int64
-	err := tx.QueryRow(ctx, `INSERT INTO moa_inbox_key_versions AS k (consumer, subject, version)
-		VALUES ($1, $2, CASE WHEN $3::bigint = 1 OR $4::boolean THEN $3::bigint ELSE 0 END)
-		ON CONFLICT (consumer, subject) DO UPDATE SET version =
-			CASE WHEN $4::boolean OR k.version = $3::bigint - 1 THEN GREATEST(k.version, $3::bigint) ELSE k.version END
-		RETURNING version`, consumer, m.Subject, v, force).Scan(&now)
+	err := tx.QueryRow(ctx, turnStatement("$1", "$2", "$3::bigint", "$4::boolean"), consumer, m.Subject, v, force).Scan(&now)
 	if err != nil {
 		return fmt.Errorf("inbox: version of %s: %w", m.Subject, err)
 	}
@@ -69,4 +65,16 @@ func awaitTurn(ctx context.Context, tx pgx.Tx, consumer string, m *bus.Msg) erro
 		return bus.NotYet("%s version %d: version %d was applied last", m.Subject, v, now)
 	}
 	return nil
+}
+
+// turnStatement is awaitTurn's one statement over SQL expressions for the consumer, the
+// subject, m's version (a bigint) and whether to accept a gap (a boolean): placeholders when
+// awaitTurn runs it on its own, quoted literals when the batched inbox sends it in the
+// savepoint's round trip (turnSQL).
+func turnStatement(consumer, subject, version, force string) string {
+	return `INSERT INTO moa_inbox_key_versions AS k (consumer, subject, version)
+		VALUES (` + consumer + `, ` + subject + `, CASE WHEN ` + version + ` = 1 OR ` + force + ` THEN ` + version + ` ELSE 0 END)
+		ON CONFLICT (consumer, subject) DO UPDATE SET version =
+			CASE WHEN ` + force + ` OR k.version = ` + version + ` - 1 THEN GREATEST(k.version, ` + version + `) ELSE k.version END
+		RETURNING version`
 }
