@@ -21,7 +21,7 @@ RACEPKGS  ?= ./bus/...
 ARGS      ?=
 # `make bench`: flags for cmd/moabench, and the packages and time of the go test benchmarks.
 BENCHFLAGS ?=
-BENCHPKGS  ?= ./bus/...
+BENCHPKGS  ?= ./bus/... ./client/authn
 BENCHTIME  ?= 2s
 # `make bench`: flags for moa load (scripts/loadbench.sh runs it against a fresh moa dev).
 LOADFLAGS  ?= --duration 60s

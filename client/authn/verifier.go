@@ -44,6 +44,8 @@ type Verifier struct {
 	gen     uint64    // incremented when a fetch attempt starts
 	lastErr error     // outcome of the latest attempt
 
+	verified *verifiedCache // tokens that passed, with what keeps them good
+
 	fetching   chan struct{} // a one-slot lock: one fetch at a time, waited for within ctx
 	refreshing atomic.Bool   // a background refresh is running
 	lastFetch  time.Time     // last attempt, successful or not
@@ -68,7 +70,7 @@ func WithClock(now func() time.Time) Option { return func(v *Verifier) { v.now =
 // fetched until the first Verify.
 func NewVerifier(c *bus.Client, opts ...Option) *Verifier {
 	v := &Verifier{c: c, minRefetch: DefaultMinRefetch, maxAge: DefaultMaxKeyAge, leeway: DefaultLeeway, now: time.Now,
-		fetching: make(chan struct{}, 1)}
+		fetching: make(chan struct{}, 1), verified: newVerifiedCache(verifiedCacheSize)}
 	v.lookup = v.key
 	for _, o := range opts {
 		o(v)
@@ -83,7 +85,7 @@ type KeyLookup func(ctx context.Context, kid string) (ed25519.PublicKey, error)
 // NewVerifierFunc returns a verifier that takes keys from lookup instead of fetching them over
 // the bus: for the auth service itself, which holds the keys.
 func NewVerifierFunc(lookup KeyLookup, opts ...Option) *Verifier {
-	v := &Verifier{lookup: lookup, leeway: DefaultLeeway, now: time.Now}
+	v := &Verifier{lookup: lookup, leeway: DefaultLeeway, now: time.Now, verified: newVerifiedCache(verifiedCacheSize)}
 	for _, o := range opts {
 		o(v)
 	}
@@ -97,13 +99,27 @@ func (v *Verifier) Verify(ctx context.Context, token string) (contracts.Principa
 	if token == "" {
 		return contracts.Principal{}, contracts.ErrUnauthenticated.Msg("no access token")
 	}
+	if e, ok := v.verified.get(token); ok {
+		// Still good if it has not expired and the key that signed it is still the key of its
+		// kid; otherwise it is verified in full below, which says why it fails.
+		if v.now().Before(e.exp.Add(v.leeway)) {
+			if k, err := v.lookup(ctx, e.kid); err == nil && k.Equal(e.key) {
+				return e.p, nil
+			}
+		}
+		v.verified.drop(token)
+	}
 	var claims Claims
+	var kid string
+	var key ed25519.PublicKey
 	_, err := jwt.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
-		kid, _ := t.Header["kid"].(string)
+		kid, _ = t.Header["kid"].(string)
 		if kid == "" {
 			return nil, contracts.ErrTokenInvalid.Msg("the token has no kid")
 		}
-		return v.lookup(ctx, kid)
+		k, err := v.lookup(ctx, kid)
+		key = k
+		return k, err
 	},
 		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 		jwt.WithIssuer(contracts.AccessTokenIssuer),
@@ -119,6 +135,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (contracts.Principa
 	if p.UserID == "" || !p.Role.Known() {
 		return contracts.Principal{}, contracts.ErrTokenInvalid.Msg("the token has no subject or an unknown role")
 	}
+	v.verified.put(token, verifiedToken{p: p, exp: claims.ExpiresAt.Time, kid: kid, key: key})
 	return p, nil
 }
 
