@@ -204,7 +204,9 @@ func idleAndFanout(bf benchFlags, want map[string]bool, srv ready, m *minter, nc
 // each process spent per delivered push is printed, read without the forced GC of /bench/mem.
 func fanout(bf benchFlags, conns []*wsConn, nc *nats.Conn, admin string) error {
 	n := len(conns)
-	samples := make([]time.Duration, n*bf.rounds) // round r, connection i: samples[r*n+i]; 0: none
+	// Round r, connection i: samples[r*n+i] in ns, 0: none. Atomic: a push that arrives as the
+	// last round ends is written while the samples are read.
+	samples := make([]atomic.Int64, n*bf.rounds)
 	var round atomic.Int64
 	var got atomic.Int64
 	for i, c := range conns {
@@ -214,8 +216,7 @@ func fanout(bf benchFlags, conns []*wsConn, nc *nats.Conn, admin string) error {
 			}
 			t := pushTime(f.Body)
 			r := int(round.Load())
-			if t > 0 && r < bf.rounds && samples[r*n+i] == 0 {
-				samples[r*n+i] = max(at.Sub(time.Unix(0, t)), 1)
+			if t > 0 && r < bf.rounds && samples[r*n+i].CompareAndSwap(0, int64(max(at.Sub(time.Unix(0, t)), 1))) {
 				got.Add(1)
 			}
 		})
@@ -268,8 +269,8 @@ func fanout(bf benchFlags, conns []*wsConn, nc *nats.Conn, admin string) error {
 		return err
 	}
 	var lat latencies
-	for _, d := range samples {
-		if d > 0 {
+	for i := range samples {
+		if d := time.Duration(samples[i].Load()); d > 0 {
 			lat.Add(d)
 		}
 	}
