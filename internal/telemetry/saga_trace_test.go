@@ -92,7 +92,9 @@ func TestSubscribeSagaIsOneExportedTrace(t *testing.T) {
 		if err := traces.Flush(ctx); err != nil {
 			return err
 		}
-		root, ok := col.find(func(s span) bool { return s.service == "edge" && s.parent == "" && strings.Contains(s.name, "subscribe") })
+		root, ok := col.find(func(s span) bool {
+			return s.service == "edge" && s.parent == "" && strings.Contains(s.name, "subscribe")
+		})
 		if !ok {
 			return fmt.Errorf("no root span of the edge's subscribe call among %d spans", col.count())
 		}
