@@ -115,6 +115,10 @@ func (r *Runtime) Logger() *slog.Logger { return r.log }
 // private registry is) it can be served on /metrics.
 func (r *Runtime) Registry() prometheus.Registerer { return r.reg }
 
+// Tracer returns the runtime's tracer (WithTracerProvider), for the spans of hops outside
+// the middleware chain, such as an outbox relay's publish.
+func (r *Runtime) Tracer() trace.Tracer { return r.tracer }
+
 // Client returns the runtime's default client for typed calls.
 func (r *Runtime) Client() *Client { return r.client }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/internal/docstore"
@@ -96,6 +97,12 @@ type Config struct {
 
 	// Logger for the system and, with a "service" attribute, for each service.
 	Logger *slog.Logger
+
+	// TracerProvider, when set, gives the OpenTelemetry tracer provider of the system's
+	// runtime (service "") and of each service's own runtime (its name; see
+	// NATSConfig.Authorize); nil: the global provider, which exports nothing unless someone
+	// set one (internal/telemetry builds this from the OTEL_* environment for moa dev/serve).
+	TracerProvider func(service string) trace.TracerProvider
 
 	// Setting returns a service's own setting; default: the environment variable
 	// MOA_<SERVICE>_<KEY>. See [SettingEnv].

@@ -82,7 +82,7 @@ func (s *System) serviceRuntime(name string) (*bus.Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nats as %s: %w", name, err)
 	}
-	rt, err := bus.New(nc, s.runtimeOptions()...)
+	rt, err := bus.New(nc, s.runtimeOptions(name)...)
 	if err != nil {
 		nc.Close()
 		return nil, err

@@ -138,7 +138,7 @@ func (s *System) start(ctx context.Context) error {
 		if err := s.startNATS(); err != nil {
 			return wrap("nats", err)
 		}
-		rt, err := bus.New(s.nc, s.runtimeOptions()...)
+		rt, err := bus.New(s.nc, s.runtimeOptions("")...)
 		if err != nil {
 			return wrap("bus", err)
 		}
@@ -164,9 +164,12 @@ func (s *System) start(ctx context.Context) error {
 	return nil
 }
 
-// runtimeOptions are the options of the system's runtime and of each service's own.
-func (s *System) runtimeOptions() []bus.Option {
+// runtimeOptions are the options of the system's runtime (service "") and of each service's own.
+func (s *System) runtimeOptions(service string) []bus.Option {
 	opts := []bus.Option{bus.WithLogger(s.log), bus.WithRegisterer(s.reg), bus.WithDurabilityWatch(s.cfg.DurabilityWatch), bus.WithStartupPatience(s.cfg.StartupPatience)}
+	if s.cfg.TracerProvider != nil {
+		opts = append(opts, bus.WithTracerProvider(s.cfg.TracerProvider(service)))
+	}
 	if s.ns != nil {
 		// The durability guard reads the embedded server's sync setting from its options.
 		opts = append(opts, bus.WithEmbeddedServer(s.ns))

@@ -204,6 +204,9 @@ func openPostgres(ctx context.Context, env bus.Env, name string, p *Postgres, rs
 		return nil, fmt.Errorf("%s: database: %w", name, err)
 	}
 	cfg.MaxConns = max(cfg.MaxConns, p.MaxConns)
+	if env.Runtime != nil && cfg.ConnConfig.Tracer == nil {
+		cfg.ConnConfig.Tracer = queryTracer{tracer: env.Runtime.Tracer(), db: cfg.ConnConfig.Database}
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: database: %w", name, err)

@@ -14,6 +14,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/contracts"
@@ -192,15 +196,24 @@ func selectRows(ctx context.Context, conn *pgx.Conn, limit int) (out []row, mine
 // for a replicated stream are not chained (see streamIndex): there only each key's order holds.
 func (r *Relay) publish(ctx context.Context, rows []row) (int, error) {
 	futures := make([]jetstream.PubAckFuture, 0, len(rows))
+	spans := make([]trace.Span, len(rows)) // the hops' spans by row; nil when not traced
+	defer func() {
+		for _, s := range spans {
+			if s != nil {
+				s.End() // a row not acked: the next batch retries it under a span of its own
+			}
+		}
+	}()
 	last := map[string]string{} // stream -> event id of its previous row in this batch
 	var sendErr error
-	for _, x := range rows {
+	for i, x := range rows {
 		msg, err := rowMsg(x)
 		if err != nil {
 			// It cannot happen with rows written by Emit.
 			sendErr = &unpublishable{cause: contracts.ErrInternal.Msg("unreadable outbox row %d: %v", x.id, err)}
 			break
 		}
+		spans[i] = r.hopSpan(msg, x)
 		if stream := r.streams.of(ctx, r.js, x.subject); stream != "" {
 			if prev, ok := last[stream]; ok {
 				msg.Header.Set(expectedLastMsgID, prev)
@@ -210,6 +223,9 @@ func (r *Relay) publish(ctx context.Context, rows []row) (int, error) {
 		f, err := r.js.PublishMsgAsync(msg)
 		if err != nil {
 			sendErr = fmt.Errorf("publish %s: %w", x.subject, err)
+			if spans[i] != nil {
+				spans[i].SetStatus(codes.Error, err.Error())
+			}
 			break
 		}
 		futures = append(futures, f)
@@ -222,7 +238,18 @@ func (r *Relay) publish(ctx context.Context, rows []row) (int, error) {
 			if ack != nil && ack.Duplicate {
 				r.duplicates.Add(1)
 			}
+			if spans[i] != nil {
+				if ack != nil {
+					spans[i].SetAttributes(attribute.Int64("messaging.nats.stream.sequence", int64(ack.Sequence)),
+						attribute.Bool("moa.outbox.duplicate", ack.Duplicate))
+				}
+				spans[i].End()
+				spans[i] = nil
+			}
 		case err := <-f.Err():
+			if spans[i] != nil {
+				spans[i].SetStatus(codes.Error, err.Error())
+			}
 			return i, fmt.Errorf("publish %s: %w", rows[i].subject, err)
 		case <-wait.C:
 			return i, fmt.Errorf("no PubAck within %v for %d of %d events", r.opts.PublishTimeout, len(rows)-i, len(rows))
@@ -232,6 +259,46 @@ func (r *Relay) publish(ctx context.Context, rows []row) (int, error) {
 	}
 	return len(futures), sendErr
 }
+
+// hopSpan starts the producer span of one row's publish, as a child of the span that wrote
+// the row (its stored traceparent), and puts the hop's own trace context in msg's header, so
+// that the consumer's span is the hop's child: a trace shows the time an event spent in the
+// outbox. A row written outside any trace, or a tracer that does not record, leaves msg as
+// it is (nil span). The header's size does not change: a traceparent has a fixed length and
+// the tracestate is the parent's, so checkSize's bound holds.
+func (r *Relay) hopSpan(msg *nats.Msg, x row) trace.Span {
+	if msg.Header.Get("traceparent") == "" {
+		return nil
+	}
+	// nats.Header keys are case-sensitive and rowHeader writes them lower case.
+	carrier := propagation.MapCarrier{"traceparent": msg.Header.Get("traceparent")}
+	if ts := msg.Header.Get("tracestate"); ts != "" {
+		carrier["tracestate"] = ts
+	}
+	ctx := relayProp.Extract(context.Background(), carrier)
+	_, span := r.rt.Tracer().Start(ctx, "outbox publish "+msg.Header.Get(bus.HeaderEventType), producerSpan)
+	if !span.IsRecording() {
+		span.End()
+		return nil
+	}
+	span.SetAttributes(
+		attribute.String("messaging.system", "nats"),
+		attribute.String("messaging.operation.type", "publish"),
+		attribute.String("messaging.destination.name", x.subject),
+		attribute.String("messaging.message.id", x.eventID),
+		attribute.String("moa.relay", r.opts.Name),
+	)
+	out := propagation.MapCarrier{}
+	relayProp.Inject(trace.ContextWithSpan(context.Background(), span), out)
+	msg.Header.Set("traceparent", out["traceparent"])
+	return span
+}
+
+var (
+	// relayProp is W3C trace context only: an outbox row stores no baggage.
+	relayProp    = propagation.TraceContext{}
+	producerSpan = trace.WithSpanKind(trace.SpanKindProducer)
+)
 
 // rowMsg is the wire form of an outbox row: what bus.EnvelopeMsg would build from the
 // envelope, without decoding and re-encoding it.

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/system"
 )
@@ -333,4 +335,33 @@ func envWords(text string) []string {
 		}
 	}
 	return out
+}
+
+// A bad OTEL_* variable stops moa dev before it starts anything, naming the variable.
+func TestBadTracingEnvironmentStopsTheStart(t *testing.T) {
+	var out, errs bytes.Buffer
+	code := Main(context.Background(), []string{"dev", "--data-dir", t.TempDir()}, &out, &errs, env(map[string]string{
+		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_TRACES_SAMPLER": "sometimes",
+	}))
+	if code != 1 || !strings.Contains(errs.String(), "OTEL_TRACES_SAMPLER") {
+		t.Errorf("exit %d, stderr %q: want 1 and an error naming OTEL_TRACES_SAMPLER", code, errs.String())
+	}
+	if out.Len() != 0 {
+		t.Errorf("stdout %q: nothing should have started", out.String())
+	}
+}
+
+// The process's logger gives a line logged inside a recording span its trace and span ids.
+func TestLoggerCarriesTraceIDs(t *testing.T) {
+	var buf bytes.Buffer
+	log := newLogger(&buf, &Options{LogLevel: slog.LevelInfo, LogFormat: "json"})
+	tp := sdktrace.NewTracerProvider()
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	ctx, span := tp.Tracer("t").Start(context.Background(), "x")
+	log.InfoContext(ctx, "inside")
+	span.End()
+	sc := span.SpanContext()
+	if !strings.Contains(buf.String(), `"trace_id":"`+sc.TraceID().String()+`"`) || !strings.Contains(buf.String(), `"span_id":"`+sc.SpanID().String()+`"`) {
+		t.Errorf("log line %s lacks the span's ids", buf.String())
+	}
 }

@@ -32,6 +32,9 @@ Usage:
 SIGTERM or SIGINT drains subscriptions, lets in-flight work finish and exits 0.
 HTTP: /healthz (alive), /readyz (NATS, JetStream and every service up), /metrics (Prometheus),
 /status; where the edge runs (dev, serve edge): the web app at /, /ws and /sdk/moa.js.
+Traces (dev, serve): exported over OTLP/HTTP only when OTEL_EXPORTER_OTLP_ENDPOINT or
+OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set; OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER(_ARG),
+OTEL_SDK_DISABLED and OTEL_RESOURCE_ATTRIBUTES apply. Logs carry trace_id and span_id.
 `
 
 // writeHelp prints the usage, every flag with its variable, default and commands, and every

@@ -12,6 +12,7 @@ import (
 
 	"github.com/moa-run/moa/bus/dlq"
 	"github.com/moa-run/moa/cmd/moa/internal/load"
+	"github.com/moa-run/moa/internal/telemetry"
 	"github.com/moa-run/moa/services/subscription"
 	"github.com/moa-run/moa/system"
 )
@@ -94,6 +95,28 @@ func runSystem(ctx context.Context, cmd string, args []string, stdout, stderr io
 	log := newLogger(stderr, o)
 	cfg.Logger = log
 
+	// Traces go to an OTLP collector only when the OTEL_* environment names one; they are
+	// flushed after the system stopped, so that the drain's last spans are in.
+	processName := "moa"
+	if len(cfg.Services) == 1 {
+		processName = cfg.Services[0] // moa serve x: x is the process
+	}
+	traces, err := telemetry.Setup(ctx, telemetry.Config{Getenv: getenv, ServiceName: processName})
+	if err != nil {
+		return err
+	}
+	if traces.Enabled() {
+		cfg.TracerProvider = traces.Provider
+		log.Info("exporting traces", "endpoint", traces.Endpoint())
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := traces.Shutdown(sctx); err != nil {
+			log.Warn("traces not flushed", "error", err)
+		}
+	}()
+
 	ctx, stopSignals := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stopSignals()
 	sys, err := system.Start(ctx, cfg)
@@ -123,12 +146,14 @@ func runSystem(ctx context.Context, cmd string, args []string, stdout, stderr io
 	return nil
 }
 
+// newLogger is the process's logger; a line logged inside a recording span carries its
+// trace_id and span_id (telemetry.LogHandler).
 func newLogger(w io.Writer, o *Options) *slog.Logger {
 	ho := &slog.HandlerOptions{Level: o.LogLevel}
 	if o.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, ho))
+		return slog.New(telemetry.LogHandler(slog.NewJSONHandler(w, ho)))
 	}
-	return slog.New(slog.NewTextHandler(w, ho))
+	return slog.New(telemetry.LogHandler(slog.NewTextHandler(w, ho)))
 }
 
 // devDefaults gives `moa dev` the settings that only make sense in development: the demo
