@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,6 +66,7 @@ func fastSettings() settings {
 // typed clients on the test's own runtime, whose issuer signs for all three.
 type stack struct {
 	t     testing.TB
+	log   *slog.Logger // the services' log, shown when the test fails (failureLog)
 	nats  *moatest.NATSServer
 	rt    *bus.Runtime
 	iss   *authntest.Issuer
@@ -85,6 +87,47 @@ func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
+// failureLog is a debug-level log kept in memory (its last failureLogMax bytes) and written to
+// the test's output only if the test fails: a saga that stalls under a loaded CI machine then
+// shows what its services did, where quietLogger shows nothing. MOA_TEST_LOG writes it to
+// stderr as it comes instead.
+func failureLog(t testing.TB) *slog.Logger {
+	if os.Getenv("MOA_TEST_LOG") != "" {
+		return quietLogger()
+	}
+	w := &tailBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the services' log (its last %d KiB):\n%s", failureLogMax/1024, w.String())
+		}
+	})
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+const failureLogMax = 256 << 10
+
+// tailBuffer keeps the last failureLogMax bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if over := len(b.buf) - failureLogMax; over > 0 {
+		b.buf = append(b.buf[:0], b.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+func (b *tailBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
+}
+
 func ctxT(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
@@ -99,7 +142,7 @@ func newStack(t testing.TB, set settings, only ...string) *stack {
 	s := &stack{t: t, nats: n, rt: rt, iss: authntest.NewIssuer(t, rt), c: client.New(rt.Client()),
 		sub: client.NewSubscriptionClient(rt.Client()), bill: client.NewBillingClient(rt.Client()),
 		set: set, kits: map[string]*moatest.Kit[bus.Component]{}, urls: map[string]string{},
-		pools: map[string]*pgxpool.Pool{}, regs: map[string]prometheus.Gatherer{}}
+		pools: map[string]*pgxpool.Pool{}, regs: map[string]prometheus.Gatherer{}, log: failureLog(t)}
 	if len(only) == 0 {
 		only = services
 	}
@@ -117,7 +160,7 @@ func (s *stack) start(name string) {
 		return
 	}
 	k := moatest.Service(s.t, starts[name], moatest.With{NATS: s.nats, Postgres: true, NoIssuer: true,
-		Settings: s.set[name], Declared: declared[name], Logger: quietLogger()})
+		Settings: s.set[name], Declared: declared[name], Logger: s.log.With("service", name)})
 	s.kits[name], s.urls[name], s.pools[name] = k, k.Env.PostgresURL, k.Postgres
 	reg, ok := k.Runtime.Registry().(prometheus.Gatherer)
 	if !ok {
