@@ -17,6 +17,8 @@ type metrics struct {
 	calls    *prometheus.CounterVec   // client, endpoint, code
 	callTime *prometheus.HistogramVec // client, endpoint
 	deadLet  *prometheus.CounterVec   // service, consumer
+	redeliv  *prometheus.CounterVec   // service, consumer
+	lag      *lagCollector            // stream, consumer (read from the server on scrape)
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -55,6 +57,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: "moa", Name: "dead_letters_total",
 			Help: "Messages moved to the dead-letter stream.",
 		}, []string{"service", "consumer"})),
+		redeliv: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "moa", Name: "redeliveries_total",
+			Help: "Deliveries a consumer received that the server had delivered before (a failed or unacknowledged earlier delivery).",
+		}, []string{"service", "consumer"})),
+		lag: register(reg, newLagCollector()),
 	}
 }
 

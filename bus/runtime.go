@@ -97,6 +97,7 @@ func New(nc *nats.Conn, opts ...Option) (*Runtime, error) {
 		r.reg = prometheus.NewRegistry()
 	}
 	r.metrics = newMetrics(r.reg)
+	r.metrics.lag.add(r)
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.client = r.NewClient("runtime")
 	return r, nil
@@ -140,6 +141,7 @@ func (r *Runtime) Close(ctx context.Context, closeConn bool) error {
 	r.closed = true
 	services, consumers := r.services, r.consumers
 	r.mu.Unlock()
+	r.metrics.lag.remove(r)
 
 	errs := []error{r.stopWatch(ctx)}
 	for _, s := range services {
