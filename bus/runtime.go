@@ -43,6 +43,7 @@ type Runtime struct {
 	consumers []*Consumer
 	inflight  sync.WaitGroup
 	durWarn   map[string]string // DurabilityWarnings by key
+	capped    []string          // CappedStreams
 
 	syncMu   sync.Mutex
 	syncRead *syncState // the servers' sync setting, read by the first CheckDurability

@@ -215,8 +215,8 @@ func metricNames(expr string) []string {
 func TestMetricNamesTokenizer(t *testing.T) {
 	for expr, want := range map[string][]string{
 		`sum by (service, name) (rate(moa_handled_total{kind="request", name=~"a{1}"}[1m]))`: {"moa_handled_total"},
-		`histogram_quantile(0.99, sum by (le) (rate(x_bucket[5m]))) > 0.5 and on (job) up`:    {"x_bucket", "up"},
-		`sum(a) / sum without (code) (b offset 5m) or vector(0) * 1e3`:                        {"a", "b"},
+		`histogram_quantile(0.99, sum by (le) (rate(x_bucket[5m]))) > 0.5 and on (job) up`:   {"x_bucket", "up"},
+		`sum(a) / sum without (code) (b offset 5m) or vector(0) * 1e3`:                       {"a", "b"},
 	} {
 		if got := metricNames(expr); !slices.Equal(got, want) {
 			t.Errorf("metricNames(%s) = %v, want %v", expr, got, want)

@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/moa-run/moa/bus"
+	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/moatest"
+	"github.com/moa-run/moa/services/notify"
 	"github.com/moa-run/moa/system"
 	"github.com/moa-run/moa/system/systemtest"
 )
@@ -66,5 +68,12 @@ func TestUndeclaredSettingFailsStart(t *testing.T) {
 		if !strings.Contains(err.Error(), "FORGOTTEN") || !strings.Contains(err.Error(), "not declare") && !strings.Contains(err.Error(), "not declared") {
 			t.Errorf("%s read of an undeclared setting: %v, want an error naming FORGOTTEN", what, err)
 		}
+	}
+}
+
+// The warning notify logs without an SMTP server names the variable an operator sets.
+func TestNotifyNamesItsSMTPVariable(t *testing.T) {
+	if got := system.SettingEnv(contracts.NotifyService.Name, notify.SettingSMTPAddr.Key); got != notify.SMTPAddrEnv {
+		t.Fatalf("notify's SMTP address is set as %s; its warning names %s", got, notify.SMTPAddrEnv)
 	}
 }

@@ -13,10 +13,10 @@ type Metrics struct {
 	started   prometheus.Counter
 	activated prometheus.Counter
 	cancelled *prometheus.CounterVec
-	illegal *prometheus.CounterVec
-	nudged  *prometheus.CounterVec
-	timeout prometheus.Counter
-	stuck   prometheus.Gauge
+	illegal   *prometheus.CounterVec
+	nudged    *prometheus.CounterVec
+	timeout   prometheus.Counter
+	stuck     prometheus.Gauge
 }
 
 var _ app.Metrics = (*Metrics)(nil)
