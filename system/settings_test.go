@@ -8,9 +8,7 @@ import (
 	"time"
 
 	"github.com/moa-run/moa/bus"
-	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/moatest"
-	"github.com/moa-run/moa/services/notify"
 	"github.com/moa-run/moa/system"
 	"github.com/moa-run/moa/system/systemtest"
 )
@@ -71,9 +69,3 @@ func TestUndeclaredSettingFailsStart(t *testing.T) {
 	}
 }
 
-// The warning notify logs without an SMTP server names the variable an operator sets.
-func TestNotifyNamesItsSMTPVariable(t *testing.T) {
-	if got := system.SettingEnv(contracts.NotifyService.Name, notify.SettingSMTPAddr.Key); got != notify.SMTPAddrEnv {
-		t.Fatalf("notify's SMTP address is set as %s; its warning names %s", got, notify.SMTPAddrEnv)
-	}
-}

@@ -10,7 +10,7 @@ import (
 
 // SMTPAddrEnv is the environment variable of SettingSMTPAddr, as an operator sets it: the
 // warning about a missing SMTP server names it (system.SettingEnv builds the same name;
-// system's tests hold the two equal).
+// settings_env_test.go holds the two equal).
 const SMTPAddrEnv = "MOA_NOTIFY_SMTP_ADDR"
 
 // Notify's settings (MOA_NOTIFY_<KEY>), read only through these declarations.
