@@ -238,8 +238,10 @@ func deadlineErrors(h Handler) Handler {
 // answer replies to j, a request of e, and counts it in e's $SRV.STATS entry: from its arrival
 // to its answer, an error answer (shed, expired, refused, failed) as an error.
 func (s *Service) answer(e *endpoint, j *job, body []byte, err error) {
-	s.respond(j.reply, body, err)
+	// Counted before the reply leaves, so a caller that asks for the stats right after its
+	// answer finds its request in them.
 	s.svc.record(e.disc, time.Since(j.arrived), err)
+	s.respond(j.reply, body, err)
 }
 
 // respond publishes the reply directly rather than through micro.Request, whose bookkeeping is

@@ -10,13 +10,15 @@ import (
 	"github.com/moa-run/moa/moatest"
 )
 
-// metricSum sums the series of the family name whose labels include want.
+// metricSum sums the series of the family name whose labels include want; an error when
+// there is none.
 func metricSum(reg prometheus.Gatherer, name string, want map[string]string) (float64, error) {
 	mfs, err := reg.Gather()
 	if err != nil {
 		return 0, err
 	}
 	var sum float64
+	found := false
 	for _, mf := range mfs {
 		if mf.GetName() != name {
 			continue
@@ -32,6 +34,7 @@ func metricSum(reg prometheus.Gatherer, name string, want map[string]string) (fl
 					continue next
 				}
 			}
+			found = true
 			switch {
 			case m.GetCounter() != nil:
 				sum += m.GetCounter().GetValue()
@@ -39,6 +42,9 @@ func metricSum(reg prometheus.Gatherer, name string, want map[string]string) (fl
 				sum += m.GetGauge().GetValue()
 			}
 		}
+	}
+	if !found {
+		return 0, fmt.Errorf("no series %s%v", name, want)
 	}
 	return sum, nil
 }
@@ -68,7 +74,8 @@ func businessMetrics(t *testing.T, reg prometheus.Gatherer, m market) {
 		{"moa_payments_total", map[string]string{"step": "charge", "status": "SUCCEEDED"}, eq(1), "1"},
 		{"moa_chat_messages_total", nil, positive, "> 0"},
 		{"moa_db_pool_acquires_total", map[string]string{"service": "subscription"}, positive, "> 0"},
-		{"moa_consumer_pending_messages", nil, func(v float64) bool { return v >= 0 }, "reported"},
+		// Read by the services' own NATS users: their permissions allow the consumer info.
+		{"moa_consumer_pending_messages", map[string]string{"consumer": "subscription_saga_billing"}, func(v float64) bool { return v == 0 }, "0 once the saga ended"},
 	} {
 		moatest.WaitFor(t, 20*time.Second, func() error {
 			v, err := metricSum(reg, w.name, w.labels)
