@@ -68,4 +68,3 @@ func TestUndeclaredSettingFailsStart(t *testing.T) {
 		}
 	}
 }
-
