@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/micro"
 
 	"github.com/moa-run/moa/contracts"
 )
@@ -81,16 +80,16 @@ func (p *pool) pop() *job {
 }
 
 // dispatch runs on the endpoint subscription's goroutine: it must not block.
-func (s *Service) dispatch(e *endpoint, req micro.Request) {
+func (s *Service) dispatch(e *endpoint, req *nats.Msg) {
 	now := time.Now()
-	j := &job{msg: Msg{Kind: KindRequest, Service: s.spec.Name, Name: e.name, Subject: req.Subject(),
-		Header: nats.Header(req.Headers()), Data: req.Data(), spanName: e.spanName}, reply: req.Reply(), arrived: now}
+	j := &job{msg: Msg{Kind: KindRequest, Service: s.spec.Name, Name: e.name, Subject: req.Subject,
+		Header: req.Header, Data: req.Data, spanName: e.spanName}, reply: req.Reply, arrived: now}
 	if j.msg.Header == nil {
 		j.msg.Header = nats.Header{}
 	}
 	j.deadline = now.Add(requestTimeout(j.msg.Header, e.timeout))
 	if !s.admit() {
-		s.respond(j.reply, nil, contracts.ErrUnavailable.Msg("%s is stopping", s.spec.Name))
+		s.answer(e, j, nil, contracts.ErrUnavailable.Msg("%s is stopping", s.spec.Name))
 		return
 	}
 	p := &e.pool
@@ -116,7 +115,7 @@ func (s *Service) dispatch(e *endpoint, req micro.Request) {
 	s.release()
 	e.shed.Add(1)
 	s.rt.metrics.shed.WithLabelValues(s.spec.Name, e.name).Inc()
-	s.respond(j.reply, nil, contracts.ErrOverloaded.Msg("%s has %d requests in flight and %d waiting", e.subject, e.maxInFlight, e.maxQueue))
+	s.answer(e, j, nil, contracts.ErrOverloaded.Msg("%s has %d requests in flight and %d waiting", e.subject, e.maxInFlight, e.maxQueue))
 }
 
 // giveLocked hands j to a parked worker, or to a new one while the pool may grow; false when
@@ -226,7 +225,7 @@ func (s *Service) process(e *endpoint, j *job) {
 	if !start.Before(j.deadline) {
 		e.expired.Add(1)
 		s.rm.expired.WithLabelValues(s.spec.Name, e.name).Inc()
-		s.respond(j.reply, nil, contracts.ErrTimeout.Msg("%s: the request waited in the queue past its deadline", e.subject))
+		s.answer(e, j, nil, contracts.ErrTimeout.Msg("%s: the request waited in the queue past its deadline", e.subject))
 		return
 	}
 	ctx, cancel := context.WithDeadline(s.rt.ctx, j.deadline)
@@ -240,7 +239,7 @@ func (s *Service) process(e *endpoint, j *job) {
 	if err != nil {
 		e.errors.Add(1)
 	}
-	s.respond(j.reply, out, err)
+	s.answer(e, j, out, err)
 	// A moving average over about 8 jobs; a lost update between workers only makes it lag.
 	avg := e.jobTime.Load()
 	e.jobTime.Store(avg + (int64(time.Since(start))-avg)/8)

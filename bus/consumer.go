@@ -363,6 +363,9 @@ func (c *Consumer) toMsg(jm jetstream.Msg) *Msg {
 		Header: jm.Headers(), Data: jm.Data(), Stream: c.spec.Stream.Name, js: jm}
 	if md, err := jm.Metadata(); err == nil {
 		m.Sequence, m.Deliveries = md.Sequence.Stream, md.NumDelivered
+		if md.NumDelivered > 1 {
+			c.rt.metrics.redeliv.WithLabelValues(c.service, c.spec.Durable).Inc()
+		}
 	}
 	if m.Header == nil {
 		m.Header = nats.Header{}

@@ -1,7 +1,8 @@
 // Package bus is Moa's actor runtime on NATS.
 //
-// A service is an actor: it answers typed request-reply endpoints (registered through nats.go's
-// micro package, so every service answers $SRV.PING/INFO/STATS and shows up in `nats micro ls`)
+// A service is an actor: it answers typed request-reply endpoints (every service answers the
+// NATS service protocol, $SRV.PING/INFO/STATS in the wire format of nats.go's micro package, so
+// it shows up in `nats micro ls` with true figures; see [Discovery])
 // and reacts to durable JetStream events. Both kinds of work go through one handler shape,
 //
 //	type Handler func(ctx context.Context, m *Msg) ([]byte, error)

@@ -32,6 +32,25 @@ func (r *Runtime) DurabilityWarnings() []string {
 	return out
 }
 
+// CappedStreams lists the non-critical streams CheckDurability found with fewer replicas than
+// declared because JetStream has fewer servers than that: expected on a single server (moa
+// dev), and logged once for all by the caller rather than once per stream and service.
+func (r *Runtime) CappedStreams() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := slices.Clone(r.capped)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func (r *Runtime) noteCapped(stream string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !slices.Contains(r.capped, stream) {
+		r.capped = append(r.capped, stream)
+	}
+}
+
 // warnDurability records and logs a durability warning once per key: every service checks
 // the dead-letter stream, and the log should say it once.
 func (r *Runtime) warnDurability(key, msg string, args ...any) {

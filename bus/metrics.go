@@ -9,7 +9,7 @@ import (
 // metrics are the runtime's Prometheus collectors. Labels are bounded: service, kind and name
 // come from declarations, code from the error catalogue, never from message content.
 type metrics struct {
-	handled  *prometheus.CounterVec   // service, kind, name, outcome
+	handled  *prometheus.CounterVec   // service, kind, name, outcome (ok|rejected|error)
 	errors   *prometheus.CounterVec   // service, kind, name, code
 	latency  *prometheus.HistogramVec // service, kind, name
 	panics   *prometheus.CounterVec   // service, kind, name
@@ -17,13 +17,15 @@ type metrics struct {
 	calls    *prometheus.CounterVec   // client, endpoint, code
 	callTime *prometheus.HistogramVec // client, endpoint
 	deadLet  *prometheus.CounterVec   // service, consumer
+	redeliv  *prometheus.CounterVec   // service, consumer
+	lag      *lagCollector            // stream, consumer (read from the server on scrape)
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	return &metrics{
 		handled: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "moa", Name: "handled_total",
-			Help: "Messages handled, by service, kind (request|event), endpoint or consumer name and outcome (ok|error).",
+			Help: "Messages handled, by service, kind (request|event), endpoint or consumer name and outcome: ok, rejected (a request refused for the caller's mistake: invalid, unauthenticated, forbidden, not_found, conflict) or error.",
 		}, []string{"service", "kind", "name", "outcome"})),
 		errors: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "moa", Name: "handler_errors_total",
@@ -55,6 +57,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: "moa", Name: "dead_letters_total",
 			Help: "Messages moved to the dead-letter stream.",
 		}, []string{"service", "consumer"})),
+		redeliv: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "moa", Name: "redeliveries_total",
+			Help: "Deliveries a consumer received that the server had delivered before (a failed or unacknowledged earlier delivery).",
+		}, []string{"service", "consumer"})),
+		lag: register(reg, newLagCollector()),
 	}
 }
 

@@ -37,8 +37,9 @@ func Recover(m *metrics) Middleware {
 	}
 }
 
-// Logging logs failed messages at WARN (client errors) or ERROR (server errors) and successful
-// ones at DEBUG, with the trace id so a log line leads to its trace.
+// Logging logs successful messages at DEBUG, requests refused for the caller's mistake
+// (rejected) at INFO, other failures at WARN and internal errors at ERROR, with the trace id so
+// a log line leads to its trace.
 func Logging(log *slog.Logger) Middleware {
 	return func(next Handler) Handler {
 		return func(ctx context.Context, msg *Msg) ([]byte, error) {
@@ -67,14 +68,18 @@ func Logging(log *slog.Logger) Middleware {
 			if cause := ce.Unwrap(); cause != nil {
 				attrs = append(attrs, slog.String("cause", cause.Error()))
 			}
-			level := slog.LevelWarn
+			level, what := slog.LevelWarn, "handler failed"
 			switch {
 			case isNotYet(err):
 				level = slog.LevelDebug // an event that waits its turn, see NotYet
+			case rejected(msg, ce):
+				// The caller's mistake, answered as designed: worth a line when looking for it,
+				// not a warning an operator must act on (moa_handled_total counts them).
+				level, what = slog.LevelInfo, "request rejected"
 			case ce.Kind == contracts.KindInternal:
 				level = slog.LevelError
 			}
-			log.LogAttrs(ctx, level, "handler failed", attrs...)
+			log.LogAttrs(ctx, level, what, attrs...)
 			return out, err
 		}
 	}
@@ -85,8 +90,8 @@ func Logging(log *slog.Logger) Middleware {
 func Metrics(m *metrics) Middleware {
 	type key struct{ service, kind, name string }
 	type series struct {
-		latency prometheus.Observer
-		ok, bad prometheus.Counter
+		latency           prometheus.Observer
+		ok, bad, rejected prometheus.Counter
 	}
 	var cache sync.Map // key -> *series
 	return func(next Handler) Handler {
@@ -109,9 +114,10 @@ func Metrics(m *metrics) Middleware {
 				v, found := cache.Load(k)
 				if !found {
 					v, _ = cache.LoadOrStore(k, &series{
-						latency: m.latency.WithLabelValues(msg.Service, kind, msg.Name),
-						ok:      m.handled.WithLabelValues(msg.Service, kind, msg.Name, "ok"),
-						bad:     m.handled.WithLabelValues(msg.Service, kind, msg.Name, "error"),
+						latency:  m.latency.WithLabelValues(msg.Service, kind, msg.Name),
+						ok:       m.handled.WithLabelValues(msg.Service, kind, msg.Name, "ok"),
+						bad:      m.handled.WithLabelValues(msg.Service, kind, msg.Name, "error"),
+						rejected: m.handled.WithLabelValues(msg.Service, kind, msg.Name, "rejected"),
 					})
 				}
 				ser = v.(*series)
@@ -121,10 +127,14 @@ func Metrics(m *metrics) Middleware {
 			if err != nil && isNotYet(err) {
 				return out, err // waiting for its turn is not a failure, see NotYet
 			}
-			if err != nil {
+			switch {
+			case err != nil && rejected(msg, contracts.AsError(err)):
+				ser.rejected.Inc()
+				m.errors.WithLabelValues(msg.Service, kind, msg.Name, contracts.AsError(err).Code).Inc()
+			case err != nil:
 				ser.bad.Inc()
 				m.errors.WithLabelValues(msg.Service, kind, msg.Name, contracts.AsError(err).Code).Inc()
-			} else {
+			default:
 				ser.ok.Inc()
 			}
 			return out, err
@@ -242,4 +252,19 @@ func authorizer(a contracts.Access, v TokenVerifier) func(ctx context.Context, s
 		}
 		return WithCaller(ctx, p), nil
 	}
+}
+
+// rejected reports a request refused for the caller's own mistake: malformed or invalid input,
+// missing or bad credentials, no permission, nothing of that id, a state that does not allow
+// it. The service worked as designed; the server's own faults (unavailable, timeout, internal)
+// and any failed event (a producer's bug, or one the consumer could not handle) are not.
+func rejected(msg *Msg, ce *contracts.Error) bool {
+	if msg.Kind != KindRequest {
+		return false
+	}
+	switch ce.Kind {
+	case contracts.KindInvalid, contracts.KindUnauthenticated, contracts.KindForbidden, contracts.KindNotFound, contracts.KindConflict:
+		return true
+	}
+	return false
 }

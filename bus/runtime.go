@@ -43,6 +43,7 @@ type Runtime struct {
 	consumers []*Consumer
 	inflight  sync.WaitGroup
 	durWarn   map[string]string // DurabilityWarnings by key
+	capped    []string          // CappedStreams
 
 	syncMu   sync.Mutex
 	syncRead *syncState // the servers' sync setting, read by the first CheckDurability
@@ -97,6 +98,7 @@ func New(nc *nats.Conn, opts ...Option) (*Runtime, error) {
 		r.reg = prometheus.NewRegistry()
 	}
 	r.metrics = newMetrics(r.reg)
+	r.metrics.lag.add(r)
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.client = r.NewClient("runtime")
 	return r, nil
@@ -144,6 +146,7 @@ func (r *Runtime) Close(ctx context.Context, closeConn bool) error {
 	r.closed = true
 	services, consumers := r.services, r.consumers
 	r.mu.Unlock()
+	r.metrics.lag.remove(r)
 
 	errs := []error{r.stopWatch(ctx)}
 	for _, s := range services {

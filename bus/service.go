@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/micro"
 
 	"github.com/moa-run/moa/contracts"
 )
@@ -32,8 +31,7 @@ const DefaultMaxQueue = 512
 type Service struct {
 	rt   *Runtime
 	spec contracts.Service
-	svc  micro.Service
-	grp  micro.Group
+	svc  *Discovery
 	rm   *resilienceMetrics
 	// verifier checks the tokens of endpoints whose access admits roles (UseVerifier).
 	verifier TokenVerifier
@@ -68,6 +66,7 @@ type endpoint struct {
 	errors      atomic.Int64
 	maxInFlight int
 	maxQueue    int
+	disc        *discoveryEndpoint // its $SRV.INFO and $SRV.STATS entry
 }
 
 // EndpointStats is what Moa adds to an endpoint's $SRV.STATS entry (the "data" field).
@@ -85,26 +84,21 @@ type EndpointStats struct {
 // service answers $SRV.PING, $SRV.INFO and $SRV.STATS; endpoints are added with [Handle].
 func (r *Runtime) AddService(spec contracts.Service) (*Service, error) {
 	s := &Service{rt: r, spec: spec, endpoints: map[string]*endpoint{}, rm: newResilienceMetrics(r.reg), quit: make(chan struct{})}
-	svc, err := micro.AddService(r.nc, micro.Config{
-		Name:        spec.Name,
-		Version:     spec.Version,
-		Description: spec.Description,
-		Metadata:    map[string]string{"moa.subject_prefix": spec.Prefix()},
-		StatsHandler: func(e *micro.Endpoint) any {
+	svc, err := newDiscovery(r.nc, spec.Name, spec.Version, spec.Description,
+		map[string]string{"moa.subject_prefix": spec.Prefix()},
+		func(name string) any {
 			s.mu.Lock()
-			ep := s.endpoints[e.Name]
+			ep := s.endpoints[name]
 			s.mu.Unlock()
 			if ep == nil {
 				return nil
 			}
 			return ep.stats()
-		},
-	})
+		})
 	if err != nil {
 		return nil, fmt.Errorf("bus: add service %s: %w", spec.Name, err)
 	}
 	s.svc = svc
-	s.grp = svc.AddGroup(spec.Prefix())
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -118,8 +112,9 @@ func (r *Runtime) AddService(spec contracts.Service) (*Service, error) {
 // Name returns the service name.
 func (s *Service) Name() string { return s.spec.Name }
 
-// Micro returns the underlying micro service (for Info and Stats).
-func (s *Service) Micro() micro.Service { return s.svc }
+// Micro returns the service's side of the NATS service protocol (its Info and Stats, and Stop
+// to take it off the bus as a crashed process would be).
+func (s *Service) Micro() *Discovery { return s.svc }
 
 // UseVerifier sets what verifies the access tokens of the service's requests. Call it before
 // [Handle]: an endpoint that only signed-in callers may use cannot be registered without it.
@@ -207,10 +202,12 @@ func (s *Service) HandleRaw(name string, timeout time.Duration, meta map[string]
 	}
 	s.endpoints[name] = e
 	s.mu.Unlock()
-	err := s.grp.AddEndpoint(name, micro.HandlerFunc(func(req micro.Request) { s.dispatch(e, req) }),
-		micro.WithEndpointMetadata(meta))
+	err := s.svc.addEndpoint(name, e.subject, meta, func(de *discoveryEndpoint) { e.disc = de }, func(m *nats.Msg) { s.dispatch(e, m) })
 	if err != nil {
-		return err
+		s.mu.Lock()
+		delete(s.endpoints, name)
+		s.mu.Unlock()
+		return fmt.Errorf("bus: endpoint %s: %w", e.subject, err)
 	}
 	// Wait for the server to have the subscription, so that a request sent from another
 	// connection right after Handle returns finds the endpoint. Best effort: while the
@@ -238,6 +235,15 @@ func deadlineErrors(h Handler) Handler {
 	}
 }
 
+// answer replies to j, a request of e, and counts it in e's $SRV.STATS entry: from its arrival
+// to its answer, an error answer (shed, expired, refused, failed) as an error.
+func (s *Service) answer(e *endpoint, j *job, body []byte, err error) {
+	// Counted before the reply leaves, so a caller that asks for the stats right after its
+	// answer finds its request in them.
+	s.svc.record(e.disc, time.Since(j.arrived), err)
+	s.respond(j.reply, body, err)
+}
+
 // respond publishes the reply directly rather than through micro.Request, whose bookkeeping is
 // not safe to touch after the micro handler returned.
 func (s *Service) respond(reply string, body []byte, err error) {
@@ -260,7 +266,7 @@ func (s *Service) respond(reply string, body []byte, err error) {
 	}
 }
 
-// stop drains the service's subscriptions (micro's Stop) so no new request is taken.
+// stop drains the service's subscriptions so no new request is taken.
 func (s *Service) stop() error {
 	s.admitMu.Lock()
 	s.stopping = true

@@ -171,7 +171,10 @@ func (r *Runtime) CheckDurability(ctx context.Context, specs ...contracts.Stream
 				r.warnDurability("replicas "+s.Name, "WARNING: critical stream capped to fewer replicas than declared: fewer JetStream peers than declared replicas; losing a disk can lose the stream",
 					"stream", s.Name, "replicas", info.Config.Replicas, "declared", s.Replicas, "peers", r.jetStreamPeers())
 			default:
-				r.log.Info("stream has fewer replicas than declared: not a cluster", "stream", s.Name, "replicas", info.Config.Replicas, "declared", s.Replicas)
+				// Expected on a single server, and the same for every stream: noted here, said
+				// once for all of them by whoever started the runtimes (CappedStreams).
+				r.noteCapped(s.Name)
+				r.log.Debug("stream has fewer replicas than declared: not a cluster", "stream", s.Name, "replicas", info.Config.Replicas, "declared", s.Replicas)
 			}
 			if info.Cluster != nil {
 				for _, p := range info.Cluster.Replicas {

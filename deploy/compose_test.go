@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path"
 	"regexp"
@@ -207,5 +208,78 @@ func TestDockerfileBuildsMoa(t *testing.T) {
 	}
 	if strings.Count(df, "FROM ") < 2 {
 		t.Error("Dockerfile is not multi-stage")
+	}
+}
+
+// The observability services: Prometheus with the generated scrape configuration and the
+// alert rules, Grafana with the provisioned data sources and dashboards, Jaeger receiving
+// OTLP; every UI and the OTLP ports on the host's loopback only.
+func TestComposeRunsTheObservabilityStack(t *testing.T) {
+	p := loadCompose(t)
+	mounts := func(name string, want map[string]string) {
+		t.Helper()
+		svc, err := p.GetService(name)
+		if err != nil {
+			t.Errorf("no %s container: %v", name, err)
+			return
+		}
+		for src, target := range want {
+			found := false
+			for _, v := range svc.Volumes {
+				found = found || strings.HasSuffix(v.Source, src) && v.Target == target
+			}
+			if !found {
+				t.Errorf("%s does not mount %s on %s", name, src, target)
+			}
+			if _, err := os.Stat(path.Join("..", src)); err != nil {
+				t.Errorf("%s mounts %s: %v", name, src, err)
+			}
+		}
+		if len(svc.Ports) == 0 {
+			t.Errorf("%s publishes no port", name)
+		}
+		for _, port := range svc.Ports {
+			if port.HostIP != "127.0.0.1" {
+				t.Errorf("%s publishes %s on %q: want the loopback only", name, port.Published, port.HostIP)
+			}
+		}
+	}
+	mounts("prometheus", map[string]string{
+		deploygen.PrometheusConfFile:   "/etc/prometheus/prometheus.yml",
+		deploygen.PrometheusAlertsFile: "/etc/prometheus/alerts.yml",
+	})
+	mounts("grafana", map[string]string{
+		deploygen.GrafanaProvisioning: "/etc/grafana/provisioning",
+		deploygen.GrafanaDashboards:   "/var/lib/grafana/dashboards",
+	})
+	mounts("jaeger", nil)
+	if j, err := p.GetService("jaeger"); err == nil {
+		otlp := false
+		for _, port := range j.Ports {
+			otlp = otlp || port.Target == deploygen.OTLPHTTPPort
+		}
+		if !otlp || j.Environment["COLLECTOR_OTLP_ENABLED"] == nil || *j.Environment["COLLECTOR_OTLP_ENABLED"] != "true" {
+			t.Errorf("jaeger does not receive OTLP: ports %+v", j.Ports)
+		}
+	}
+	// The provisioning points Grafana at the mounted dashboards and at the two services.
+	b, err := os.ReadFile(path.Join("..", deploygen.GrafanaProvisioning, "dashboards", "moa.yml"))
+	if err != nil || !strings.Contains(string(b), "path: /var/lib/grafana/dashboards") {
+		t.Errorf("dashboard provisioning (%v) does not read the mounted dashboards", err)
+	}
+	b, err = os.ReadFile(path.Join("..", deploygen.GrafanaProvisioning, "datasources", "moa.yml"))
+	if err != nil || !strings.Contains(string(b), fmt.Sprintf("http://prometheus:%d", deploygen.PrometheusPort)) ||
+		!strings.Contains(string(b), fmt.Sprintf("http://jaeger:%d", deploygen.JaegerUIPort)) {
+		t.Errorf("data source provisioning (%v) does not name prometheus and jaeger", err)
+	}
+	// Every Moa service sends its traces to jaeger.
+	for _, name := range system.Services() {
+		svc, err := p.GetService(name)
+		if err != nil {
+			continue
+		}
+		if v := svc.Environment["OTEL_EXPORTER_OTLP_ENDPOINT"]; v == nil || !strings.Contains(*v, fmt.Sprintf("jaeger:%d", deploygen.OTLPHTTPPort)) {
+			t.Errorf("%s: OTEL_EXPORTER_OTLP_ENDPOINT %v does not point at jaeger", name, v)
+		}
 	}
 }

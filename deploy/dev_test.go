@@ -48,4 +48,5 @@ func TestDevRunsEveryServiceUnderItsNATSUser(t *testing.T) {
 	room := chatFlow(t, c, ops, m)
 	sagaFlow(t, c, c, rt, ops, m)
 	edgeFlow(t, sys.HTTPURL(), m, room)
+	businessMetrics(t, sys.Registry(), m)
 }

@@ -185,3 +185,21 @@ func (s *System) durabilityWarnings() []string {
 	slices.Sort(out)
 	return slices.Compact(out)
 }
+
+// cappedStreams are the streams the runtimes found with fewer replicas than declared because
+// the JetStream domain has fewer servers (see bus.Runtime.CappedStreams).
+func (s *System) cappedStreams() []string {
+	var out []string
+	if rt := s.Runtime(); rt != nil {
+		out = rt.CappedStreams()
+	}
+	s.mu.Lock()
+	for _, st := range s.started {
+		if st.rt != nil {
+			out = append(out, st.rt.CappedStreams()...)
+		}
+	}
+	s.mu.Unlock()
+	slices.Sort(out)
+	return slices.Compact(out)
+}

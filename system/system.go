@@ -105,6 +105,12 @@ func Start(ctx context.Context, cfg Config) (*System, error) {
 		return nil, fmt.Errorf("system: %w", err)
 	}
 	s.setState(StateReady)
+	if capped := s.cappedStreams(); len(capped) > 0 {
+		// One line for what every service's check found on a single server, not one per
+		// stream and service.
+		s.log.Info("streams have fewer replicas than declared: JetStream runs on fewer servers than that (not a cluster)",
+			"streams", capped)
+	}
 	s.log.Info("moa ready", "nats", s.natsURL, "web", s.HTTPURL(), "services", s.names)
 	return s, nil
 }

@@ -129,6 +129,14 @@ func Start(ctx context.Context, env bus.Env, s Service) (_ bus.Component, err er
 	if d.Pool, err = openPostgres(ctx, env, name, s.Postgres, &rs); err != nil {
 		return nil, err
 	}
+	if d.Pool != nil && rt.Registry() != nil {
+		// Registered for as long as the pool lives; a second instance of the service on the
+		// same registry (tests) is left unreported rather than failing its start.
+		pc := newPoolCollector(name, d.Pool)
+		if rt.Registry().Register(pc) == nil {
+			rs.Add(func(context.Context) error { rt.Registry().Unregister(pc); return nil })
+		}
+	}
 	if d.DB, err = openMongo(ctx, env, rt, name, s.Mongo, &rs); err != nil {
 		return nil, err
 	}

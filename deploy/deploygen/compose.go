@@ -69,11 +69,12 @@ func ComposeServices() []byte {
 	for _, name := range system.Services() {
 		writeComposeService(&b, name)
 	}
+	writeComposeObservability(&b)
 	b.WriteString("\nvolumes:\n")
 	for _, node := range ComposeNATS.Nodes {
 		fmt.Fprintf(&b, "  %s-data:\n", node)
 	}
-	b.WriteString("  postgres-data:\n  mongo-data:\n")
+	b.WriteString("  postgres-data:\n  mongo-data:\n  prometheus-data:\n")
 	return []byte(b.String())
 }
 

@@ -43,6 +43,7 @@ func Generate(root string) (map[string][]byte, error) {
 	files[NATSConfFile] = NATSConf(ComposeNATS)
 	files[InitSQLFile] = InitSQL()
 	files[ComposeFile] = compose
+	files[PrometheusConfFile] = PrometheusConf()
 	return files, nil
 }
 

@@ -45,7 +45,7 @@ func Start(ctx context.Context, env bus.Env) (bus.Component, error) {
 		Durable:  []contracts.StreamSpec{contracts.StreamBilling, contracts.StreamDeadLetter},
 		Relay:    true,
 		Build: func(ctx context.Context, d host.Deps) (host.Parts, error) {
-			a := app.New(adapters.NewStore(d.Pool), adapters.NewSimProvider(d.Pool, cfg.sim), newID, d.Log)
+			a := app.New(adapters.NewStore(d.Pool), adapters.NewSimProvider(d.Pool, cfg.sim), adapters.NewMetrics(d.Runtime.Registry()), newID, d.Log)
 			var cs []host.Consumer
 			for _, spec := range ports.Consumers(cfg.ackWait) {
 				cs = append(cs, host.Consumer{Spec: spec, Handler: ports.Handler(a, spec.Durable), Inbox: true,

@@ -45,7 +45,7 @@ func Start(ctx context.Context, env bus.Env) (bus.Component, error) {
 				return host.Parts{}, err
 			}
 			a := app.New(repo, adapters.NewCatalog(client.New(d.Calls).Catalog),
-				adapters.NewPusher(d.Runtime.Conn(), d.Log))
+				adapters.NewPusher(d.Runtime.Conn(), d.Log), adapters.MessagesCounter(d.Runtime.Registry()))
 			return host.Parts{
 				Endpoints: func(svc *bus.Service) error { return ports.RegisterEndpoints(svc, a, authn.NewVerifier(d.Calls)) },
 				Closers:   []func(context.Context) error{func(context.Context) error { repo.Close(); return nil }},

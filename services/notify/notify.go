@@ -75,7 +75,7 @@ func Start(ctx context.Context, env bus.Env) (bus.Component, error) {
 			var box app.Mailbox
 			if _, dev := transport.(adapters.DevTransport); dev {
 				box = adapters.NewDevMailbox(pool)
-				log.Warn("SMTP_ADDR is not set: mails go to the dev mailbox (notify.v1.dev_mailbox), not to anyone")
+				log.Warn(SMTPAddrEnv + " is not set: mails go to the dev mailbox (notify.v1.dev_mailbox), not to anyone")
 			}
 			a := app.New(adapters.NewReads(pool), adapters.NewSubscribers(d.Calls), box, log)
 			return host.Parts{

@@ -8,6 +8,11 @@ import (
 	"github.com/moa-run/moa/services/notify/adapters"
 )
 
+// SMTPAddrEnv is the environment variable of SettingSMTPAddr, as an operator sets it: the
+// warning about a missing SMTP server names it (system.SettingEnv builds the same name;
+// settings_env_test.go holds the two equal).
+const SMTPAddrEnv = "MOA_NOTIFY_SMTP_ADDR"
+
 // Notify's settings (MOA_NOTIFY_<KEY>), read only through these declarations.
 var (
 	SettingSMTPAddr = bus.StringSetting("SMTP_ADDR", "",

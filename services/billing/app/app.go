@@ -75,11 +75,34 @@ type App struct {
 	newID    func() string
 	now      func() time.Time
 	log      *slog.Logger
+	metrics  Metrics
 }
 
-// New wires the use cases.
-func New(store Store, provider Provider, newID func() string, log *slog.Logger) *App {
-	return &App{store: store, provider: provider, newID: newID, now: func() time.Time { return time.Now().UTC() }, log: log}
+// Metrics count settled payment steps; adapters back them with Prometheus.
+type Metrics interface {
+	// Settled counts a step whose final status was just committed (not a re-emission).
+	Settled(p domain.Payment)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) Settled(domain.Payment) {}
+
+// New wires the use cases. A nil metrics counts nothing.
+func New(store Store, provider Provider, metrics Metrics, newID func() string, log *slog.Logger) *App {
+	if metrics == nil {
+		metrics = noMetrics{}
+	}
+	return &App{store: store, provider: provider, metrics: metrics, newID: newID, now: func() time.Time { return time.Now().UTC() }, log: log}
+}
+
+// settle commits a step's final status and counts it.
+func (a *App) settle(ctx context.Context, p domain.Payment) error {
+	if err := a.store.Settle(ctx, p); err != nil {
+		return err
+	}
+	a.metrics.Settled(p)
+	return nil
 }
 
 // errUnknown marks a provider call whose outcome is unknown; the step is retried (as a lookup).

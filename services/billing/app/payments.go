@@ -53,7 +53,7 @@ func (a *App) ChargeSaga(ctx context.Context, d Seat) error {
 	if err != nil {
 		return err
 	}
-	return a.store.Settle(ctx, p)
+	return a.settle(ctx, p)
 }
 
 // RefundSaga handles a cancellation: it voids the charge if nobody charged yet (a seat_reserved
@@ -78,7 +78,7 @@ func (a *App) RefundSaga(ctx context.Context, d Cancellation) error {
 		if charge, err = a.resolve(ctx, charge, false); err != nil {
 			return err
 		}
-		if err := a.store.Settle(ctx, charge); err != nil {
+		if err := a.settle(ctx, charge); err != nil {
 			return err
 		}
 	}
@@ -99,7 +99,7 @@ func (a *App) RefundSaga(ctx context.Context, d Cancellation) error {
 	if err != nil {
 		return err
 	}
-	return a.store.Settle(ctx, p)
+	return a.settle(ctx, p)
 }
 
 // resolve brings an unsettled step to its final status. mayCall false only looks up.

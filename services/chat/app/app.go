@@ -75,11 +75,16 @@ type App struct {
 	push    Pusher
 	now     func() time.Time
 	newID   func() (string, error)
+	sent    func() // counts a message stored for the first time
 }
 
-// New returns the use cases over their dependencies.
-func New(repo Repository, catalog Catalog, push Pusher) *App {
-	return &App{repo: repo, catalog: catalog, push: push, now: time.Now, newID: newMessageID}
+// New returns the use cases over their dependencies. sent, when not nil, is called for each
+// message stored (not for a repeated send of the same client message).
+func New(repo Repository, catalog Catalog, push Pusher, sent func()) *App {
+	if sent == nil {
+		sent = func() {}
+	}
+	return &App{repo: repo, catalog: catalog, push: push, now: time.Now, newID: newMessageID, sent: sent}
 }
 
 // newMessageID returns a time-ordered UUID, so ids sort roughly by time in any tool.

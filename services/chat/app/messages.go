@@ -34,6 +34,8 @@ func (a *App) Send(ctx context.Context, senderID, roomID, text, clientMsgID stri
 		if err := m.SameAs(stored); err != nil {
 			return domain.Message{}, false, err
 		}
+	} else {
+		a.sent()
 	}
 	a.push.Message(ctx, stored, room.Other(senderID), senderID)
 	return stored, dup, nil

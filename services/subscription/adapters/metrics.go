@@ -10,10 +10,13 @@ import (
 
 // Metrics are the saga's Prometheus metrics.
 type Metrics struct {
-	illegal *prometheus.CounterVec
-	nudged  *prometheus.CounterVec
-	timeout prometheus.Counter
-	stuck   prometheus.Gauge
+	started   prometheus.Counter
+	activated prometheus.Counter
+	cancelled *prometheus.CounterVec
+	illegal   *prometheus.CounterVec
+	nudged    *prometheus.CounterVec
+	timeout   prometheus.Counter
+	stuck     prometheus.Gauge
 }
 
 var _ app.Metrics = (*Metrics)(nil)
@@ -21,6 +24,18 @@ var _ app.Metrics = (*Metrics)(nil)
 // NewMetrics registers the saga's metrics on reg (or reuses those already registered there).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return &Metrics{
+		started: bus.RegisterOrGet(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "moa", Name: "subscriptions_started_total",
+			Help: "Subscribe sagas started (new PENDING subscriptions; idempotent repeats are not counted).",
+		})),
+		activated: bus.RegisterOrGet(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "moa", Name: "subscriptions_activated_total",
+			Help: "Subscriptions that became ACTIVE (seat held and payment taken).",
+		})),
+		cancelled: bus.RegisterOrGet(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "moa", Name: "subscriptions_cancelled_total",
+			Help: "Subscriptions that reached CANCELLED, by reason (by_consumer, payment_failed, seat_unavailable, timed_out).",
+		}, []string{"reason"})),
 		illegal: bus.RegisterOrGet(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "moa", Name: "saga_illegal_transitions_total",
 			Help: "Saga events the subscription state machine rejected (duplicates, late events), by trigger.",
@@ -37,6 +52,22 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "moa", Name: "sagas_stuck",
 			Help: "Sagas in PENDING or CANCELLING for longer than the stuck deadline, at the last sweep.",
 		})),
+	}
+}
+
+// Started counts a saga begun.
+func (m *Metrics) Started() { m.started.Inc() }
+
+// Moved counts the arrivals in ACTIVE and CANCELLED; the other moves are steps within a saga.
+func (m *Metrics) Moved(from, to domain.State, reason string) {
+	if from == to {
+		return
+	}
+	switch to {
+	case domain.Active:
+		m.activated.Inc()
+	case domain.Cancelled:
+		m.cancelled.WithLabelValues(reason).Inc()
 	}
 }
 

@@ -80,6 +80,11 @@ type Catalog interface {
 
 // Metrics are the saga's counters; adapters back them with Prometheus.
 type Metrics interface {
+	// Started counts a saga begun (a new PENDING subscription, not an idempotent repeat).
+	Started()
+	// Moved counts a committed state change of a saga: from → to, with the subscription's
+	// reason once it has one (domain.Reason*).
+	Moved(from, to domain.State, reason string)
 	IllegalTransition(trigger domain.Trigger)
 	Nudged(state domain.State)
 	TimedOut()

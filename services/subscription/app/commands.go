@@ -45,6 +45,7 @@ func (a *App) Subscribe(ctx context.Context, actor Actor, productID, idempotency
 		return domain.Subscription{}, err
 	}
 	if !existing {
+		a.metrics.Started()
 		a.log.Debug("saga started", "subscription", s.ID, "product", s.ProductID, "consumer", s.ConsumerID)
 	}
 	return s, nil
@@ -65,11 +66,14 @@ func (a *App) Cancel(ctx context.Context, actor Actor, id string) (domain.Subscr
 	if s.Reason == domain.ReasonByConsumer && (s.State == domain.Cancelling || s.State == domain.Cancelled) {
 		return s, nil
 	}
+	var from domain.State
 	out, err := a.store.Transition(ctx, id, func(cur domain.Subscription) (domain.Outcome, error) {
+		from = cur.State
 		return domain.Apply(cur, domain.Input{Trigger: domain.OnCancel, At: a.now()})
 	})
 	if err != nil {
 		return domain.Subscription{}, err
 	}
+	a.metrics.Moved(from, out.Next.State, out.Next.Reason)
 	return out.Next, nil
 }

@@ -19,8 +19,10 @@ func (a *App) Step(ctx context.Context, id string, in domain.Input) error {
 		in.At = a.now()
 	}
 	echo := false
+	var from domain.State
 	out, err := a.store.Transition(ctx, id, func(s domain.Subscription) (domain.Outcome, error) {
 		echo = domain.Echo(s, in.Trigger)
+		from = s.State
 		return domain.Apply(s, in)
 	})
 	switch {
@@ -37,6 +39,7 @@ func (a *App) Step(ctx context.Context, id string, in domain.Input) error {
 	case err != nil:
 		return err
 	}
+	a.metrics.Moved(from, out.Next.State, out.Next.Reason)
 	a.log.Debug("saga step", "subscription", id, "trigger", in.Trigger, "state", out.Next.State)
 	return nil
 }
