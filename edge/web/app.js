@@ -39,7 +39,22 @@ async function renewSession() {
   }
 }
 
-const showError = (target, e) => { $(target).textContent = e instanceof MoaError ? `${e.code}: ${e.message}` : String(e); };
+// showError writes a failed call's code and message under a form; when the error names a
+// field of that form (fields maps API field names to input ids), the input is marked invalid,
+// described by the message, and focused, so a keyboard or screen-reader user lands on it.
+const showError = (target, e, fields = {}) => {
+  $(target).textContent = e instanceof MoaError ? `${e.code}: ${e.message}` : String(e);
+  const input = e instanceof MoaError && e.field ? $(fields[e.field] || "") : null;
+  if (input) {
+    input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-describedby", target);
+    input.focus();
+  }
+};
+// clearInvalid unmarks a form's inputs before it is submitted again.
+const clearInvalid = (form) => { for (const i of $(form).querySelectorAll("[aria-invalid]")) { i.removeAttribute("aria-invalid"); i.removeAttribute("aria-describedby"); } };
+const PRODUCT_FIELDS = { title: "p-title", description: "p-description", price_amount: "p-price", currency: "p-currency",
+  billing_period: "p-period", terms: "p-terms", capacity: "p-capacity", tags: "p-tags" };
 const money = (amount, currency) => {
   try { return new Intl.NumberFormat(undefined, { style: "currency", currency }).format(currency === "KRW" || currency === "JPY" ? amount : amount / 100); }
   catch { return `${amount} ${currency}`; }
@@ -179,6 +194,8 @@ async function loadMyProducts() {
 
 $("product-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
+  clearInvalid("product-form");
+  $("publish-result").textContent = "";
   const tags = $("p-tags").value.split(",").map((t) => t.trim()).filter(Boolean);
   try {
     const p = await moa.call("catalog.create_product", {
@@ -188,7 +205,7 @@ $("product-form").addEventListener("submit", async (ev) => {
     $("publish-result").textContent = `Published “${p.title}”.`;
     loadMyProducts();
     loadProducts();
-  } catch (e) { showError("publish-result", e); }
+  } catch (e) { showError("publish-result", e, PRODUCT_FIELDS); }
 });
 
 // ---- chat ----
