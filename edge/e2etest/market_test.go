@@ -1,6 +1,8 @@
 package e2etest
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -78,4 +80,141 @@ func TestFavicon(t *testing.T) {
 		chromedp.Poll[chromedp.Void](`fetch(document.querySelector("link[rel=icon]").href).then(r => r.ok && r.headers.get("content-type") === "image/x-icon")`,
 			chromedp.WithPollingTimeout(10*time.Second)),
 	)
+}
+
+// TestPagingPastTwentyProducts: a seller with 22 products sees the last two of them behind
+// "more", and a consumer reaches the oldest on the catalog's second page with "Load more".
+func TestPagingPastTwentyProducts(t *testing.T) {
+	browser := chromium(t)
+	url := bootMarket(t, "auth", "catalog")
+	b := newBrowser(t, browser)
+	seller, consumer := b.tab(), b.tab()
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	b.run("seller signs up", seller, signUp(url, "seller", suffix, b.until)...)
+	// The first 20 go in over a connection of their own (the page's would hit the edge's
+	// per-connection rate limit at this pace, which no person publishing by hand reaches);
+	// the last two through the form.
+	const n = 22
+	var seed []string
+	for i := range n - 2 {
+		seed = append(seed, fmt.Sprintf("Page item %02d %s", i, suffix))
+	}
+	seedProducts(t, b, seller, seed)
+	for i := n - 2; i < n; i++ {
+		b.run("seller publishes", seller, publish(fmt.Sprintf("Page item %02d %s", i, suffix), b.until)...)
+	}
+	first := fmt.Sprintf("Page item %02d %s", 0, suffix) // the oldest: on the second page, newest first
+	b.run("seller pages through their products", seller,
+		b.until(`document.querySelectorAll("#my-products li").length === 20 && !document.querySelector("#my-products-more").hidden`),
+		b.until(`!document.querySelector("#my-products").textContent.includes(`+jsString(first)+`)`),
+		chromedp.Click(chromedp.ID("my-products-more")),
+		b.until(`document.querySelectorAll("#my-products li").length === `+fmt.Sprint(n)+` && document.querySelector("#my-products-more").hidden`),
+		b.until(`document.querySelector("#my-products").textContent.includes(`+jsString(first)+`)`),
+	)
+	b.run("consumer pages through the catalog", consumer, append(signUp(url, "consumer", suffix, b.until),
+		chromedp.Click(chromedp.ID("refresh-products")),
+		b.until(`document.querySelectorAll("#products li").length === 20 && !document.querySelector("#load-more").hidden`),
+		b.until(`!document.querySelector("#products").textContent.includes(`+jsString(first)+`)`),
+	)...)
+	b.run("consumer loads more", consumer,
+		chromedp.Click(chromedp.ID("load-more")),
+		b.until(`document.querySelectorAll("#products li").length === `+fmt.Sprint(n)+` && document.querySelector("#load-more").hidden`),
+	)
+	b.run("focus on the first new item", consumer,
+		// Focus moves to the first new item, so a keyboard user goes on from there.
+		b.until(`document.activeElement.closest("#products li") === document.querySelectorAll("#products li")[20]`),
+	)
+	ids, err := chromedp.Run(consumer, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#products li")].map(li => li.dataset.id)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			t.Fatalf("product %s shown twice across pages: %v", id, ids)
+		}
+		seen[id] = true
+	}
+	// The oldest product, reached on the second page, opens.
+	b.run("consumer opens the product on the second page", consumer,
+		b.clickWhenPresent(productButton(first, ".open-product")),
+		b.until(`!document.querySelector("#product").hidden && document.querySelector("#product-title").textContent === `+jsString(first)),
+	)
+	// Sorting starts over from the first page.
+	b.run("consumer sorts by price", consumer,
+		chromedp.SetValue(chromedp.ID("sort"), "price_asc"),
+		b.eval(`document.querySelector("#sort").dispatchEvent(new Event("change"))`),
+		b.until(`document.querySelectorAll("#products li").length === 20 && !document.querySelector("#load-more").hidden`),
+	)
+}
+
+// TestProductPage: the detail view shows terms, seats left and the view count; views are
+// counted once per viewer, and the seats left follow a subscription live.
+func TestProductPage(t *testing.T) {
+	browser := chromium(t)
+	url := bootMarket(t, "auth", "billing", "catalog", "notify", "subscription")
+	b := newBrowser(t, browser)
+	seller, consumer := b.tab(), b.tab()
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	title := "Detail club " + suffix
+	b.run("seller publishes", seller, append(signUp(url, "seller", suffix, b.until),
+		chromedp.WaitVisible(chromedp.ID("seller")),
+		chromedp.SetValue(chromedp.ID("p-capacity"), "3"),
+		chromedp.SetValue(chromedp.ID("p-terms"), "Term one: be kind "+suffix),
+		chromedp.SetValue(chromedp.ID("p-description"), "Fresh every week"))...)
+	b.run("seller publishes", seller, publish(title, b.until)...)
+	open := func(who string) []chromedp.Action[chromedp.Void] {
+		return []chromedp.Action[chromedp.Void]{
+			b.eval(`document.querySelector("#close-product").click()`),
+			chromedp.Click(chromedp.ID("refresh-products")),
+			b.clickWhenPresent(productButton(title, ".open-product")),
+			b.until(`!document.querySelector("#product").hidden && document.querySelector("#product-title").textContent === ` + jsString(title)),
+		}
+	}
+	b.run("consumer opens the product page", consumer, append(append(signUp(url, "consumer", suffix, b.until), open("consumer")...),
+		b.until(`document.querySelector("#product-terms").textContent === "Term one: be kind `+suffix+`"`),
+		b.until(`document.querySelector("#product-terms-version").textContent === "(version 1)"`),
+		b.until(`document.querySelector("#product-description").textContent === "Fresh every week"`),
+		b.until(`document.querySelector("#product-seats").textContent === "3 of 3 seats left"`),
+		b.until(`document.querySelector("#product-views").dataset.views === "1"`),
+	)...)
+	b.run("seller views it too", seller, append(open("seller"),
+		b.until(`document.querySelector("#product-views").dataset.views === "2"`))...)
+	// The same viewer again within 24 h is not counted again.
+	b.run("consumer views it again", consumer, append(open("consumer"),
+		b.until(`document.querySelector("#product-views").dataset.views === "2"`),
+		// Subscribing from the product page takes a seat; the page shows it without a reload.
+		b.clickWhenPresent(`document.querySelector("#product-subscribe")`),
+		b.until(`document.querySelector("#product-seats").textContent === "2 of 3 seats left"`),
+	)...)
+	b.run("seller's open product page follows", seller,
+		chromedp.Poll[chromedp.Void](`document.querySelector("#product-seats").textContent === "2 of 3 seats left"`,
+			chromedp.WithPollingInterval(200*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)))
+}
+
+// seedProducts publishes products as the seller signed in on tab, in order, over a second
+// SDK connection of that page.
+func seedProducts(t *testing.T, b *browser, tab context.Context, titles []string) {
+	t.Helper()
+	js := `(async (titles) => {
+		const { MoaClient } = await import("/sdk/moa.js");
+		const session = JSON.parse(sessionStorage.getItem("moa.session"));
+		const c = new MoaClient({ token: () => session.access_token, reconnect: false });
+		try {
+			for (const title of titles) {
+				await c.call("catalog.create_product", { title, price_amount: 5900, currency: "KRW", billing_period: "monthly",
+					terms: "Cancel any time.", capacity: 100 });
+			}
+		} finally { c.close(); }
+		return titles.length;
+	})(` + jsonOf(titles) + `)`
+	n, err := chromedp.Run(tab, chromedp.Evaluate[int](js, chromedp.EvalAwaitPromise))
+	if err != nil || n != len(titles) {
+		t.Fatalf("seeding products: %d, %v", n, err)
+	}
+}
+
+func jsonOf(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }
