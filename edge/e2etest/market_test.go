@@ -218,3 +218,70 @@ func jsonOf(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestSellerEditsTermsAndDeletes: the seller edits a product from the page, sees who the new
+// terms will be mailed to, saves, and the subscriber gets the notification and the mail; an
+// unknown currency is refused on its field; a product without subscribers is deleted, one with
+// a subscriber is not.
+func TestSellerEditsTermsAndDeletes(t *testing.T) {
+	browser := chromium(t)
+	url := bootMarket(t, "auth", "billing", "catalog", "notify", "subscription")
+	b := newBrowser(t, browser)
+	seller, consumer := b.tab(), b.tab()
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	title, spare := "Terms club "+suffix, "Spare club "+suffix
+	b.run("seller publishes", seller, append(append(signUp(url, "seller", suffix, b.until), publish(title, b.until)...), publish(spare, b.until)...)...)
+	b.run("consumer subscribes", consumer, append(signUp(url, "consumer", suffix, b.until),
+		chromedp.Click(chromedp.ID("refresh-products")),
+		b.clickWhenPresent(productButton(title, ".subscribe")),
+		b.until(`document.querySelector("#my-subscriptions li.subscription")?.dataset.state === "ACTIVE"`),
+	)...)
+	editButton := func(title string) string {
+		return `[...document.querySelectorAll("#my-products li")].find(li => li.textContent.includes(` + jsString(title) + `))?.querySelector(".edit")`
+	}
+	newTerms := "Refunds within 7 days only " + suffix
+	b.run("seller edits the terms", seller,
+		b.clickWhenPresent(editButton(title)),
+		b.until(`!document.querySelector("#edit-form").hidden && document.querySelector("#e-title").value === `+jsString(title)),
+		b.until(`document.activeElement.id === "e-title"`),
+		chromedp.SetValue(chromedp.ID("e-currency"), "ZZZ"),
+		chromedp.Click(chromedp.ID("save-product")),
+		b.until(`document.querySelector("#edit-result").textContent.startsWith("validation_failed: currency") && document.querySelector("#e-currency").getAttribute("aria-invalid") === "true"`),
+		chromedp.SetValue(chromedp.ID("e-currency"), "KRW"),
+		chromedp.SetValue(chromedp.ID("e-title"), title+" v2"),
+		chromedp.SetValue(chromedp.ID("e-terms"), newTerms),
+		b.eval(`document.querySelector("#e-terms").dispatchEvent(new Event("input"))`),
+		// Before saving, the seller learns who will be told.
+		b.until(`document.querySelector("#terms-preview").dataset.subscribers === "1"`),
+		chromedp.Click(chromedp.ID("save-product")),
+		b.until(`document.querySelector("#edit-result").textContent.includes("terms version 2")`),
+		b.until(`document.querySelector("#my-products").textContent.includes(`+jsString(title+" v2")+`)`),
+	)
+	b.run("the subscriber is told", consumer,
+		b.until(`[...document.querySelectorAll("#notifications .notification")].some(n => n.textContent.includes("New terms for") && n.textContent.includes(`+jsString(suffix)+`))`),
+		chromedp.Poll[chromedp.Void](`(document.querySelector("#refresh-mail").click(), [...document.querySelectorAll("#mails li")].some(m => m.textContent.includes("New terms for") && m.textContent.includes(`+jsString(newTerms)+`)))`,
+			chromedp.WithPollingInterval(time.Second), chromedp.WithPollingTimeout(30*time.Second)),
+		// The catalog shows the new title.
+		b.until(`document.querySelector("#products").textContent.includes(`+jsString(title+" v2")+`)`),
+	)
+	b.run("seller cannot delete a product with a subscriber", seller,
+		b.clickWhenPresent(editButton(title+" v2")),
+		b.until(`!document.querySelector("#edit-form").hidden && document.querySelector("#e-title").value === `+jsString(title+" v2")),
+		chromedp.Click(chromedp.ID("delete-product")),
+		b.until(`document.querySelector("#delete-product").textContent === "Confirm delete"`),
+		chromedp.Click(chromedp.ID("delete-product")),
+		b.until(`document.querySelector("#edit-result").textContent.startsWith("conflict:")`),
+	)
+	b.run("seller deletes the spare product", seller,
+		b.clickWhenPresent(editButton(spare)),
+		b.until(`!document.querySelector("#edit-form").hidden && document.querySelector("#e-title").value === `+jsString(spare)),
+		chromedp.Click(chromedp.ID("delete-product")),
+		chromedp.Click(chromedp.ID("delete-product")),
+		b.until(`document.querySelector("#my-products-result").textContent === `+jsString("Deleted “"+spare+"”.")),
+		b.until(`!document.querySelector("#my-products").textContent.includes(`+jsString(spare)+`) && document.querySelector("#edit-form").hidden`),
+	)
+	b.run("the consumer's catalog loses it", consumer,
+		chromedp.Click(chromedp.ID("refresh-products")),
+		b.until(`document.querySelector("#products").textContent.includes(`+jsString(title+" v2")+`) && !document.querySelector("#products").textContent.includes(`+jsString(spare)+`)`),
+	)
+}

@@ -543,6 +543,10 @@ $("q").addEventListener("input", () => {
 let editing = null; // the product as it was when the form opened
 
 async function editProduct(id) {
+  // Hidden while the product loads: a press of Save or Delete meanwhile would act on the
+  // product the form showed before.
+  $("edit-form").hidden = true;
+  editing = null;
   $("edit-result").textContent = "";
   $("terms-preview").textContent = "";
   clearInvalid("edit-form");
