@@ -285,3 +285,55 @@ func TestSellerEditsTermsAndDeletes(t *testing.T) {
 		b.until(`document.querySelector("#products").textContent.includes(`+jsString(title+" v2")+`) && !document.querySelector("#products").textContent.includes(`+jsString(spare)+`)`),
 	)
 }
+
+// stepsOf reads the saga steps the page shows for the subscription to the product titled
+// title, as "key:status" pairs.
+func stepsOf(title string) string {
+	return `[...document.querySelectorAll("#my-subscriptions li.subscription")].find(li => li.textContent.includes(` + jsString(title) + `))
+		?.querySelectorAll(".step") ?? []`
+}
+
+func stepsAre(title, want string) string {
+	return `[...` + stepsOf(title) + `].map(s => s.dataset.step + ":" + s.dataset.status).join(" ") === ` + jsString(want)
+}
+
+// TestSagaStepsLive: the consumer's "PENDING" turns into ACTIVE without a reload, with the
+// saga's steps; cancelling shows the compensation (refund, seat released) to CANCELLED; a
+// second consumer who finds no seat sees that path end.
+func TestSagaStepsLive(t *testing.T) {
+	browser := chromium(t)
+	url := bootMarket(t, "auth", "billing", "catalog", "notify", "subscription")
+	b := newBrowser(t, browser)
+	seller, consumer, late := b.tab(), b.tab(), b.tab()
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	title := "Saga club " + suffix
+	b.run("seller publishes one seat", seller, append(signUp(url, "seller", suffix, b.until),
+		chromedp.WaitVisible(chromedp.ID("seller")),
+		chromedp.SetValue(chromedp.ID("p-capacity"), "1"))...)
+	b.run("seller publishes", seller, publish(title, b.until)...)
+	b.run("consumer subscribes", consumer, append(signUp(url, "consumer", suffix, b.until),
+		chromedp.Click(chromedp.ID("refresh-products")),
+		b.clickWhenPresent(productButton(title, ".subscribe")),
+		b.until(`document.querySelector("#browse-result").textContent.startsWith("Subscription to")`),
+		// The message the subscribe left follows the saga to its end.
+		b.until(`document.querySelector("#browse-result").textContent === `+jsString("Subscription to "+title+": ACTIVE.")),
+		b.until(stepsAre(title, "requested:done seat:done paid:done active:done")),
+		b.until(`[...document.querySelectorAll("#my-subscriptions .payments li")].some(p => p.textContent.startsWith("charge") && p.textContent.includes("SUCCEEDED"))`),
+	)...)
+	b.run("a second consumer finds no seat", late, append(signUp(url, "consumer", suffix+"b", b.until),
+		chromedp.Click(chromedp.ID("refresh-products")),
+		b.clickWhenPresent(productButton(title, ".subscribe")),
+		b.until(`document.querySelector("#browse-result").textContent === `+jsString("Subscription to "+title+": CANCELLED.")),
+		b.until(stepsAre(title, "requested:done seat:failed cancel:done cancelled:done")),
+	)...)
+	b.run("consumer cancels", consumer,
+		b.clickWhenPresent(`document.querySelector("#my-subscriptions li.subscription .cancel")`),
+		b.until(stepsAre(title, "requested:done seat:done paid:done active:done cancel:done refund:done release:done cancelled:done")),
+		b.until(`document.querySelector("#my-subscriptions li.subscription").dataset.state === "CANCELLED"`),
+		b.until(`[...document.querySelectorAll("#my-subscriptions .payments li")].some(p => p.textContent.startsWith("refund"))`),
+	)
+	// The seat came back: the seller's catalog shows it free again.
+	b.run("the seat is free again", seller,
+		chromedp.Poll[chromedp.Void](`(document.querySelector("#refresh-products").click(), [...document.querySelectorAll("#products li")].some(li => li.textContent.includes(`+jsString(title)+`) && li.textContent.includes("0/1 seats")))`,
+			chromedp.WithPollingInterval(time.Second), chromedp.WithPollingTimeout(30*time.Second)))
+}
