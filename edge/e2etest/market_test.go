@@ -337,3 +337,54 @@ func TestSagaStepsLive(t *testing.T) {
 		chromedp.Poll[chromedp.Void](`(document.querySelector("#refresh-products").click(), [...document.querySelectorAll("#products li")].some(li => li.textContent.includes(`+jsString(title)+`) && li.textContent.includes("0/1 seats")))`,
 			chromedp.WithPollingInterval(time.Second), chromedp.WithPollingTimeout(30*time.Second)))
 }
+
+// TestSearchHistory: a consumer's searches show as recent searches (one removed, then all),
+// everyone's as popular searches, and both as suggestions while typing, for a second user too.
+func TestSearchHistory(t *testing.T) {
+	browser := chromium(t)
+	url := bootMarket(t, "auth", "catalog", "search")
+	b := newBrowser(t, browser)
+	seller, consumer := b.tab(), b.tab()
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	b.run("seller publishes", seller, append(signUp(url, "seller", suffix, b.until), publish("Green tea "+suffix, b.until)...)...)
+	q1, q2 := "green tea "+suffix, "green leaf "+suffix
+	search := func(q string) []chromedp.Action[chromedp.Void] {
+		return []chromedp.Action[chromedp.Void]{chromedp.SetValue(chromedp.ID("q"), q), chromedp.Click(chromedp.ID("search"))}
+	}
+	recent := `[...document.querySelectorAll("#recent-searches li")].map(li => li.dataset.query).join("|")`
+	// refreshed polls with the search box focused anew, which reloads the history.
+	refreshed := func(cond string) chromedp.Action[chromedp.Void] {
+		return chromedp.Poll[chromedp.Void](`(document.activeElement.blur(), document.querySelector("#q").focus(), `+cond+`)`,
+			chromedp.WithPollingInterval(300*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second))
+	}
+	b.run("consumer searches twice", consumer, append(append(append(signUp(url, "consumer", suffix, b.until), search(q1)...),
+		b.until(`document.querySelector("#products").dataset.query === `+jsString(q1)+` && document.querySelector("#products").textContent.includes("Green tea `+suffix+`")`)),
+		search(q2)...)...)
+	b.run("recent searches, newest first", consumer,
+		refreshed(recent+` === `+jsString(q2+"|"+q1)),
+		b.until(`!document.querySelector("#recent-box").hidden`),
+	)
+	b.run("one is removed", consumer,
+		b.clickWhenPresent(`[...document.querySelectorAll("#recent-searches li")].find(li => li.dataset.query === `+jsString(q1)+`)?.querySelector(".chip-remove")`),
+		b.until(recent+` === `+jsString(q2)),
+		// A recent search runs again from its chip.
+		b.clickWhenPresent(`document.querySelector("#recent-searches li .chip")`),
+		b.until(`document.querySelector("#q").value === `+jsString(q2)),
+	)
+	b.run("suggestions while typing", consumer,
+		b.eval(`document.querySelector("#q").value = ""`),
+		chromedp.SendKeys(chromedp.ID("q"), "green"),
+		b.until(`[...document.querySelectorAll("#suggestions option")].some(o => o.value === `+jsString(q2)+` && o.dataset.source === "recent")`),
+	)
+	// The seller has searched nothing: the consumer's searches reach them as popular ones.
+	b.run("popular and suggested for another user", seller,
+		refreshed(`[...document.querySelectorAll("#popular-searches button")].some(x => x.textContent === `+jsString(q1)+`)`),
+		b.until(`document.querySelector("#recent-box").hidden`),
+		chromedp.SendKeys(chromedp.ID("q"), "green t"),
+		b.until(`[...document.querySelectorAll("#suggestions option")].some(o => o.value === `+jsString(q1)+` && o.dataset.source === "popular")`),
+	)
+	b.run("consumer clears the history", consumer,
+		b.clickWhenPresent(`document.querySelector("#clear-recent")`),
+		b.until(`document.querySelectorAll("#recent-searches li").length === 0 && document.querySelector("#recent-box").hidden`),
+	)
+}

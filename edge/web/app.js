@@ -165,9 +165,11 @@ async function loadProducts(query, keep = false) {
     l.pages = 1;
     l.next = page.next_cursor || "";
     $("products").replaceChildren(...page.items.map(productItem));
+    $("products").dataset.query = l.query; // what the list shows the results of ("" for the catalog)
     $("load-more").hidden = !l.next;
     if (!page.items.length) $("browse-result").textContent = l.query ? "Nothing found." : "No products yet.";
-    if (l.query) setTimeout(loadSearchHistory, 700); // the search service learns of it from an event
+    // The search service learns of a search from the catalog's event, a moment later.
+    if (l.query) { setTimeout(loadSearchHistory, 700); setTimeout(loadSearchHistory, 2500); }
   } catch (e) { showError("browse-result", e); }
 }
 
@@ -496,11 +498,15 @@ async function loadSearchHistory() {
       remove.setAttribute("aria-label", `Remove “${x.query}” from recent searches`);
       const li = el("li", {}, el("button", { className: "chip", textContent: x.query, onclick: () => searchFor(x.query) }), remove);
       li.dataset.query = x.query;
+      li.dataset.at = x.at;
       return li;
     }));
     $("recent-box").hidden = !rec.items.length;
   } catch (e) { console.warn("recent:", e); }
 }
+
+// Focusing the search box brings the history up to date (others' searches make popular ones).
+$("q").addEventListener("focus", () => loadSearchHistory());
 
 function searchFor(q) { $("q").value = q; loadProducts(q); }
 
