@@ -118,13 +118,27 @@ $("signout").addEventListener("click", async () => {
 
 // ---- catalog ----
 
-// titles caches product titles by id, for rows that only carry an id (dashboard, subscriptions).
+// paced makes the lookups a list needs per row (titles, payments) one at a time, at most one
+// every 60 ms: the edge limits each connection to 20 frames a second (bursts of 40), and a
+// list of 50 rows asked for at once would be cut off by it.
+let paceChain = Promise.resolve();
+function paced(method, body) {
+  const run = paceChain.then(() => moa.call(method, body));
+  paceChain = run.catch(() => {}).then(() => new Promise((r) => setTimeout(r, 60)));
+  return run;
+}
+
+// titles caches product titles by id, for rows that only carry an id (dashboard, subscriptions);
+// one lookup per product even when many rows ask at once.
 const titles = new Map();
+const titleLookups = new Map();
 async function titleOf(id) {
-  if (!titles.has(id)) {
-    try { titles.set(id, (await moa.call("catalog.get_product", { id })).title); } catch { return id.slice(0, 8) + "…"; }
+  if (titles.has(id)) return titles.get(id);
+  if (!titleLookups.has(id)) {
+    titleLookups.set(id, paced("catalog.get_product", { id }).then((p) => { titles.set(id, p.title); return p.title; })
+      .catch(() => id.slice(0, 8) + "…").finally(() => titleLookups.delete(id)));
   }
-  return titles.get(id);
+  return titleLookups.get(id);
 }
 
 function productItem(p) {
@@ -355,9 +369,20 @@ function reasonText(r) {
 const MARK = { done: "✓", now: "…", failed: "✗", todo: "○" };
 const SAYS = { done: "done", now: "in progress", failed: "failed", todo: "to do" };
 
+// paymentsOf lists a subscription's charges and refunds; read once per settled state of the
+// subscription (a cancel makes a refund follow, so the key moves with the state and its time).
+const paymentCache = new Map();
+async function paymentsOf(s) {
+  const key = `${s.id}:${s.state}:${s.updated_at}`;
+  if (paymentCache.has(key)) return paymentCache.get(key);
+  let items = [];
+  try { items = (await paced("billing.payments", { subscription_id: s.id })).items; } catch { /* steps from the state alone */ }
+  if (settled(s.state)) paymentCache.set(key, items);
+  return items;
+}
+
 async function subscriptionItem(s) {
-  let payments = [];
-  try { payments = (await moa.call("billing.payments", { subscription_id: s.id })).items; } catch { /* steps from the state alone */ }
+  const payments = await paymentsOf(s);
   const title = await titleOf(s.product_id);
   const li = el("li", { className: "subscription" }, el("strong", { className: "state", textContent: s.state }), " ", el("span", { textContent: title }), " ",
     el("span", { className: "meta", textContent: `${money(s.price_minor, s.currency)} / ${s.billing_period}${s.reason ? " · " + s.reason : ""}` }));
