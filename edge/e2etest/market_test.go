@@ -388,3 +388,31 @@ func TestSearchHistory(t *testing.T) {
 		b.until(`document.querySelectorAll("#recent-searches li").length === 0 && document.querySelector("#recent-box").hidden`),
 	)
 }
+
+// TestPageIsLabelledAndKeyboardUsable: every form control has a label a screen reader can
+// read, and the product page opens and closes from the keyboard.
+func TestPageIsLabelledAndKeyboardUsable(t *testing.T) {
+	browser := chromium(t)
+	url := bootMarket(t, "auth", "catalog")
+	b := newBrowser(t, browser)
+	seller := b.tab()
+	suffix := fmt.Sprint(time.Now().UnixNano())
+	b.run("seller publishes", seller, append(signUp(url, "seller", suffix, b.until), publish("Keys club "+suffix, b.until)...)...)
+	unlabelled, err := chromedp.Run(seller, chromedp.Evaluate[[]string](`[...document.querySelectorAll("input, select, textarea")]
+		.filter(e => e.type !== "hidden" && !e.labels.length && !e.getAttribute("aria-label") && !e.getAttribute("aria-labelledby"))
+		.map(e => e.id || e.outerHTML)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(unlabelled) != 0 {
+		t.Fatalf("form controls without a label: %v", unlabelled)
+	}
+	b.run("open and close the product page with the keyboard", seller,
+		chromedp.Click(chromedp.ID("refresh-products")),
+		b.until(productButton("Keys club "+suffix, ".open-product")+` != null`),
+		chromedp.SendKeys(chromedp.CSS(`#products li .open-product`), "\r"),
+		b.until(`!document.querySelector("#product").hidden && document.activeElement.id === "product"`),
+		chromedp.SendKeys(chromedp.ID("close-product"), "\r"),
+		b.until(`document.querySelector("#product").hidden`),
+	)
+}
