@@ -414,5 +414,7 @@ func TestPageIsLabelledAndKeyboardUsable(t *testing.T) {
 		b.until(`!document.querySelector("#product").hidden && document.activeElement.id === "product"`),
 		chromedp.SendKeys(chromedp.ID("close-product"), "\r"),
 		b.until(`document.querySelector("#product").hidden`),
+		// Focus returns to the product in the list.
+		b.until(`document.activeElement.closest("#products li")?.textContent.includes(`+jsString("Keys club "+suffix)+`) === true`),
 	)
 }

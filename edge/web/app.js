@@ -207,6 +207,9 @@ async function loadMoreProducts() {
 // subscription) without losing the place in the list.
 async function refreshProducts() {
   const l = listing;
+  // A search is not run again on its own: each first-page search of a signed-in user counts
+  // in the search history, and a notification is not a search. The product page stays live.
+  if (l.query) return;
   if (!l.pages) return loadProducts(l.query, true);
   try {
     const items = [];
@@ -259,8 +262,13 @@ async function refreshProduct() {
 
 function closeProduct() {
   clearInterval(shownTimer);
+  const id = shown && shown.id;
+  const hadFocus = $("product").contains(document.activeElement);
   shown = null;
   $("product").hidden = true;
+  // Back to where the keyboard user came from: the product in the list, when it is there.
+  const back = id && [...$("products").children].find((li) => li.dataset.id === id);
+  if (back && hadFocus) back.querySelector(".open-product").focus();
 }
 $("close-product").addEventListener("click", closeProduct);
 
