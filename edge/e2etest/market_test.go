@@ -50,6 +50,7 @@ func TestPublishRefusesAnUnknownCurrency(t *testing.T) {
 		b.until(`document.querySelector("#publish-result").textContent.startsWith("validation_failed: currency")`),
 		b.until(`document.querySelector("#p-currency").getAttribute("aria-invalid") === "true" && document.activeElement.id === "p-currency"`),
 	)
+	b.screenshots("currency", map[string]context.Context{"seller": seller})
 	// Corrected, it publishes, and the mark goes.
 	b.run("seller corrects it", seller,
 		chromedp.SetValue(chromedp.ID("p-currency"), "usd"),
@@ -140,6 +141,7 @@ func TestPagingPastTwentyProducts(t *testing.T) {
 		b.clickWhenPresent(productButton(first, ".open-product")),
 		b.until(`!document.querySelector("#product").hidden && document.querySelector("#product-title").textContent === `+jsString(first)),
 	)
+	b.screenshots("paging", map[string]context.Context{"seller": seller, "consumer": consumer})
 	// Sorting starts over from the first page.
 	b.run("consumer sorts by price", consumer,
 		chromedp.SetValue(chromedp.ID("sort"), "price_asc"),
@@ -190,6 +192,7 @@ func TestProductPage(t *testing.T) {
 	b.run("seller's open product page follows", seller,
 		chromedp.Poll[chromedp.Void](`document.querySelector("#product-seats").textContent === "2 of 3 seats left"`,
 			chromedp.WithPollingInterval(200*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)))
+	b.screenshots("product", map[string]context.Context{"seller": seller, "consumer": consumer})
 }
 
 // seedProducts publishes products as the seller signed in on tab, in order, over a second
@@ -280,6 +283,7 @@ func TestSellerEditsTermsAndDeletes(t *testing.T) {
 		b.until(`document.querySelector("#my-products-result").textContent === `+jsString("Deleted “"+spare+"”.")),
 		b.until(`!document.querySelector("#my-products").textContent.includes(`+jsString(spare)+`) && document.querySelector("#edit-form").hidden`),
 	)
+	b.screenshots("edit", map[string]context.Context{"seller": seller, "consumer": consumer})
 	b.run("the consumer's catalog loses it", consumer,
 		chromedp.Click(chromedp.ID("refresh-products")),
 		b.until(`document.querySelector("#products").textContent.includes(`+jsString(title+" v2")+`) && !document.querySelector("#products").textContent.includes(`+jsString(spare)+`)`),
@@ -332,6 +336,7 @@ func TestSagaStepsLive(t *testing.T) {
 		b.until(`document.querySelector("#my-subscriptions li.subscription").dataset.state === "CANCELLED"`),
 		b.until(`[...document.querySelectorAll("#my-subscriptions .payments li")].some(p => p.textContent.startsWith("refund"))`),
 	)
+	b.screenshots("saga", map[string]context.Context{"consumer": consumer, "no-seat": late})
 	// The seat came back: the seller's catalog shows it free again.
 	b.run("the seat is free again", seller,
 		chromedp.Poll[chromedp.Void](`(document.querySelector("#refresh-products").click(), [...document.querySelectorAll("#products li")].some(li => li.textContent.includes(`+jsString(title)+`) && li.textContent.includes("0/1 seats")))`,
@@ -383,6 +388,7 @@ func TestSearchHistory(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("q"), "green t"),
 		b.until(`[...document.querySelectorAll("#suggestions option")].some(o => o.value === `+jsString(q1)+` && o.dataset.source === "popular")`),
 	)
+	b.screenshots("search", map[string]context.Context{"seller": seller, "consumer": consumer})
 	b.run("consumer clears the history", consumer,
 		b.clickWhenPresent(`document.querySelector("#clear-recent")`),
 		b.until(`document.querySelectorAll("#recent-searches li").length === 0 && document.querySelector("#recent-box").hidden`),
