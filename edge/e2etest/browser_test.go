@@ -3,8 +3,11 @@
 // a seller and a consumer each in a browser context of their own: browser_test.go has them
 // chat while the consumer's notifications (from an in-test notify responder, which can lose a
 // push on purpose) show the SDK resuming after a gap; subscribe_test.go has the consumer
-// subscribe through the real saga and notify services. chat_test.go runs chat through two
-// edge instances.
+// subscribe through the real saga and notify services. market_test.go walks the rest of the
+// marketplace page with the real services: currency refusal, paging past 20 products, the
+// product page and its view count, the seller's edit/delete and terms change (the
+// subscriber's notification and mail), the saga's steps live, search history, labels and
+// keyboard use. chat_test.go runs chat through two edge instances.
 package e2etest
 
 import (

@@ -16,7 +16,8 @@ import (
 // TestConsumerSubscribesInTheBrowser runs the marketplace's main flow on the demo page with
 // every real service: the consumer subscribes, the saga (seat, payment) completes, and the
 // notify service's notifications reach both users live; the consumer sees the subscription
-// active and the mail in the dev mailbox, the seller the subscriber on the dashboard.
+// active and the mail in the dev mailbox, the seller the subscriber on the dashboard, in the
+// row labelled with the product's title.
 func TestConsumerSubscribesInTheBrowser(t *testing.T) {
 	browser := chromium(t)
 	reg := map[string]system.Registration{}
@@ -38,6 +39,9 @@ func TestConsumerSubscribesInTheBrowser(t *testing.T) {
 
 	b.run("seller signs up", sellerTab, signUp(url, "seller", suffix, b.until)...)
 	b.run("seller publishes", sellerTab, publish(title, b.until)...)
+	// A second product of the same seller: the dashboard must tell the two apart by title.
+	other := "Cocoa club " + suffix
+	b.run("seller publishes another", sellerTab, publish(other, b.until)...)
 	b.run("consumer subscribes", consumerTab, append(signUp(url, "consumer", suffix, b.until),
 		chromedp.SetValue(chromedp.ID("q"), suffix),
 		chromedp.Click(chromedp.ID("search")),
@@ -53,8 +57,14 @@ func TestConsumerSubscribesInTheBrowser(t *testing.T) {
 	b.run("the seller is notified", sellerTab,
 		b.until(`document.querySelectorAll("#notifications .notification").length >= 1`),
 		// The dashboard is a projection: it may catch up after the notification.
-		chromedp.Poll[chromedp.Void](`(document.querySelector("#refresh-dashboard").click(), document.querySelector("#dashboard").textContent.includes("1 active"))`,
+		chromedp.Poll[chromedp.Void](`(document.querySelector("#refresh-dashboard").click(), `+dashboardRow(title)+`?.textContent.includes("1 active"))`,
 			chromedp.WithPollingInterval(time.Second), chromedp.WithPollingTimeout(30*time.Second)),
+		b.until(`!(`+dashboardRow(other)+`?.textContent.includes("1 active"))`),
 	)
 	b.screenshots("subscribe", map[string]context.Context{"seller": sellerTab, "consumer": consumerTab})
+}
+
+// dashboardRow finds the seller's dashboard row labelled with the product's title.
+func dashboardRow(title string) string {
+	return `[...document.querySelectorAll("#dashboard li")].find(li => li.querySelector("strong")?.textContent === ` + jsString(title) + `)`
 }

@@ -39,9 +39,28 @@ async function renewSession() {
   }
 }
 
-const showError = (target, e) => { $(target).textContent = e instanceof MoaError ? `${e.code}: ${e.message}` : String(e); };
+// showError writes a failed call's code and message under a form; when the error names a
+// field of that form (fields maps API field names to input ids), the input is marked invalid,
+// described by the message, and focused, so a keyboard or screen-reader user lands on it.
+const showError = (target, e, fields = {}) => {
+  $(target).textContent = e instanceof MoaError ? `${e.code}: ${e.message}` : String(e);
+  const input = e instanceof MoaError && e.field ? $(fields[e.field] || "") : null;
+  if (input) {
+    input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-describedby", target);
+    input.focus();
+  }
+};
+// clearInvalid unmarks a form's inputs before it is submitted again.
+const clearInvalid = (form) => { for (const i of $(form).querySelectorAll("[aria-invalid]")) { i.removeAttribute("aria-invalid"); i.removeAttribute("aria-describedby"); } };
+const PRODUCT_FIELDS = { title: "p-title", description: "p-description", price_amount: "p-price", currency: "p-currency",
+  billing_period: "p-period", terms: "p-terms", capacity: "p-capacity", tags: "p-tags" };
 const money = (amount, currency) => {
-  try { return new Intl.NumberFormat(undefined, { style: "currency", currency }).format(currency === "KRW" || currency === "JPY" ? amount : amount / 100); }
+  // Amounts are in minor units; Intl knows how many a currency has (KRW none, USD two).
+  try {
+    const f = new Intl.NumberFormat(undefined, { style: "currency", currency });
+    return f.format(amount / 10 ** f.resolvedOptions().maximumFractionDigits);
+  }
   catch { return `${amount} ${currency}`; }
 };
 
@@ -69,6 +88,7 @@ function render() {
     loadMail();
   }
   loadProducts();
+  loadSearchHistory();
 }
 
 async function signIn(email, password) {
@@ -98,9 +118,35 @@ $("signout").addEventListener("click", async () => {
 
 // ---- catalog ----
 
+// paced makes the lookups a list needs per row (titles, payments) one at a time, at most one
+// every 60 ms: the edge limits each connection to 20 frames a second (bursts of 40), and a
+// list of 50 rows asked for at once would be cut off by it.
+let paceChain = Promise.resolve();
+function paced(method, body) {
+  const run = paceChain.then(() => moa.call(method, body));
+  paceChain = run.catch(() => {}).then(() => new Promise((r) => setTimeout(r, 60)));
+  return run;
+}
+
+// titles caches product titles by id, for rows that only carry an id (dashboard, subscriptions);
+// one lookup per product even when many rows ask at once.
+const titles = new Map();
+const titleLookups = new Map();
+async function titleOf(id) {
+  if (titles.has(id)) return titles.get(id);
+  if (!titleLookups.has(id)) {
+    titleLookups.set(id, paced("catalog.get_product", { id }).then((p) => { titles.set(id, p.title); return p.title; })
+      .catch(() => id.slice(0, 8) + "…").finally(() => titleLookups.delete(id)));
+  }
+  return titleLookups.get(id);
+}
+
 function productItem(p) {
-  const li = el("li", { className: "product" }, el("strong", { textContent: p.title }), " ",
-    el("span", { className: "meta", textContent: `${money(p.price_amount, p.currency)} / ${p.billing_period} · ${p.seats_taken}/${p.capacity} seats` }));
+  titles.set(p.id, p.title);
+  const open = el("button", { className: "link open-product", textContent: p.title, onclick: () => openProduct(p.id) });
+  open.setAttribute("aria-label", `${p.title}: details`);
+  const li = el("li", { className: "product" }, open, " ",
+    el("span", { className: "meta", textContent: `${money(p.price_amount, p.currency)} / ${p.billing_period} · ${p.seats_taken}/${p.capacity} seats · ${p.views} views` }));
   li.dataset.id = p.id;
   const u = me();
   if (u && u.role === "consumer") {
@@ -110,52 +156,287 @@ function productItem(p) {
   return li;
 }
 
-// loadProducts shows the catalog (or a search); keep leaves the last message in place (a
-// refresh the user did not ask for).
+// The list on screen: a search (query) or the catalog (sort, tag), as pages loaded so far;
+// next is the keyset cursor of the page after them ("" on the last page).
+let listing = { query: "", sort: "newest", tag: "", pages: 0, next: "" };
+
+function fetchPage(l, cursor) {
+  const paging = { limit: 20, ...(cursor ? { cursor } : {}) };
+  if (l.query) return moa.call("catalog.search_products", { query: l.query, ...paging });
+  return moa.call("catalog.list_products", { sort: l.sort, ...(l.tag ? { tag: l.tag } : {}), ...paging });
+}
+
+// loadProducts shows the first page of the catalog (or of a search); keep leaves the last
+// message in place (a refresh the user did not ask for).
 async function loadProducts(query, keep = false) {
   if (!keep) $("browse-result").textContent = "";
+  const l = { query: query || "", sort: $("sort").value, tag: $("tag-filter").value.trim(), pages: 0, next: "" };
+  listing = l;
+  $("load-more").hidden = true; // until this listing's first page is in: "more" of what the list shows now would be lost
   try {
-    const page = query ? await moa.call("catalog.search_products", { query, limit: 20 })
-      : await moa.call("catalog.list_products", { limit: 20 });
+    const page = await fetchPage(l);
+    if (listing !== l) return; // a newer listing started meanwhile
+    l.pages = 1;
+    l.next = page.next_cursor || "";
     $("products").replaceChildren(...page.items.map(productItem));
-    if (!page.items.length) $("browse-result").textContent = query ? "Nothing found." : "No products yet.";
+    $("products").dataset.query = l.query; // what the list shows the results of ("" for the catalog)
+    $("load-more").hidden = !l.next;
+    if (!page.items.length) $("browse-result").textContent = l.query ? "Nothing found." : "No products yet.";
+    // The search service learns of a search from the catalog's event, a moment later.
+    if (l.query) { setTimeout(loadSearchHistory, 700); setTimeout(loadSearchHistory, 2500); }
   } catch (e) { showError("browse-result", e); }
 }
+
+async function loadMoreProducts() {
+  const l = listing;
+  if (!l.next) return;
+  $("load-more").disabled = true;
+  try {
+    const page = await fetchPage(l, l.next);
+    if (listing !== l) return;
+    l.pages++;
+    l.next = page.next_cursor || "";
+    const first = page.items.length ? productItem(page.items[0]) : null;
+    $("products").append(...(first ? [first] : []), ...page.items.slice(1).map(productItem));
+    $("load-more").hidden = !l.next;
+    if (first) first.querySelector(".open-product").focus(); // keyboard users continue where the new items start
+  } catch (e) { showError("browse-result", e); } finally { $("load-more").disabled = false; }
+}
+
+// refreshProducts reloads the pages already shown (seat counts change with every
+// subscription) without losing the place in the list.
+async function refreshProducts() {
+  const l = listing;
+  // A search is not run again on its own: each first-page search of a signed-in user counts
+  // in the search history, and a notification is not a search. The product page stays live.
+  if (l.query) return;
+  if (!l.pages) return loadProducts(l.query, true);
+  try {
+    const items = [];
+    let cursor = "";
+    for (let i = 0; i < l.pages; i++) {
+      const page = await fetchPage(l, cursor);
+      items.push(...page.items);
+      cursor = page.next_cursor || "";
+      if (!cursor) break;
+    }
+    if (listing !== l) return;
+    l.next = cursor;
+    $("products").replaceChildren(...items.map(productItem));
+    $("load-more").hidden = !l.next;
+  } catch (e) { console.warn("refresh:", e); }
+}
+
 $("search-form").addEventListener("submit", (ev) => { ev.preventDefault(); loadProducts($("q").value.trim()); });
 $("refresh-products").addEventListener("click", () => { $("q").value = ""; loadProducts(); });
+$("load-more").addEventListener("click", () => loadMoreProducts());
+$("sort").addEventListener("change", () => { $("q").value = ""; loadProducts(); });
+$("tag-filter").addEventListener("change", () => { $("q").value = ""; loadProducts(); });
 
-// Subscribing starts a saga (seat, payment); its outcome arrives as a notification.
+// ---- product page ----
+
+let shown = null; // the product on the product page
+let shownTimer = null;
+
+// openProduct counts a view (once per viewer a day, by the catalog) and shows the product;
+// while it is open the seats and views are re-read, since other people subscribe meanwhile.
+async function openProduct(id) {
+  $("product-result").textContent = "";
+  try {
+    const v = await moa.call("catalog.view_product", { id });
+    const p = await moa.call("catalog.get_product", { id });
+    showProduct(p, v.views);
+    $("product").hidden = false;
+    $("product").focus();
+    clearInterval(shownTimer);
+    shownTimer = setInterval(() => { if (!document.hidden) refreshProduct(); }, 5000);
+  } catch (e) { showError("browse-result", e); }
+}
+
+async function refreshProduct() {
+  if (!shown) return;
+  try { showProduct(await moa.call("catalog.get_product", { id: shown.id })); } catch (e) {
+    if (e.code === "not_found") closeProduct(); else console.warn("product:", e);
+  }
+}
+
+function closeProduct() {
+  clearInterval(shownTimer);
+  const id = shown && shown.id;
+  const hadFocus = $("product").contains(document.activeElement);
+  shown = null;
+  $("product").hidden = true;
+  // Back to where the keyboard user came from: the product in the list, when it is there.
+  const back = id && [...$("products").children].find((li) => li.dataset.id === id);
+  if (back && hadFocus) back.querySelector(".open-product").focus();
+}
+$("close-product").addEventListener("click", closeProduct);
+
+function showProduct(p, views) {
+  // The view count of get_product may be cached; the one view_product answered is fresh.
+  const seen = Math.max(p.views, views || 0, shown && shown.id === p.id ? shown.views : 0);
+  shown = { ...p, views: seen };
+  titles.set(p.id, p.title);
+  $("product").dataset.id = p.id;
+  $("product-title").textContent = p.title;
+  $("product-price").textContent = `${money(p.price_amount, p.currency)} / ${p.billing_period}`;
+  const left = Math.max(0, p.capacity - p.seats_taken);
+  $("product-seats").textContent = `${left} of ${p.capacity} seats left`;
+  $("product-seats").dataset.left = String(left);
+  $("product-views").textContent = `${seen} views`;
+  $("product-views").dataset.views = String(seen);
+  $("product-description").textContent = p.description || "";
+  $("product-tags").replaceChildren(...(p.tags || []).map((t) => el("li", { textContent: t })));
+  $("product-terms-version").textContent = `(version ${p.terms_version})`;
+  $("product-terms").textContent = p.terms;
+  const u = me();
+  const actions = [];
+  if (u && u.role === "consumer") {
+    actions.push(el("button", { id: "product-subscribe", textContent: "Subscribe", disabled: left === 0, onclick: () => subscribe(p) }),
+      el("button", { className: "secondary", textContent: "Chat with seller", onclick: () => chatAbout(p) }));
+  }
+  if (u && u.id === p.seller_id) actions.push(el("button", { className: "secondary", textContent: "Edit", onclick: () => editProduct(p.id) }));
+  $("product-actions").replaceChildren(...actions);
+}
+
+// ---- subscriptions ----
+
+// Subscribing starts a saga (seat, then payment) that runs after the call answers: the page
+// watches it until it ends, so "PENDING" turns into ACTIVE (or CANCELLED) with its steps.
 async function subscribe(p) {
   try {
     const s = await moa.call("subscription.subscribe", { product_id: p.id, idempotency_key: crypto.randomUUID() });
+    titles.set(p.id, p.title);
     $("browse-result").textContent = `Subscription to ${p.title}: ${s.state}.`;
+    $("browse-result").dataset.sub = s.id;
     loadSubscriptions();
+    watch(s.id);
   } catch (e) { showError("browse-result", e); }
 }
 
-async function loadSubscriptions() {
+const settled = (state) => state === "ACTIVE" || state === "CANCELLED";
+const watching = new Set();
+
+// watch re-reads one subscription until its saga settles (the terminal notification also
+// reloads the list; the steps in between have no notification of their own).
+async function watch(id) {
+  if (watching.has(id)) return;
+  watching.add(id);
+  const deadline = Date.now() + 120000;
   try {
-    const list = await moa.call("subscription.mine", {});
-    $("my-subscriptions").replaceChildren(...list.items.map((s) => {
-      const li = el("li", {}, el("strong", { textContent: s.state }), " ",
-        el("span", { className: "meta", textContent: `${money(s.price_minor, s.currency)} / ${s.billing_period}${s.reason ? " · " + s.reason : ""}` }));
-      li.dataset.id = s.id;
-      if (s.state === "ACTIVE") {
-        li.append(el("button", { className: "secondary", textContent: "Cancel", onclick: async () => {
-          try { await moa.call("subscription.cancel", { id: s.id }); loadSubscriptions(); } catch (e) { showError("subscriptions-result", e); }
-        } }));
-      }
-      return li;
-    }));
-  } catch (e) { showError("subscriptions-result", e); }
+    while (Date.now() < deadline && me()) {
+      await new Promise((r) => setTimeout(r, 700));
+      let s;
+      try { s = await moa.call("subscription.get", { id }); } catch (e) { if (e.retryable) continue; break; }
+      await showSubscription(s);
+      if (settled(s.state)) break;
+    }
+  } finally { watching.delete(id); }
 }
 
-async function loadDashboard() {
+// sagaSteps lists the saga's steps as far as the subscription and its payments tell them
+// (contracts/subscription.go has the saga): status is done, now (in progress), failed or todo.
+function sagaSteps(s, payments) {
+  const charge = payments.find((p) => p.kind === "charge");
+  const refund = payments.find((p) => p.kind === "refund");
+  const paid = (charge && charge.status === "SUCCEEDED") || s.state === "ACTIVE" || s.reason === "by_consumer";
+  const ending = s.state === "CANCELLING" || s.state === "CANCELLED";
+  const noSeat = s.reason === "seat_unavailable";
+  const seat = !noSeat && (!!charge || paid || s.reason === "payment_failed");
+  const steps = [{ key: "requested", label: "requested", status: "done" }];
+  steps.push({ key: "seat", label: noSeat ? "no seat left" : "seat reserved",
+    status: noSeat ? "failed" : seat ? "done" : s.state === "PENDING" ? "now" : "todo" });
+  if (!noSeat) {
+    const failed = s.reason === "payment_failed" || (charge && charge.status === "FAILED");
+    steps.push({ key: "paid", label: failed ? "payment declined" : charge ? `paid ${money(charge.amount_minor, charge.currency)}` : "paid",
+      status: failed ? "failed" : paid ? "done" : seat && s.state === "PENDING" ? "now" : "todo" });
+  }
+  if (!ending) {
+    steps.push({ key: "active", label: s.active_until ? `active until ${new Date(s.active_until).toLocaleDateString()}` : "active",
+      status: s.state === "ACTIVE" ? "done" : "todo" });
+    return steps;
+  }
+  // The compensation path: what was done is undone before the saga ends.
+  if (s.reason === "by_consumer") steps.push({ key: "active", label: "active", status: "done" });
+  steps.push({ key: "cancel", label: `cancelling: ${reasonText(s.reason)}`, status: "done" });
+  if (paid && (s.reason === "by_consumer" || s.reason === "timed_out")) {
+    const amount = refund ? refund.amount_minor : s.refund_minor || 0;
+    steps.push({ key: "refund", label: `refunded ${money(amount, s.currency)} (pro rata)`,
+      status: (refund && refund.status === "SUCCEEDED") || s.state === "CANCELLED" ? "done" : "now" });
+  }
+  if (seat) steps.push({ key: "release", label: "seat released", status: s.state === "CANCELLED" ? "done" : "now" });
+  steps.push({ key: "cancelled", label: "cancelled", status: s.state === "CANCELLED" ? "done" : "now" });
+  return steps;
+}
+
+function reasonText(r) {
+  return { seat_unavailable: "no seats were left", payment_failed: "the payment was declined", by_consumer: "cancelled by you",
+    timed_out: "it could not be completed in time" }[r] || r || "no reason given";
+}
+
+const MARK = { done: "✓", now: "…", failed: "✗", todo: "○" };
+const SAYS = { done: "done", now: "in progress", failed: "failed", todo: "to do" };
+
+// paymentsOf lists a subscription's charges and refunds; read once per settled state of the
+// subscription (a cancel makes a refund follow, so the key moves with the state and its time).
+const paymentCache = new Map();
+async function paymentsOf(s) {
+  const key = `${s.id}:${s.state}:${s.updated_at}`;
+  if (paymentCache.has(key)) return paymentCache.get(key);
+  let items = [];
+  try { items = (await paced("billing.payments", { subscription_id: s.id })).items; } catch { /* steps from the state alone */ }
+  if (settled(s.state)) paymentCache.set(key, items);
+  return items;
+}
+
+async function subscriptionItem(s) {
+  const payments = await paymentsOf(s);
+  const title = await titleOf(s.product_id);
+  const li = el("li", { className: "subscription" }, el("strong", { className: "state", textContent: s.state }), " ", el("span", { textContent: title }), " ",
+    el("span", { className: "meta", textContent: `${money(s.price_minor, s.currency)} / ${s.billing_period}${s.reason ? " · " + s.reason : ""}` }));
+  li.dataset.id = s.id;
+  li.dataset.state = s.state;
+  const steps = el("ol", { className: "steps" });
+  steps.setAttribute("aria-label", `Steps of the subscription to ${title}`);
+  for (const st of sagaSteps(s, payments)) {
+    const step = el("li", { className: "step " + st.status, textContent: `${MARK[st.status]} ${st.label}` });
+    step.dataset.step = st.key;
+    step.dataset.status = st.status;
+    step.setAttribute("aria-label", `${st.label}: ${SAYS[st.status]}`);
+    steps.append(step);
+  }
+  li.append(steps);
+  if (payments.length) {
+    li.append(el("ul", { className: "payments meta" }, ...payments.map((p) => el("li", {
+      textContent: `${p.kind} ${money(p.amount_minor, p.currency)} · ${p.status}${p.failure_code ? " (" + p.failure_code + ")" : ""} · ${new Date(p.created_at).toLocaleString()}` }))));
+  }
+  if (s.state === "ACTIVE") {
+    li.append(el("button", { className: "secondary cancel", textContent: "Cancel", onclick: async () => {
+      try { watch((await moa.call("subscription.cancel", { id: s.id })).id); loadSubscriptions(); } catch (e) { showError("subscriptions-result", e); }
+    } }));
+  }
+  return li;
+}
+
+// showSubscription replaces one row (and the message the subscribe left, if it is this one's).
+async function showSubscription(s) {
+  const li = await subscriptionItem(s);
+  const old = $("my-subscriptions").querySelector(`li.subscription[data-id="${s.id}"]`);
+  if (old) old.replaceWith(li); else $("my-subscriptions").prepend(li);
+  if ($("browse-result").dataset.sub === s.id) $("browse-result").textContent = `Subscription to ${await titleOf(s.product_id)}: ${s.state}.`;
+}
+
+let subsSeq = 0;
+async function loadSubscriptions() {
+  const seq = ++subsSeq;
   try {
-    const d = await moa.call("subscription.dashboard", {});
-    $("dashboard").replaceChildren(...d.items.map((x) => el("li", { textContent:
-      `${x.product_id.slice(0, 8)}…: ${x.active_subscribers} active · ${money(x.revenue_minor, x.currency || "KRW")} revenue · ${x.churned} churned · ${x.failed} failed` })));
-  } catch (e) { console.warn("dashboard:", e); }
+    const list = await moa.call("subscription.mine", {});
+    const items = await Promise.all(list.items.map(subscriptionItem));
+    if (seq !== subsSeq) return; // a newer load finished first
+    $("my-subscriptions").replaceChildren(...items);
+    for (const s of list.items) if (!settled(s.state)) watch(s.id);
+    for (const s of list.items) if ($("browse-result").dataset.sub === s.id) $("browse-result").textContent = `Subscription to ${await titleOf(s.product_id)}: ${s.state}.`;
+  } catch (e) { showError("subscriptions-result", e); }
 }
 
 // The dev mailbox (moa dev): the mails the notify service would have sent to this user.
@@ -170,15 +451,55 @@ async function loadMail() {
 $("refresh-mail").addEventListener("click", () => loadMail());
 $("refresh-dashboard").addEventListener("click", () => loadDashboard());
 
-async function loadMyProducts() {
+
+// ---- seller: my products ----
+
+let mine = { next: "" }; // the keyset cursor after the pages of my products shown
+
+function myProductItem(p) {
+  titles.set(p.id, p.title);
+  const li = el("li", { className: "my-product" }, el("button", { className: "link open-product", textContent: p.title, onclick: () => openProduct(p.id) }),
+    el("span", { className: "meta", textContent: ` — ${money(p.price_amount, p.currency)} / ${p.billing_period} · ${p.seats_taken}/${p.capacity} seats` }),
+    el("button", { className: "secondary edit", textContent: "Edit", ariaLabel: `Edit ${p.title}`, onclick: () => editProduct(p.id) }));
+  li.dataset.id = p.id;
+  return li;
+}
+
+// loadMyProducts shows the first page of the seller's products; more appends the next one.
+async function loadMyProducts(more = false) {
+  if (more && !mine.next) return;
+  const m = more ? mine : { next: "" };
+  mine = m;
+  if (!more) $("my-products-more").hidden = true;
   try {
-    const page = await moa.call("catalog.my_products", { limit: 20 });
-    $("my-products").replaceChildren(...page.items.map((p) => el("li", { textContent: `${p.title} — ${money(p.price_amount, p.currency)}` })));
-  } catch (e) { showError("publish-result", e); }
+    const page = await moa.call("catalog.my_products", { limit: 20, ...(more ? { cursor: m.next } : {}) });
+    if (mine !== m) return;
+    m.next = page.next_cursor || "";
+    const items = page.items.map(myProductItem);
+    if (more) $("my-products").append(...items); else $("my-products").replaceChildren(...items);
+    $("my-products-more").hidden = !m.next;
+    if (more && items.length) items[0].querySelector("button").focus();
+  } catch (e) { showError("my-products-result", e); }
+}
+$("my-products-more").addEventListener("click", () => loadMyProducts(true));
+
+async function loadDashboard() {
+  try {
+    const d = await moa.call("subscription.dashboard", {});
+    const rows = await Promise.all(d.items.map(async (x) => {
+      const li = el("li", {}, el("strong", { textContent: await titleOf(x.product_id) }), " ",
+        el("span", { textContent: `${x.active_subscribers} active · ${money(x.revenue_minor, x.currency || "KRW")} revenue · ${x.churned} churned · ${x.failed} failed` }));
+      li.dataset.product = x.product_id;
+      return li;
+    }));
+    $("dashboard").replaceChildren(...rows);
+  } catch (e) { console.warn("dashboard:", e); }
 }
 
 $("product-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
+  clearInvalid("product-form");
+  $("publish-result").textContent = "";
   const tags = $("p-tags").value.split(",").map((t) => t.trim()).filter(Boolean);
   try {
     const p = await moa.call("catalog.create_product", {
@@ -188,7 +509,170 @@ $("product-form").addEventListener("submit", async (ev) => {
     $("publish-result").textContent = `Published “${p.title}”.`;
     loadMyProducts();
     loadProducts();
-  } catch (e) { showError("publish-result", e); }
+  } catch (e) { showError("publish-result", e, PRODUCT_FIELDS); }
+});
+
+// ---- search history ----
+
+// Recent searches are the signed-in user's (removable); popular ones are everyone's. The
+// search service learns of a search from the catalog's event, a moment after it ran.
+async function loadSearchHistory() {
+  try {
+    const pop = await moa.call("search.popular", { limit: 10 });
+    $("popular-searches").replaceChildren(...pop.items.map((x) => el("li", {},
+      el("button", { className: "chip", textContent: x.query, title: `searched ${x.count} times`, onclick: () => searchFor(x.query) }))));
+    $("popular-box").hidden = !pop.items.length;
+  } catch (e) { console.warn("popular:", e); }
+  if (!me()) { $("recent-box").hidden = true; return; }
+  try {
+    const rec = await moa.call("search.recent", { limit: 10 });
+    $("recent-searches").replaceChildren(...rec.items.map((x) => {
+      const remove = el("button", { className: "chip-remove secondary", textContent: "×", onclick: () => removeRecent(x.query) });
+      remove.setAttribute("aria-label", `Remove “${x.query}” from recent searches`);
+      const li = el("li", {}, el("button", { className: "chip", textContent: x.query, onclick: () => searchFor(x.query) }), remove);
+      li.dataset.query = x.query;
+      li.dataset.at = x.at;
+      return li;
+    }));
+    $("recent-box").hidden = !rec.items.length;
+  } catch (e) { console.warn("recent:", e); }
+}
+
+// Focusing the search box brings the history up to date (others' searches make popular ones).
+$("q").addEventListener("focus", () => loadSearchHistory());
+
+function searchFor(q) { $("q").value = q; loadProducts(q); }
+
+async function removeRecent(query) {
+  try { await moa.call("search.delete_recent", { query }); } catch (e) { showError("browse-result", e); }
+  loadSearchHistory();
+  $("q").focus();
+}
+$("clear-recent").addEventListener("click", async () => {
+  try { await moa.call("search.clear_recent", {}); } catch (e) { showError("browse-result", e); }
+  loadSearchHistory();
+  $("q").focus();
+});
+
+// Suggestions as you type: the user's recent matches first, then popular ones, in the
+// input's datalist (the browser shows it and lets the arrow keys pick). Answers that come
+// back after a newer keystroke are dropped.
+let suggestSeq = 0;
+let suggestTimer = null;
+$("q").addEventListener("input", () => {
+  clearTimeout(suggestTimer);
+  const prefix = $("q").value;
+  if (!prefix.trim()) { $("suggestions").replaceChildren(); return; }
+  suggestTimer = setTimeout(async () => {
+    const seq = ++suggestSeq;
+    try {
+      const s = await moa.call("search.suggest", { prefix, limit: 8 });
+      if (seq !== suggestSeq) return;
+      $("suggestions").replaceChildren(...s.items.map((x) => {
+        const o = el("option", { value: x.query });
+        o.dataset.source = x.source;
+        return o;
+      }));
+    } catch (e) { console.warn("suggest:", e); }
+  }, 150);
+});
+
+// ---- seller: edit and delete ----
+
+let editing = null; // the product as it was when the form opened
+
+async function editProduct(id) {
+  // Hidden while the product loads: a press of Save or Delete meanwhile would act on the
+  // product the form showed before.
+  $("edit-form").hidden = true;
+  editing = null;
+  $("edit-result").textContent = "";
+  $("terms-preview").textContent = "";
+  clearInvalid("edit-form");
+  try {
+    const p = await moa.call("catalog.get_product", { id });
+    editing = p;
+    $("edit-title").textContent = `“${p.title}”`;
+    $("e-title").value = p.title;
+    $("e-description").value = p.description || "";
+    $("e-price").value = String(p.price_amount);
+    $("e-currency").value = p.currency;
+    $("e-period").value = p.billing_period;
+    $("e-capacity").value = String(p.capacity);
+    $("e-terms").value = p.terms;
+    $("e-terms-version").textContent = `(version ${p.terms_version})`;
+    $("e-tags").value = (p.tags || []).join(", ");
+    $("edit-form").hidden = false;
+    $("edit-form").dataset.id = p.id;
+    $("delete-product").textContent = "Delete";
+    $("e-title").focus();
+  } catch (e) { showError("my-products-result", e); }
+}
+
+// A changed terms text mails every active subscriber: say to how many before saving.
+let previewTimer = null;
+$("e-terms").addEventListener("input", () => {
+  clearTimeout(previewTimer);
+  previewTimer = setTimeout(async () => {
+    if (!editing || $("e-terms").value.trim() === editing.terms) { $("terms-preview").textContent = ""; return; }
+    try {
+      const s = await moa.call("subscription.subscribers", { product_id: editing.id });
+      const n = s.consumer_ids.length;
+      $("terms-preview").textContent = n === 0 ? "New terms: no active subscriber to notify."
+        : `New terms: ${n} active subscriber${n === 1 ? "" : "s"} will get a notification and a mail with the full text.`;
+      $("terms-preview").dataset.subscribers = String(n);
+    } catch (e) { $("terms-preview").textContent = `Could not count the subscribers (${e.code}).`; }
+  }, 300);
+});
+
+const EDIT_FIELDS = { title: "e-title", description: "e-description", price_amount: "e-price", currency: "e-currency",
+  billing_period: "e-period", terms: "e-terms", capacity: "e-capacity", tags: "e-tags" };
+
+$("edit-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  if (!editing) return;
+  clearInvalid("edit-form");
+  $("edit-result").textContent = "";
+  const p = editing;
+  const next = { title: $("e-title").value.trim(), description: $("e-description").value.trim(), price_amount: Number($("e-price").value),
+    currency: $("e-currency").value.trim().toUpperCase(), billing_period: $("e-period").value, capacity: Number($("e-capacity").value),
+    terms: $("e-terms").value.trim(), tags: $("e-tags").value.split(",").map((t) => t.trim().toLowerCase()).filter(Boolean) };
+  // Only the fields that changed, at the version the form was filled from: a concurrent
+  // edit fails with conflict instead of being overwritten.
+  const patch = { id: p.id, expected_version: p.version };
+  for (const [k, v] of Object.entries(next)) {
+    const was = k === "tags" ? (p.tags || []).join(",") : p[k] ?? "";
+    if ((k === "tags" ? v.join(",") : v) !== was) patch[k] = v;
+  }
+  if (Object.keys(patch).length === 2) { $("edit-result").textContent = "Nothing changed."; return; }
+  try {
+    const saved = await moa.call("catalog.update_product", patch);
+    editing = saved;
+    $("edit-result").textContent = `Saved “${saved.title}” (version ${saved.version}, terms version ${saved.terms_version}).`;
+    $("e-terms-version").textContent = `(version ${saved.terms_version})`;
+    $("terms-preview").textContent = "";
+    titles.set(saved.id, saved.title);
+    loadMyProducts();
+    refreshProducts();
+    if (shown && shown.id === saved.id) showProduct(saved);
+  } catch (e) { showError("edit-result", e, EDIT_FIELDS); }
+});
+$("cancel-edit").addEventListener("click", () => { editing = null; $("edit-form").hidden = true; });
+
+// Delete asks twice (a second press of the same button), without a modal dialog.
+$("delete-product").addEventListener("click", async () => {
+  if (!editing) return;
+  const btn = $("delete-product");
+  if (btn.textContent !== "Confirm delete") { btn.textContent = "Confirm delete"; $("edit-result").textContent = "Press again to delete this product."; return; }
+  try {
+    await moa.call("catalog.delete_product", { id: editing.id });
+    $("my-products-result").textContent = `Deleted “${editing.title}”.`;
+    if (shown && shown.id === editing.id) closeProduct();
+    editing = null;
+    $("edit-form").hidden = true;
+    loadMyProducts();
+    refreshProducts();
+  } catch (e) { btn.textContent = "Delete"; showError("edit-result", e); }
 });
 
 // ---- chat ----
@@ -308,7 +792,9 @@ moa.on("notification", (n) => {
   li.dataset.seq = String(n.seq);
   $("notifications").prepend(li);
   // A notification usually means a subscription changed, and mail may have gone out.
-  if (me() && me().role === "consumer") { loadSubscriptions(); loadProducts($("q").value.trim(), true); }
+  if (me() && me().role === "consumer") loadSubscriptions();
+  refreshProducts();
+  refreshProduct();
   // The dashboard is a projection that may catch up a moment after the notification.
   if (me() && me().role === "seller") { loadDashboard(); setTimeout(loadDashboard, 1500); }
   setTimeout(loadMail, 500);

@@ -96,6 +96,9 @@ func NewProduct(id string, actor Actor, f Fields, now time.Time) (Product, error
 	if err := validate(f); err != nil {
 		return Product{}, err
 	}
+	if err := validateCurrency(f.Currency); err != nil {
+		return Product{}, err
+	}
 	now = now.UTC().Truncate(time.Microsecond)
 	return Product{
 		ID: id, SellerID: actor.UserID, Title: f.Title, Description: f.Description,
@@ -139,6 +142,11 @@ func (p *Product) Apply(actor Actor, patch Patch, now time.Time) (Change, error)
 	next = normalise(next)
 	if err := validate(next); err != nil {
 		return Change{}, err
+	}
+	if next.Currency != p.Currency {
+		if err := validateCurrency(next.Currency); err != nil {
+			return Change{}, err
+		}
 	}
 	if next.Capacity < p.SeatsTaken {
 		return Change{}, contracts.ErrConflict.Msg("capacity %d is below the %d seats already taken", next.Capacity, p.SeatsTaken)
