@@ -63,10 +63,14 @@ func (r *Repository) AddPopular(ctx context.Context, epoch, batch string, counts
 	slices.Sort(shards)
 	r.termsMu.Lock()
 	defer r.termsMu.Unlock()
-	return parallel(ctx, shards, func(ctx context.Context, s int) error {
-		return storeError("popular counters", upsert(ctx, r.terms[s], bson.M{"_id": shardID},
-			bson.M{"$inc": byShard[s], "$set": bson.M{"seen." + epoch: batch}}))
-	})
+	// One shard after the other (see writes in mongo.go).
+	for _, s := range shards {
+		if err := upsert(ctx, r.terms[s], bson.M{"_id": shardID},
+			bson.M{"$inc": byShard[s], "$set": bson.M{"seen." + epoch: batch}}); err != nil {
+			return storeError("popular counters", err)
+		}
+	}
+	return nil
 }
 
 // counted tells whether the shard of query holds the counts of batch, applied by epoch.

@@ -47,11 +47,12 @@ func decodeItems(s string) ([]historyItem, error) {
 	return items, nil
 }
 
-// TouchRecent reads the batch's shards, merges each user's searches in Go and writes the
-// changed histories back, one $set per shard of the users' own fields, the shards in parallel.
-// A shard stays locked from read to write so that a delete or clear of this process cannot be
-// overwritten by a stale history; several instances writing one user's history can still
-// overwrite each other's change.
+// TouchRecent reads the batch's shards (in parallel: reads do not wait for each other), merges
+// each user's searches in Go and writes the changed histories back, one $set per shard of the
+// users' own fields, one shard after the other (see writes in mongo.go). The shards stay locked
+// from read to write so that a delete or clear of this process cannot be overwritten by a
+// stale history; several instances writing one user's history can still overwrite each
+// other's change.
 func (r *Repository) TouchRecent(ctx context.Context, byUser map[string][]domain.Recent, keep int) error {
 	users := map[int][]string{}
 	var shards []int
@@ -62,9 +63,12 @@ func (r *Repository) TouchRecent(ctx context.Context, byUser map[string][]domain
 		}
 		users[s] = append(users[s], u)
 	}
-	slices.Sort(shards)
-	return parallel(ctx, shards, func(ctx context.Context, s int) error {
+	slices.Sort(shards) // locked in one order: no deadlock with another batch
+	for _, s := range shards {
 		defer docLocks.lock(s)()
+	}
+	sets := make([]bson.M, historyShards)
+	err := parallel(ctx, shards, func(ctx context.Context, s int) error {
 		var d historyDoc
 		err := r.histories[s].FindOne(ctx, bson.M{"_id": shardID}).Decode(&d)
 		if err != nil && err != mongo.ErrNoDocuments {
@@ -81,11 +85,21 @@ func (r *Repository) TouchRecent(ctx context.Context, byUser map[string][]domain
 				set["u."+key] = encodeItems(items)
 			}
 		}
-		if len(set) == 0 {
-			return nil
-		}
-		return storeError("recent write", upsert(ctx, r.histories[s], bson.M{"_id": shardID}, bson.M{"$set": set}))
+		sets[s] = set
+		return nil
 	})
+	if err != nil {
+		return err
+	}
+	for _, s := range shards {
+		if len(sets[s]) == 0 {
+			continue
+		}
+		if err := upsert(ctx, r.histories[s], bson.M{"_id": shardID}, bson.M{"$set": sets[s]}); err != nil {
+			return storeError("recent write", err)
+		}
+	}
+	return nil
 }
 
 // merge puts the searches in items (the later time wins for a query there already) and keeps
