@@ -15,6 +15,11 @@
 //	          app.Repository).
 //	schema    the migration version.
 //
+// The shard layout's limit is MongoDB's 16 MiB per document: some 250,000 users' histories and
+// 4 million (query, hour) counters at once (shards.go); a history write past it fails with a
+// message that says so. Every batch and every recent read also reads a whole history shard, so
+// the shards cost more the more users there are, long before the limit.
+//
 // A batch inserts into the journal and updates at most one document per shard: the embedded
 // FerretDB (SQLite) reads the whole collection for every filter, _id included (issue 13: with
 // the journal recounted and the history scanned per search, recording drained 8 events/s).
@@ -68,7 +73,8 @@ type Repository struct {
 	histories []*mongo.Collection // by shard (shards.go)
 	terms     []*mongo.Collection
 
-	termsMu sync.Mutex // see AddPopular
+	termsMu  sync.Mutex // see AddPopular
+	maxShard int        // maxShardBytes but in tests
 }
 
 var _ app.Repository = (*Repository)(nil)
@@ -81,6 +87,7 @@ func NewRepository(db *mongo.Database) *Repository {
 		batches:   db.Collection(collBatches),
 		histories: shardCollections(db, collHistories, historyShards),
 		terms:     shardCollections(db, collTerms, termShards),
+		maxShard:  maxShardBytes,
 	}
 }
 

@@ -70,10 +70,17 @@ func (r *Repository) TouchRecent(ctx context.Context, byUser map[string][]domain
 	sets := make([]bson.M, historyShards)
 	err := parallel(ctx, shards, func(ctx context.Context, s int) error {
 		var d historyDoc
-		err := r.histories[s].FindOne(ctx, bson.M{"_id": shardID}).Decode(&d)
-		if err != nil && err != mongo.ErrNoDocuments {
+		raw, err := r.histories[s].FindOne(ctx, bson.M{"_id": shardID}).Raw()
+		switch {
+		case err == mongo.ErrNoDocuments:
+		case err != nil:
 			return storeError("recent read", err)
+		default:
+			if err := bson.Unmarshal(raw, &d); err != nil {
+				return storeError("recent read", err)
+			}
 		}
+		size := len(raw)
 		set := bson.M{}
 		for _, u := range users[s] {
 			key := fieldKey(u)
@@ -82,8 +89,17 @@ func (r *Repository) TouchRecent(ctx context.Context, byUser map[string][]domain
 				return err
 			}
 			if items, changed := merge(stored, byUser[u], keep); changed {
-				set["u."+key] = encodeItems(items)
+				v := encodeItems(items)
+				set["u."+key] = v
+				size += len(v) - len(d.U[key])
+				if _, had := d.U[key]; !had {
+					size += len(key) + 6 // type byte, key's NUL, string's length and NUL
+				}
 			}
+		}
+		if size > r.maxShard {
+			return contracts.ErrInternal.Msg("search store: history shard %d would hold %d bytes, over the %d this layout allows "+
+				"(MongoDB's document limit is 16 MiB): the histories need more shards (adapters/shards.go)", s, size, r.maxShard)
 		}
 		sets[s] = set
 		return nil

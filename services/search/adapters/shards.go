@@ -20,16 +20,29 @@ import (
 // read and an update through FerretDB. On MongoDB these are point reads and field updates all
 // the same.
 //
-// The limit of the layout is MongoDB's 16 MB per document: a history takes about 1 KB (twenty
-// queries), so historyShards × 16 MB holds some 250,000 users' histories; a counter about 30
-// bytes, so termShards × 16 MB holds some 4 million (query, hour) counters at once, the
-// janitor expiring them after a day. Beyond that the shards must grow (a new schema step), or
-// the layout go back to a document per user and per query.
+// The limit of the layout is MongoDB's 16 MiB per document: a history takes about 1 KB (twenty
+// queries), so historyShards × 16 MiB holds some 250,000 users' histories; a counter about 30
+// bytes, so termShards × 16 MiB holds some 4 million (query, hour) counters at once, the
+// janitor expiring them after a day. Beyond that the shards must grow (a new schema step that
+// moves the histories, as byID did), or the layout go back to a document per user and per
+// query. A history write that would take a shard past maxShardBytes fails with a message that
+// says so (and the search is retried, then dead-lettered) instead of MongoDB's
+// BSONObjectTooLarge; histories that do not grow are still written. The counters are only
+// $inc'ed, never read back before a write, so they have no such check.
+//
+// Long before the limit the size costs time: every batch reads and rewrites each shard it
+// touches whole, and every recent read reads its user's shard whole on the embedded FerretDB
+// (MongoDB projects on the server, but still loads the document). At 200 users a shard is
+// about 10 KB; at 100,000 it is about 6 MB.
 const (
 	historyShards = 16
 	termShards    = 8
 	shardID       = "shard" // the _id of a shard's document
 )
+
+// maxShardBytes is the largest history shard a write may leave, with a margin below MongoDB's
+// 16 MiB for the _id and the driver's framing (Repository.maxShard; tests lower it).
+const maxShardBytes = 15 << 20
 
 // shardOf returns the shard of key among n, stable across processes (FNV-1a).
 func shardOf(key string, n int) int {
