@@ -3,9 +3,10 @@ package search_test
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -203,14 +204,16 @@ func storedHistories(t *testing.T, f *fixture) map[string][]string {
 			if err != nil {
 				t.Fatalf("history key %q: %v", key, err)
 			}
-			var items []struct {
-				Q string `json:"q"`
-			}
-			if err := json.Unmarshal([]byte(stored), &items); err != nil {
-				t.Fatalf("history of %s: %v", user, err)
-			}
-			for _, it := range items {
-				out[string(user)] = append(out[string(user)], it.Q)
+			// "<ts> <len> <query>" per entry (adapters.encodeItems).
+			for rest := stored; rest != ""; {
+				_, after, ok1 := strings.Cut(rest, " ")
+				n, after, ok2 := strings.Cut(after, " ")
+				l, err := strconv.Atoi(n)
+				if !ok1 || !ok2 || err != nil || l > len(after) {
+					t.Fatalf("history of %s: %q does not decode", user, stored)
+				}
+				out[string(user)] = append(out[string(user)], after[:l])
+				rest = after[l:]
 			}
 		}
 	}

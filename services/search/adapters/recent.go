@@ -3,7 +3,9 @@ package adapters
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -15,7 +17,7 @@ import (
 )
 
 // historyDoc is a shard of the histories (see shards.go): U maps each user (fieldKey) to their
-// history, at most keep entries, newest first, one per query, as a JSON string (encodeItems).
+// history, at most keep entries, newest first, one per query, as one string (encodeItems).
 // A string rather than an array of documents: the embedded FerretDB decodes and re-encodes the
 // whole shard on every read and update, and a string is one value to it where twenty
 // documents are a hundred.
@@ -29,20 +31,53 @@ type historyItem struct {
 	TS    int64  `json:"t"`
 }
 
+// encodeItems writes a history as "<ts> <len> <query>" per entry, back to back: the time in
+// nanoseconds and the query's length in bytes, in decimal. Not JSON, which the first layout
+// stored: FerretDB keeps documents as JSON, where each quote of a JSON history is escaped, and
+// a string with escapes is the slow path of its decoder (with the history step the largest
+// cost of a batch; 2026-12-06). A normalised query holds no control character and whitespace
+// only as single spaces, so this format has nothing to escape but a query's own quotes,
+// backslashes and <, >, &.
 func encodeItems(items []historyItem) string {
-	b, _ := json.Marshal(items) // strings and integers: cannot fail
-	return string(b)
+	var b strings.Builder
+	for _, it := range items {
+		b.WriteString(strconv.FormatInt(it.TS, 10))
+		b.WriteByte(' ')
+		b.WriteString(strconv.Itoa(len(it.Query)))
+		b.WriteByte(' ')
+		b.WriteString(it.Query)
+	}
+	return b.String()
 }
 
-// decodeItems reads a stored history; one that does not decode (not written by this code) is
-// an error, not an empty history that the next write would silently replace.
+// decodeItems reads a stored history, in either format (a JSON one starts with '['); one that
+// does not decode (not written by this code) is an error, not an empty history that the next
+// write would silently replace.
 func decodeItems(s string) ([]historyItem, error) {
 	if s == "" {
 		return nil, nil
 	}
-	var items []historyItem
-	if err := json.Unmarshal([]byte(s), &items); err != nil {
-		return nil, contracts.ErrInternal.Msg("search store: a stored history does not decode").Wrap(err)
+	bad := func(err error) error {
+		return contracts.ErrInternal.Msg("search store: a stored history does not decode").Wrap(err)
+	}
+	if s[0] == '[' {
+		var items []historyItem
+		if err := json.Unmarshal([]byte(s), &items); err != nil {
+			return nil, bad(err)
+		}
+		return items, nil
+	}
+	items := make([]historyItem, 0, contracts.SearchRecentMax)
+	for s != "" {
+		ts, rest, ok1 := strings.Cut(s, " ")
+		n, rest, ok2 := strings.Cut(rest, " ")
+		t, err1 := strconv.ParseInt(ts, 10, 64)
+		l, err2 := strconv.Atoi(n)
+		if !ok1 || !ok2 || err1 != nil || err2 != nil || l < 0 || l > len(rest) {
+			return nil, bad(fmt.Errorf("entry %d: bad header at %.20q", len(items), s))
+		}
+		items = append(items, historyItem{Query: rest[:l], TS: t})
+		s = rest[l:]
 	}
 	return items, nil
 }
