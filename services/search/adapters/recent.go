@@ -82,12 +82,11 @@ func decodeItems(s string) ([]historyItem, error) {
 	return items, nil
 }
 
-// TouchRecent reads the batch's shards (in parallel: reads do not wait for each other), merges
-// each user's searches in Go and writes the changed histories back, one $set per shard of the
-// users' own fields, one shard after the other (see writes in mongo.go). The shards stay locked
-// from read to write so that a delete or clear of this process cannot be overwritten by a
-// stale history; several instances writing one user's history can still overwrite each
-// other's change.
+// TouchRecent reads the batch's shards with one find, merges each user's searches in Go and
+// writes the changed histories back with one bulk update, a $set per shard of the users' own
+// fields. The shards stay locked from read to write so that a delete or clear of this process
+// cannot be overwritten by a stale history; several instances writing one user's history can
+// still overwrite each other's change.
 func (r *Repository) TouchRecent(ctx context.Context, byUser map[string][]domain.Recent, keep int) error {
 	users := map[int][]string{}
 	var shards []int
@@ -102,15 +101,15 @@ func (r *Repository) TouchRecent(ctx context.Context, byUser map[string][]domain
 	for _, s := range shards {
 		defer docLocks.lock(s)()
 	}
-	sets := make([]bson.M, historyShards)
-	err := parallel(ctx, shards, func(ctx context.Context, s int) error {
+	stored, err := r.readHistories(ctx, shards)
+	if err != nil {
+		return err
+	}
+	var models []mongo.WriteModel
+	for _, s := range shards {
 		var d historyDoc
-		raw, err := r.histories[s].FindOne(ctx, bson.M{"_id": shardID}).Raw()
-		switch {
-		case err == mongo.ErrNoDocuments:
-		case err != nil:
-			return storeError("recent read", err)
-		default:
+		raw := stored[shardDoc(s)]
+		if raw != nil {
 			if err := bson.Unmarshal(raw, &d); err != nil {
 				return storeError("recent read", err)
 			}
@@ -119,11 +118,11 @@ func (r *Repository) TouchRecent(ctx context.Context, byUser map[string][]domain
 		set := bson.M{}
 		for _, u := range users[s] {
 			key := fieldKey(u)
-			stored, err := decodeItems(d.U[key])
+			items, err := decodeItems(d.U[key])
 			if err != nil {
 				return err
 			}
-			if items, changed := merge(stored, byUser[u], keep); changed {
+			if items, changed := merge(items, byUser[u], keep); changed {
 				v := encodeItems(items)
 				set["u."+key] = v
 				size += len(v) - len(d.U[key])
@@ -136,21 +135,40 @@ func (r *Repository) TouchRecent(ctx context.Context, byUser map[string][]domain
 			return contracts.ErrInternal.Msg("search store: history shard %d would hold %d bytes, over the %d this layout allows "+
 				"(MongoDB's document limit is 16 MiB): the histories need more shards (adapters/shards.go)", s, size, r.maxShard)
 		}
-		sets[s] = set
-		return nil
-	})
+		if len(set) > 0 {
+			models = append(models, mongo.NewUpdateOneModel().SetFilter(bson.M{"_id": shardDoc(s)}).SetUpsert(true).
+				SetUpdate(bson.M{"$set": set}))
+		}
+	}
+	return storeError("recent write", r.bulk(ctx, r.histories, models))
+}
+
+// readHistories reads the documents of shards, by _id, as stored: one find by _id for one
+// shard, one by $in for more (which the embedded FerretDB answers by reading all sixteen;
+// a batch of more than a few dozen users touches most of them anyway).
+func (r *Repository) readHistories(ctx context.Context, shards []int) (map[string]bson.Raw, error) {
+	ids := make([]string, len(shards))
+	for i, s := range shards {
+		ids[i] = shardDoc(s)
+	}
+	filter := bson.M{"_id": ids[0]}
+	if len(ids) > 1 {
+		filter = bson.M{"_id": bson.M{"$in": ids}}
+	}
+	cur, err := r.histories.Find(ctx, filter)
 	if err != nil {
-		return err
+		return nil, storeError("recent read", err)
 	}
-	for _, s := range shards {
-		if len(sets[s]) == 0 {
-			continue
+	defer cur.Close(ctx)
+	out := make(map[string]bson.Raw, len(ids))
+	for cur.Next(ctx) {
+		id, ok := cur.Current.Lookup("_id").StringValueOK()
+		if !ok {
+			return nil, contracts.ErrInternal.Msg("search store: a history shard without a string _id")
 		}
-		if err := upsert(ctx, r.histories[s], bson.M{"_id": shardID}, bson.M{"$set": sets[s]}); err != nil {
-			return storeError("recent write", err)
-		}
+		out[id] = slices.Clone(cur.Current)
 	}
-	return nil
+	return out, storeError("recent read", cur.Err())
 }
 
 // merge puts the searches in items (the later time wins for a query there already) and keeps
@@ -189,7 +207,7 @@ func merge(items []historyItem, add []domain.Recent, keep int) ([]historyItem, b
 func (r *Repository) history(ctx context.Context, userID string) ([]historyItem, error) {
 	key := fieldKey(userID)
 	var d historyDoc
-	err := r.histories[historyShard(userID)].FindOne(ctx, bson.M{"_id": shardID},
+	err := r.histories.FindOne(ctx, bson.M{"_id": shardDoc(historyShard(userID))},
 		options.FindOne().SetProjection(bson.M{"u." + key: 1})).Decode(&d)
 	if err == mongo.ErrNoDocuments {
 		return nil, nil
@@ -230,7 +248,7 @@ func (r *Repository) DeleteRecent(ctx context.Context, userID, query string) (bo
 	if i < 0 {
 		return false, nil
 	}
-	_, err = r.histories[s].UpdateOne(ctx, bson.M{"_id": shardID},
+	_, err = r.histories.UpdateOne(ctx, bson.M{"_id": shardDoc(s)},
 		bson.M{"$set": bson.M{"u." + fieldKey(userID): encodeItems(slices.Delete(items, i, i+1))}})
 	if err != nil {
 		return false, storeError("recent delete", err)
@@ -246,7 +264,7 @@ func (r *Repository) ClearRecent(ctx context.Context, userID string) (int64, err
 	if err != nil || len(items) == 0 {
 		return 0, err
 	}
-	_, err = r.histories[s].UpdateOne(ctx, bson.M{"_id": shardID}, bson.M{"$unset": bson.M{"u." + fieldKey(userID): ""}})
+	_, err = r.histories.UpdateOne(ctx, bson.M{"_id": shardDoc(s)}, bson.M{"$unset": bson.M{"u." + fieldKey(userID): ""}})
 	if err != nil {
 		return 0, storeError("recent clear", err)
 	}

@@ -39,7 +39,7 @@ func TestAFullHistoryShardRefusesNewUsersClearly(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	raw, err := r.histories[0].FindOne(ctx, map[string]any{"_id": shardID}).Raw()
+	raw, err := r.histories.FindOne(ctx, map[string]any{"_id": shardDoc(0)}).Raw()
 	if err != nil {
 		t.Fatal(err)
 	}
