@@ -24,13 +24,15 @@
 // costs a round trip through its wire protocol per command, and the first layouts' command per
 // search, then per shard, is what kept recording at 8, then about a thousand events/s
 // (issue 13).
+//
 // Writes go in batches, at most updateChunk statements per command: FerretDB deadlocks on an
 // update command of about a hundred statements. A batch's writes go one command after the
 // other, never at once: on the embedded FerretDB's SQLite backend write transactions of one
 // database wait for each other by sleeping in SQLite's busy handler (1, 2, 5, 10… ms), so
-// sixteen shard updates at once took longer than sixteen in a row (BenchmarkCatalogSearched at
-// 1,000 events/s, 2026-12-06: a batch's history step 122 ms → 101 ms, recent p99 137 ms →
-// 39 ms, on a machine at load 9). Reads do not wait for writes (SQLite's WAL).
+// sixteen shard updates at once (when the shards were collections) took longer than sixteen in
+// a row (BenchmarkCatalogSearched at 1,000 events/s, 2026-12-06: a batch's history step
+// 122 ms → 101 ms, recent p99 137 ms → 39 ms, single runs on a machine at load 9). Reads do
+// not wait for writes (SQLite's WAL).
 //
 // Only features FerretDB 1.24 supports are used (see internal/docstore): no transactions, no
 // TTL indexes (the app's janitor expires documents), no text indexes (prefix matching is done
