@@ -1,8 +1,11 @@
 package app_test
 
 import (
+	"context"
 	"slices"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -77,4 +80,43 @@ func TestPopularShowsOwnCountsAtOnceAndOthersWithinASecond(t *testing.T) {
 		got, _, err := b.Popular(t.Context(), 0, 0)
 		return err == nil && slices.Equal(got, []domain.Popular{{Query: "boxing", Count: batches}, want[0], want[1]})
 	}, "b sees a's counts")
+}
+
+// counting counts the repository's popular reads.
+type counting struct {
+	*adapters.Repository
+	reads atomic.Int64
+}
+
+func (c *counting) Popular(ctx context.Context, since time.Time, prefix string, limit int) ([]domain.Popular, error) {
+	c.reads.Add(1)
+	return c.Repository.Popular(ctx, since, prefix, limit)
+}
+
+// Popular and suggest are answered from memory: many reads within a refresh interval read the
+// store once, and batches in between do not make them read it again.
+func TestPopularReadsTheStoreAtMostTwiceASecond(t *testing.T) {
+	t.Parallel()
+	var repo *counting
+	a := newApp(t, func(r *adapters.Repository) app.Repository {
+		repo = &counting{Repository: r}
+		return repo
+	})
+	noErrors(t, a.ApplyBatch(t.Context(), []domain.Search{search(t, "e1", "alice", "yoga")}))
+	start := time.Now()
+	for i := range 200 {
+		noErrors(t, a.ApplyBatch(t.Context(), []domain.Search{search(t, "p"+strconv.Itoa(i), "bob", "pilates")}))
+		if _, _, err := a.Popular(t.Context(), 0, 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Suggest(t.Context(), "", "yo", 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A refresh starts at most every half second, on a read.
+	elapsed := time.Since(start)
+	if n, most := repo.reads.Load(), 1+int64(elapsed/(500*time.Millisecond)); n > most {
+		t.Fatalf("%d popular reads of the store in %v, want at most %d", n, elapsed, most)
+	}
+	wantPopular(t, a, domain.Popular{Query: "pilates", Count: 200}, domain.Popular{Query: "yoga", Count: 1})
 }
