@@ -73,8 +73,8 @@ func benchParallel(b *testing.B, unit string, call func(ctx context.Context, i i
 }
 
 // BenchmarkRecord measures search.v1.record end to end: typed client → NATS → token check →
-// journal insert, recent upsert and trim, popular recount, applied mark. The store is the
-// embedded FerretDB (SQLite), not MongoDB.
+// the batch the call joins (journal insert, counters, histories, batch record). The store is
+// the tests' (moatest: the embedded FerretDB on SQLite), not MongoDB.
 func BenchmarkRecord(b *testing.B) {
 	f := start(b)
 	users := make([]context.Context, 16)
@@ -109,7 +109,8 @@ var benchRate = flag.Int("search.rate", 0, "events/s BenchmarkCatalogSearched pu
 
 // benchReadRate paces each of BenchmarkCatalogSearched's two readers (reads/s; 0: each calls
 // again as soon as answered). Paced is the default: a reader in a closed loop calls more often
-// the faster it is answered (popular, answered from memory, some 1,500 times a second), and
+// the faster it is answered (popular, answered from memory: some 1,500 times a second on a
+// loaded 2-core machine, 2026-12-06), and
 // the CPU those calls take is then missing from the recording it is meant to observe.
 var benchReadRate = flag.Int("search.readrate", 100, "reads/s of each BenchmarkCatalogSearched reader (0: closed loop)")
 
@@ -129,8 +130,10 @@ const (
 // embedded FerretDB, as fast as JetStream takes them, and measures how fast the consumer
 // records them (publish of the first to acknowledgement of the last). Meanwhile two readers
 // call popular and recent (-search.readrate times a second each); their p99 is reported next
-// to the target, and the recording rate next to the target and to a baseline measured in the
-// same run (see below). Give the count with -benchtime=Nx (b.N=1 measures nothing useful):
+// to the target and to the same readers' p99 over two seconds once recording is done, and the
+// recording rate next to the target and to a baseline measured in the same run (the same
+// events through the same runtime, storing nothing). The process's CPU does not include a
+// PostgreSQL server's (-search.store=postgresql). Give the count with -benchtime=Nx (b.N=1 measures nothing useful):
 //
 //	go test -run '^$' -bench CatalogSearched -benchtime=10000x ./services/search/ [-search.rate=1000] [-search.readrate=0] [-search.store=postgresql]
 //
