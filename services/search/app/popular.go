@@ -2,12 +2,14 @@ package app
 
 import (
 	"context"
+	"errors"
 	"math"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/services/search/domain"
 )
 
@@ -91,7 +93,10 @@ func (c *popularCache) get(ctx context.Context, since time.Time) ([]domain.Popul
 		case <-ch:
 		case <-ctx.Done():
 			c.mu.Lock()
-			return nil, ctx.Err()
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return nil, contracts.ErrTimeout.Msg("popular searches not read in time").Wrap(ctx.Err())
+			}
+			return nil, contracts.ErrCanceled.Msg("popular searches: %v", context.Cause(ctx)).Wrap(ctx.Err())
 		}
 		c.mu.Lock()
 		if e.err != nil && (e.at.IsZero() || time.Since(e.at) >= popularTTL) {

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/moatest"
 	"github.com/moa-run/moa/services/search/adapters"
 	"github.com/moa-run/moa/services/search/app"
@@ -119,4 +121,35 @@ func TestPopularReadsTheStoreAtMostTwiceASecond(t *testing.T) {
 		t.Fatalf("%d popular reads of the store in %v, want at most %d", n, elapsed, most)
 	}
 	wantPopular(t, a, domain.Popular{Query: "pilates", Count: 200}, domain.Popular{Query: "yoga", Count: 1})
+}
+
+// blocking holds the repository's popular reads until released.
+type blocking struct {
+	*adapters.Repository
+	release chan struct{}
+}
+
+func (b *blocking) Popular(ctx context.Context, since time.Time, prefix string, limit int) ([]domain.Popular, error) {
+	<-b.release
+	return b.Repository.Popular(ctx, since, prefix, limit)
+}
+
+// A caller that stops waiting for the popular list gets a canceled or timed out error with its
+// code, and the read it started still fills the list for the next caller.
+func TestPopularCallerGivingUpGetsACodedError(t *testing.T) {
+	t.Parallel()
+	repo := &blocking{release: make(chan struct{})}
+	a := newApp(t, func(r *adapters.Repository) app.Repository { repo.Repository = r; return repo })
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, _, err := a.Popular(ctx, 0, 0); !errors.Is(err, contracts.ErrCanceled) {
+		t.Fatalf("canceled caller: %v, want %v", err, contracts.ErrCanceled)
+	}
+	short, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
+	defer cancel()
+	if _, _, err := a.Popular(short, 0, 0); !errors.Is(err, contracts.ErrTimeout) {
+		t.Fatalf("caller out of time: %v, want %v", err, contracts.ErrTimeout)
+	}
+	close(repo.release)
+	wantPopular(t, a)
 }
