@@ -133,7 +133,7 @@ func TestRestartKeepsHistoryAndMigratesOnce(t *testing.T) {
 	var v struct {
 		Version int `bson:"version"`
 	}
-	if err := f.Mongo.Collection("schema").FindOne(t.Context(), map[string]any{"_id": "version"}).Decode(&v); err != nil || v.Version != 2 {
-		t.Fatalf("schema version %d (%v), want 2", v.Version, err)
+	if err := f.Mongo.Collection("schema").FindOne(t.Context(), map[string]any{"_id": "version"}).Decode(&v); err != nil || v.Version != 3 {
+		t.Fatalf("schema version %d (%v), want 3", v.Version, err)
 	}
 }

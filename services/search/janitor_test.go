@@ -25,14 +25,14 @@ func TestJanitorExpiresWhatLeftEveryWindow(t *testing.T) {
 	f.waitConsumed(t, seq)
 	// A counter for a bucket that long gone, as an instance that ran then would have left.
 	gone := time.Now().UTC().Truncate(time.Hour).Add(-48 * time.Hour)
-	if _, err := f.Mongo.Collection("terms_00").InsertOne(t.Context(), raw{"_id": "old", "t": raw{
+	if _, err := f.Mongo.Collection("counters").InsertOne(t.Context(), raw{"_id": "old", "t": raw{
 		base64.RawURLEncoding.EncodeToString([]byte("old search")) + "~" + strconv.FormatInt(gone.Unix(), 10): 9,
 	}}); err != nil {
 		t.Fatal(err)
 	}
 	moatest.Eventually(t, 10*time.Second, func() bool {
 		a, err1 := f.Mongo.Collection("searches").CountDocuments(t.Context(), raw{"_id": old.ID})
-		b, err2 := f.Mongo.Collection("terms_00").CountDocuments(t.Context(), raw{"_id": "old"})
+		b, err2 := f.Mongo.Collection("counters").CountDocuments(t.Context(), raw{"_id": "old"})
 		return err1 == nil && err2 == nil && a == 0 && b == 0
 	}, "the janitor deletes the expired search and counter")
 	if n, err := f.Mongo.Collection("searches").CountDocuments(t.Context(), raw{"_id": fresh.ID}); err != nil || n != 1 {

@@ -3,9 +3,10 @@ package search_test
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -172,29 +173,22 @@ func TestIdentityComesFromTheToken(t *testing.T) {
 	}
 }
 
-// storedHistories reads every stored history, by user, from the history shards (collections
-// history_NN) as they are stored, not through the service's reads.
+// storedHistories reads every stored history, by user, from the history shards (the documents
+// of the histories collection) as they are stored, not through the service's reads.
 func storedHistories(t *testing.T, f *fixture) map[string][]string {
 	t.Helper()
-	names, err := f.Mongo.ListCollectionNames(t.Context(), raw{"name": raw{"$regex": "^history_"}})
+	cur, err := f.Mongo.Collection("histories").Find(t.Context(), raw{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var shards []struct {
 		U map[string]string `bson:"u"`
 	}
-	for _, name := range names {
-		cur, err := f.Mongo.Collection(name).Find(t.Context(), raw{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var docs []struct {
-			U map[string]string `bson:"u"`
-		}
-		if err := cur.All(t.Context(), &docs); err != nil {
-			t.Fatal(err)
-		}
-		shards = append(shards, docs...)
+	if err := cur.All(t.Context(), &shards); err != nil {
+		t.Fatal(err)
+	}
+	if len(shards) == 0 {
+		t.Fatal("no history shard stored")
 	}
 	out := map[string][]string{}
 	for _, s := range shards {
@@ -203,14 +197,16 @@ func storedHistories(t *testing.T, f *fixture) map[string][]string {
 			if err != nil {
 				t.Fatalf("history key %q: %v", key, err)
 			}
-			var items []struct {
-				Q string `json:"q"`
-			}
-			if err := json.Unmarshal([]byte(stored), &items); err != nil {
-				t.Fatalf("history of %s: %v", user, err)
-			}
-			for _, it := range items {
-				out[string(user)] = append(out[string(user)], it.Q)
+			// "<ts> <len> <query>" per entry (adapters.encodeItems).
+			for rest := stored; rest != ""; {
+				_, after, ok1 := strings.Cut(rest, " ")
+				n, after, ok2 := strings.Cut(after, " ")
+				l, err := strconv.Atoi(n)
+				if !ok1 || !ok2 || err != nil || l > len(after) {
+					t.Fatalf("history of %s: %q does not decode", user, stored)
+				}
+				out[string(user)] = append(out[string(user)], after[:l])
+				rest = after[l:]
 			}
 		}
 	}

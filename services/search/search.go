@@ -7,6 +7,15 @@
 // consumer); Start wires them. Domain and app name no wire DTO: ports map requests, responses
 // and events to and from domain and app types (services/layering_test.go).
 //
+// The histories and counters are kept in a few large documents (adapters/shards.go), which
+// holds some 250,000 users' histories before MongoDB's 16 MiB document limit. Past that, a
+// batch holding a search of a user new to a full shard fails with a message naming the limit:
+// the other searches of the batch succeed on redelivery, that user's is dead-lettered after
+// its retries (its popular count is in), until the histories get more shards (a schema step).
+//
+// The popular list is served from memory, refreshed from the store at most twice a second:
+// other instances' counts show up to a second late (app/popular.go).
+//
 // Settings (MOA_SEARCH_<KEY>): see [Settings].
 package search
 

@@ -3,6 +3,7 @@ package adapters
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -35,10 +36,56 @@ var migrations = []mongomigrate.Step{
 		)
 	}},
 	{Name: "history and terms in shards", Up: byID},
+	{Name: "shards as documents of one collection", Up: shardsAsDocuments},
+}
+
+// The second schema's shards: a collection each (history_NN, terms_NN) holding one document.
+const (
+	legacyHistory = "history"
+	legacyTerms   = "terms"
+	legacyShardID = "shard"
+)
+
+func legacyShard(db *mongo.Database, prefix string, s int) *mongo.Collection {
+	return db.Collection(fmt.Sprintf("%s_%02d", prefix, s))
+}
+
+// shardsAsDocuments moves each shard collection's document into the histories or counters
+// collection, _id = the shard's number, and drops the shard collection. Rerunning it after a
+// crash moves the same documents again; a shard collection dropped already is skipped.
+func shardsAsDocuments(ctx context.Context, db *mongo.Database) error {
+	for _, m := range []struct {
+		prefix, into string
+		n            int
+	}{{legacyHistory, collHistories, historyShards}, {legacyTerms, collTerms, termShards}} {
+		into := db.Collection(m.into)
+		for s := range m.n {
+			old := legacyShard(db, m.prefix, s)
+			var d bson.D
+			err := old.FindOne(ctx, bson.M{"_id": legacyShardID}).Decode(&d)
+			if err != nil && err != mongo.ErrNoDocuments {
+				return err
+			}
+			if err == nil {
+				for i := range d {
+					if d[i].Key == "_id" {
+						d[i].Value = shardDoc(s)
+					}
+				}
+				if _, err := into.ReplaceOne(ctx, bson.M{"_id": shardDoc(s)}, d, options.Replace().SetUpsert(true)); err != nil {
+					return err
+				}
+			}
+			if err := old.Drop(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // byID moves the first schema's recent (a document per user and query) and popular (a document
-// per query and bucket) into the shards of history and terms (see shards.go),
+// per query and bucket) into the second schema's shards (history_NN and terms_NN),
 // drops them, and drops the journal's query index (nothing counts the journal any more).
 // Rerunning it after a crash rebuilds the same documents.
 func byID(ctx context.Context, db *mongo.Database) error {
@@ -63,10 +110,10 @@ func byID(ctx context.Context, db *mongo.Database) error {
 		}
 		shards[id][fieldKey(user)] = encodeItems(items)
 	}
-	r := NewRepository(db)
 	replace := options.Replace().SetUpsert(true)
 	for s, u := range shards {
-		if _, err := r.histories[s].ReplaceOne(ctx, bson.M{"_id": shardID}, bson.M{"_id": shardID, "u": u}, replace); err != nil {
+		if _, err := legacyShard(db, legacyHistory, s).ReplaceOne(ctx, bson.M{"_id": legacyShardID},
+			bson.M{"_id": legacyShardID, "u": u}, replace); err != nil {
 			return err
 		}
 	}
@@ -88,7 +135,8 @@ func byID(ctx context.Context, db *mongo.Database) error {
 		terms[s][counterKey(d.Query, d.Bucket)] += d.N
 	}
 	for s, t := range terms {
-		if _, err := r.terms[s].ReplaceOne(ctx, bson.M{"_id": shardID}, termsDoc{ID: shardID, T: t}, replace); err != nil {
+		if _, err := legacyShard(db, legacyTerms, s).ReplaceOne(ctx, bson.M{"_id": legacyShardID},
+			termsDoc{ID: legacyShardID, T: t}, replace); err != nil {
 			return err
 		}
 	}

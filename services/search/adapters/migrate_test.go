@@ -2,6 +2,7 @@ package adapters
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,6 +61,12 @@ func TestMigrationMovesTheFirstSchemasHistoryAndCounters(t *testing.T) {
 	for _, old := range []string{collRecent, collPopular} {
 		if slices.Contains(names, old) {
 			t.Fatalf("collection %s is still there: %v", old, names)
+		}
+	}
+	// The second schema's shard collections went too (the third step).
+	for _, name := range names {
+		if strings.HasPrefix(name, legacyHistory+"_") || strings.HasPrefix(name, legacyTerms+"_") {
+			t.Fatalf("shard collection %s is still there: %v", name, names)
 		}
 	}
 }

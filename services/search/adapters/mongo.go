@@ -7,19 +7,32 @@
 //	          redelivered event finds its entry instead of counting again; kept for
 //	          domain.Retention.
 //	batches   one document per completed batch, _id = batch id: its searches are applied.
-//	history_NN  the users' histories in historyShards collections of one document each (see
-//	          shards.go): per user the newest queries (at most contracts.SearchRecentMax), each
-//	          with the last time it was searched.
-//	terms_NN  the popular counters in termShards collections of one document each: per query
-//	          its count per hourly bucket; per epoch the last batch counted into the shard (see
-//	          app.Repository).
+//	histories the users' histories in historyShards documents (see shards.go): per user the
+//	          newest queries (at most contracts.SearchRecentMax), each with the last time it
+//	          was searched.
+//	counters  the popular counters in termShards documents: per query its count per hourly
+//	          bucket; per epoch the last batch counted into the shard (see app.Repository).
 //	schema    the migration version.
 //
-// A batch inserts into the journal and updates at most one document per shard: the embedded
-// FerretDB (SQLite) reads the whole collection for every filter, _id included (issue 13: with
-// the journal recounted and the history scanned per search, recording drained 8 events/s).
+// The shard layout's limit is MongoDB's 16 MiB per document: some 250,000 users' histories and
+// 4 million (query, hour) counters at once (shards.go); a history write past it fails with a
+// message that says so. Every batch and every recent read also reads a whole history shard, so
+// the shards cost more the more users there are, long before the limit.
+//
+// A batch inserts into the journal, reads its history shards with one find, writes them with
+// one bulk update and the counters with another, and records itself: the embedded FerretDB
+// costs a round trip through its wire protocol per command, and the first layouts' command per
+// search, then per shard, is what kept recording at 8, then about a thousand events/s
+// (issue 13).
+//
 // Writes go in batches, at most updateChunk statements per command: FerretDB deadlocks on an
-// update command of about a hundred statements.
+// update command of about a hundred statements. A batch's writes go one command after the
+// other, never at once: on the embedded FerretDB's SQLite backend write transactions of one
+// database wait for each other by sleeping in SQLite's busy handler (1, 2, 5, 10… ms), so
+// sixteen shard updates at once (when the shards were collections) took longer than sixteen in
+// a row (BenchmarkCatalogSearched at 1,000 events/s, 2026-12-06: a batch's history step
+// 122 ms → 101 ms, recent p99 137 ms → 39 ms, single runs on a machine at load 9). Reads do
+// not wait for writes (SQLite's WAL).
 //
 // Only features FerretDB 1.24 supports are used (see internal/docstore): no transactions, no
 // TTL indexes (the app's janitor expires documents), no text indexes (prefix matching is done
@@ -39,12 +52,13 @@ import (
 	"github.com/moa-run/moa/services/search/app"
 )
 
-// Collection names; recent and popular are the first schema's (see migrate.go).
+// Collection names; recent and popular are the first schema's, history_NN and terms_NN the
+// second's (see migrate.go).
 const (
 	collSearches  = "searches"
 	collBatches   = "batches"
-	collHistories = "history"
-	collTerms     = "terms"
+	collHistories = "histories"
+	collTerms     = "counters"
 	collRecent    = "recent"
 	collPopular   = "popular"
 )
@@ -60,10 +74,11 @@ type Repository struct {
 	db        *mongo.Database
 	searches  *mongo.Collection
 	batches   *mongo.Collection
-	histories []*mongo.Collection // by shard (shards.go)
-	terms     []*mongo.Collection
+	histories *mongo.Collection // shards.go
+	terms     *mongo.Collection
 
-	termsMu sync.Mutex // see AddPopular
+	termsMu  sync.Mutex // see AddPopular
+	maxShard int        // maxShardBytes but in tests
 }
 
 var _ app.Repository = (*Repository)(nil)
@@ -74,8 +89,9 @@ func NewRepository(db *mongo.Database) *Repository {
 		db:        db,
 		searches:  db.Collection(collSearches),
 		batches:   db.Collection(collBatches),
-		histories: shardCollections(db, collHistories, historyShards),
-		terms:     shardCollections(db, collTerms, termShards),
+		histories: db.Collection(collHistories),
+		terms:     db.Collection(collTerms),
+		maxShard:  maxShardBytes,
 	}
 }
 

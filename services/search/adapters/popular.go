@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -44,9 +43,9 @@ func parseCounterKey(k string) (query string, bucket int64, ok bool) {
 	return q, b, ok && err == nil
 }
 
-// AddPopular runs one upsert per shard: $inc of its queries' buckets and $set of its marker for
-// epoch. termsMu keeps the janitor's read-modify-write out of the way: the embedded FerretDB
-// does not isolate concurrent updates of one document.
+// AddPopular upserts the batch's shards in one bulk update: $inc of their queries' buckets
+// and $set of their marker for epoch. termsMu keeps the janitor's read-modify-write out of the
+// way: the embedded FerretDB isolates single updates, not a read and the update after it.
 func (r *Repository) AddPopular(ctx context.Context, epoch, batch string, counts []app.Count) error {
 	byShard := map[int]bson.M{}
 	var shards []int
@@ -61,18 +60,20 @@ func (r *Repository) AddPopular(ctx context.Context, epoch, batch string, counts
 		inc["t."+counterKey(c.Query, c.Bucket)] = c.N
 	}
 	slices.Sort(shards)
+	models := make([]mongo.WriteModel, len(shards))
+	for i, s := range shards {
+		models[i] = mongo.NewUpdateOneModel().SetFilter(bson.M{"_id": shardDoc(s)}).SetUpsert(true).
+			SetUpdate(bson.M{"$inc": byShard[s], "$set": bson.M{"seen." + epoch: batch}})
+	}
 	r.termsMu.Lock()
 	defer r.termsMu.Unlock()
-	return parallel(ctx, shards, func(ctx context.Context, s int) error {
-		return storeError("popular counters", upsert(ctx, r.terms[s], bson.M{"_id": shardID},
-			bson.M{"$inc": byShard[s], "$set": bson.M{"seen." + epoch: batch}}))
-	})
+	return storeError("popular counters", r.bulk(ctx, r.terms, models))
 }
 
 // counted tells whether the shard of query holds the counts of batch, applied by epoch.
 func (r *Repository) counted(ctx context.Context, query, epoch, batch string) (bool, error) {
 	var d termsDoc
-	err := r.terms[termShard(query)].FindOne(ctx, bson.M{"_id": shardID},
+	err := r.terms.FindOne(ctx, bson.M{"_id": shardDoc(termShard(query))},
 		options.FindOne().SetProjection(bson.M{"seen": 1})).Decode(&d)
 	if err == mongo.ErrNoDocuments {
 		return false, nil
@@ -85,15 +86,16 @@ func (r *Repository) counted(ctx context.Context, query, epoch, batch string) (b
 
 // readTerms reads every shard of the counters.
 func (r *Repository) readTerms(ctx context.Context, projection any) ([]termsDoc, error) {
-	docs := make([][]termsDoc, termShards)
-	err := parallel(ctx, all(termShards), func(ctx context.Context, s int) error {
-		cur, err := r.terms[s].Find(ctx, bson.M{}, options.Find().SetProjection(projection))
-		if err != nil {
-			return err
-		}
-		return cur.All(ctx, &docs[s])
-	})
-	return slices.Concat(docs...), err
+	opts := options.Find()
+	if projection != nil {
+		opts.SetProjection(projection)
+	}
+	cur, err := r.terms.Find(ctx, bson.M{}, opts)
+	if err != nil {
+		return nil, err
+	}
+	var docs []termsDoc
+	return docs, cur.All(ctx, &docs)
 }
 
 // Popular reads the shards and sums the window's buckets per query.
@@ -136,35 +138,25 @@ func (r *Repository) Popular(ctx context.Context, since time.Time, prefix string
 func (r *Repository) expireCounters(ctx context.Context, before time.Time) (int64, error) {
 	r.termsMu.Lock()
 	defer r.termsMu.Unlock()
-	var mu sync.Mutex
+	docs, err := r.readTerms(ctx, nil)
+	if err != nil {
+		return 0, storeError("expire counters", err)
+	}
 	var gone int64
-	err := parallel(ctx, all(termShards), func(ctx context.Context, s int) error {
-		cur, err := r.terms[s].Find(ctx, bson.M{})
+	for _, d := range docs {
+		unset, n := expired(d, before)
+		switch {
+		case len(d.T) == int(n):
+			_, err = r.terms.DeleteOne(ctx, bson.M{"_id": d.ID})
+		case len(unset) > 0:
+			_, err = r.terms.UpdateOne(ctx, bson.M{"_id": d.ID}, bson.M{"$unset": unset})
+		}
 		if err != nil {
-			return err
+			return gone, storeError("expire counters", err)
 		}
-		var docs []termsDoc
-		if err := cur.All(ctx, &docs); err != nil {
-			return err
-		}
-		for _, d := range docs {
-			unset, n := expired(d, before)
-			mu.Lock()
-			gone += n
-			mu.Unlock()
-			switch {
-			case len(d.T) == int(n):
-				_, err = r.terms[s].DeleteOne(ctx, bson.M{"_id": d.ID})
-			case len(unset) > 0:
-				_, err = r.terms[s].UpdateOne(ctx, bson.M{"_id": d.ID}, bson.M{"$unset": unset})
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return gone, storeError("expire counters", err)
+		gone += n
+	}
+	return gone, nil
 }
 
 // expired returns the fields of d to unset and how many of its counters go.

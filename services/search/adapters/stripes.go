@@ -2,9 +2,10 @@ package adapters
 
 import "sync"
 
-// stripes serialises read-modify-write updates of a history shard within this process: the
-// embedded FerretDB (dev and tests) does not isolate concurrent updates of one document, and a
-// batch rewrites the users' histories it read.
+// stripes serialises read-modify-write updates of a history shard within this process: a batch
+// rewrites the users' histories it read, and a delete or clear in between would be lost. The
+// store isolates each single update (MongoDB, and internal/docstore's isolator for the embedded
+// FerretDB), not a read and the write after it; instances sharing a store are not covered.
 type stripes struct {
 	mu [historyShards]sync.Mutex
 }

@@ -73,8 +73,9 @@ type Count struct {
 
 // App runs the use cases over a Repository.
 type App struct {
-	repo Repository
-	now  func() time.Time
+	repo    Repository
+	now     func() time.Time
+	popular *popularCache // see popular.go
 
 	mu      sync.Mutex
 	queue   []*pending // searches waiting for the next batch
@@ -90,7 +91,7 @@ func WithClock(now func() time.Time) Option { return func(a *App) { a.now = now 
 
 // New returns the use cases over repo.
 func New(repo Repository, opts ...Option) *App {
-	a := &App{repo: repo, now: time.Now}
+	a := &App{repo: repo, now: time.Now, popular: newPopularCache(repo)}
 	for _, o := range opts {
 		o(a)
 	}
@@ -142,12 +143,16 @@ func (a *App) ClearRecent(ctx context.Context, userID string) (int64, error) {
 	return a.repo.ClearRecent(ctx, userID)
 }
 
-// Popular returns the top queries of the window of hours buckets, and the window's start.
+// Popular returns the top queries of the window of hours buckets, and the window's start. The
+// counts of other instances can be up to a second old (popular.go).
 func (a *App) Popular(ctx context.Context, hours, limit int) ([]domain.Popular, time.Time, error) {
 	limit = clamp(limit, contracts.SearchPopularDefault, contracts.SearchPopularMax)
 	since := domain.WindowStart(a.now(), hours)
-	top, err := a.repo.Popular(ctx, since, "", limit)
-	return top, since, err
+	top, err := a.popular.get(ctx, since)
+	if err != nil {
+		return nil, since, err
+	}
+	return firstWithPrefix(top, "", limit), since, nil
 }
 
 // Suggest lists queries starting with prefix: userID's own first (when userID is not empty),
@@ -164,12 +169,12 @@ func (a *App) Suggest(ctx context.Context, userID, prefix string, limit int) ([]
 			return nil, err
 		}
 	}
-	// Ask for limit more than needed: the user's own queries may be among the popular ones.
-	popular, err := a.repo.Popular(ctx, domain.WindowStart(a.now(), 0), p, limit+len(recent))
+	top, err := a.popular.get(ctx, domain.WindowStart(a.now(), 0))
 	if err != nil {
 		return nil, err
 	}
-	return domain.MergeSuggestions(recent, popular, limit), nil
+	// Take limit more than needed: the user's own queries may be among the popular ones.
+	return domain.MergeSuggestions(recent, firstWithPrefix(top, p, limit+len(recent)), limit), nil
 }
 
 // Expire deletes what no window can include any more, and returns how many documents went.
