@@ -137,7 +137,8 @@ func inboxTx(ctx context.Context, pool *pgxpool.Pool, consumer, id string, emitt
 		return nil, false, fmt.Errorf("inbox: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
-	out, err = fn(context.WithValue(ctx, txKey{}, inboxTxValue{tx: tx, pool: pool, emitted: emitted}))
+	fctx, after := withAfter(ctx)
+	out, err = fn(context.WithValue(fctx, txKey{}, inboxTxValue{tx: tx, pool: pool, emitted: emitted}))
 	if err != nil {
 		return nil, false, err
 	}
@@ -145,6 +146,7 @@ func inboxTx(ctx context.Context, pool *pgxpool.Pool, consumer, id string, emitt
 		return nil, false, fmt.Errorf("inbox: commit: %w", err)
 	}
 	inboxCommits.Add(1)
+	after.run()
 	return out, false, nil
 }
 

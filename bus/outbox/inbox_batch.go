@@ -53,9 +53,10 @@ type inboxBatch struct {
 	pool    *pgxpool.Pool
 	conn    *pgxpool.Conn
 	tx      pgx.Tx
-	n       int    // savepoints taken
-	release string // a savepoint whose message succeeded, released with the next one's SAVEPOINT
-	broken  error  // the transaction cannot go on: every later message and the commit fail
+	n       int       // savepoints taken
+	release string    // a savepoint whose message succeeded, released with the next one's SAVEPOINT
+	after   afterList // the AfterCommit callbacks of the messages whose savepoints were kept
+	broken  error     // the transaction cannot go on: every later message and the commit fail
 	emitted atomic.Bool
 }
 
@@ -160,6 +161,7 @@ func (b *inboxBatch) Commit(ctx context.Context) error {
 	if b.emitted.Load() {
 		Wake(b.pool)
 	}
+	b.after.run()
 	return nil
 }
 
@@ -176,6 +178,7 @@ func (b *inboxBatch) end() {
 		b.conn.Release()
 	}
 	b.conn, b.tx = nil, nil
+	b.after.fns = nil // run by Commit, or dropped with the transaction
 }
 
 // inboxInBatch is the Inbox for one message of a batch: its inbox row and its handler's effect
@@ -199,6 +202,7 @@ func inboxInBatch(ctx context.Context, b *inboxBatch, consumer, id string, m *bu
 			_ = b.undo(ctx, sp)
 		}
 	}()
+	ctx, after := withAfter(ctx) // this message's own: kept only with its savepoint
 	ctx = context.WithValue(ctx, txKey{}, inboxTxValue{tx: savepointTx{b.tx}, pool: b.pool, emitted: &b.emitted})
 	switch {
 	case turned && now < v:
@@ -214,6 +218,7 @@ func inboxInBatch(ctx context.Context, b *inboxBatch, consumer, id string, m *bu
 	}
 	ok = true
 	b.release = sp
+	b.after.fns = append(b.after.fns, after.fns...)
 	return out, false, nil
 }
 

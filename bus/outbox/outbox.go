@@ -111,20 +111,25 @@ func localCommitter(ctx context.Context, tx pgx.Tx) (committer, bool) {
 }
 
 // Transact runs fn in a transaction on pool and commits it when fn returns nil (rolls it back
-// otherwise). It is the easy path for a state change with events: write the change and Emit
+// otherwise); what fn registered with [AfterCommit] runs after the commit. It is the easy path for a state change with events: write the change and Emit
 // the events with the same tx. After the commit it wakes the relays of this process on pool at
 // once; when such a relay exists, the events skip the NOTIFY (relays in other processes still
 // find them: by their poll, and because a relay woken here while one elsewhere publishes waits
 // for that batch to end and then takes the rows).
 func Transact(ctx context.Context, pool *pgxpool.Pool, fn func(ctx context.Context, tx pgx.Tx) error) error {
 	var emitted atomic.Bool
+	ctx, after := withAfter(ctx)
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		return fn(context.WithValue(ctx, committerKey{}, committer{tx: tx, pool: pool, emitted: &emitted}), tx)
 	})
-	if err == nil && emitted.Load() {
+	if err != nil {
+		return err
+	}
+	if emitted.Load() {
 		Wake(pool)
 	}
-	return err
+	after.run()
+	return nil
 }
 
 // insertStamped inserts an outbox row ($1 event id, $2 subject, $3 unstamped body) with the

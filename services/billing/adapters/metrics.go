@@ -1,9 +1,12 @@
 package adapters
 
 import (
+	"context"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/moa-run/moa/bus"
+	"github.com/moa-run/moa/bus/outbox"
 	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/services/billing/app"
 	"github.com/moa-run/moa/services/billing/domain"
@@ -43,7 +46,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 // Settled counts a settled step.
-func (m *Metrics) Settled(p domain.Payment) {
+func (m *Metrics) Settled(ctx context.Context, p domain.Payment) {
+	outbox.AfterCommit(ctx, func() { m.settled(p) })
+}
+
+func (m *Metrics) settled(p domain.Payment) {
 	m.payments.WithLabelValues(string(p.Step), string(p.Status)).Inc()
 	switch {
 	case p.Step == domain.Charge && p.Status == contracts.PaymentSucceeded:

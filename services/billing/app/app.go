@@ -80,13 +80,15 @@ type App struct {
 
 // Metrics count settled payment steps; adapters back them with Prometheus.
 type Metrics interface {
-	// Settled counts a step whose final status was just committed (not a re-emission).
-	Settled(p domain.Payment)
+	// Settled counts a step whose final status was just written (not a re-emission) in ctx's
+	// transaction: counted once that commits (outbox.AfterCommit), so a step rolled back and
+	// redelivered counts once.
+	Settled(ctx context.Context, p domain.Payment)
 }
 
 type noMetrics struct{}
 
-func (noMetrics) Settled(domain.Payment) {}
+func (noMetrics) Settled(context.Context, domain.Payment) {}
 
 // New wires the use cases. A nil metrics counts nothing.
 func New(store Store, provider Provider, metrics Metrics, newID func() string, log *slog.Logger) *App {
@@ -101,7 +103,7 @@ func (a *App) settle(ctx context.Context, p domain.Payment) error {
 	if err := a.store.Settle(ctx, p); err != nil {
 		return err
 	}
-	a.metrics.Settled(p)
+	a.metrics.Settled(ctx, p)
 	return nil
 }
 

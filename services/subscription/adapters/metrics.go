@@ -1,9 +1,12 @@
 package adapters
 
 import (
+	"context"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/moa-run/moa/bus"
+	"github.com/moa-run/moa/bus/outbox"
 	"github.com/moa-run/moa/services/subscription/app"
 	"github.com/moa-run/moa/services/subscription/domain"
 )
@@ -59,20 +62,23 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func (m *Metrics) Started() { m.started.Inc() }
 
 // Moved counts the arrivals in ACTIVE and CANCELLED; the other moves are steps within a saga.
-func (m *Metrics) Moved(from, to domain.State, reason string) {
+func (m *Metrics) Moved(ctx context.Context, from, to domain.State, reason string) {
 	if from == to {
 		return
 	}
 	switch to {
 	case domain.Active:
-		m.activated.Inc()
+		outbox.AfterCommit(ctx, m.activated.Inc)
 	case domain.Cancelled:
-		m.cancelled.WithLabelValues(reason).Inc()
+		c := m.cancelled.WithLabelValues(reason)
+		outbox.AfterCommit(ctx, c.Inc)
 	}
 }
 
 // IllegalTransition counts a rejected saga event.
-func (m *Metrics) IllegalTransition(t domain.Trigger) { m.illegal.WithLabelValues(string(t)).Inc() }
+func (m *Metrics) IllegalTransition(ctx context.Context, t domain.Trigger) {
+	outbox.AfterCommit(ctx, m.illegal.WithLabelValues(string(t)).Inc)
+}
 
 // Nudged counts a re-emitted step.
 func (m *Metrics) Nudged(s domain.State) { m.nudged.WithLabelValues(string(s)).Inc() }

@@ -84,8 +84,10 @@ type Metrics interface {
 	Started()
 	// Moved counts a committed state change of a saga: from → to, with the subscription's
 	// reason once it has one (domain.Reason*).
-	Moved(from, to domain.State, reason string)
-	IllegalTransition(trigger domain.Trigger)
+	// Both count once ctx's transaction commits (outbox.AfterCommit): a saga event whose
+	// transaction rolls back is redelivered and would otherwise count twice.
+	Moved(ctx context.Context, from, to domain.State, reason string)
+	IllegalTransition(ctx context.Context, trigger domain.Trigger)
 	Nudged(state domain.State)
 	TimedOut()
 	Stuck(n int64)

@@ -74,6 +74,6 @@ func (a *App) Cancel(ctx context.Context, actor Actor, id string) (domain.Subscr
 	if err != nil {
 		return domain.Subscription{}, err
 	}
-	a.metrics.Moved(from, out.Next.State, out.Next.Reason)
+	a.metrics.Moved(ctx, from, out.Next.State, out.Next.Reason)
 	return out.Next, nil
 }

@@ -31,7 +31,7 @@ func (a *App) Step(ctx context.Context, id string, in domain.Input) error {
 		a.log.Debug("saga event repeats a recorded compensation step", "subscription", id, "trigger", in.Trigger)
 		return nil
 	case errors.Is(err, contracts.ErrIllegalTransition):
-		a.metrics.IllegalTransition(in.Trigger)
+		a.metrics.IllegalTransition(ctx, in.Trigger)
 		a.log.Info("saga event rejected by the state machine", "subscription", id, "trigger", in.Trigger, "reason", err.Error())
 		return nil
 	case errors.Is(err, contracts.ErrNotFound):
@@ -39,7 +39,7 @@ func (a *App) Step(ctx context.Context, id string, in domain.Input) error {
 	case err != nil:
 		return err
 	}
-	a.metrics.Moved(from, out.Next.State, out.Next.Reason)
+	a.metrics.Moved(ctx, from, out.Next.State, out.Next.Reason)
 	a.log.Debug("saga step", "subscription", id, "trigger", in.Trigger, "state", out.Next.State)
 	return nil
 }
