@@ -116,6 +116,20 @@ type Dashboard struct {
 	Currency          string `json:"currency"`
 	Churned           int64  `json:"churned"` // cancelled after having been active
 	Failed            int64  `json:"failed"`  // never became active (no seat, payment failed)
+	// Days are the product's last 30 days that had a fact (UTC days, by when the events
+	// occurred), oldest first; days without one are left out. Absent from older services.
+	Days []DashboardDay `json:"days,omitempty"`
+}
+
+// DashboardDay is what one product gained and lost on one day (UTC).
+type DashboardDay struct {
+	Day               string `json:"day"`                // YYYY-MM-DD
+	Subscribed        int64  `json:"subscribed"`         // became active that day
+	Churned           int64  `json:"churned"`            // cancelled after having been active
+	Failed            int64  `json:"failed"`             // never became active
+	ChargedMinor      int64  `json:"charged_minor"`      // charged that day
+	RefundedMinor     int64  `json:"refunded_minor"`     // refunded that day
+	ActiveSubscribers int64  `json:"active_subscribers"` // at the end of the day
 }
 
 // DashboardList is a seller's dashboards.

@@ -17,7 +17,7 @@ import (
 // every real service: the consumer subscribes, the saga (seat, payment) completes, and the
 // notify service's notifications reach both users live; the consumer sees the subscription
 // active and the mail in the dev mailbox, the seller the subscriber on the dashboard, in the
-// row labelled with the product's title.
+// row labelled with the product's title and on its chart over time, and a mail about it.
 func TestConsumerSubscribesInTheBrowser(t *testing.T) {
 	browser := chromium(t)
 	reg := map[string]system.Registration{}
@@ -60,7 +60,15 @@ func TestConsumerSubscribesInTheBrowser(t *testing.T) {
 		chromedp.Poll[chromedp.Void](`(document.querySelector("#refresh-dashboard").click(), `+dashboardRow(title)+`?.textContent.includes("1 active"))`,
 			chromedp.WithPollingInterval(time.Second), chromedp.WithPollingTimeout(30*time.Second)),
 		b.until(`!(`+dashboardRow(other)+`?.textContent.includes("1 active"))`),
+		// The chart over time: a labelled image, and today's row in its table says one new
+		// subscriber, one active at the day's end.
+		b.until(dashboardRow(title)+`?.querySelector("svg.dash-chart[role=img]")?.getAttribute("aria-label")?.includes("1 active subscribers now")`),
+		b.until(`(() => { const r = [...`+dashboardRow(title)+`.querySelectorAll("tr.dash-day")].find(tr => tr.cells[0].textContent === new Date().toISOString().slice(0, 10));
+			return r && r.cells[1].textContent === "1" && r.cells[6].textContent === "1"; })()`),
 	)
+	b.run("the seller's mail is in the dev mailbox", sellerTab,
+		chromedp.Poll[chromedp.Void](`(document.querySelector("#refresh-mail").click(), [...document.querySelectorAll("#mails li")].some(li => li.textContent.includes("New subscriber") && li.textContent.includes(`+jsString(title)+`)))`,
+			chromedp.WithPollingInterval(time.Second), chromedp.WithPollingTimeout(30*time.Second)))
 	b.screenshots("subscribe", map[string]context.Context{"seller": sellerTab, "consumer": consumerTab})
 }
 

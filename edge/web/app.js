@@ -483,12 +483,82 @@ async function loadMyProducts(more = false) {
 }
 $("my-products-more").addEventListener("click", () => loadMyProducts(true));
 
+// ---- seller: the dashboard's chart over time ----
+
+const CHART_DAYS = 30; // the service keeps the last 30 days (UTC)
+const SVGNS = "http://www.w3.org/2000/svg";
+const svgEl = (tag, attrs = {}, ...children) => {
+  const e = document.createElementNS(SVGNS, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  e.append(...children);
+  return e;
+};
+
+// chartDays fills the window: the service lists only the days that had a fact, so a quiet day
+// repeats the active count of the day before and has no revenue. Before the first listed day
+// the count is what that day started with.
+function chartDays(x) {
+  const listed = new Map((x.days || []).map((d) => [d.day, d]));
+  const first = (x.days || [])[0];
+  let active = first ? first.active_subscribers - first.subscribed + first.churned : x.active_subscribers;
+  const now = new Date();
+  const out = [];
+  for (let i = CHART_DAYS - 1; i >= 0; i--) {
+    const day = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - i)).toISOString().slice(0, 10);
+    const d = listed.get(day);
+    if (d) active = d.active_subscribers;
+    out.push({ day, active, net: d ? d.charged_minor - d.refunded_minor : 0 });
+  }
+  return out;
+}
+
+// dashChart draws a product's last 30 days: a bar per day for the revenue (charged minus
+// refunded, below the axis when refunds outweigh charges) and a line for the active
+// subscribers at each day's end. The SVG is one labelled image; the table under it gives the
+// figures of each day that had any, for screen readers and for anyone who wants the numbers.
+function dashChart(x, title) {
+  const cur = x.currency || "KRW";
+  const days = chartDays(x);
+  const W = 300, H = 100, bw = W / days.length;
+  const maxRev = Math.max(1, ...days.map((d) => Math.abs(d.net)));
+  const neg = days.some((d) => d.net < 0);
+  const zero = neg ? H / 2 : H - 4, span = neg ? H / 2 - 4 : H - 8;
+  const maxActive = Math.max(1, ...days.map((d) => d.active));
+  // Styled here rather than in style.css, so the chart is self-contained; through the CSSOM
+  // (cssText), which the page's CSP allows where a style attribute would be refused.
+  const svg = svgEl("svg", { class: "dash-chart", viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img" });
+  svg.style.cssText = "display:block;width:100%;height:5rem;background:#fafbfd;border:1px solid #eceef3;border-radius:4px";
+  const total = days.reduce((a, d) => a + d.net, 0);
+  svg.setAttribute("aria-label", `${title}, last ${CHART_DAYS} days: ${x.active_subscribers} active subscribers now; revenue over the period ${money(total, cur)}`);
+  days.forEach((d, i) => {
+    if (!d.net) return;
+    const h = Math.max(1, (Math.abs(d.net) / maxRev) * span);
+    svg.append(svgEl("rect", { class: d.net < 0 ? "refund" : "revenue", fill: d.net < 0 ? "#f0b9b9" : "#b9cdf3",
+      x: i * bw + 1, width: bw - 2, y: d.net < 0 ? zero : zero - h, height: h }));
+  });
+  svg.append(svgEl("line", { class: "axis", x1: 0, x2: W, y1: zero, y2: zero, stroke: "#ccd0da", "vector-effect": "non-scaling-stroke" }));
+  const pts = days.map((d, i) => `${i * bw + bw / 2},${H - 4 - (d.active / maxActive) * (H - 8)}`).join(" ");
+  svg.append(svgEl("polyline", { class: "active", points: pts, fill: "none", stroke: "#1a8f4a", "stroke-width": 2, "vector-effect": "non-scaling-stroke" }));
+  const head = ["Day (UTC)", "New", "Churned", "Failed", "Charged", "Refunded", "Active at day's end"];
+  const table = el("table", { className: "dash-days", style: "font-size:.8rem;border-collapse:collapse" },
+    el("thead", {}, el("tr", {}, ...head.map((h) => el("th", { scope: "col", textContent: h })))),
+    el("tbody", {}, ...(x.days || []).map((d) => el("tr", { className: "dash-day" }, el("th", { scope: "row", textContent: d.day }),
+      ...[d.subscribed, d.churned, d.failed, money(d.charged_minor, cur), money(d.refunded_minor, cur), d.active_subscribers]
+        .map((v) => el("td", { textContent: String(v), style: "padding:0 .4rem;text-align:right" }))))));
+  return el("figure", { className: "dash-figure", style: "margin:.4rem 0 0" }, svg,
+    el("figcaption", { className: "meta", textContent: `Last ${CHART_DAYS} days (UTC). Bars: revenue per day, charged minus refunded. Line: subscribers at each day's end.` }),
+    el("details", {}, el("summary", { textContent: "Figures by day" }),
+      x.days && x.days.length ? table : el("p", { className: "meta", textContent: "Nothing happened in these days." })));
+}
+
 async function loadDashboard() {
   try {
     const d = await moa.call("subscription.dashboard", {});
     const rows = await Promise.all(d.items.map(async (x) => {
-      const li = el("li", {}, el("strong", { textContent: await titleOf(x.product_id) }), " ",
-        el("span", { textContent: `${x.active_subscribers} active · ${money(x.revenue_minor, x.currency || "KRW")} revenue · ${x.churned} churned · ${x.failed} failed` }));
+      const title = await titleOf(x.product_id);
+      const li = el("li", {}, el("strong", { textContent: title }), " ",
+        el("span", { textContent: `${x.active_subscribers} active · ${money(x.revenue_minor, x.currency || "KRW")} revenue · ${x.churned} churned · ${x.failed} failed` }),
+        dashChart(x, title));
       li.dataset.product = x.product_id;
       return li;
     }));

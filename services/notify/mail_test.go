@@ -23,7 +23,7 @@ func TestMailWaitsForTheRecipientsAddress(t *testing.T) {
 	emit(f, "subscription", contracts.SubscriptionActivated, d.SubscriptionID, d)
 	f.waitNotifications(consumer, 1)
 	moatest.WaitFor(t, 20*time.Second, func() error {
-		if n := f.count(`SELECT count(*) FROM mail_queue WHERE status = 'pending' AND attempts > 0 AND last_error IS NOT NULL`); n != 1 {
+		if n := f.count(`SELECT count(*) FROM mail_queue WHERE user_id = $1 AND status = 'pending' AND attempts > 0 AND last_error IS NOT NULL`, consumer.UserID); n != 1 {
 			return fmt.Errorf("%d mails tried and waiting, want 1", n)
 		}
 		return nil
@@ -84,7 +84,7 @@ func TestPermanentSMTPRefusalIsRecordedNotRetried(t *testing.T) {
 		return nil
 	})
 	// A retry would come within a second or two; the queue row says there was one attempt.
-	if n := f.count(`SELECT attempts FROM mail_queue`); n != 1 || tries.Load() != 1 {
+	if n := f.count(`SELECT attempts FROM mail_queue WHERE user_id = $1`, consumer.UserID); n != 1 || tries.Load() != 1 {
 		t.Errorf("%d attempts recorded, %d seen by the server; want 1", n, tries.Load())
 	}
 }
@@ -113,14 +113,32 @@ func TestDevMailbox(t *testing.T) {
 	if m.To != users[0].Email || m.UserID != users[0].UserID || !strings.Contains(m.Body, "9.99 EUR") || m.SentAt == nil {
 		t.Errorf("dev mail: %+v", m)
 	}
-	// The operator reads the whole mailbox: both mails, once the second one is written too.
+	// The operator reads the whole mailbox: both consumers' mails and the seller's two "new
+	// subscriber" mails, once they are all written.
 	moatest.WaitFor(t, 20*time.Second, func() error {
 		all, err := f.notify.DevMailbox(f.as(authntest.Operator()), contracts.DevMailboxReq{})
 		if err != nil {
 			return err
 		}
-		if len(all.Items) != 2 {
-			return fmt.Errorf("whole dev mailbox: %d items, want 2", len(all.Items))
+		if len(all.Items) != 4 {
+			return fmt.Errorf("whole dev mailbox: %d items, want 4", len(all.Items))
+		}
+		return nil
+	})
+	// The seller, once signed up, reads their own: one mail per new subscriber.
+	f.signup(seller)
+	moatest.WaitFor(t, 20*time.Second, func() error {
+		sbox, err := f.notify.DevMailbox(f.as(seller), contracts.DevMailboxReq{To: seller.Email})
+		if err != nil {
+			return err
+		}
+		if len(sbox.Items) != 2 {
+			return fmt.Errorf("seller's dev mailbox: %d items, want 2", len(sbox.Items))
+		}
+		for _, m := range sbox.Items {
+			if m.Subject != "New subscriber" || m.Status != "sent" || !strings.Contains(m.Body, "9.99 EUR") {
+				return fmt.Errorf("seller's dev mail: %+v", m)
+			}
 		}
 		return nil
 	})

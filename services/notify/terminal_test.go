@@ -17,10 +17,9 @@ import (
 	"github.com/moa-run/moa/services/notify/ports"
 )
 
-// A terminal saga event gives exactly one notification to the consumer and one to the seller,
-// and one mail to the consumer; the same event delivered again, or emitted again under a new
-// id, adds nothing.
-func TestActivatedNotifiesEachPartyOnceAndMailsTheConsumer(t *testing.T) {
+// A terminal saga event gives exactly one notification and one mail to the consumer and to the
+// seller; the same event delivered again, or emitted again under a new id, adds nothing.
+func TestActivatedNotifiesAndMailsEachPartyOnce(t *testing.T) {
 	f := start(t)
 	consumer, seller := f.consumers(1)[0], authntest.Seller()
 	f.signup(seller)
@@ -29,6 +28,7 @@ func TestActivatedNotifiesEachPartyOnceAndMailsTheConsumer(t *testing.T) {
 	env := emit(f, "subscription", contracts.SubscriptionActivated, d.SubscriptionID, d)
 
 	mail := f.smtp.waitMail(t, consumer.Email)
+	sMail := f.smtp.waitMail(t, seller.Email)
 	c := f.waitNotifications(consumer, 1)[0]
 	s := f.waitNotifications(seller, 1)[0]
 	if c.Seq != 1 || c.Kind != contracts.NotificationSubscriptionActivated || !strings.Contains(c.Body, `"Family plan"`) {
@@ -43,6 +43,12 @@ func TestActivatedNotifiesEachPartyOnceAndMailsTheConsumer(t *testing.T) {
 	}
 	if !strings.Contains(mail.Body, "9.99 EUR") || !strings.Contains(mail.Body, d.SubscriptionID) {
 		t.Errorf("mail body: %q", mail.Body)
+	}
+	if got := sMail.Header.Get("Subject"); got != "New subscriber" || got != s.Title {
+		t.Errorf("seller's mail subject %q, want %q (the notification's title)", got, s.Title)
+	}
+	if !strings.Contains(sMail.Body, `"Family plan"`) || !strings.Contains(sMail.Body, "9.99 EUR") || !strings.Contains(sMail.Body, d.SubscriptionID) {
+		t.Errorf("seller's mail body: %q", sMail.Body)
 	}
 
 	// The same envelope stored again (a redelivery the stream cannot drop) is absorbed by the
@@ -65,13 +71,16 @@ func TestActivatedNotifiesEachPartyOnceAndMailsTheConsumer(t *testing.T) {
 	if n := f.metric("moa_notify_inbox_duplicates_total", "consumer", ports.SubscriptionConsumer.Durable); n != 2 {
 		t.Errorf("duplicates metric %v, want 2", n)
 	}
-	if n := f.count(`SELECT count(*) FROM mail_queue`); n != 1 {
-		t.Errorf("mail queue holds %d mails, want 1", n)
+	if n := f.count(`SELECT count(*) FROM mail_queue`); n != 2 {
+		t.Errorf("mail queue holds %d mails, want 2 (consumer and seller)", n)
 	}
 	// Anything queued would have been sent by now: the sender is woken by each commit.
 	f.handled(ports.SubscriptionConsumer, seq)
 	if got := len(f.smtp.to(consumer.Email)); got != 1 {
 		t.Errorf("consumer received %d mails, want 1", got)
+	}
+	if got := len(f.smtp.to(seller.Email)); got != 1 {
+		t.Errorf("seller received %d mails, want 1", got)
 	}
 }
 
@@ -96,6 +105,10 @@ func TestCancelledBeforeActiveSaysWhy(t *testing.T) {
 	if m := f.smtp.waitMail(t, consumer.Email); !strings.Contains(m.Body, "payment was declined") {
 		t.Errorf("mail body: %q", m.Body)
 	}
+	// A subscription that never started is no gain or loss to the seller: no mail.
+	if n := f.count(`SELECT count(*) FROM mail_queue WHERE user_id = $1`, seller.UserID); n != 0 {
+		t.Errorf("the seller has %d mails for a subscription that never started, want 0", n)
+	}
 }
 
 // An activated and later cancelled subscription is two terminal states: one notification per
@@ -117,6 +130,37 @@ func TestActivatedThenCancelledIsTwoPerParty(t *testing.T) {
 		t.Errorf("cancellation body: %q", c[1].Body)
 	}
 	f.waitNotifications(seller, 2)
+}
+
+// The seller is mailed when an active subscription ends: why, and what was refunded; once,
+// however often the event arrives.
+func TestCancellationMailsTheSellerWithReasonAndRefund(t *testing.T) {
+	f := start(t)
+	consumer, seller := f.consumers(1)[0], authntest.Seller()
+	f.signup(seller)
+	product := f.product(seller, "Box")
+	d := terminal(product, consumer, seller, contracts.SubCancelled)
+	d.Reason, d.WasActive, d.AmountMinor = "by_consumer", true, 450
+	emit(f, "subscription", contracts.SubscriptionCancelled, d.SubscriptionID, d)
+	again := emit(f, "subscription", contracts.SubscriptionCancelled, d.SubscriptionID, d)
+
+	m := f.smtp.waitMail(t, seller.Email)
+	if got := m.Header.Get("Subject"); got != "A subscription ended" {
+		t.Errorf("seller's mail subject %q", got)
+	}
+	for _, want := range []string{`"Box"`, "cancelled by the consumer", "Refunded: 4.50 EUR", d.SubscriptionID, product} {
+		if !strings.Contains(m.Body, want) {
+			t.Errorf("seller's mail body lacks %q: %q", want, m.Body)
+		}
+	}
+	seq := f.redeliver(contracts.SubscriptionCancelled.Subject(d.SubscriptionID), again)
+	f.handled(ports.SubscriptionConsumer, seq)
+	if n := f.count(`SELECT count(*) FROM mail_queue WHERE user_id = $1`, seller.UserID); n != 1 {
+		t.Errorf("the seller has %d mails for one cancellation, want 1", n)
+	}
+	if got := len(f.smtp.to(seller.Email)); got != 1 {
+		t.Errorf("seller received %d mails, want 1", got)
+	}
 }
 
 // An event whose ids cannot name a user is dead-lettered, not retried, and stores nothing.

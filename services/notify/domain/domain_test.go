@@ -48,11 +48,41 @@ func TestSubscriptionEndedGivesOneToEachPartyAndMailsTheConsumer(t *testing.T) {
 	if n.Notifications[0].DedupKey == n.Notifications[1].DedupKey {
 		t.Errorf("consumer and seller share a dedup key %q: a seller subscribing to their own product would lose one", n.Notifications[0].DedupKey)
 	}
-	if len(n.Mails) != 1 || n.Mails[0].UserID != "c-1" {
+	if len(n.Mails) != 2 || n.Mails[0].UserID != "c-1" || n.Mails[1].UserID != "v-1" {
 		t.Fatalf("mails: %+v", n.Mails)
 	}
-	if !strings.Contains(n.Mails[0].Body, `"Family plan"`) || !strings.Contains(n.Mails[0].Body, "12.50 EUR") {
-		t.Errorf("mail body lacks product or amount: %q", n.Mails[0].Body)
+	for _, m := range n.Mails {
+		if !strings.Contains(m.Body, `"Family plan"`) || !strings.Contains(m.Body, "12.50 EUR") {
+			t.Errorf("mail to %s lacks product or amount: %q", m.UserID, m.Body)
+		}
+	}
+	if n.Mails[0].DedupKey == n.Mails[1].DedupKey || n.Mails[1].DedupKey != n.Notifications[1].DedupKey {
+		t.Errorf("mail keys %q, %q: want one per role, as the notifications", n.Mails[0].DedupKey, n.Mails[1].DedupKey)
+	}
+}
+
+// The seller is mailed when an active subscription ends, with the refund or its absence, but not
+// about a saga that never started.
+func TestSellerMailsOnlyForGainedOrLostSubscribers(t *testing.T) {
+	d := terminal()
+	d.Reason, d.AmountMinor = "payment_failed", 0
+	n, err := domain.SubscriptionEnded(contracts.NotificationSubscriptionCancelled, d, domain.Product{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(n.Mails) != 1 || n.Mails[0].UserID != "c-1" {
+		t.Errorf("never-started cancellation mails %+v, want the consumer only", n.Mails)
+	}
+	for amount, want := range map[int64]string{500: "Refunded: 5.00 EUR", 0: "Nothing was refunded"} {
+		d.Reason, d.WasActive, d.AmountMinor = "by_consumer", true, amount
+		n, err = domain.SubscriptionEnded(contracts.NotificationSubscriptionCancelled, d, domain.Product{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(n.Mails) != 2 || n.Mails[1].UserID != "v-1" || n.Mails[1].Subject != "A subscription ended" ||
+			!strings.Contains(n.Mails[1].Body, "cancelled by the consumer") || !strings.Contains(n.Mails[1].Body, want) {
+			t.Errorf("cancellation refunding %d: mails %+v", amount, n.Mails)
+		}
 	}
 }
 

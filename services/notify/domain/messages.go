@@ -20,7 +20,8 @@ type Notices struct {
 }
 
 // SubscriptionEnded is what a terminal saga event says: one notification to the consumer, one
-// to the seller, and a mail to the consumer. kind is contracts.NotificationSubscriptionActivated
+// to the seller, a mail to the consumer, and a mail to the seller when it gains or loses an
+// active subscriber. kind is contracts.NotificationSubscriptionActivated
 // or contracts.NotificationSubscriptionCancelled; p may be zero when the product is unknown.
 func SubscriptionEnded(kind string, d Terminal, p Product) (Notices, error) {
 	for _, f := range [][2]string{{"subscription_id", d.SubscriptionID}, {"consumer_id", d.ConsumerID}, {"seller_id", d.SellerID}} {
@@ -55,25 +56,38 @@ func SubscriptionEnded(kind string, d Terminal, p Product) (Notices, error) {
 			sBody += fmt.Sprintf(" Refunded: %s.", amount)
 		} else if !d.WasActive {
 			cBody += " Nothing was charged."
+		} else {
+			sBody += " Nothing was refunded."
 		}
 	default:
 		return Notices{}, fmt.Errorf("notify: %q is not a subscription notification kind", kind)
+	}
+	// The role is in the key: a seller who subscribes to their own product gets both.
+	key := func(r contracts.Role) string { return kind + ":" + d.SubscriptionID + ":" + string(r) }
+	// The seller is mailed about what changes their subscriber count and revenue: a new
+	// subscriber and the end of an active subscription (with the refund it cost). A saga that
+	// never started (no seat, payment declined) is only a notification: nothing was gained or
+	// lost, and a seller would otherwise get a mail for each declined card.
+	mails := []Mail{{
+		UserID: d.ConsumerID, DedupKey: key(contracts.RoleConsumer), Subject: cTitle,
+		Body: cBody + "\n\nSubscription: " + d.SubscriptionID + "\n",
+	}}
+	if kind == contracts.NotificationSubscriptionActivated || d.WasActive {
+		mails = append(mails, Mail{
+			UserID: d.SellerID, DedupKey: key(contracts.RoleSeller), Subject: sTitle,
+			Body: sBody + "\n\nProduct: " + d.ProductID + "\nSubscription: " + d.SubscriptionID + "\n",
+		})
 	}
 	ref := func(r contracts.Role) json.RawMessage {
 		b, _ := json.Marshal(contracts.NotificationRef{SubscriptionID: d.SubscriptionID, ProductID: d.ProductID, Role: r, Reason: d.Reason})
 		return b
 	}
-	// The role is in the key: a seller who subscribes to their own product gets both.
-	key := func(r contracts.Role) string { return kind + ":" + d.SubscriptionID + ":" + string(r) }
 	return Notices{
 		Notifications: []Draft{
 			{UserID: d.ConsumerID, Kind: kind, Title: cTitle, Body: cBody, Data: ref(contracts.RoleConsumer), DedupKey: key(contracts.RoleConsumer)},
 			{UserID: d.SellerID, Kind: kind, Title: sTitle, Body: sBody, Data: ref(contracts.RoleSeller), DedupKey: key(contracts.RoleSeller)},
 		},
-		Mails: []Mail{{
-			UserID: d.ConsumerID, DedupKey: key(contracts.RoleConsumer), Subject: cTitle,
-			Body: cBody + "\n\nSubscription: " + d.SubscriptionID + "\n",
-		}},
+		Mails: mails,
 	}, nil
 }
 

@@ -36,6 +36,8 @@ func NewDashboard(pool *pgxpool.Pool, js jetstream.JetStream) *Dashboard {
 type delta struct {
 	productID, sellerID, currency    string
 	active, revenue, churned, failed int64
+	at                               time.Time // when the fact occurred: its day in dashboard_days
+	subscribed, charged, refunded    int64     // the day's counts that the totals net out
 }
 
 func (p *Dashboard) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
@@ -67,17 +69,33 @@ func count(ctx context.Context, tx pgx.Tx, subscriptionID, fact string, d delta)
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
 	}
+	at := d.at
+	if at.IsZero() {
+		at = time.Now() // not from an event (never so in the service): today rather than year 1
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO dashboard_days AS d (product_id, day, subscribed, churned, failed, charged_minor, refunded_minor)
+		VALUES ($1, $2::date, $3, $4, $5, $6, $7)
+		ON CONFLICT (product_id, day) DO UPDATE SET
+			subscribed = d.subscribed + EXCLUDED.subscribed,
+			churned = d.churned + EXCLUDED.churned,
+			failed = d.failed + EXCLUDED.failed,
+			charged_minor = d.charged_minor + EXCLUDED.charged_minor,
+			refunded_minor = d.refunded_minor + EXCLUDED.refunded_minor`,
+		d.productID, at.UTC().Format(time.DateOnly), d.subscribed, d.churned, d.failed, d.charged, d.refunded)
+	if err != nil {
+		return fmt.Errorf("dashboard days: %w", err)
+	}
 	return nil
 }
 
 func activated(ctx context.Context, tx pgx.Tx, d domain.Terminal) error {
-	return count(ctx, tx, d.SubscriptionID, "activated", delta{productID: d.ProductID, sellerID: d.SellerID, currency: d.Currency, active: 1})
+	return count(ctx, tx, d.SubscriptionID, "activated", delta{productID: d.ProductID, sellerID: d.SellerID, currency: d.Currency, active: 1, subscribed: 1, at: d.At})
 }
 
 func cancelled(ctx context.Context, tx pgx.Tx, d domain.Terminal) error {
-	x := delta{productID: d.ProductID, sellerID: d.SellerID, currency: d.Currency, failed: 1}
+	x := delta{productID: d.ProductID, sellerID: d.SellerID, currency: d.Currency, failed: 1, at: d.At}
 	if d.WasActive {
-		x = delta{productID: d.ProductID, sellerID: d.SellerID, currency: d.Currency, active: -1, churned: 1}
+		x = delta{productID: d.ProductID, sellerID: d.SellerID, currency: d.Currency, active: -1, churned: 1, at: d.At}
 	}
 	return count(ctx, tx, d.SubscriptionID, "cancelled", x)
 }
@@ -85,11 +103,11 @@ func cancelled(ctx context.Context, tx pgx.Tx, d domain.Terminal) error {
 // Revenue comes from billing's events, so it is what was charged and refunded, including a
 // saga that timed out after its charge (refunded in full) — never a price taken on trust.
 func charged(ctx context.Context, tx pgx.Tx, d domain.Payment) error {
-	return count(ctx, tx, d.SubscriptionID, "charged", delta{productID: d.ProductID, currency: d.Currency, revenue: d.AmountMinor})
+	return count(ctx, tx, d.SubscriptionID, "charged", delta{productID: d.ProductID, currency: d.Currency, revenue: d.AmountMinor, charged: d.AmountMinor, at: d.At})
 }
 
 func refunded(ctx context.Context, tx pgx.Tx, d domain.Payment) error {
-	return count(ctx, tx, d.SubscriptionID, "refunded", delta{productID: d.ProductID, currency: d.Currency, revenue: -d.AmountMinor})
+	return count(ctx, tx, d.SubscriptionID, "refunded", delta{productID: d.ProductID, currency: d.Currency, revenue: -d.AmountMinor, refunded: d.AmountMinor, at: d.At})
 }
 
 // Activated counts an activation.
@@ -112,18 +130,43 @@ func (p *Dashboard) Refunded(ctx context.Context, d domain.Payment) error {
 	return p.inTx(ctx, func(tx pgx.Tx) error { return refunded(ctx, tx, d) })
 }
 
-// BySeller returns a seller's rows, by product id.
+// BySeller returns a seller's rows, by product id, each with its last app.DashboardDays days
+// that had a fact. A day's active subscribers are the running total from the product's first
+// day, so the window reaches back to it before cutting the range.
 func (p *Dashboard) BySeller(ctx context.Context, sellerID string) ([]app.DashboardRow, error) {
 	rows, err := p.pool.Query(ctx, `SELECT product_id, seller_id, active_subscribers, revenue_minor, currency, churned, failed
 		FROM dashboard WHERE seller_id = $1 ORDER BY product_id`, sellerID)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (app.DashboardRow, error) {
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (app.DashboardRow, error) {
 		var d app.DashboardRow
 		err := r.Scan(&d.ProductID, &d.SellerID, &d.ActiveSubscribers, &d.RevenueMinor, &d.Currency, &d.Churned, &d.Failed)
 		return d, err
 	})
+	if err != nil || len(out) == 0 {
+		return out, err
+	}
+	byProduct := make(map[string]*app.DashboardRow, len(out))
+	for i := range out {
+		byProduct[out[i].ProductID] = &out[i]
+	}
+	rows, err = p.pool.Query(ctx, `SELECT product_id, day, subscribed, churned, failed, charged_minor, refunded_minor, active FROM (
+			SELECT dd.*, sum(dd.subscribed - dd.churned) OVER (PARTITION BY dd.product_id ORDER BY dd.day) AS active
+			FROM dashboard_days dd JOIN dashboard d USING (product_id) WHERE d.seller_id = $1) x
+		WHERE day > (now() AT TIME ZONE 'UTC')::date - $2::int ORDER BY product_id, day`, sellerID, app.DashboardDays)
+	if err != nil {
+		return nil, err
+	}
+	var day app.DashboardDay
+	var productID string
+	_, err = pgx.ForEachRow(rows, []any{&productID, &day.Day, &day.Subscribed, &day.Churned, &day.Failed, &day.ChargedMinor, &day.RefundedMinor, &day.ActiveSubscribers}, func() error {
+		if r := byProduct[productID]; r != nil {
+			r.Days = append(r.Days, day)
+		}
+		return nil
+	})
+	return out, err
 }
 
 // Replayed lists the events the projection is fed by, per stream.
@@ -143,7 +186,7 @@ func (p *Dashboard) Rebuild(ctx context.Context) (app.Rebuilt, error) {
 	var res app.Rebuilt
 	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 		res = app.Rebuilt{}
-		if _, err := tx.Exec(ctx, `TRUNCATE dashboard, dashboard_facts`); err != nil {
+		if _, err := tx.Exec(ctx, `TRUNCATE dashboard, dashboard_days, dashboard_facts`); err != nil {
 			return err
 		}
 		for _, r := range Replayed {
@@ -167,18 +210,18 @@ func ApplyEnvelope(ctx context.Context, tx pgx.Tx, env contracts.Envelope) error
 			return nil // a corrupt event was dead-lettered live; the replay skips it too
 		}
 		if env.Type == contracts.SubscriptionActivated.Type() {
-			return activated(ctx, tx, terminalFact(d))
+			return activated(ctx, tx, terminalFact(d, env.OccurredAt))
 		}
-		return cancelled(ctx, tx, terminalFact(d))
+		return cancelled(ctx, tx, terminalFact(d, env.OccurredAt))
 	case contracts.PaymentSucceededEvent.Type(), contracts.RefundIssuedEvent.Type():
 		var d contracts.PaymentData
 		if err := json.Unmarshal(env.Data, &d); err != nil {
 			return nil
 		}
 		if env.Type == contracts.PaymentSucceededEvent.Type() {
-			return charged(ctx, tx, paymentFact(d))
+			return charged(ctx, tx, paymentFact(d, env.OccurredAt))
 		}
-		return refunded(ctx, tx, paymentFact(d))
+		return refunded(ctx, tx, paymentFact(d, env.OccurredAt))
 	}
 	return nil
 }

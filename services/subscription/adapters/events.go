@@ -1,6 +1,8 @@
 package adapters
 
 import (
+	"time"
+
 	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/services/subscription/domain"
 )
@@ -34,13 +36,13 @@ func terminalData(t domain.Terminal) contracts.SubscriptionTerminalData {
 }
 
 // terminalFact is terminalData read back.
-func terminalFact(d contracts.SubscriptionTerminalData) domain.Terminal {
+func terminalFact(d contracts.SubscriptionTerminalData, at time.Time) domain.Terminal {
 	return domain.Terminal{SubscriptionID: d.SubscriptionID, ProductID: d.ProductID, ConsumerID: d.ConsumerID,
 		SellerID: d.SellerID, State: d.State, AmountMinor: d.AmountMinor, Currency: d.Currency, Reason: d.Reason,
-		WasActive: d.WasActive}
+		WasActive: d.WasActive, At: at}
 }
 
 // paymentFact is what the dashboard counts of billing's payment events.
-func paymentFact(d contracts.PaymentData) domain.Payment {
-	return domain.Payment{SubscriptionID: d.SubscriptionID, ProductID: d.ProductID, AmountMinor: d.AmountMinor, Currency: d.Currency}
+func paymentFact(d contracts.PaymentData, at time.Time) domain.Payment {
+	return domain.Payment{SubscriptionID: d.SubscriptionID, ProductID: d.ProductID, AmountMinor: d.AmountMinor, Currency: d.Currency, At: at}
 }

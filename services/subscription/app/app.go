@@ -62,8 +62,23 @@ type DashboardRow struct {
 	ActiveSubscribers int64
 	RevenueMinor      int64 // charged minus refunded
 	Currency          string
-	Churned           int64 // cancelled after having been active
-	Failed            int64 // never became active
+	Churned           int64          // cancelled after having been active
+	Failed            int64          // never became active
+	Days              []DashboardDay // the last DashboardDays days that had a fact, oldest first
+}
+
+// DashboardDays is how far back the dashboard's days reach.
+const DashboardDays = 30
+
+// DashboardDay is what one product gained and lost on one day (UTC), by when the events occurred.
+type DashboardDay struct {
+	Day               time.Time // midnight UTC
+	Subscribed        int64     // became active
+	Churned           int64
+	Failed            int64
+	ChargedMinor      int64
+	RefundedMinor     int64
+	ActiveSubscribers int64 // at the end of the day
 }
 
 // Rebuilt is what a rebuild of the projection did.

@@ -84,7 +84,8 @@ type Terminal struct {
 	AmountMinor    int64 // charged (activated) or refunded (cancelled)
 	Currency       string
 	Reason         string
-	WasActive      bool // cancelled after having been active (churn)
+	WasActive      bool      // cancelled after having been active (churn)
+	At             time.Time // when the event occurred, as the dashboard dates it; zero when not read from an event
 }
 
 // Payment is a charge or a refund billing reported, as the dashboard counts it.
@@ -93,6 +94,7 @@ type Payment struct {
 	ProductID      string
 	AmountMinor    int64
 	Currency       string
+	At             time.Time // when billing's event occurred
 }
 
 // Product is what a subscription snapshots of its product when it starts.

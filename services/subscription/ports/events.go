@@ -82,19 +82,25 @@ func DashboardFeed(a *app.App) bus.Handler {
 	p := a.Project()
 	mux := bus.NewEventMux()
 	bus.On(mux, contracts.SubscriptionActivated, func(ctx context.Context, e bus.Event[contracts.SubscriptionTerminalData]) error {
-		return p.Activated(ctx, terminal(e.Data))
+		return p.Activated(ctx, at(terminal(e.Data), e.OccurredAt))
 	})
 	bus.On(mux, contracts.SubscriptionCancelled, func(ctx context.Context, e bus.Event[contracts.SubscriptionTerminalData]) error {
-		return p.Cancelled(ctx, terminal(e.Data))
+		return p.Cancelled(ctx, at(terminal(e.Data), e.OccurredAt))
 	})
 	bus.On(mux, contracts.PaymentSucceededEvent, func(ctx context.Context, e bus.Event[contracts.PaymentData]) error {
-		return p.Charged(ctx, payment(e.Data))
+		return p.Charged(ctx, paidAt(payment(e.Data), e.OccurredAt))
 	})
 	bus.On(mux, contracts.RefundIssuedEvent, func(ctx context.Context, e bus.Event[contracts.PaymentData]) error {
-		return p.Refunded(ctx, payment(e.Data))
+		return p.Refunded(ctx, paidAt(payment(e.Data), e.OccurredAt))
 	})
 	return mux.Handler()
 }
+
+// at and paidAt date a fact by its event, so the dashboard's days do not depend on when (or
+// how late) the projection counts it.
+func at(t domain.Terminal, when time.Time) domain.Terminal { t.At = when; return t }
+
+func paidAt(p domain.Payment, when time.Time) domain.Payment { p.At = when; return p }
 
 // sameKey rejects an event whose subject key and body disagree about the subscription.
 func sameKey(key, id string) error {

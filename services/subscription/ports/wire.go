@@ -1,6 +1,8 @@
 package ports
 
 import (
+	"time"
+
 	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/services/subscription/app"
 	"github.com/moa-run/moa/services/subscription/domain"
@@ -23,8 +25,14 @@ func stuckView(s domain.Subscription) contracts.StuckSaga {
 }
 
 func dashboardView(d app.DashboardRow) contracts.Dashboard {
-	return contracts.Dashboard{ProductID: d.ProductID, SellerID: d.SellerID, ActiveSubscribers: d.ActiveSubscribers,
+	out := contracts.Dashboard{ProductID: d.ProductID, SellerID: d.SellerID, ActiveSubscribers: d.ActiveSubscribers,
 		RevenueMinor: d.RevenueMinor, Currency: d.Currency, Churned: d.Churned, Failed: d.Failed}
+	for _, x := range d.Days {
+		out.Days = append(out.Days, contracts.DashboardDay{Day: x.Day.Format(time.DateOnly), Subscribed: x.Subscribed,
+			Churned: x.Churned, Failed: x.Failed, ChargedMinor: x.ChargedMinor, RefundedMinor: x.RefundedMinor,
+			ActiveSubscribers: x.ActiveSubscribers})
+	}
+	return out
 }
 
 func terminal(d contracts.SubscriptionTerminalData) domain.Terminal {
