@@ -89,6 +89,7 @@ func New(rt *bus.Runtime, cfg Config) *Gateway {
 	g.mux = http.NewServeMux()
 	g.mux.HandleFunc("GET /ws", g.serveWS)
 	g.routesWeb(g.mux)
+	g.routesSession(g.mux)
 	return g
 }
 
