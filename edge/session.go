@@ -93,12 +93,17 @@ func (g *Gateway) sameSite(r *http.Request) *contracts.Error {
 }
 
 func (g *Gateway) sessionLogin(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
-	var req contracts.LoginRequest
+	// Only the credentials: the address is the edge's to say.
+	var body struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	}
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := dec.Decode(&body); err != nil {
 		return contracts.ErrBadRequest.Msg("body must be {\"email\", \"password\"}")
 	}
+	req := contracts.LoginRequest{Email: body.Email, Password: body.Password}
 	// As over the WebSocket (loginAddr): the throttle counts the peer's address, never one
 	// the client names.
 	req.ClientAddr = r.RemoteAddr
