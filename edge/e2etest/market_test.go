@@ -201,7 +201,7 @@ func seedProducts(t *testing.T, b *browser, tab context.Context, titles []string
 	t.Helper()
 	js := `(async (titles) => {
 		const { MoaClient } = await import("/sdk/moa.js");
-		const session = await `+sessionJS+`;
+		const session = await ` + sessionJS + `;
 		const c = new MoaClient({ token: () => session.accessToken, reconnect: false });
 		try {
 			for (const title of titles) {
