@@ -333,7 +333,9 @@ function defaultURL() {
 // with the Web Locks API: the second tab waits for the first, and its request then carries the
 // cookie the first one just received. (The alternative, a grace window in which auth accepts a
 // just-spent token, would also accept it from a thief for that window.) Browsers without Web
-// Locks (before 2022) refresh without it, as a single tab would.
+// Locks (before 2022), and pages that are not a secure context (plain http other than
+// localhost: Web Locks needs https), refresh without it, as a single tab would; a race between
+// two tabs there can still end the session, so serve the edge over TLS.
 //
 // Signing in and out is announced to the other tabs on a BroadcastChannel: "signed-out" (the
 // session is revoked; drop what the tab shows) and "signed-in".
