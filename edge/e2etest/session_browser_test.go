@@ -169,7 +169,7 @@ func TestSessionSharedAcrossTabs(t *testing.T) {
 		run("mark the page", tab, b.eval(`window.testBeforeSignOut = true`))
 	}
 	run("tab 1 signs out", tab1, chromedp.Click(chromedp.ID("signout")))
-	signedOut := `window.testBeforeSignOut === undefined && document.querySelector("#whoami").textContent === "not signed in"` +
+	signedOut := `!("testBeforeSignOut" in window) && document.querySelector("#whoami").textContent === "not signed in"` +
 		` && document.querySelector("#status").textContent === "connected" && !document.querySelector("#auth").hidden`
 	afterReload(t, "tab 1 shows signed out", tab1, signedOut)
 	afterReload(t, "tab 2 shows signed out", tab2, signedOut)
