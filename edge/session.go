@@ -54,23 +54,28 @@ type sessionReply struct {
 }
 
 func (g *Gateway) routesSession(mux *http.ServeMux) {
-	mux.HandleFunc("POST /session/login", g.sessionCall(g.sessionLogin))
-	mux.HandleFunc("POST /session/refresh", g.sessionCall(g.sessionRefresh))
-	mux.HandleFunc("POST /session/logout", g.sessionCall(g.sessionLogout))
+	mux.HandleFunc("POST /session/login", g.sessionCall("session.login", g.sessionLogin))
+	mux.HandleFunc("POST /session/refresh", g.sessionCall("session.refresh", g.sessionRefresh))
+	mux.HandleFunc("POST /session/logout", g.sessionCall("session.logout", g.sessionLogout))
 }
 
-// sessionCall applies the checks every session endpoint shares before fn runs.
-func (g *Gateway) sessionCall(fn func(ctx context.Context, w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+// sessionCall applies the checks every session endpoint shares before fn runs, and counts the
+// call in the edge's call metrics under name (refused cross-site calls included).
+func (g *Gateway) sessionCall(name string, fn func(ctx context.Context, w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
+		start := time.Now()
 		if err := g.sameSite(r); err != nil {
+			g.metrics.observeCall(name, err, time.Since(start))
 			writeError(w, http.StatusForbidden, err)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxSessionBody)
 		ctx, cancel := context.WithTimeout(r.Context(), g.cfg.CallTimeout)
 		defer cancel()
-		if err := fn(ctx, w, r); err != nil {
+		err := fn(ctx, w, r)
+		g.metrics.observeCall(name, err, time.Since(start))
+		if err != nil {
 			e := contracts.AsError(err)
 			writeError(w, statusOf(e), e)
 		}

@@ -2,15 +2,20 @@ package e2etest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/edge"
+	"github.com/moa-run/moa/system"
+	"github.com/moa-run/moa/system/systemtest"
 )
 
 // sessionCall is one POST to the edge's session endpoints with the refresh cookie (if any) and
@@ -193,5 +198,34 @@ func TestSessionRefusesCrossSite(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Fatalf("GET logout: %d", resp.StatusCode)
+	}
+}
+
+// TestSessionCookieUnderPrefix: an edge mounted under a prefix scopes the cookie to its own
+// session endpoints, as the browser addresses them.
+func TestSessionCookieUnderPrefix(t *testing.T) {
+	auth, _ := system.Lookup("auth")
+	sys := systemtest.Boot(t, systemtest.Configure(func(c *system.Config) {
+		c.Registry = map[string]system.Registration{"auth": auth}
+		c.Services = nil
+	}))
+	gw := edge.New(sys.Runtime(), edge.Config{})
+	mux := http.NewServeMux()
+	mux.Handle("/shop/", http.StripPrefix("/shop", gw))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = gw.Shutdown(ctx)
+		srv.Close()
+	})
+	base := srv.URL + "/shop"
+	signUpOverWS(t, base, "prefix@example.test")
+	a := sessionPost(t, base, "login", "", map[string]string{"email": "prefix@example.test", "password": "correct horse battery"}, nil)
+	if a.status != http.StatusOK || a.cookie == nil || a.cookie.Path != "/shop/session" {
+		t.Fatalf("login under /shop: %d %+v %s", a.status, a.cookie, a.raw)
+	}
+	if r := sessionPost(t, base, "refresh", a.cookie.Value, nil, nil); r.status != http.StatusOK || r.cookie == nil || r.cookie.Path != "/shop/session" {
+		t.Fatalf("refresh under /shop: %d %+v %s", r.status, r.cookie, r.raw)
 	}
 }
