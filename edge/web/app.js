@@ -22,10 +22,10 @@ const moa = new MoaClient({
   // still holds, so a reload shows the recent ones again.
 });
 
-// Another tab signed out (the session is revoked) or in: start this tab over with the
-// browser's session as it is now.
+// Another tab signed out (or the session ended), or another tab signed in while this one shows
+// nobody or somebody else: start this tab over with the browser's session as it is now.
 session.on("signed-out", () => location.reload());
-session.on("signed-in", () => { if (!me()) location.reload(); });
+session.on("signed-in", (d) => { if (!me() || me().id !== d.user_id) location.reload(); });
 
 // showError writes a failed call's code and message under a form; when the error names a
 // field of that form (fields maps API field names to input ids), the input is marked invalid,

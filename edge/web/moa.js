@@ -338,7 +338,9 @@ function defaultURL() {
 // two tabs there can still end the session, so serve the edge over TLS.
 //
 // Signing in and out is announced to the other tabs on a BroadcastChannel: "signed-out" (the
-// session is revoked; drop what the tab shows) and "signed-in".
+// session is revoked; drop what the tab shows) and "signed-in" ({user_id}). "signed-out" is
+// also emitted in a tab whose refresh finds the session ended (signed out in another browser,
+// or revoked for reuse).
 export class BrowserSession {
   // options: base, the URL of the session endpoints (default "session/" relative to the page);
   // channel, the BroadcastChannel and lock name prefix (default "moa.session").
@@ -355,7 +357,7 @@ export class BrowserSession {
       this.channel.onmessage = (ev) => {
         const type = ev.data && ev.data.type;
         if (type === "signed-out") this._forget();
-        if (type === "signed-out" || type === "signed-in") this._emit(type, { remote: true });
+        if (type === "signed-out" || type === "signed-in") this._emit(type, { remote: true, user_id: ev.data.user_id });
       };
     }
   }
@@ -376,7 +378,7 @@ export class BrowserSession {
   async signIn(email, password) {
     const s = await this._post("login", { email, password });
     this._keep(s);
-    this._broadcast("signed-in");
+    this._broadcast("signed-in", { user_id: s.user.id });
     return s.user;
   }
 
@@ -400,7 +402,16 @@ export class BrowserSession {
         ? navigator.locks.request(this.name + ".refresh", run)
         : run();
       this.inflight = locked.then((s) => { this._keep(s); return s.access_token; },
-        (e) => { if (e.kind === "unauthenticated") this._forget(); throw e; })
+        (e) => {
+          // The session ended elsewhere (signed out in another browser, or revoked for
+          // reuse): this tab and the others are signed out.
+          if (e.kind === "unauthenticated") {
+            const had = this.user;
+            this._forget();
+            if (had) { this._emit("signed-out", { remote: false, code: e.code }); this._broadcast("signed-out"); }
+          }
+          throw e;
+        })
         .finally(() => { this.inflight = null; });
     }
     return this.inflight;
@@ -417,7 +428,7 @@ export class BrowserSession {
 
   _keep(s) { this.accessToken = s.access_token; this.expiresAt = s.expires_at; this.user = s.user; }
   _forget() { this.accessToken = null; this.expiresAt = null; this.user = null; }
-  _broadcast(type) { if (this.channel) this.channel.postMessage({ type }); }
+  _broadcast(type, detail) { if (this.channel) this.channel.postMessage(Object.assign({ type }, detail)); }
 
   async _post(op, body) {
     let r;
