@@ -2,6 +2,7 @@ package e2etest
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -72,12 +73,9 @@ const raceRefreshes = `import("/sdk/moa.js").then(({ BrowserSession }) =>
 	Promise.all([1, 2, 3].map(() => new BrowserSession().refresh().then(() => 1, (e) => { console.error(e); return 0; }))))
 	.then((a) => a.reduce((x, y) => x + y, 0))`
 
-// TestSessionSharedAcrossTabs: two tabs of one browser share the session. Signed in in tab 1,
-// tab 2 opens signed in as the same user; both keep refreshing (short access tokens, and
-// deliberately at the same moment) without tripping refresh-token reuse detection; signing
-// out in tab 1 signs tab 2 out.
-func TestSessionSharedAcrossTabs(t *testing.T) {
-	browser := chromium(t)
+// bootShortTokens runs auth and the catalog behind an edge, with access tokens of accessTTL.
+func bootShortTokens(t *testing.T) string {
+	t.Helper()
 	sys := systemtest.Boot(t,
 		systemtest.Configure(func(c *system.Config) {
 			auth, _ := system.Lookup("auth")
@@ -86,7 +84,16 @@ func TestSessionSharedAcrossTabs(t *testing.T) {
 			c.Services = nil
 		}),
 		systemtest.Setting("auth", "ACCESS_TOKEN_TTL", accessTTL.String()))
-	url := serveEdge(t, sys, edge.Config{ExpiryWarning: expiryWarning})
+	return serveEdge(t, sys, edge.Config{ExpiryWarning: expiryWarning})
+}
+
+// TestSessionSharedAcrossTabs: two tabs of one browser share the session. Signed in in tab 1,
+// tab 2 opens signed in as the same user; both keep refreshing (short access tokens, and
+// deliberately at the same moment) without tripping refresh-token reuse detection; signing
+// out in tab 1 signs tab 2 out.
+func TestSessionSharedAcrossTabs(t *testing.T) {
+	browser := chromium(t)
+	url := bootShortTokens(t)
 	b := newBrowser(t, browser)
 	until, run := b.until, b.run
 
@@ -198,4 +205,44 @@ func afterReload(t *testing.T, what string, tab context.Context, expr string) {
 		dump, _ := chromedp.Run(tab, chromedp.Evaluate[string](`document.body.innerText`))
 		t.Fatalf("%s: %v (last: %v)\npage:\n%s", what, err, last, dump)
 	}
+}
+
+// TestSessionEndedElsewhere: the session is revoked outside the browser (signed out from
+// another device that holds the same session, here the test with the browser's own cookie): the
+// tabs find out at their next refresh and show signed out.
+func TestSessionEndedElsewhere(t *testing.T) {
+	browser := chromium(t)
+	url := bootShortTokens(t)
+	b := newBrowser(t, browser)
+	tab1 := b.tab()
+	b.run("tab 1 signs up", tab1, signUp(url, "seller", "elsewhere", b.until)...)
+	tab2, cancel := chromedp.NewContext(tab1)
+	t.Cleanup(cancel)
+	b.run("tab 2 opens signed in", tab2, chromedp.Navigate(url+"/"),
+		b.until(`document.querySelector("#whoami").dataset.role === "seller" && document.querySelector("#status").textContent === "connected"`))
+
+	// The browser's cookie, as the browser holds it.
+	res, err := chromedp.Call(tab1, network.GetCookies, network.GetCookiesParams{URLs: []string{url + "/session/refresh"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cookie *network.Cookie
+	for _, c := range res.Cookies {
+		if c.Name == edge.SessionCookie {
+			cookie = c
+		}
+	}
+	if cookie == nil || !cookie.HTTPOnly || cookie.SameSite != network.CookieSameSiteStrict || cookie.Path != "/session" {
+		t.Fatalf("the browser's session cookie: %+v", cookie)
+	}
+	for _, tab := range []context.Context{tab1, tab2} {
+		b.run("mark the page", tab, b.eval(`window.testBeforeSignOut = true`))
+	}
+	if out := sessionPost(t, url, "logout", cookie.Value, nil, nil); out.status != http.StatusOK {
+		t.Fatalf("logout: %d %s", out.status, out.raw)
+	}
+	signedOut := `!("testBeforeSignOut" in window) && document.querySelector("#whoami").textContent === "not signed in"` +
+		` && !document.querySelector("#auth").hidden`
+	afterReload(t, "tab 1 shows signed out", tab1, signedOut)
+	afterReload(t, "tab 2 shows signed out", tab2, signedOut)
 }
