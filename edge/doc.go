@@ -18,4 +18,8 @@
 // that does not read is closed (4408) instead of slowing anyone down. Frames are size-limited
 // (also after decompression), rate-limited per connection, and a user's connections are
 // capped per instance. Close codes are listed in package protocol.
+//
+// Pages served by the edge sign in over HTTP (session/login, session/refresh, session/logout,
+// session.go): the refresh token lives in an HttpOnly cookie, so the tabs of one browser share
+// one session and JavaScript never holds it.
 package edge

@@ -89,11 +89,12 @@ func New(rt *bus.Runtime, cfg Config) *Gateway {
 	g.mux = http.NewServeMux()
 	g.mux.HandleFunc("GET /ws", g.serveWS)
 	g.routesWeb(g.mux)
+	g.routesSession(g.mux)
 	return g
 }
 
-// Handler serves /ws (the WebSocket endpoint), the demo page at / and the SDK at
-// /sdk/moa.js. The page uses relative URLs, so the handler can be mounted under a prefix
+// Handler serves /ws (the WebSocket endpoint), the browser session at /session/ (session.go),
+// the demo page at / and the SDK at /sdk/moa.js. The page uses relative URLs, so the handler can be mounted under a prefix
 // with http.StripPrefix.
 func (g *Gateway) Handler() http.Handler { return g.mux }
 

@@ -148,3 +148,13 @@ func (b *browser) screenshots(prefix string, tabs map[string]context.Context) {
 		}
 	}
 }
+
+// sessionJS is a JavaScript promise of a BrowserSession of the page's signed-in user, with an
+// access token of its own: the page keeps its token in memory, out of the test's reach, and
+// the refresh token in an HttpOnly cookie. Refreshing rotates the shared cookie under the same
+// lock the page uses, so it never looks like refresh-token reuse.
+const sessionJS = `import("/sdk/moa.js").then(async ({ BrowserSession }) => {
+	const s = new BrowserSession();
+	await s.refresh();
+	return s;
+})`

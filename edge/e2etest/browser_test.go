@@ -95,7 +95,7 @@ func TestSellerAndConsumerChatAndConsumerIsNotified(t *testing.T) {
 
 	// Notifications: one pushed live; then 2 is stored but its push lost, and 3 arrives: the
 	// SDK sees the gap, resumes, and shows 2 and 3 in order.
-	consumerID, err := chromedp.Run(consumerTab, chromedp.Evaluate[string](`JSON.parse(sessionStorage.getItem("moa.session")).user.id`))
+	consumerID, err := chromedp.Run(consumerTab, chromedp.Evaluate[string](sessionJS+`.then((s) => s.user.id)`, chromedp.EvalAwaitPromise))
 	if err != nil {
 		t.Fatal(err)
 	}

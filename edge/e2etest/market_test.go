@@ -201,8 +201,8 @@ func seedProducts(t *testing.T, b *browser, tab context.Context, titles []string
 	t.Helper()
 	js := `(async (titles) => {
 		const { MoaClient } = await import("/sdk/moa.js");
-		const session = JSON.parse(sessionStorage.getItem("moa.session"));
-		const c = new MoaClient({ token: () => session.access_token, reconnect: false });
+		const session = await ` + sessionJS + `;
+		const c = new MoaClient({ token: () => session.accessToken, reconnect: false });
 		try {
 			for (const title of titles) {
 				await c.call("catalog.create_product", { title, price_amount: 5900, currency: "KRW", billing_period: "monthly",

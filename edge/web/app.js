@@ -1,5 +1,5 @@
 // The Moa demo page: everything goes through one WebSocket to the edge, with the SDK.
-import { MoaClient, MoaError } from "../sdk/moa.js";
+import { BrowserSession, MoaClient, MoaError } from "../sdk/moa.js";
 
 const $ = (id) => document.getElementById(id);
 const el = (tag, props = {}, ...children) => {
@@ -8,36 +8,24 @@ const el = (tag, props = {}, ...children) => {
   return e;
 };
 
-// The session (access and refresh token) lives in sessionStorage: one per browser tab.
-const SESSION = "moa.session";
-let session = JSON.parse(sessionStorage.getItem(SESSION) || "null");
-const saveSession = (s) => { session = s; s ? sessionStorage.setItem(SESSION, JSON.stringify(s)) : sessionStorage.removeItem(SESSION); };
-const me = () => (session ? session.user : null);
+// The session is the browser's, shared by its tabs: the refresh token is in an HttpOnly
+// cookie only the edge's session/ endpoints see; this tab keeps its access token in memory
+// (BrowserSession in the SDK). Signing out in one tab signs every tab out.
+const session = new BrowserSession();
+const me = () => session.user;
 let config = {}; // /config.json: mailbox_url, dev_mailbox
 
 const moa = new MoaClient({
-  token: () => (session ? session.access_token : null),
-  refresh: renewSession,
+  token: () => session.accessToken,
+  refresh: () => session.refresh(),
   // No storageKey: every page load catches up from the first notification the service
   // still holds, so a reload shows the recent ones again.
 });
 
-// renewSession exchanges the refresh token for a new pair; over the open socket when there is
-// one, else over a short anonymous connection.
-async function renewSession() {
-  if (!session) throw new MoaError({ code: "unauthenticated", message: "not signed in" });
-  let via = moa;
-  if (!moa._isOpen()) {
-    via = new MoaClient({ url: moa.url, reconnect: false });
-  }
-  try {
-    const s = await via.call("auth.refresh", { refresh_token: session.refresh_token });
-    saveSession(s);
-    return s.access_token;
-  } finally {
-    if (via !== moa) via.close();
-  }
-}
+// Another tab signed out (or the session ended), or another tab signed in while this one shows
+// nobody or somebody else: start this tab over with the browser's session as it is now.
+session.on("signed-out", () => location.reload());
+session.on("signed-in", (d) => { if (!me() || me().id !== d.user_id) location.reload(); });
 
 // showError writes a failed call's code and message under a form; when the error names a
 // field of that form (fields maps API field names to input ids), the input is marked invalid,
@@ -92,9 +80,8 @@ function render() {
 }
 
 async function signIn(email, password) {
-  const s = await moa.call("auth.login", { email, password });
-  saveSession(s);
-  await moa.authenticate(s.access_token);
+  await session.signIn(email, password);
+  await moa.authenticate(session.accessToken);
 }
 
 $("auth-form").addEventListener("submit", async (ev) => {
@@ -111,8 +98,7 @@ $("signup").addEventListener("click", async () => {
   } catch (e) { showError("auth-error", e); }
 });
 $("signout").addEventListener("click", async () => {
-  try { await moa.call("auth.logout", { refresh_token: session.refresh_token }); } catch { /* signed out anyway */ }
-  saveSession(null);
+  try { await session.signOut(); } catch (e) { showError("auth-error", e); return; }
   location.reload();
 });
 
@@ -879,7 +865,8 @@ fetch("config.json").then((r) => r.json()).then((c) => {
   if (me()) render();
 }).catch(() => {});
 
-moa.connect().catch((e) => {
-  // A stored session that cannot be used any more: start over signed out.
-  if (session) { saveSession(null); location.reload(); } else $("status").textContent = "cannot connect: " + e.message;
+// The browser's session (signed in in another tab, or before a reload) is picked up before
+// connecting, so the connection starts as that user.
+session.restore().catch((e) => console.warn("session:", e)).then(() => moa.connect()).catch((e) => {
+  $("status").textContent = "cannot connect: " + e.message;
 });

@@ -317,3 +317,132 @@ function defaultURL() {
   u.protocol = loc.protocol === "https:" ? "wss:" : "ws:";
   return u.href;
 }
+
+// BrowserSession is the sign-in of a page served by the edge, shared by every tab of the
+// browser. The refresh token lives in an HttpOnly cookie that only the edge's session/
+// endpoints see (JavaScript never holds it); each tab keeps its own access token in memory.
+//
+//   const session = new BrowserSession();
+//   await session.restore();                 // signed in already in another tab? (user or null)
+//   const moa = new MoaClient({ token: () => session.accessToken, refresh: () => session.refresh() });
+//   session.on("signed-out", () => location.reload());   // another tab signed out
+//
+// Refresh tokens rotate and auth revokes the whole session when a spent one comes back
+// (reuse detection). Two tabs refreshing at the same moment would both send the same cookie,
+// and the second would look like reuse. So refreshes are serialised across the browser's tabs
+// with the Web Locks API: the second tab waits for the first, and its request then carries the
+// cookie the first one just received. (The alternative, a grace window in which auth accepts a
+// just-spent token, would also accept it from a thief for that window.) Browsers without Web
+// Locks (before 2022), and pages that are not a secure context (plain http other than
+// localhost: Web Locks needs https), refresh without it, as a single tab would; a race between
+// two tabs there can still end the session, so serve the edge over TLS.
+//
+// Signing in and out is announced to the other tabs on a BroadcastChannel: "signed-out" (the
+// session is revoked; drop what the tab shows) and "signed-in" ({user_id}). "signed-out" is
+// also emitted in a tab whose refresh finds the session ended (signed out in another browser,
+// or revoked for reuse).
+export class BrowserSession {
+  // options: base, the URL of the session endpoints (default "session/" relative to the page);
+  // channel, the BroadcastChannel and lock name prefix (default "moa.session").
+  constructor(options = {}) {
+    this.base = new URL(options.base || "session/", globalThis.location ? globalThis.location.href : undefined);
+    this.name = options.channel || "moa.session";
+    this.accessToken = null;
+    this.expiresAt = null;
+    this.user = null;
+    this.handlers = new Map();
+    this.inflight = null; // this tab's running refresh
+    this.channel = globalThis.BroadcastChannel ? new BroadcastChannel(this.name) : null;
+    if (this.channel) {
+      this.channel.onmessage = (ev) => {
+        const type = ev.data && ev.data.type;
+        if (type === "signed-out") this._forget();
+        if (type === "signed-out" || type === "signed-in") this._emit(type, { remote: true, user_id: ev.data.user_id });
+      };
+    }
+  }
+
+  on(type, fn) {
+    if (!this.handlers.has(type)) this.handlers.set(type, new Set());
+    this.handlers.get(type).add(fn);
+    return () => this.handlers.get(type).delete(fn);
+  }
+
+  _emit(type, detail) {
+    for (const fn of this.handlers.get(type) || []) {
+      try { fn(detail); } catch (e) { console.error("moa: handler for", type, "failed:", e); }
+    }
+  }
+
+  // signIn starts a session with a password; every tab of the browser shares it.
+  async signIn(email, password) {
+    const s = await this._post("login", { email, password });
+    this._keep(s);
+    this._broadcast("signed-in", { user_id: s.user.id });
+    return s.user;
+  }
+
+  // restore picks up the browser's session on page load: the user, or null when signed out.
+  async restore() {
+    try {
+      await this.refresh();
+      return this.user;
+    } catch (e) {
+      if (e.kind === "unauthenticated") return null;
+      throw e;
+    }
+  }
+
+  // refresh gets a new access token for this tab (rotating the shared refresh cookie) and
+  // returns it; calls made while one runs share it.
+  refresh() {
+    if (!this.inflight) {
+      const run = () => this._post("refresh");
+      const locked = globalThis.navigator && navigator.locks
+        ? navigator.locks.request(this.name + ".refresh", run)
+        : run();
+      this.inflight = locked.then((s) => { this._keep(s); return s.access_token; },
+        (e) => {
+          // The session ended elsewhere (signed out in another browser, or revoked for
+          // reuse): this tab and the others are signed out.
+          if (e.kind === "unauthenticated") {
+            const had = this.user;
+            this._forget();
+            if (had) { this._emit("signed-out", { remote: false, code: e.code }); this._broadcast("signed-out"); }
+          }
+          throw e;
+        })
+        .finally(() => { this.inflight = null; });
+    }
+    return this.inflight;
+  }
+
+  // signOut revokes the session (every tab's) and tells the other tabs.
+  // A failure (the edge or auth not answering) leaves the session as it was: it was not
+  // revoked, so pretending otherwise would leave it usable behind the user's back.
+  async signOut() {
+    await this._post("logout");
+    this._forget();
+    this._broadcast("signed-out");
+  }
+
+  _keep(s) { this.accessToken = s.access_token; this.expiresAt = s.expires_at; this.user = s.user; }
+  _forget() { this.accessToken = null; this.expiresAt = null; this.user = null; }
+  _broadcast(type, detail) { if (this.channel) this.channel.postMessage(Object.assign({ type }, detail)); }
+
+  async _post(op, body) {
+    let r;
+    try {
+      r = await fetch(new URL(op, this.base), {
+        method: "POST", credentials: "same-origin", cache: "no-store",
+        headers: { "Content-Type": "application/json", "X-Moa-Session": "1" },
+        body: JSON.stringify(body || {}),
+      });
+    } catch (e) {
+      throw new MoaError({ code: "unavailable", kind: "unavailable", message: "cannot reach the edge: " + e.message });
+    }
+    const data = await r.json().catch(() => ({}));
+    if (!r.ok) throw new MoaError(data.error || { code: "internal", kind: "internal", message: "HTTP " + r.status });
+    return data;
+  }
+}
