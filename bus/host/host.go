@@ -239,7 +239,13 @@ func openMongo(ctx context.Context, env bus.Env, rt *bus.Runtime, name string, m
 	if env.MongoURL == "" {
 		return nil, fmt.Errorf("%s: Env.MongoURL is required", name)
 	}
-	mc, err := mongo.Connect(options.Client().ApplyURI(env.MongoURL))
+	opts := options.Client().ApplyURI(env.MongoURL)
+	if rt != nil {
+		if mon := mongoMonitor(rt.Tracer()); mon != nil {
+			opts.SetMonitor(mon)
+		}
+	}
+	mc, err := mongo.Connect(opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: mongo: %w", name, err)
 	}
