@@ -3,7 +3,10 @@ package bus
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -16,9 +19,11 @@ import (
 // $SRV.STATS, what `nats micro` asks): the wire format of nats.go's micro package, answered
 // by Moa itself. micro's own accounting measures its handler callback, and Moa's callback only
 // hands the request to a worker (bulkhead.go) and returns: micro would report every endpoint
-// at a few microseconds with no errors. Here a request is counted when its worker answered it:
-// its processing time is the handler's, and every error answer counts as an error, as micro
-// counts Request.Error.
+// at a few microseconds with no errors. Here a request is counted when it is answered: its
+// processing time runs from its arrival to its answer (the wait for a worker included, as a
+// caller sees it; a request shed or refused at once counts with next to no time), and every
+// error answer counts as an error, as micro counts Request.Error. Names and versions are
+// checked as micro.AddService checks them, so that `nats micro info <name>` can address them.
 type Discovery struct {
 	nc       *nats.Conn
 	identity micro.ServiceIdentity
@@ -32,6 +37,13 @@ type Discovery struct {
 	stopped   bool
 }
 
+// The NATS service protocol's name and version rules, as nats.go's micro checks them
+// (micro/service.go): a name is one subject token, a version is SemVer.
+var (
+	discoveryName    = regexp.MustCompile(`^[A-Za-z0-9\-_]+$`)
+	discoveryVersion = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$`)
+)
+
 type discoveryEndpoint struct {
 	info  micro.EndpointInfo
 	sub   *nats.Subscription
@@ -40,6 +52,12 @@ type discoveryEndpoint struct {
 
 // newDiscovery answers the protocol's requests for a service named name on nc.
 func newDiscovery(nc *nats.Conn, name, version, description string, metadata map[string]string, data func(string) any) (*Discovery, error) {
+	if !discoveryName.MatchString(name) {
+		return nil, fmt.Errorf("bus: service name %q: letters, digits, dashes and underscores only (the NATS service protocol's names)", name)
+	}
+	if !discoveryVersion.MatchString(version) {
+		return nil, fmt.Errorf("bus: service %s: version %q is not a semantic version (x.y.z)", name, version)
+	}
 	d := &Discovery{nc: nc, desc: description, data: data, started: time.Now().UTC(),
 		identity: micro.ServiceIdentity{Name: name, ID: strings.TrimPrefix(nats.NewInbox(), nats.InboxPrefix), Version: version, Metadata: maps.Clone(metadata)}}
 	for verb, answer := range map[micro.Verb]func() any{
@@ -71,6 +89,9 @@ func newDiscovery(nc *nats.Conn, name, version, description string, metadata map
 // addEndpoint lists an endpoint and subscribes handle to subject in the protocol's queue
 // group. bind gets the endpoint's entry before the first request can arrive.
 func (d *Discovery) addEndpoint(name, subject string, metadata map[string]string, bind func(*discoveryEndpoint), handle nats.MsgHandler) error {
+	if !discoveryName.MatchString(name) {
+		return fmt.Errorf("bus: endpoint name %q: letters, digits, dashes and underscores only (the NATS service protocol's names)", name)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.stopped {
@@ -147,13 +168,17 @@ func (d *Discovery) Reset() {
 // handed on), and the service no longer answers the protocol. Calling it again does nothing.
 func (d *Discovery) Stop() error {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.stopped {
+		d.mu.Unlock()
 		return nil
 	}
 	d.stopped = true
+	endpoints := slices.Clone(d.endpoints)
+	d.mu.Unlock()
+	// Drained and flushed without the lock: workers still answering record under it, and the
+	// flush may wait up to a second on a slow connection.
 	var errs []error
-	for _, e := range d.endpoints {
+	for _, e := range endpoints {
 		if err := e.sub.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 			errs = append(errs, err)
 		}

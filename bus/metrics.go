@@ -59,7 +59,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"service", "consumer"})),
 		redeliv: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "moa", Name: "redeliveries_total",
-			Help: "Deliveries a consumer received that the server had delivered before (a failed or unacknowledged earlier delivery).",
+			Help: "Deliveries a consumer received that the server had delivered before: a failed or unacknowledged earlier delivery, or one held back for per-key order (a NotYet wait).",
 		}, []string{"service", "consumer"})),
 		lag: register(reg, newLagCollector()),
 	}

@@ -127,16 +127,17 @@ func Metrics(m *metrics) Middleware {
 			if err != nil && isNotYet(err) {
 				return out, err // waiting for its turn is not a failure, see NotYet
 			}
-			switch {
-			case err != nil && rejected(msg, contracts.AsError(err)):
-				ser.rejected.Inc()
-				m.errors.WithLabelValues(msg.Service, kind, msg.Name, contracts.AsError(err).Code).Inc()
-			case err != nil:
-				ser.bad.Inc()
-				m.errors.WithLabelValues(msg.Service, kind, msg.Name, contracts.AsError(err).Code).Inc()
-			default:
+			if err == nil {
 				ser.ok.Inc()
+				return out, err
 			}
+			ce := contracts.AsError(err)
+			if rejected(msg, ce) {
+				ser.rejected.Inc()
+			} else {
+				ser.bad.Inc()
+			}
+			m.errors.WithLabelValues(msg.Service, kind, msg.Name, ce.Code).Inc()
 			return out, err
 		}
 	}

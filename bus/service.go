@@ -24,7 +24,7 @@ const DefaultMaxInFlight = 512
 // queueing without bound, and $SRV.STATS counts it.
 const DefaultMaxQueue = 512
 
-// Service is one micro service hosted by a runtime. Its endpoints run requests concurrently,
+// Service is one service (in the NATS service protocol's sense, see Discovery) hosted by a runtime. Its endpoints run requests concurrently,
 // each on one of the endpoint's workers, so a slow request does not hold up the ones behind
 // it for more than half a millisecond (handoffAfter); the in-flight bound and the queue bound keep that from growing without limit (see
 // bulkhead.go).
@@ -80,7 +80,7 @@ type EndpointStats struct {
 	Errors      int64 `json:"errors"`        // handler errors
 }
 
-// AddService registers a micro service on the runtime's connection. From this call on the
+// AddService registers a service on the runtime's connection. From this call on the
 // service answers $SRV.PING, $SRV.INFO and $SRV.STATS; endpoints are added with [Handle].
 func (r *Runtime) AddService(spec contracts.Service) (*Service, error) {
 	s := &Service{rt: r, spec: spec, endpoints: map[string]*endpoint{}, rm: newResilienceMetrics(r.reg), quit: make(chan struct{})}
@@ -244,8 +244,8 @@ func (s *Service) answer(e *endpoint, j *job, body []byte, err error) {
 	s.respond(j.reply, body, err)
 }
 
-// respond publishes the reply directly rather than through micro.Request, whose bookkeeping is
-// not safe to touch after the micro handler returned.
+// respond publishes the reply (with the error headers of the NATS service protocol when err is
+// not nil) to reply; a request without a reply subject gets none.
 func (s *Service) respond(reply string, body []byte, err error) {
 	if reply == "" {
 		return

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"regexp"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -29,8 +30,10 @@ func (q queryTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.
 		attribute.String("db.system.name", "postgresql"),
 		attribute.String("db.namespace", q.db),
 		attribute.String("db.operation.name", op),
-		// The statement's text, not its arguments: Moa's SQL passes every value as one.
-		attribute.String("db.query.text", data.SQL),
+		// The statement's text without its values: most of Moa's SQL binds them, but the
+		// inbox sends its BEGIN and its key-version statement with quoted literals (one round
+		// trip), and event ids and subjects do not belong in a trace backend.
+		attribute.String("db.query.text", redactLiterals(data.SQL)),
 	))
 	return ctx
 }
@@ -42,7 +45,7 @@ func (q queryTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.Tr
 	}
 	if data.Err != nil {
 		span.SetStatus(codes.Error, data.Err.Error())
-	} else {
+	} else if data.CommandTag.Select() {
 		span.SetAttributes(attribute.Int64("db.response.returned_rows", data.CommandTag.RowsAffected()))
 	}
 	span.End()
@@ -58,4 +61,16 @@ func operation(sql string) string {
 		return "QUERY"
 	}
 	return strings.ToUpper(sql)
+}
+
+// sqlLiteral is a single-quoted SQL string (a doubled quote stands for a quote inside it).
+// Numbers are left: they carry versions and limits, nothing a trace must not hold.
+var sqlLiteral = regexp.MustCompile(`'(?:[^']|'')*'`)
+
+// redactLiterals replaces the string literals in sql by ?.
+func redactLiterals(sql string) string {
+	if !strings.Contains(sql, "'") {
+		return sql
+	}
+	return sqlLiteral.ReplaceAllString(sql, "?")
 }

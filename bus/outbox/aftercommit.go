@@ -1,6 +1,10 @@
 package outbox
 
-import "context"
+import (
+	"context"
+	"log/slog"
+	"runtime/debug"
+)
 
 // AfterCommit runs fn once the transaction that ctx's work is in has committed: the inbox's
 // (for a batched inbox, the batch's, and only if this message's savepoint was kept) or
@@ -29,11 +33,20 @@ func withAfter(ctx context.Context) (context.Context, *afterList) {
 	return context.WithValue(ctx, afterKey{}, l), l
 }
 
-// run calls the callbacks in the order they were added, once.
+// run calls the callbacks in the order they were added, once. A callback that panics is
+// logged and the others still run: the transaction has committed, and a batch's commit runs
+// outside the handler's Recover.
 func (l *afterList) run() {
 	fns := l.fns
 	l.fns = nil
 	for _, fn := range fns {
-		fn()
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					slog.Error("outbox: an AfterCommit callback panicked", "panic", p, "stack", string(debug.Stack()))
+				}
+			}()
+			fn()
+		}()
 	}
 }

@@ -200,7 +200,9 @@ func (r *Relay) publish(ctx context.Context, rows []row) (int, error) {
 	defer func() {
 		for _, s := range spans {
 			if s != nil {
-				s.End() // a row not acked: the next batch retries it under a span of its own
+				// A row not acked: the next batch retries it under a span of its own.
+				s.SetStatus(codes.Error, "not acknowledged")
+				s.End()
 			}
 		}
 	}()
