@@ -78,8 +78,12 @@ func TestSagaTimeline(t *testing.T) {
 		return attribute.String("messaging.destination.name", "evt."+domain+"."+name+"."+key)
 	}
 	t0 := time.Now()
-	at := func(ms int) trace.SpanStartEventOption { return trace.WithTimestamp(t0.Add(time.Duration(ms) * time.Millisecond)) }
-	end := func(ms int) trace.SpanEndOption { return trace.WithTimestamp(t0.Add(time.Duration(ms) * time.Millisecond)) }
+	at := func(ms int) trace.SpanStartEventOption {
+		return trace.WithTimestamp(t0.Add(time.Duration(ms) * time.Millisecond))
+	}
+	end := func(ms int) trace.SpanEndOption {
+		return trace.WithTimestamp(t0.Add(time.Duration(ms) * time.Millisecond))
+	}
 
 	ctx, root := tracer("subscription").Start(context.Background(), "subscription subscribe", trace.WithSpanKind(trace.SpanKindServer), at(0))
 	_, db := tracer("subscription").Start(ctx, "INSERT subscription", at(1), trace.WithAttributes(attribute.String("db.system.name", "postgresql")))
