@@ -220,7 +220,10 @@ $("ops-signin").addEventListener("submit", async (e) => {
 $("ops-timeline-form").addEventListener("submit", (e) => {
   e.preventDefault();
   const key = $("ops-sub").value.trim();
-  if (key) location.hash = `#ops/${encodeURIComponent(key)}`;
+  if (!key) return;
+  const h = `#ops/${encodeURIComponent(key)}`;
+  if (location.hash === h) timeline(key).catch(fail); // the same saga again: read it anew
+  else location.hash = h;
 });
 addEventListener("hashchange", show);
 show();
