@@ -157,7 +157,7 @@ async function recent() {
       el("span", { className: "meta", textContent: ` ${tr.spans} spans, ${tr.duration_ms.toFixed(1)} ms, ${tr.services.join(" → ")}${tr.errors ? `, ${tr.errors} failed` : ""}` }));
     li.dataset.trace = tr.trace_id;
     for (const k of tr.keys || []) {
-      const a = el("a", { href: `#ops/${encodeURIComponent(k)}`, className: "saga-link", textContent: `timeline ${k.slice(0, 8)}…` });
+      const a = el("a", { href: `#ops/${encodeURIComponent(k)}`, className: "saga-link", textContent: `timeline of ${k}` });
       a.dataset.key = k;
       li.append(" ", a);
     }
@@ -192,9 +192,9 @@ async function timeline(key) {
       bar,
       el("code", { className: "offset", textContent: `+${s.offset_ms.toFixed(1)} ms` }), " ",
       el("strong", { textContent: s.service }), " ",
-      el("span", { className: "name", textContent: "· ".repeat(s.depth) + s.name }),
-      el("span", { className: "meta", textContent: ` ${s.kind}, ${s.duration_ms.toFixed(2)} ms${s.db_calls ? `, ${s.db_calls} db` : ""}` }),
-      ...tags);
+      el("span", { className: "name" }, "· ".repeat(s.depth) + s.name,
+        el("span", { className: "meta", textContent: ` ${s.kind}, ${s.duration_ms.toFixed(2)} ms${s.db_calls ? `, ${s.db_calls} db` : ""}` }),
+        ...tags));
     li.dataset.service = s.service;
     li.dataset.kind = s.kind;
     ol.append(li);
