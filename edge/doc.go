@@ -18,4 +18,8 @@
 // that does not read is closed (4408) instead of slowing anyone down. Frames are size-limited
 // (also after decompression), rate-limited per connection, and a user's connections are
 // capped per instance. Close codes are listed in package protocol.
+//
+// In development (moa dev) the demo page has an operations page at /#ops: live charts of the
+// process's key figures, its recent traces and a saga's timeline by subscription id. Its
+// data comes from /ops/api/ ([Ops]), which only an operator's token opens.
 package edge
