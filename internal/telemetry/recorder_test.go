@@ -146,3 +146,35 @@ func TestSagaTimeline(t *testing.T) {
 		t.Errorf("summaries %+v", sum)
 	}
 }
+
+// The recorder goes with an exporter too (both get every span), and OTEL_SDK_DISABLED turns
+// both off.
+func TestRecorderWithExporterAndDisabled(t *testing.T) {
+	rec := telemetry.NewRecorder(5)
+	tr, err := telemetry.Setup(context.Background(), telemetry.Config{Recorder: rec, Getenv: env(map[string]string{
+		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1", "OTEL_TRACES_SAMPLER": "always_on"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tr.Enabled() || !tr.Recording() {
+		t.Fatalf("enabled %v recording %v: want both", tr.Enabled(), tr.Recording())
+	}
+	_, s := tr.Provider("billing").Tracer("t").Start(context.Background(), "billing charge")
+	s.End()
+	if got := rec.Recent(0); len(got) != 1 || got[0].Service != "billing" {
+		t.Errorf("recorded %+v", got)
+	}
+	// Nothing listens there; shutting down must not wait for it long.
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_ = tr.Shutdown(ctx)
+
+	off, err := telemetry.Setup(context.Background(), telemetry.Config{Recorder: telemetry.NewRecorder(5),
+		Getenv: env(map[string]string{"OTEL_SDK_DISABLED": "true"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.Recording() || off.Provider("x").Tracer("t") == nil {
+		t.Errorf("OTEL_SDK_DISABLED=true still records")
+	}
+}
