@@ -62,6 +62,8 @@ func TestOperatorSeesTheSagaTimeline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The seller's page has nothing more to do; its polling would only add traces.
+	b.run("seller leaves", sellerTab, chromedp.Navigate("about:blank"))
 
 	// An app user's page cannot read the operations API with its own session.
 	status, err := chromedp.Run(consumerTab, chromedp.Evaluate[int](`(async () => {
@@ -72,6 +74,7 @@ func TestOperatorSeesTheSagaTimeline(t *testing.T) {
 	if err != nil || (status != 403 && status != 401) {
 		t.Errorf("the consumer's page read the operations API: %d %v", status, err)
 	}
+	b.run("consumer leaves", consumerTab, chromedp.Navigate("about:blank"))
 
 	steps := `[...document.querySelectorAll("#ops-timeline li.step")]`
 	hasAll := `["subscription", "catalog", "billing", "notify"].every(svc => ` + steps + `.some(li => li.dataset.service === svc))`

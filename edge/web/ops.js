@@ -148,7 +148,7 @@ function drawCharts() {
 // ---- recent traces ----
 
 async function recent() {
-  const list = await api("ops/api/traces?limit=30");
+  const list = await api("ops/api/traces?limit=50");
   const ul = $("ops-traces");
   ul.replaceChildren();
   for (const tr of list) {
