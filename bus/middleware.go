@@ -164,6 +164,10 @@ func Tracing(tracer trace.Tracer, prop propagation.TextMapPropagator) Middleware
 					attribute.String("messaging.system", "nats"),
 					attribute.String("messaging.destination.name", msg.Subject),
 				)
+				if msg.Deliveries > 0 {
+					// A count above 1 is a redelivery: the saga timeline shows it as a retry.
+					span.SetAttributes(attribute.Int64("moa.deliveries", int64(msg.Deliveries)))
+				}
 			}
 			out, err := next(ctx, msg)
 			if err != nil {

@@ -2,6 +2,8 @@ package bus_test
 
 import (
 	"context"
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -159,5 +161,46 @@ func TestTraceContinuesFromEmitToConsumer(t *testing.T) {
 	}
 	if span.Parent().SpanID() != root.SpanContext().SpanID() || !span.Parent().IsRemote() {
 		t.Errorf("consumer span's parent is %s, want the emitting span %s", span.Parent().SpanID(), root.SpanContext().SpanID())
+	}
+}
+
+// A redelivered event's consumer span says which delivery it is (moa.deliveries), so that a
+// saga's timeline can show the retry.
+func TestConsumerSpanCarriesItsDeliveryCount(t *testing.T) {
+	url := startNATS(t)
+	consumer, _, consumerSpans := trRuntime(t, url)
+	ctx := context.Background()
+	if err := consumer.EnsureStreams(ctx, evStream, contracts.StreamDeadLetter); err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	_, err := consumer.Consume(ctx, "shipping", contracts.ConsumerSpec{Stream: evStream, Durable: "redelivered",
+		FilterSubjects: []string{evPlaced.Filter()}, MaxDeliver: 5, Backoff: []time.Duration{20 * time.Millisecond}},
+		bus.OnEvent(evPlaced, func(ctx context.Context, e bus.Event[evOrderPlaced]) error {
+			if calls.Add(1) == 1 {
+				return contracts.ErrUnavailable.Msg("not yet")
+			}
+			return nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bus.Emit(ctx, consumer, "orders", evPlaced, "o2", evOrderPlaced{OrderID: "o2"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, func() bool { return len(consumerSpans.Ended()) >= 2 }, "two deliveries")
+	var got []string
+	for _, s := range consumerSpans.Ended() {
+		if s.SpanKind() != trace.SpanKindConsumer {
+			continue
+		}
+		for _, kv := range s.Attributes() {
+			if kv.Key == "moa.deliveries" {
+				got = append(got, fmt.Sprint(kv.Value.AsInt64(), " ", s.Status().Code))
+			}
+		}
+	}
+	if fmt.Sprint(got) != "[1 Error 2 Unset]" {
+		t.Errorf("deliveries and statuses of the consumer spans: %v, want [1 Error 2 Unset]", got)
 	}
 }

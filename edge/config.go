@@ -83,6 +83,8 @@ type Config struct {
 	// DevMailbox routes notify.dev_mailbox to signed-in users, for the demo page (notify shows
 	// each user only their own mail): development only (moa dev).
 	DevMailbox bool
+	// Ops turns on the operations page's API for operators (ops.go; development: moa dev).
+	Ops *Ops
 	// Logger (default the runtime's).
 	Logger *slog.Logger
 }

@@ -22,4 +22,8 @@
 // Pages served by the edge sign in over HTTP (session/login, session/refresh, session/logout,
 // session.go): the refresh token lives in an HttpOnly cookie, so the tabs of one browser share
 // one session and JavaScript never holds it.
+//
+// In development (moa dev) the demo page has an operations page at /#ops: live charts of the
+// process's key figures, its recent traces and a saga's timeline by subscription id. Its
+// data comes from /ops/api/ ([Ops]), which only an operator's token opens.
 package edge

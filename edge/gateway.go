@@ -40,6 +40,9 @@ type Gateway struct {
 	connSeq atomic.Uint64
 	sweep   *bus.Job // the connections' clocks (sweep.go), stopped by Shutdown
 
+	ops         atomic.Pointer[Ops] // the operations API's sources; nil: off (ops.go)
+	opsThrottle throttle            // operator sign-ins on this instance
+
 	mu        sync.Mutex
 	conns     map[*conn]struct{}
 	userConns map[string]int
@@ -90,6 +93,10 @@ func New(rt *bus.Runtime, cfg Config) *Gateway {
 	g.mux.HandleFunc("GET /ws", g.serveWS)
 	g.routesWeb(g.mux)
 	g.routesSession(g.mux)
+	g.routesOps(g.mux)
+	if cfg.Ops != nil {
+		g.EnableOps(*cfg.Ops)
+	}
 	return g
 }
 

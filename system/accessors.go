@@ -71,3 +71,16 @@ func (s *System) Env(service string) (bus.Env, bool) {
 	}
 	return bus.Env{}, false
 }
+
+// Component returns the component a started service's Start returned (the *edge.Gateway of
+// "edge"), for a process that hands it what only it has (moa dev's recent traces).
+func (s *System) Component(service string) (bus.Component, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, st := range s.started {
+		if st.name == service {
+			return st.comp, true
+		}
+	}
+	return nil, false
+}

@@ -11,6 +11,9 @@
 // certificates) are read by the exporter itself; OTEL_RESOURCE_ATTRIBUTES adds resource
 // attributes.
 //
+// `moa dev` also keeps the spans of its recent traces in memory ([Recorder], Config.Recorder)
+// for its operations page, with or without an exporter; `moa serve` does not.
+//
 // Sampling: OTEL_TRACES_SAMPLER (always_on, always_off, traceidratio, parentbased_always_on
 // (the default), parentbased_always_off, parentbased_traceidratio) and OTEL_TRACES_SAMPLER_ARG
 // (the ratio, default 1). A value the SDK would silently replace is an error here instead.
@@ -52,12 +55,18 @@ type Config struct {
 	ServiceName string
 	// Version is service.version (default: [Version]).
 	Version string
+	// Recorder, when set, keeps the spans of every provider in memory (`moa dev`'s
+	// operations page), whether or not an OTLP endpoint is configured. Without one the
+	// providers sample parent-based always-on; with one, as OTEL_TRACES_SAMPLER says.
+	// OTEL_SDK_DISABLED=true turns the recorder off too.
+	Recorder *Recorder
 }
 
 // Traces is the process's trace export: one exporter, one tracer provider per hosted
 // service. A disabled Traces (nothing configured) hands out no-op providers.
 type Traces struct {
-	exporter   sdktrace.SpanExporter // nil when disabled
+	exporter   sdktrace.SpanExporter // nil when not exporting
+	recorder   *Recorder             // nil when not recording in memory
 	sampler    sdktrace.Sampler
 	base       []attribute.KeyValue // service.version, instance id, namespace, env attributes
 	envName    string               // OTEL_SERVICE_NAME
@@ -86,6 +95,23 @@ func Setup(ctx context.Context, cfg Config) (*Traces, error) {
 	} else if off {
 		return t, nil
 	}
+	version := cfg.Version
+	if version == "" {
+		version = Version()
+	}
+	t.base = []attribute.KeyValue{
+		attribute.String("service.namespace", "moa"),
+		attribute.String("service.version", version),
+		attribute.String("service.instance.id", uuid.NewString()),
+	}
+	t.base = append(t.base, resourceAttrs(getenv("OTEL_RESOURCE_ATTRIBUTES"))...)
+	if cfg.Recorder != nil {
+		// Recording only (until an exporter is configured below): every span, unless a
+		// caller's trace context says it is not sampled.
+		t.recorder = cfg.Recorder
+		t.sampler = sdktrace.ParentBased(sdktrace.AlwaysSample())
+		t.providers = map[string]*sdktrace.TracerProvider{}
+	}
 	if e := strings.TrimSpace(getenv("OTEL_TRACES_EXPORTER")); e != "" && e != "otlp" {
 		if e == "none" {
 			return t, nil
@@ -113,18 +139,8 @@ func Setup(ctx context.Context, cfg Config) (*Traces, error) {
 	if err != nil {
 		return nil, err
 	}
-	version := cfg.Version
-	if version == "" {
-		version = Version()
-	}
 	t.sampler = sampler
 	t.endpoint = endpoint
-	t.base = []attribute.KeyValue{
-		attribute.String("service.namespace", "moa"),
-		attribute.String("service.version", version),
-		attribute.String("service.instance.id", uuid.NewString()),
-	}
-	t.base = append(t.base, resourceAttrs(getenv("OTEL_RESOURCE_ATTRIBUTES"))...)
 	// WithEndpointURL overrides what the exporter would read from the environment itself,
 	// so that the endpoint is the one this function decided on (and Getenv's, in tests).
 	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint))
@@ -139,6 +155,9 @@ func Setup(ctx context.Context, cfg Config) (*Traces, error) {
 // Enabled says whether spans are exported.
 func (t *Traces) Enabled() bool { return t != nil && t.exporter != nil }
 
+// Recording says whether spans are made at all: exported, or kept by the recorder.
+func (t *Traces) Recording() bool { return t != nil && (t.exporter != nil || t.recorder != nil) }
+
 // Endpoint is the URL spans are sent to ("" when disabled).
 func (t *Traces) Endpoint() string {
 	if t == nil {
@@ -150,7 +169,7 @@ func (t *Traces) Endpoint() string {
 // Provider returns the tracer provider of the hosted service (by its Moa name; "" for the
 // process itself), the same one on every call; a no-op provider when disabled or shut down.
 func (t *Traces) Provider(service string) trace.TracerProvider {
-	if !t.Enabled() {
+	if !t.Recording() {
 		return noop.NewTracerProvider()
 	}
 	t.mu.Lock()
@@ -172,20 +191,26 @@ func (t *Traces) Provider(service string) trace.TracerProvider {
 	if service != "" {
 		attrs = append(attrs, attribute.String("moa.service", service))
 	}
-	p := sdktrace.NewTracerProvider(
+	opts := []sdktrace.TracerProviderOption{
 		sdktrace.WithSampler(t.sampler),
 		sdktrace.WithResource(resource.NewSchemaless(attrs...)),
+	}
+	if t.exporter != nil {
 		// One batcher per provider, all on the one exporter, which the providers must not
 		// shut down (Shutdown does, after every provider has flushed).
-		sdktrace.WithBatcher(sharedExporter{t.exporter}),
-	)
+		opts = append(opts, sdktrace.WithBatcher(sharedExporter{t.exporter}))
+	}
+	if t.recorder != nil {
+		opts = append(opts, sdktrace.WithSpanProcessor(t.recorder))
+	}
+	p := sdktrace.NewTracerProvider(opts...)
 	t.providers[service] = p
 	return p
 }
 
 // Flush exports every span that has ended so far.
 func (t *Traces) Flush(ctx context.Context) error {
-	if !t.Enabled() {
+	if !t.Recording() {
 		return nil
 	}
 	var errs []error
@@ -198,7 +223,7 @@ func (t *Traces) Flush(ctx context.Context) error {
 // Shutdown flushes what is left and stops the exporter; the providers it gave out become
 // no-ops. Call it after the runtimes stopped, so that their last spans are in.
 func (t *Traces) Shutdown(ctx context.Context) error {
-	if !t.Enabled() {
+	if !t.Recording() {
 		return nil
 	}
 	t.mu.Lock()
@@ -212,7 +237,9 @@ func (t *Traces) Shutdown(ctx context.Context) error {
 	for _, p := range t.snapshot() {
 		errs = append(errs, p.Shutdown(ctx))
 	}
-	errs = append(errs, t.exporter.Shutdown(ctx))
+	if t.exporter != nil {
+		errs = append(errs, t.exporter.Shutdown(ctx))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("telemetry: flushing spans to %s: %w", t.endpoint, err)
 	}

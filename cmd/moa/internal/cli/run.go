@@ -10,8 +10,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/bus/dlq"
 	"github.com/moa-run/moa/cmd/moa/internal/load"
+	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/edge"
 	"github.com/moa-run/moa/internal/telemetry"
 	"github.com/moa-run/moa/services/subscription"
 	"github.com/moa-run/moa/system"
@@ -101,12 +104,19 @@ func runSystem(ctx context.Context, cmd string, args []string, stdout, stderr io
 	if len(cfg.Services) == 1 {
 		processName = cfg.Services[0] // moa serve x: x is the process
 	}
-	traces, err := telemetry.Setup(ctx, telemetry.Config{Getenv: getenv, ServiceName: processName})
+	// moa dev also keeps its recent traces in memory for the operations page (edge/ops.go).
+	var recent *telemetry.Recorder
+	if cmd == cmdDev {
+		recent = telemetry.NewRecorder(telemetry.DefaultRecentTraces)
+	}
+	traces, err := telemetry.Setup(ctx, telemetry.Config{Getenv: getenv, ServiceName: processName, Recorder: recent})
 	if err != nil {
 		return err
 	}
-	if traces.Enabled() {
+	if traces.Recording() {
 		cfg.TracerProvider = traces.Provider
+	}
+	if traces.Enabled() {
 		log.Info("exporting traces", "endpoint", traces.Endpoint())
 	}
 	defer func() {
@@ -127,6 +137,9 @@ func runSystem(ctx context.Context, cmd string, args []string, stdout, stderr io
 		}
 		return err
 	}
+	if cmd == cmdDev {
+		enableOps(sys, recent)
+	}
 	fmt.Fprintf(stdout, "nats: %s\nweb: %s\n", sys.OperatorNATSURL(), sys.HTTPURL())
 
 	<-ctx.Done()
@@ -144,6 +157,24 @@ func runSystem(ctx context.Context, cmd string, args []string, stdout, stderr io
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// enableOps turns on the edge's operations page (when the edge runs here): the recent
+// traces, the process's metrics, and operator sign-in with the operator secret, exchanged on
+// the system's own bus connection.
+func enableOps(sys *system.System, recent *telemetry.Recorder) {
+	c, ok := sys.Component("edge")
+	if !ok {
+		return
+	}
+	gw, ok := c.(*edge.Gateway)
+	if !ok {
+		return
+	}
+	gw.EnableOps(edge.Ops{Traces: recent, Metrics: sys.Registry(),
+		OperatorToken: func(ctx context.Context, secret string) (contracts.OperatorToken, error) {
+			return bus.Call(ctx, sys.Client(), contracts.AuthOperatorToken, contracts.OperatorTokenRequest{Secret: secret})
+		}})
 }
 
 // newLogger is the process's logger; a line logged inside a recording span carries its
