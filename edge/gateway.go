@@ -101,8 +101,9 @@ func New(rt *bus.Runtime, cfg Config) *Gateway {
 }
 
 // Handler serves /ws (the WebSocket endpoint), the browser session at /session/ (session.go),
-// the demo page at / and the SDK at /sdk/moa.js. The page uses relative URLs, so the handler can be mounted under a prefix
-// with http.StripPrefix.
+// the operations API at /ops/api/ (ops.go, operators only), the demo page at / and the SDK at
+// /sdk/moa.js. The page uses relative URLs, so the handler can be mounted under a prefix with
+// http.StripPrefix.
 func (g *Gateway) Handler() http.Handler { return g.mux }
 
 // InstanceID is this instance's id in presence records and metrics.
