@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -65,10 +66,18 @@ func (r *Runtime) warnDurability(key, msg string, args ...any) {
 	}
 	r.durWarn[key] = text
 	r.mu.Unlock()
-	if !seen {
+	if seen {
+		return
+	}
+	// Said once per server per process: moa dev hosts every service on a runtime of its own,
+	// and each would repeat the same warning about the same shared stream (DLQ four times).
+	if _, said := durabilitySaid.LoadOrStore(r.nc.ConnectedServerId()+" "+key, true); !said {
 		r.log.Warn(msg, args...)
 	}
 }
+
+// durabilitySaid holds the warnings logged in this process, by server id and key.
+var durabilitySaid sync.Map
 
 // checkSync warns when critical streams live on a server that does not fsync every write before
 // acknowledging it (sync_interval other than always): an OS crash or a power loss then loses
