@@ -55,6 +55,9 @@ type popularEntry struct {
 	top        []domain.Popular // sums sorted, most counted first, ties by query; nil: sort again
 	refreshing chan struct{}    // non-nil while a refresh runs; closed when it ends
 	err        error            // of the last refresh
+	// gen counts the refreshes that succeeded: a reader that waited on one returns its result
+	// whatever its age (a store read longer than popularTTL must not send it round again).
+	gen uint64
 }
 
 func newPopularCache(repo Repository) *popularCache {
@@ -87,7 +90,7 @@ func (c *popularCache) get(ctx context.Context, since time.Time) ([]domain.Popul
 		if loaded && age < popularTTL {
 			return e.sorted(), nil
 		}
-		ch := e.refreshing
+		ch, gen := e.refreshing, e.gen
 		c.mu.Unlock()
 		select {
 		case <-ch:
@@ -99,6 +102,9 @@ func (c *popularCache) get(ctx context.Context, since time.Time) ([]domain.Popul
 			return nil, contracts.ErrCanceled.Msg("popular searches: %v", context.Cause(ctx)).Wrap(ctx.Err())
 		}
 		c.mu.Lock()
+		if e.gen != gen {
+			return e.sorted(), nil
+		}
 		if e.err != nil && (e.at.IsZero() || time.Since(e.at) >= popularTTL) {
 			return nil, e.err
 		}
@@ -118,6 +124,7 @@ func (c *popularCache) refresh(e *popularEntry) {
 	e.err = err
 	if err == nil {
 		e.at, e.top = start, top
+		e.gen++
 		e.sums = make(map[string]int64, len(top))
 		for _, p := range top {
 			e.sums[p.Query] = p.Count

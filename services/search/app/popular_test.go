@@ -153,3 +153,27 @@ func TestPopularCallerGivingUpGetsACodedError(t *testing.T) {
 	close(repo.release)
 	wantPopular(t, a)
 }
+
+// slow makes every popular read of the repository take longer than the list's time to live.
+type slow struct {
+	*adapters.Repository
+}
+
+func (s *slow) Popular(ctx context.Context, since time.Time, prefix string, limit int) ([]domain.Popular, error) {
+	time.Sleep(1200 * time.Millisecond) // the store being slow, longer than popularTTL (a second)
+	return s.Repository.Popular(ctx, since, prefix, limit)
+}
+
+// A store read longer than the list's time to live still answers the readers that waited for
+// it: they return the read's result instead of starting another one and waiting again.
+func TestPopularSlowReadStillAnswers(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, func(r *adapters.Repository) app.Repository { return &slow{Repository: r} })
+	noErrors(t, a.ApplyBatch(t.Context(), []domain.Search{search(t, "e1", "alice", "yoga")}))
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	got, _, err := a.Popular(ctx, 0, 0)
+	if err != nil || !slices.Equal(got, []domain.Popular{{Query: "yoga", Count: 1}}) {
+		t.Fatalf("popular after a slow read = %+v, %v; want yoga 1", got, err)
+	}
+}
