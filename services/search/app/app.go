@@ -52,8 +52,19 @@ type Repository interface {
 	// Popular sums the counters of buckets starting at or after since, per query, restricted
 	// to queries starting with prefix when it is not empty; most counted first, ties by query.
 	Popular(ctx context.Context, since time.Time, prefix string, limit int) ([]domain.Popular, error)
+	// PopularMarked sums like Popular, every query, and tells which of this instance's batches
+	// the sums hold (the popular list reads the store without stopping batches; popular.go).
+	PopularMarked(ctx context.Context, since time.Time) (PopularRead, error)
 	// Expire deletes journal entries, batch records and counters of buckets before before.
 	Expire(ctx context.Context, before time.Time) (int64, error)
+}
+
+// PopularRead is the outcome of Repository.PopularMarked.
+type PopularRead struct {
+	Top []domain.Popular // most counted first, ties by query
+	// Seen returns the last batch of epoch counted into query's counter shard, as read with
+	// the sums ("" if none).
+	Seen func(query, epoch string) string
 }
 
 // Journaled is what the journal knew of one search of a batch.

@@ -161,12 +161,12 @@ func (a *App) applySearches(ctx context.Context, id string, ss []domain.Search) 
 			}
 			return list[i].Bucket.Before(list[j].Bucket)
 		})
-		// Stored and added in memory under one lock: a refresh of the popular list then reads
-		// the store either before both or after both (popular.go).
+		// Stored and added in memory under one lock, so that additions are numbered in the
+		// order they were stored (popular.go).
 		a.popular.counting.Lock()
 		err := a.repo.AddPopular(ctx, a.epoch, id, list)
 		if err == nil {
-			a.popular.add(list)
+			a.popular.add(a.epoch, id, list)
 		}
 		a.popular.counting.Unlock()
 		if err != nil {
