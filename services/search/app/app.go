@@ -40,7 +40,9 @@ type Repository interface {
 	AddPopular(ctx context.Context, epoch, batch string, counts []Count) error
 	// TouchRecent puts each user's queries in their history at their times, keeping the later
 	// time when a query is there already, and trims each history to its keep newest entries.
-	TouchRecent(ctx context.Context, byUser map[string][]domain.Recent, keep int) error
+	// A user whose history cannot be written (the store's size limit) is left out and named in
+	// the map returned, with the error; the others are written.
+	TouchRecent(ctx context.Context, byUser map[string][]domain.Recent, keep int) (map[string]error, error)
 	// Complete records that every effect of batch is done.
 	Complete(ctx context.Context, batch string, at time.Time) error
 
