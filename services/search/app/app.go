@@ -26,7 +26,9 @@ import (
 //     for the epoch to the batch, in the same single-document update. An epoch applies one batch
 //     at a time and none after a failure, so "the query's marker for epoch E is batch B" is
 //     exactly "B's count for that query is in": that is how a leftover's count is known.
-//  4. TouchRecent: the histories, by $max on times, which repeating does not change.
+//  4. TouchRecent: the histories, by $max on times, which repeating does not change. A history
+//     the store refuses (its size limit) fails only that user's searches; the batch is then
+//     not completed and its epoch ends, as after a failure, so those searches are leftovers.
 //  5. Complete: the batch's record, which makes all its searches applied at once.
 type Repository interface {
 	// Journal stores the searches (distinct ids) as searches of batch in epoch, unless stored

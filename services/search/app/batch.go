@@ -172,11 +172,15 @@ func (a *App) applySearches(ctx context.Context, id string, ss []domain.Search) 
 			return list[i].Bucket.Before(list[j].Bucket)
 		})
 		// Stored and added in memory under one lock, so that additions are numbered in the
-		// order they were stored (popular.go).
+		// order they were stored (popular.go). A failed AddPopular may have marked some shards
+		// all the same: it is numbered too, with no counts, so that a refresh reading its
+		// marker knows the batches before it were seen.
 		a.popular.counting.Lock()
 		err := a.repo.AddPopular(ctx, a.epoch, id, list)
 		if err == nil {
 			a.popular.add(a.epoch, id, list)
+		} else {
+			a.popular.add(a.epoch, id, nil)
 		}
 		a.popular.counting.Unlock()
 		if err != nil {
