@@ -9,9 +9,10 @@
 //
 // The histories and counters are kept in a few large documents (adapters/shards.go), which
 // holds some 250,000 users' histories before MongoDB's 16 MiB document limit. Past that, a
-// batch holding a search of a user new to a full shard fails with a message naming the limit:
-// the other searches of the batch succeed on redelivery, that user's is dead-lettered after
-// its retries (its popular count is in), until the histories get more shards (a schema step).
+// search whose user's history would grow a full shard fails on its own with a message naming
+// the limit (the other searches of its batch succeed, and changes that do not grow the shard
+// are still written): it is dead-lettered after its retries (its popular count is in, once),
+// until the histories get more shards (a schema step).
 //
 // The popular list is served from memory, refreshed from the store at most twice a second:
 // other instances' counts show up to a second late (app/popular.go).

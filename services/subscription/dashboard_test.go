@@ -16,9 +16,9 @@ import (
 	"github.com/moa-run/moa/services/subscription"
 )
 
-// The dashboard puts each fact on the (UTC) day its event occurred, keeps a running total of
-// active subscribers across days, shows only the last 30 days, and a rebuild from the streams
-// gives the same days back.
+// The dashboard puts each fact on the (UTC) day its event occurred, counts each day's active
+// subscribers back from the product's total, shows only the last 30 days, and a rebuild from
+// the streams gives the same days back.
 func TestDashboardDays(t *testing.T) {
 	s := moatest.Service(t, subscription.Start, moatest.With{Postgres: true, Declared: subscription.Settings})
 	seller := authntest.Seller()
@@ -100,4 +100,33 @@ func TestDashboardDays(t *testing.T) {
 	if err := check(); err != nil {
 		t.Errorf("after the rebuild: %v", err)
 	}
+
+	// Day rows that begin after the product's first subscription (a database counted before
+	// dashboard_days existed, or rebuilt from streams that lost the oldest events): the days
+	// are counted back from the total, not up from 0.
+	if _, err := s.Postgres.Exec(context.Background(), `DELETE FROM dashboard_days WHERE product_id = $1 AND day < $2::date`,
+		product, ds(2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := check(); err != nil {
+		t.Errorf("without the oldest day rows: %v", err)
+	}
+	// A product with a subscription and no day row at all, then a fact today.
+	if _, err := s.Postgres.Exec(context.Background(), `DELETE FROM dashboard_days WHERE product_id = $1`, product); err != nil {
+		t.Fatal(err)
+	}
+	c2 := sub()
+	c2.State, c2.Reason, c2.AmountMinor = contracts.SubCancelled, "payment_failed", 0
+	publish(contracts.SubscriptionCancelled, day(0), c2)
+	want = []contracts.DashboardDay{{Day: ds(0), Failed: 1, ActiveSubscribers: 1}}
+	moatest.WaitFor(t, 20*time.Second, func() error {
+		d, err := s.Client.Subscription.Dashboard(s.As(context.Background(), seller))
+		if err != nil {
+			return err
+		}
+		if len(d.Items) != 1 || !reflect.DeepEqual(d.Items[0].Days, want) {
+			return fmt.Errorf("dashboard %+v, want one product with days %+v", d.Items, want)
+		}
+		return nil
+	})
 }

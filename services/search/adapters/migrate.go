@@ -51,7 +51,9 @@ func legacyShard(db *mongo.Database, prefix string, s int) *mongo.Collection {
 }
 
 // shardsAsDocuments moves each shard collection's document into the histories or counters
-// collection, _id = the shard's number, and drops the shard collection. Rerunning it after a
+// collection, _id = the shard's number, and drops the shard collection. Every instance of the
+// previous version must be stopped first: it would keep writing the dropped collections, and
+// its writes would be lost (package doc, Upgrades). Rerunning it after a
 // crash moves the same documents again; a shard collection dropped already is skipped.
 func shardsAsDocuments(ctx context.Context, db *mongo.Database) error {
 	for _, m := range []struct {

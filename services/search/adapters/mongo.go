@@ -15,8 +15,8 @@
 //	schema    the migration version.
 //
 // The shard layout's limit is MongoDB's 16 MiB per document: some 250,000 users' histories and
-// 4 million (query, hour) counters at once (shards.go); a history write past it fails with a
-// message that says so. Every batch and every recent read also reads a whole history shard, so
+// 4 million (query, hour) counters at once (shards.go); a user's history that would grow a
+// shard past it is refused with a message that says so (the other users' are written). Every batch and every recent read also reads a whole history shard, so
 // the shards cost more the more users there are, long before the limit.
 //
 // A batch inserts into the journal, reads its history shards with one find, writes them with
@@ -33,6 +33,13 @@
 // a row (BenchmarkCatalogSearched at 1,000 events/s, 2026-12-06: a batch's history step
 // 122 ms → 101 ms, recent p99 137 ms → 39 ms, single runs on a machine at load 9). Reads do
 // not wait for writes (SQLite's WAL).
+//
+// Upgrades: schema step 3 (shards as documents of one collection) moves the documents of the
+// history_NN and terms_NN collections and drops those collections. A binary of schema 2 keeps
+// writing them (recreating them on its next write), and nothing of this version reads them:
+// every search instance must be stopped before an instance of schema 3 or later starts on the
+// database; a rolling upgrade across step 3 is not supported. (The binaries of schema 2 do not
+// check the recorded version, so this cannot be enforced from here.)
 //
 // Only features FerretDB 1.24 supports are used (see internal/docstore): no transactions, no
 // TTL indexes (the app's janitor expires documents), no text indexes (prefix matching is done

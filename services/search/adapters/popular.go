@@ -2,6 +2,7 @@ package adapters
 
 import (
 	"context"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -104,6 +105,32 @@ func (r *Repository) Popular(ctx context.Context, since time.Time, prefix string
 	if err != nil {
 		return nil, storeError("popular", err)
 	}
+	return sumTerms(docs, since, prefix, limit), nil
+}
+
+// PopularMarked sums the window like Popular, all queries, and says for each query which batch
+// of an epoch its shard had counted last when read (the shard's sums and markers are one
+// document, read at once).
+func (r *Repository) PopularMarked(ctx context.Context, since time.Time) (app.PopularRead, error) {
+	docs, err := r.readTerms(ctx, bson.M{"t": 1, "seen": 1})
+	if err != nil {
+		return app.PopularRead{}, storeError("popular", err)
+	}
+	seen := make(map[string]map[string]string, len(docs))
+	for _, d := range docs {
+		seen[d.ID] = d.Seen
+	}
+	return app.PopularRead{
+		Top: sumTerms(docs, since, "", math.MaxInt),
+		Seen: func(query, epoch string) string {
+			return seen[shardDoc(termShard(query))][epoch]
+		},
+	}, nil
+}
+
+// sumTerms sums the buckets of docs from since per query starting with prefix, most counted
+// first, ties by query, at most limit.
+func sumTerms(docs []termsDoc, since time.Time, prefix string, limit int) []domain.Popular {
 	from := since.Unix()
 	sums := map[string]int64{}
 	for _, d := range docs {
@@ -129,7 +156,7 @@ func (r *Repository) Popular(ctx context.Context, since time.Time, prefix string
 	if len(out) > limit {
 		out = out[:limit]
 	}
-	return out, nil
+	return out
 }
 
 // expireCounters removes counters of buckets before before and markers of batches that old (a

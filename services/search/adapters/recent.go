@@ -87,7 +87,11 @@ func decodeItems(s string) ([]historyItem, error) {
 // fields. The shards stay locked from read to write so that a delete or clear of this process
 // cannot be overwritten by a stale history; several instances writing one user's history can
 // still overwrite each other's change.
-func (r *Repository) TouchRecent(ctx context.Context, byUser map[string][]domain.Recent, keep int) error {
+//
+// A user whose new history would grow the shard past maxShard is left out, with an error in
+// the map returned; the other users are written. A change that does not grow the shard is
+// written even when the shard is over the limit already.
+func (r *Repository) TouchRecent(ctx context.Context, byUser map[string][]domain.Recent, keep int) (map[string]error, error) {
 	users := map[int][]string{}
 	var shards []int
 	for u := range byUser {
@@ -103,44 +107,53 @@ func (r *Repository) TouchRecent(ctx context.Context, byUser map[string][]domain
 	}
 	stored, err := r.readHistories(ctx, shards)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var models []mongo.WriteModel
+	var refused map[string]error
 	for _, s := range shards {
 		var d historyDoc
 		raw := stored[shardDoc(s)]
 		if raw != nil {
 			if err := bson.Unmarshal(raw, &d); err != nil {
-				return storeError("recent read", err)
+				return nil, storeError("recent read", err)
 			}
 		}
 		size := len(raw)
 		set := bson.M{}
+		slices.Sort(users[s]) // which users fit does not depend on map order
 		for _, u := range users[s] {
 			key := fieldKey(u)
 			items, err := decodeItems(d.U[key])
 			if err != nil {
-				return err
+				return nil, err
 			}
-			if items, changed := merge(items, byUser[u], keep); changed {
-				v := encodeItems(items)
-				set["u."+key] = v
-				size += len(v) - len(d.U[key])
-				if _, had := d.U[key]; !had {
-					size += len(key) + 6 // type byte, key's NUL, string's length and NUL
+			items, changed := merge(items, byUser[u], keep)
+			if !changed {
+				continue
+			}
+			v := encodeItems(items)
+			grow := len(v) - len(d.U[key])
+			if _, had := d.U[key]; !had {
+				grow += len(key) + 6 // type byte, key's NUL, string's length and NUL
+			}
+			if grow > 0 && size+grow > r.maxShard {
+				if refused == nil {
+					refused = map[string]error{}
 				}
+				refused[u] = contracts.ErrInternal.Msg("search store: history shard %d would hold %d bytes, over the %d this layout allows "+
+					"(MongoDB's document limit is 16 MiB): the histories need more shards (adapters/shards.go)", s, size+grow, r.maxShard)
+				continue
 			}
-		}
-		if size > r.maxShard {
-			return contracts.ErrInternal.Msg("search store: history shard %d would hold %d bytes, over the %d this layout allows "+
-				"(MongoDB's document limit is 16 MiB): the histories need more shards (adapters/shards.go)", s, size, r.maxShard)
+			set["u."+key] = v
+			size += grow
 		}
 		if len(set) > 0 {
 			models = append(models, mongo.NewUpdateOneModel().SetFilter(bson.M{"_id": shardDoc(s)}).SetUpsert(true).
 				SetUpdate(bson.M{"$set": set}))
 		}
 	}
-	return storeError("recent write", r.bulk(ctx, r.histories, models))
+	return refused, storeError("recent write", r.bulk(ctx, r.histories, models))
 }
 
 // readHistories reads the documents of shards, by _id, as stored: one find by _id for one

@@ -32,7 +32,11 @@ func TestAFullHistoryShardRefusesNewUsersClearly(t *testing.T) {
 	}
 	at := time.Now()
 	touch := func(user, query string) error {
-		return r.TouchRecent(ctx, map[string][]domain.Recent{user: {{Query: query, At: at}}}, contracts.SearchRecentMax)
+		refused, err := r.TouchRecent(ctx, map[string][]domain.Recent{user: {{Query: query, At: at}}}, contracts.SearchRecentMax)
+		if err == nil {
+			err = refused[user]
+		}
+		return err
 	}
 	for _, u := range users[:2] {
 		if err := touch(u, "yoga"); err != nil {
@@ -49,7 +53,22 @@ func TestAFullHistoryShardRefusesNewUsersClearly(t *testing.T) {
 	if !errors.Is(err, contracts.ErrInternal) || !strings.Contains(err.Error(), "history shard 0 would hold") {
 		t.Fatalf("a new user in a full shard: %v, want the shard's size named", err)
 	}
-	// A history that does not grow: the same query searched again, later.
+	// In one call with a user of another shard: only the user who does not fit is refused.
+	other := "other"
+	for i := 0; historyShard(other) == 0; i++ {
+		other = fmt.Sprintf("other-%d", i)
+	}
+	refused, err := r.TouchRecent(ctx, map[string][]domain.Recent{users[2]: {{Query: "yoga", At: at}}, other: {{Query: "judo", At: at}}},
+		contracts.SearchRecentMax)
+	if err != nil || len(refused) != 1 || !errors.Is(refused[users[2]], contracts.ErrInternal) {
+		t.Fatalf("TouchRecent of a user who fits and one who does not = %v, %v; want only %s refused", refused, err, users[2])
+	}
+	if got, err := r.Recent(ctx, other, "", contracts.SearchRecentMax); err != nil || len(got) != 1 || got[0].Query != "judo" {
+		t.Fatalf("recent of %s = %+v, %v; want judo", other, got, err)
+	}
+	// A history that does not grow: the same query searched again, later, also once the shard
+	// is over the limit (a smaller limit than it holds).
+	r.maxShard = len(raw) - 100
 	at = at.Add(time.Second)
 	if err := touch(users[0], "yoga"); err != nil {
 		t.Fatalf("an existing history that does not grow: %v", err)
@@ -57,7 +76,7 @@ func TestAFullHistoryShardRefusesNewUsersClearly(t *testing.T) {
 	if ok, err := r.DeleteRecent(ctx, users[1], "yoga"); err != nil || !ok {
 		t.Fatalf("DeleteRecent in a full shard = %v, %v", ok, err)
 	}
-	for u, want := range map[string][]string{users[0]: {"yoga"}, users[1]: nil, users[2]: nil} {
+	for u, want := range map[string][]string{users[0]: {"yoga"}, users[1]: nil, users[2]: nil, other: {"judo"}} {
 		got, err := r.Recent(ctx, u, "", contracts.SearchRecentMax)
 		if err != nil {
 			t.Fatal(err)

@@ -26,7 +26,9 @@ import (
 //     for the epoch to the batch, in the same single-document update. An epoch applies one batch
 //     at a time and none after a failure, so "the query's marker for epoch E is batch B" is
 //     exactly "B's count for that query is in": that is how a leftover's count is known.
-//  4. TouchRecent: the histories, by $max on times, which repeating does not change.
+//  4. TouchRecent: the histories, by $max on times, which repeating does not change. A history
+//     the store refuses (its size limit) fails only that user's searches; the batch is then
+//     not completed and its epoch ends, as after a failure, so those searches are leftovers.
 //  5. Complete: the batch's record, which makes all its searches applied at once.
 type Repository interface {
 	// Journal stores the searches (distinct ids) as searches of batch in epoch, unless stored
@@ -40,7 +42,9 @@ type Repository interface {
 	AddPopular(ctx context.Context, epoch, batch string, counts []Count) error
 	// TouchRecent puts each user's queries in their history at their times, keeping the later
 	// time when a query is there already, and trims each history to its keep newest entries.
-	TouchRecent(ctx context.Context, byUser map[string][]domain.Recent, keep int) error
+	// A user whose history cannot be written (the store's size limit) is left out and named in
+	// the map returned, with the error; the others are written.
+	TouchRecent(ctx context.Context, byUser map[string][]domain.Recent, keep int) (map[string]error, error)
 	// Complete records that every effect of batch is done.
 	Complete(ctx context.Context, batch string, at time.Time) error
 
@@ -52,8 +56,19 @@ type Repository interface {
 	// Popular sums the counters of buckets starting at or after since, per query, restricted
 	// to queries starting with prefix when it is not empty; most counted first, ties by query.
 	Popular(ctx context.Context, since time.Time, prefix string, limit int) ([]domain.Popular, error)
+	// PopularMarked sums like Popular, every query, and tells which of this instance's batches
+	// the sums hold (the popular list reads the store without stopping batches; popular.go).
+	PopularMarked(ctx context.Context, since time.Time) (PopularRead, error)
 	// Expire deletes journal entries, batch records and counters of buckets before before.
 	Expire(ctx context.Context, before time.Time) (int64, error)
+}
+
+// PopularRead is the outcome of Repository.PopularMarked.
+type PopularRead struct {
+	Top []domain.Popular // most counted first, ties by query
+	// Seen returns the last batch of epoch counted into query's counter shard, as read with
+	// the sums ("" if none).
+	Seen func(query, epoch string) string
 }
 
 // Journaled is what the journal knew of one search of a batch.

@@ -99,7 +99,7 @@ func (a *App) applyBatch(ctx context.Context, batch []*pending) {
 		}
 		byID[p.s.ID] = append(byID[p.s.ID], p)
 	}
-	js, err := a.applySearches(ctx, id, ss)
+	js, refused, err := a.applySearches(ctx, id, ss)
 	if err != nil {
 		a.epoch = ""
 		for _, p := range batch {
@@ -107,18 +107,28 @@ func (a *App) applyBatch(ctx context.Context, batch []*pending) {
 		}
 		return
 	}
+	if len(refused) > 0 {
+		// The batch stays incomplete (its refused searches are leftovers for their retries),
+		// so its markers must stay as they are: the epoch ends, as on a failure.
+		a.epoch = ""
+	}
 	for _, j := range js {
 		for _, p := range byID[j.Stored.ID] {
-			p.done <- result{stored: j.Stored}
+			var err error
+			if !j.Applied {
+				err = refused[j.Stored.UserID]
+			}
+			p.done <- result{stored: j.Stored, err: err}
 		}
 	}
 }
 
-// applySearches runs the steps for distinct searches ss as batch id.
-func (a *App) applySearches(ctx context.Context, id string, ss []domain.Search) ([]Journaled, error) {
-	js, err := a.repo.Journal(ctx, a.epoch, id, ss)
+// applySearches runs the steps for distinct searches ss as batch id. The searches of the users
+// whose history the store refused (refused, by user) failed; the batch is then not completed.
+func (a *App) applySearches(ctx context.Context, id string, ss []domain.Search) (js []Journaled, refused map[string]error, err error) {
+	js, err = a.repo.Journal(ctx, a.epoch, id, ss)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var left []Journaled
 	counts := map[Count]int64{}
@@ -142,11 +152,11 @@ func (a *App) applySearches(ctx context.Context, id string, ss []domain.Search) 
 		}
 	}
 	if !applying {
-		return js, nil
+		return js, nil, nil
 	}
 	if len(left) > 0 {
 		if err := a.repo.Adopt(ctx, a.epoch, id, left); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if len(counts) > 0 {
@@ -161,22 +171,30 @@ func (a *App) applySearches(ctx context.Context, id string, ss []domain.Search) 
 			}
 			return list[i].Bucket.Before(list[j].Bucket)
 		})
-		// Stored and added in memory under one lock: a refresh of the popular list then reads
-		// the store either before both or after both (popular.go).
+		// Stored and added in memory under one lock, so that additions are numbered in the
+		// order they were stored (popular.go). A failed AddPopular may have marked some shards
+		// all the same: it is numbered too, with no counts, so that a refresh reading its
+		// marker knows the batches before it were seen.
 		a.popular.counting.Lock()
 		err := a.repo.AddPopular(ctx, a.epoch, id, list)
 		if err == nil {
-			a.popular.add(list)
+			a.popular.add(a.epoch, id, list)
+		} else {
+			a.popular.add(a.epoch, id, nil)
 		}
 		a.popular.counting.Unlock()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	if err := a.repo.TouchRecent(ctx, byUser, contracts.SearchRecentMax); err != nil {
-		return nil, err
+	refused, err = a.repo.TouchRecent(ctx, byUser, contracts.SearchRecentMax)
+	if err != nil {
+		return nil, nil, err
 	}
-	return js, a.repo.Complete(ctx, id, a.now())
+	if len(refused) > 0 {
+		return js, refused, nil
+	}
+	return js, nil, a.repo.Complete(ctx, id, a.now())
 }
 
 // newID returns a time-ordered unique id (UUIDv7): the janitor reads its time.

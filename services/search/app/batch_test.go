@@ -3,10 +3,12 @@ package app_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/moatest"
 	"github.com/moa-run/moa/services/search/adapters"
 	"github.com/moa-run/moa/services/search/app"
@@ -137,8 +139,13 @@ func (f *failing) AddPopular(ctx context.Context, epoch, batch string, counts []
 	return f.fail("popular", func() error { return f.Repository.AddPopular(ctx, epoch, batch, counts) })
 }
 
-func (f *failing) TouchRecent(ctx context.Context, byUser map[string][]domain.Recent, keep int) error {
-	return f.fail("recent", func() error { return f.Repository.TouchRecent(ctx, byUser, keep) })
+func (f *failing) TouchRecent(ctx context.Context, byUser map[string][]domain.Recent, keep int) (map[string]error, error) {
+	var refused map[string]error
+	err := f.fail("recent", func() (err error) {
+		refused, err = f.Repository.TouchRecent(ctx, byUser, keep)
+		return err
+	})
+	return refused, err
 }
 
 func (f *failing) Complete(ctx context.Context, batch string, at time.Time) error {
@@ -195,5 +202,44 @@ func TestAFailedBatchIsCompletedByRedeliveriesCountingOnce(t *testing.T) {
 			wantRecent(t, a, "alice", "yoga")
 			wantRecent(t, a, "bob", "pilates")
 		})
+	}
+}
+
+// refusing refuses the history of one user, as the store does past its size limit.
+type refusing struct {
+	*adapters.Repository
+	user string
+}
+
+func (r *refusing) TouchRecent(ctx context.Context, byUser map[string][]domain.Recent, keep int) (map[string]error, error) {
+	others := maps.Clone(byUser)
+	delete(others, r.user)
+	refused, err := r.Repository.TouchRecent(ctx, others, keep)
+	if err != nil || byUser[r.user] == nil {
+		return refused, err
+	}
+	return map[string]error{r.user: contracts.ErrInternal.Msg("history shard full")}, nil
+}
+
+// A user whose history the store refuses fails only their searches of the batch; the others
+// succeed, and the refused search, redelivered once the store takes it, is counted once.
+func TestARefusedHistoryFailsOnlyItsSearches(t *testing.T) {
+	t.Parallel()
+	repo := &refusing{user: "mallory"}
+	a := newApp(t, func(r *adapters.Repository) app.Repository { repo.Repository = r; return repo })
+	m := search(t, "e2", "mallory", "yoga")
+	errs := a.ApplyBatch(t.Context(), []domain.Search{search(t, "e1", "alice", "yoga"), m, search(t, "e3", "bob", "judo")})
+	if errs[0] != nil || !errors.Is(errs[1], contracts.ErrInternal) || errs[2] != nil {
+		t.Fatalf("batch outcomes = %v, want only mallory's search failed", errs)
+	}
+	// The next batch goes on; mallory's redelivery, once the store takes it, is not counted again.
+	noErrors(t, a.ApplyBatch(t.Context(), []domain.Search{search(t, "e4", "bob", "judo")}))
+	repo.user = ""
+	noErrors(t, a.ApplyBatch(t.Context(), []domain.Search{m}))
+	wantPopular(t, a, domain.Popular{Query: "judo", Count: 2}, domain.Popular{Query: "yoga", Count: 2})
+	for _, u := range []string{"alice", "mallory", "bob"} {
+		if got, err := a.Recent(t.Context(), u, 10); err != nil || len(got) == 0 {
+			t.Fatalf("recent of %s = %+v, %v; want a history", u, got, err)
+		}
 	}
 }

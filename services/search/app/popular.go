@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -22,8 +21,13 @@ import (
 //     in the background: a reader gets the sums in memory as long as they are younger than
 //     popularTTL, and waits for the refresh only past that (or on the first read);
 //   - this instance's own counts are added to the sums in memory as each batch counts them,
-//     under the same lock as the refresh's read, so the instance reads its own writes at once
-//     and a refresh neither misses nor doubles a count of this instance.
+//     so the instance reads its own writes at once. The refresh reads the store without
+//     holding batches back (a slow read must not slow recording): each addition in memory is
+//     numbered and logged with its batch; a refresh notes the number when its read starts and,
+//     after it, re-applies the additions made since that the read did not see. Which ones it
+//     saw it knows exactly from the marker each counter shard holds, read with its sums: the
+//     last batch of the epoch counted into it. So a refresh neither misses nor doubles a count
+//     of this instance.
 //
 // Hence the staleness: counts of other instances appear within popularTTL (one second, which
 // users accept for a popular list); this instance's own at once.
@@ -40,11 +44,21 @@ const (
 type popularCache struct {
 	repo Repository
 	// counting is held across a batch's AddPopular and the addition of its counts in memory,
-	// and across a refresh's read and the installation of its result.
+	// so that additions are numbered in the order their batches counted.
 	counting sync.Mutex
 
-	mu      sync.Mutex // guards entries and every entry's fields
+	mu      sync.Mutex // guards the fields below and every entry's fields
 	entries map[int64]*popularEntry
+	seq     uint64                   // number of the last addition
+	log     []addition               // additions a running refresh may not have seen, oldest first
+	reading map[*popularEntry]uint64 // running refreshes: seq when each read started
+}
+
+// addition is one batch's counts added in memory.
+type addition struct {
+	seq          uint64
+	epoch, batch string
+	counts       []Count
 }
 
 type popularEntry struct {
@@ -55,10 +69,13 @@ type popularEntry struct {
 	top        []domain.Popular // sums sorted, most counted first, ties by query; nil: sort again
 	refreshing chan struct{}    // non-nil while a refresh runs; closed when it ends
 	err        error            // of the last refresh
+	// gen counts the refreshes that succeeded: a reader that waited on one returns its result
+	// whatever its age (a store read longer than popularTTL must not send it round again).
+	gen uint64
 }
 
 func newPopularCache(repo Repository) *popularCache {
-	return &popularCache{repo: repo, entries: map[int64]*popularEntry{}}
+	return &popularCache{repo: repo, entries: map[int64]*popularEntry{}, reading: map[*popularEntry]uint64{}}
 }
 
 // get returns the sums of the window starting at since, sorted; the caller must not modify them.
@@ -87,7 +104,7 @@ func (c *popularCache) get(ctx context.Context, since time.Time) ([]domain.Popul
 		if loaded && age < popularTTL {
 			return e.sorted(), nil
 		}
-		ch := e.refreshing
+		ch, gen := e.refreshing, e.gen
 		c.mu.Unlock()
 		select {
 		case <-ch:
@@ -99,38 +116,88 @@ func (c *popularCache) get(ctx context.Context, since time.Time) ([]domain.Popul
 			return nil, contracts.ErrCanceled.Msg("popular searches: %v", context.Cause(ctx)).Wrap(ctx.Err())
 		}
 		c.mu.Lock()
+		if e.gen != gen {
+			return e.sorted(), nil
+		}
 		if e.err != nil && (e.at.IsZero() || time.Since(e.at) >= popularTTL) {
 			return nil, e.err
 		}
 	}
 }
 
-// refresh reads e's sums from the store and installs them.
+// refresh reads e's sums from the store and installs them, with the additions made since the
+// read started that it did not see.
 func (c *popularCache) refresh(e *popularEntry) {
 	ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
 	defer cancel()
-	c.counting.Lock()
-	defer c.counting.Unlock()
+	c.mu.Lock()
+	from := c.seq
+	c.reading[e] = from
+	c.mu.Unlock()
 	start := time.Now()
-	top, err := c.repo.Popular(ctx, e.since, "", math.MaxInt)
+	read, err := c.repo.PopularMarked(ctx, e.since)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	delete(c.reading, e)
 	e.err = err
 	if err == nil {
-		e.at, e.top = start, top
-		e.sums = make(map[string]int64, len(top))
-		for _, p := range top {
+		e.at, e.top = start, nil
+		e.gen++
+		e.sums = make(map[string]int64, len(read.Top))
+		for _, p := range read.Top {
 			e.sums[p.Query] = p.Count
 		}
+		// Batches are numbered in the order they counted, and each marks the shards it counts
+		// into in the same update: the read saw an addition iff the marker it read for the
+		// query's shard is that batch or a later one.
+		seqOf := make(map[string]uint64, len(c.log))
+		for _, a := range c.log {
+			if a.seq > from {
+				seqOf[a.epoch+"/"+a.batch] = a.seq
+			}
+		}
+		for _, a := range c.log {
+			if a.seq <= from {
+				continue
+			}
+			for _, n := range a.counts {
+				if n.Bucket.Before(e.since) {
+					continue
+				}
+				if seen := read.Seen(n.Query, a.epoch); seen != "" && seqOf[a.epoch+"/"+seen] >= a.seq {
+					continue
+				}
+				e.sums[n.Query] += n.N
+			}
+		}
 	}
+	c.trim()
 	close(e.refreshing)
 	e.refreshing = nil
 }
 
-// add puts a batch's counts, just stored, into the sums in memory. The caller holds counting.
-func (c *popularCache) add(counts []Count) {
+// trim drops the logged additions no running refresh needs. The caller holds mu.
+func (c *popularCache) trim() {
+	keep := c.seq
+	for _, from := range c.reading {
+		keep = min(keep, from)
+	}
+	i := 0
+	for i < len(c.log) && c.log[i].seq <= keep {
+		i++
+	}
+	c.log = append(c.log[:0:0], c.log[i:]...)
+}
+
+// add puts the counts of a batch of epoch, just stored, into the sums in memory. The caller
+// holds counting.
+func (c *popularCache) add(epoch, batch string, counts []Count) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.seq++
+	if len(c.reading) > 0 {
+		c.log = append(c.log, addition{seq: c.seq, epoch: epoch, batch: batch, counts: counts})
+	}
 	for _, e := range c.entries {
 		if e.sums == nil {
 			continue

@@ -90,9 +90,9 @@ type counting struct {
 	reads atomic.Int64
 }
 
-func (c *counting) Popular(ctx context.Context, since time.Time, prefix string, limit int) ([]domain.Popular, error) {
+func (c *counting) PopularMarked(ctx context.Context, since time.Time) (app.PopularRead, error) {
 	c.reads.Add(1)
-	return c.Repository.Popular(ctx, since, prefix, limit)
+	return c.Repository.PopularMarked(ctx, since)
 }
 
 // Popular and suggest are answered from memory: many reads within a refresh interval read the
@@ -129,9 +129,9 @@ type blocking struct {
 	release chan struct{}
 }
 
-func (b *blocking) Popular(ctx context.Context, since time.Time, prefix string, limit int) ([]domain.Popular, error) {
+func (b *blocking) PopularMarked(ctx context.Context, since time.Time) (app.PopularRead, error) {
 	<-b.release
-	return b.Repository.Popular(ctx, since, prefix, limit)
+	return b.Repository.PopularMarked(ctx, since)
 }
 
 // A caller that stops waiting for the popular list gets a canceled or timed out error with its
@@ -152,4 +152,87 @@ func TestPopularCallerGivingUpGetsACodedError(t *testing.T) {
 	}
 	close(repo.release)
 	wantPopular(t, a)
+}
+
+// slow makes every popular read of the repository take longer than the list's time to live.
+type slow struct {
+	*adapters.Repository
+}
+
+func (s *slow) PopularMarked(ctx context.Context, since time.Time) (app.PopularRead, error) {
+	time.Sleep(1200 * time.Millisecond) // the store being slow, longer than popularTTL (a second)
+	return s.Repository.PopularMarked(ctx, since)
+}
+
+// A store read longer than the list's time to live still answers the readers that waited for
+// it: they return the read's result instead of starting another one and waiting again.
+func TestPopularSlowReadStillAnswers(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, func(r *adapters.Repository) app.Repository { return &slow{Repository: r} })
+	noErrors(t, a.ApplyBatch(t.Context(), []domain.Search{search(t, "e1", "alice", "yoga")}))
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	got, _, err := a.Popular(ctx, 0, 0)
+	if err != nil || !slices.Equal(got, []domain.Popular{{Query: "yoga", Count: 1}}) {
+		t.Fatalf("popular after a slow read = %+v, %v; want yoga 1", got, err)
+	}
+}
+
+// gated holds the repository's popular reads until released, and says when one is held: before
+// the store is read, or after it when readFirst (the read then misses what is stored meanwhile).
+type gated struct {
+	*adapters.Repository
+	readFirst bool
+	held      chan struct{}
+	release   chan struct{}
+}
+
+func (g *gated) PopularMarked(ctx context.Context, since time.Time) (app.PopularRead, error) {
+	var read app.PopularRead
+	var err error
+	if g.readFirst {
+		read, err = g.Repository.PopularMarked(ctx, since)
+	}
+	select {
+	case g.held <- struct{}{}:
+	default:
+	}
+	<-g.release
+	if !g.readFirst {
+		read, err = g.Repository.PopularMarked(ctx, since)
+	}
+	return read, err
+}
+
+// A refresh of the popular list does not hold recording back: batches count while its read is
+// blocked, and the list it installs holds each of them exactly once, whether the read saw them
+// or not.
+func TestPopularRefreshDoesNotBlockRecording(t *testing.T) {
+	t.Parallel()
+	for _, readFirst := range []bool{false, true} {
+		repo := &gated{readFirst: readFirst, held: make(chan struct{}, 1), release: make(chan struct{})}
+		a := newApp(t, func(r *adapters.Repository) app.Repository { repo.Repository = r; return repo })
+		close(repo.release)
+		noErrors(t, a.ApplyBatch(t.Context(), []domain.Search{search(t, "e1", "alice", "yoga")}))
+		wantPopular(t, a, domain.Popular{Query: "yoga", Count: 1}) // loads the list
+		repo.release = make(chan struct{})
+		<-repo.held
+		// Past popularTTL the next reader starts a refresh and waits for it.
+		time.Sleep(1100 * time.Millisecond) // lets the list age; not a wait for a condition
+		read := make(chan error, 1)
+		go func() {
+			_, _, err := a.Popular(t.Context(), 0, 0)
+			read <- err
+		}()
+		<-repo.held // the refresh is held in the store
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		noErrors(t, a.ApplyBatch(ctx, []domain.Search{search(t, "e2", "bob", "yoga")}))
+		noErrors(t, a.ApplyBatch(ctx, []domain.Search{search(t, "e3", "bob", "pilates")}))
+		cancel()
+		close(repo.release)
+		if err := <-read; err != nil {
+			t.Fatal(err)
+		}
+		wantPopular(t, a, domain.Popular{Query: "yoga", Count: 2}, domain.Popular{Query: "pilates", Count: 1})
+	}
 }

@@ -131,10 +131,24 @@ func (p *Dashboard) Refunded(ctx context.Context, d domain.Payment) error {
 }
 
 // BySeller returns a seller's rows, by product id, each with its last app.DashboardDays days
-// that had a fact. A day's active subscribers are the running total from the product's first
-// day, so the window reaches back to it before cutting the range.
+// that had a fact. A day's active subscribers are counted back from the product's total:
+// the total less what the days after it gained (subscribed − churned). Counting forward from
+// the first day row instead would start from 0 where the day rows begin later than the
+// product's first subscription (a database counted before dashboard_days existed, or rebuilt
+// from streams that no longer hold the oldest events). Both reads are one REPEATABLE READ
+// transaction, so the total and the days are of one moment.
 func (p *Dashboard) BySeller(ctx context.Context, sellerID string) ([]app.DashboardRow, error) {
-	rows, err := p.pool.Query(ctx, `SELECT product_id, seller_id, active_subscribers, revenue_minor, currency, churned, failed
+	var out []app.DashboardRow
+	err := pgx.BeginTxFunc(ctx, p.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		out, err = bySeller(ctx, tx, sellerID)
+		return err
+	})
+	return out, err
+}
+
+func bySeller(ctx context.Context, tx pgx.Tx, sellerID string) ([]app.DashboardRow, error) {
+	rows, err := tx.Query(ctx, `SELECT product_id, seller_id, active_subscribers, revenue_minor, currency, churned, failed
 		FROM dashboard WHERE seller_id = $1 ORDER BY product_id`, sellerID)
 	if err != nil {
 		return nil, err
@@ -151,8 +165,11 @@ func (p *Dashboard) BySeller(ctx context.Context, sellerID string) ([]app.Dashbo
 	for i := range out {
 		byProduct[out[i].ProductID] = &out[i]
 	}
-	rows, err = p.pool.Query(ctx, `SELECT product_id, day, subscribed, churned, failed, charged_minor, refunded_minor, active FROM (
-			SELECT dd.*, sum(dd.subscribed - dd.churned) OVER (PARTITION BY dd.product_id ORDER BY dd.day) AS active
+	// after: what the days later than this one gained, summed over every later day row (also
+	// those past the window's end, such as a fact dated in the future).
+	rows, err = tx.Query(ctx, `SELECT product_id, day, subscribed, churned, failed, charged_minor, refunded_minor, active_subscribers - after FROM (
+			SELECT dd.*, d.active_subscribers, coalesce(sum(dd.subscribed - dd.churned) OVER (PARTITION BY dd.product_id ORDER BY dd.day DESC
+				ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS after
 			FROM dashboard_days dd JOIN dashboard d USING (product_id) WHERE d.seller_id = $1) x
 		WHERE day > (now() AT TIME ZONE 'UTC')::date - $2::int ORDER BY product_id, day`, sellerID, app.DashboardDays)
 	if err != nil {
