@@ -199,8 +199,16 @@ func TestDurabilityGuardWatchesAfterStart(t *testing.T) {
 		}
 		return nil
 	})
-	if n := strings.Count(logs.String(), "durability guard: stream not as declared"); n != 1 {
-		t.Errorf("%d WARN lines for one unchanged problem, want 1", n)
+	// One WARN for the problem as it stands; a line before it may name a passing state of the
+	// scale-down (a replica not yet removed, say): a changed problem list is a new warning.
+	var same []string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "durability guard: stream not as declared") && strings.Contains(l, `problems="1 replicas where 3 are declared"`) {
+			same = append(same, l)
+		}
+	}
+	if len(same) != 1 {
+		t.Errorf("%d WARN lines for one unchanged problem, want 1: %q", len(same), same)
 	}
 	st, err := ops.JetStream().Stream(mbCtx(t), critical.Name)
 	if err != nil {
