@@ -143,7 +143,7 @@ func TestSessionCookieEndpoints(t *testing.T) {
 	if out.status != http.StatusOK || out.cookie == nil || out.cookie.MaxAge >= 0 || out.cookie.Path != "/session" || !out.cookie.HttpOnly {
 		t.Fatalf("logout: %d %+v %s", out.status, out.cookie, out.raw)
 	}
-	if x := sessionPost(t, base, "refresh", r2.cookie.Value, nil, nil); x.status != http.StatusUnauthorized || x.body.Error.Code != contracts.ErrTokenInvalid.Code {
+	if x := sessionPost(t, base, "refresh", r2.cookie.Value, nil, nil); x.status != http.StatusUnauthorized || x.body.Error == nil || x.body.Error.Code != contracts.ErrTokenInvalid.Code {
 		t.Fatalf("refresh after logout: %d %s", x.status, x.raw)
 	}
 	// Signing out again (or without a cookie) is harmless.
