@@ -282,7 +282,15 @@ function showProduct(p, views) {
       el("button", { className: "secondary", textContent: "Chat with seller", onclick: () => chatAbout(p) }));
   }
   if (u && u.id === p.seller_id) actions.push(el("button", { className: "secondary", textContent: "Edit", onclick: () => editProduct(p.id) }));
-  $("product-actions").replaceChildren(...actions);
+  for (const b of actions) b.dataset.action = b.textContent;
+  // The 5 s refresh rebuilds the buttons (their handlers hold the fresh product): a keyboard
+  // user whose focus was on one keeps it on the same button, not thrown back to the page.
+  const box = $("product-actions");
+  const focused = box.contains(document.activeElement) ? document.activeElement.dataset.action : null;
+  box.replaceChildren(...actions);
+  const again = focused && actions.find((b) => b.dataset.action === focused && !b.disabled);
+  if (again) again.focus();
+  else if (focused) $("product").focus();
 }
 
 // ---- subscriptions ----
@@ -296,24 +304,35 @@ async function subscribe(p) {
     $("browse-result").textContent = `Subscription to ${p.title}: ${s.state}.`;
     $("browse-result").dataset.sub = s.id;
     loadSubscriptions();
-    watch(s.id);
+    watch(s.id, true);
   } catch (e) { showError("browse-result", e); }
 }
 
 const settled = (state) => state === "ACTIVE" || state === "CANCELLED";
 const watching = new Set();
+// gaveUp holds the subscriptions whose watch reached its deadline unsettled: reloading the list
+// (every notification does) must not start them again, or a stuck saga would be polled for
+// as long as the page is open. Its terminal notification still reloads the list.
+const gaveUp = new Set();
 
 // watch re-reads one subscription until its saga settles (the terminal notification also
-// reloads the list; the steps in between have no notification of their own).
-async function watch(id) {
-  if (watching.has(id)) return;
+// reloads the list; the steps in between have no notification of their own). The pause grows
+// from 700 ms to 5 s; after two minutes it stops for good, unless the user acts on the
+// subscription again (fresh).
+async function watch(id, fresh = false) {
+  if (fresh) gaveUp.delete(id);
+  if (watching.has(id) || gaveUp.has(id)) return;
   watching.add(id);
   const deadline = Date.now() + 120000;
+  let pause = 700;
   try {
-    while (Date.now() < deadline && me()) {
-      await new Promise((r) => setTimeout(r, 700));
+    for (;;) {
+      if (Date.now() >= deadline) { gaveUp.add(id); break; }
+      if (!me()) break;
+      await new Promise((r) => setTimeout(r, pause));
+      pause = Math.min(5000, pause * 1.5);
       let s;
-      try { s = await moa.call("subscription.get", { id }); } catch (e) { if (e.retryable) continue; break; }
+      try { s = await paced("subscription.get", { id }); } catch (e) { if (e.retryable) continue; break; }
       await showSubscription(s);
       if (settled(s.state)) break;
     }
@@ -398,7 +417,7 @@ async function subscriptionItem(s) {
   }
   if (s.state === "ACTIVE") {
     li.append(el("button", { className: "secondary cancel", textContent: "Cancel", onclick: async () => {
-      try { watch((await moa.call("subscription.cancel", { id: s.id })).id); loadSubscriptions(); } catch (e) { showError("subscriptions-result", e); }
+      try { watch((await moa.call("subscription.cancel", { id: s.id })).id, true); loadSubscriptions(); } catch (e) { showError("subscriptions-result", e); }
     } }));
   }
   return li;
@@ -537,7 +556,9 @@ function dashChart(x, title) {
       x.days && x.days.length ? table : el("p", { className: "meta", textContent: "Nothing happened in these days." })));
 }
 
+let dashSeq = 0;
 async function loadDashboard() {
+  const seq = ++dashSeq;
   try {
     const d = await moa.call("subscription.dashboard", {});
     const rows = await Promise.all(d.items.map(async (x) => {
@@ -548,6 +569,7 @@ async function loadDashboard() {
       li.dataset.product = x.product_id;
       return li;
     }));
+    if (seq !== dashSeq) return; // a newer load finished first
     $("dashboard").replaceChildren(...rows);
   } catch (e) { console.warn("dashboard:", e); }
 }
@@ -572,16 +594,22 @@ $("product-form").addEventListener("submit", async (ev) => {
 
 // Recent searches are the signed-in user's (removable); popular ones are everyone's. The
 // search service learns of a search from the catalog's event, a moment after it ran.
+// Loads may overlap (every focus of the search box starts one): only the newest one shows,
+// and it marks #recent-box with data-loaded = its number once its recent searches are shown.
+let historySeq = 0;
 async function loadSearchHistory() {
+  const seq = ++historySeq;
   try {
     const pop = await moa.call("search.popular", { limit: 10 });
+    if (seq !== historySeq) return;
     $("popular-searches").replaceChildren(...pop.items.map((x) => el("li", {},
       el("button", { className: "chip", textContent: x.query, title: `searched ${x.count} times`, onclick: () => searchFor(x.query) }))));
     $("popular-box").hidden = !pop.items.length;
   } catch (e) { console.warn("popular:", e); }
-  if (!me()) { $("recent-box").hidden = true; return; }
+  if (!me()) { $("recent-box").hidden = true; $("recent-box").dataset.loaded = String(seq); return; }
   try {
     const rec = await moa.call("search.recent", { limit: 10 });
+    if (seq !== historySeq) return;
     $("recent-searches").replaceChildren(...rec.items.map((x) => {
       const remove = el("button", { className: "chip-remove secondary", textContent: "×", onclick: () => removeRecent(x.query) });
       remove.setAttribute("aria-label", `Remove “${x.query}” from recent searches`);
@@ -591,6 +619,7 @@ async function loadSearchHistory() {
       return li;
     }));
     $("recent-box").hidden = !rec.items.length;
+    $("recent-box").dataset.loaded = String(seq);
   } catch (e) { console.warn("recent:", e); }
 }
 
