@@ -665,17 +665,26 @@ $("q").addEventListener("input", () => {
 // ---- seller: edit and delete ----
 
 let editing = null; // the product as it was when the form opened
+let editSeq = 0; // the newest Edit press: an older one's answer arriving late fills nothing
+
+// stillEditing reports whether the form still shows product p: after an await, the user may
+// have pressed Edit on another product (or Cancel), and the answer must not land in that form.
+const stillEditing = (p) => editing === p && $("edit-form").dataset.id === p.id;
 
 async function editProduct(id) {
   // Hidden while the product loads: a press of Save or Delete meanwhile would act on the
   // product the form showed before.
+  const seq = ++editSeq;
   $("edit-form").hidden = true;
   editing = null;
+  delete $("edit-form").dataset.id;
+  disarmDelete();
   $("edit-result").textContent = "";
   $("terms-preview").textContent = "";
   clearInvalid("edit-form");
   try {
     const p = await moa.call("catalog.get_product", { id });
+    if (seq !== editSeq) return; // another Edit (or Cancel) came after this one
     editing = p;
     $("edit-title").textContent = `“${p.title}”`;
     $("e-title").value = p.title;
@@ -689,9 +698,8 @@ async function editProduct(id) {
     $("e-tags").value = (p.tags || []).join(", ");
     $("edit-form").hidden = false;
     $("edit-form").dataset.id = p.id;
-    $("delete-product").textContent = "Delete";
     $("e-title").focus();
-  } catch (e) { showError("my-products-result", e); }
+  } catch (e) { if (seq === editSeq) showError("my-products-result", e); }
 }
 
 // A changed terms text mails every active subscriber: say to how many before saving.
@@ -699,14 +707,16 @@ let previewTimer = null;
 $("e-terms").addEventListener("input", () => {
   clearTimeout(previewTimer);
   previewTimer = setTimeout(async () => {
-    if (!editing || $("e-terms").value.trim() === editing.terms) { $("terms-preview").textContent = ""; return; }
+    const p = editing;
+    if (!p || $("e-terms").value.trim() === p.terms) { $("terms-preview").textContent = ""; return; }
     try {
-      const s = await moa.call("subscription.subscribers", { product_id: editing.id });
+      const s = await moa.call("subscription.subscribers", { product_id: p.id });
+      if (!stillEditing(p)) return;
       const n = s.consumer_ids.length;
       $("terms-preview").textContent = n === 0 ? "New terms: no active subscriber to notify."
         : `New terms: ${n} active subscriber${n === 1 ? "" : "s"} will get a notification and a mail with the full text.`;
       $("terms-preview").dataset.subscribers = String(n);
-    } catch (e) { $("terms-preview").textContent = `Could not count the subscribers (${e.code}).`; }
+    } catch (e) { if (stillEditing(p)) $("terms-preview").textContent = `Could not count the subscribers (${e.code}).`; }
   }, 300);
 });
 
@@ -715,6 +725,7 @@ const EDIT_FIELDS = { title: "e-title", description: "e-description", price_amou
 
 $("edit-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
+  disarmDelete();
   if (!editing) return;
   clearInvalid("edit-form");
   $("edit-result").textContent = "";
@@ -732,32 +743,70 @@ $("edit-form").addEventListener("submit", async (ev) => {
   if (Object.keys(patch).length === 2) { $("edit-result").textContent = "Nothing changed."; return; }
   try {
     const saved = await moa.call("catalog.update_product", patch);
-    editing = saved;
-    $("edit-result").textContent = `Saved “${saved.title}” (version ${saved.version}, terms version ${saved.terms_version}).`;
-    $("e-terms-version").textContent = `(version ${saved.terms_version})`;
-    $("terms-preview").textContent = "";
     titles.set(saved.id, saved.title);
     loadMyProducts();
     refreshProducts();
     if (shown && shown.id === saved.id) showProduct(saved);
-  } catch (e) { showError("edit-result", e, EDIT_FIELDS); }
+    // The form is p's only if the user did not open another product (or cancel) meanwhile:
+    // otherwise p's saved values must not become the other product's "as loaded" state.
+    if (!stillEditing(p)) { $("my-products-result").textContent = `Saved “${saved.title}”.`; return; }
+    editing = saved;
+    $("edit-result").textContent = `Saved “${saved.title}” (version ${saved.version}, terms version ${saved.terms_version}).`;
+    $("e-terms-version").textContent = `(version ${saved.terms_version})`;
+    $("terms-preview").textContent = "";
+  } catch (e) {
+    if (stillEditing(p)) showError("edit-result", e, EDIT_FIELDS);
+    else showError("my-products-result", e);
+  }
 });
-$("cancel-edit").addEventListener("click", () => { editing = null; $("edit-form").hidden = true; });
+$("cancel-edit").addEventListener("click", () => {
+  editSeq++; // an Edit still loading must not reopen the form
+  editing = null;
+  delete $("edit-form").dataset.id;
+  disarmDelete();
+  $("edit-form").hidden = true;
+});
+
+// Delete asks twice (a second press of the same button), without a modal dialog. The armed
+// state ends after a few seconds, on any edit of the form and on Save, so a press much later
+// (or after changing one's mind) asks again.
+let disarmTimer = null;
+function disarmDelete() {
+  clearTimeout(disarmTimer);
+  const btn = $("delete-product");
+  if (btn.textContent === "Confirm delete") {
+    btn.textContent = "Delete";
+    if ($("edit-result").textContent === "Press again to delete this product.") $("edit-result").textContent = "";
+  }
+}
+$("edit-form").addEventListener("input", disarmDelete);
 
 // Delete asks twice (a second press of the same button), without a modal dialog.
 $("delete-product").addEventListener("click", async () => {
-  if (!editing) return;
+  const p = editing;
+  if (!p) return;
   const btn = $("delete-product");
-  if (btn.textContent !== "Confirm delete") { btn.textContent = "Confirm delete"; $("edit-result").textContent = "Press again to delete this product."; return; }
+  if (btn.textContent !== "Confirm delete") {
+    btn.textContent = "Confirm delete";
+    $("edit-result").textContent = "Press again to delete this product.";
+    clearTimeout(disarmTimer);
+    disarmTimer = setTimeout(disarmDelete, 5000);
+    return;
+  }
+  clearTimeout(disarmTimer);
+  btn.textContent = "Delete";
   try {
-    await moa.call("catalog.delete_product", { id: editing.id });
-    $("my-products-result").textContent = `Deleted “${editing.title}”.`;
-    if (shown && shown.id === editing.id) closeProduct();
-    editing = null;
-    $("edit-form").hidden = true;
+    await moa.call("catalog.delete_product", { id: p.id });
+    $("my-products-result").textContent = `Deleted “${p.title}”.`;
+    if (shown && shown.id === p.id) closeProduct();
+    if (stillEditing(p)) {
+      editing = null;
+      delete $("edit-form").dataset.id;
+      $("edit-form").hidden = true;
+    }
     loadMyProducts();
     refreshProducts();
-  } catch (e) { btn.textContent = "Delete"; showError("edit-result", e); }
+  } catch (e) { if (stillEditing(p)) showError("edit-result", e); else showError("my-products-result", e); }
 });
 
 // ---- chat ----
