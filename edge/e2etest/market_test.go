@@ -384,7 +384,9 @@ func TestSearchHistory(t *testing.T) {
 	// The seller has searched nothing: the consumer's searches reach them as popular ones.
 	b.run("popular and suggested for another user", seller,
 		refreshed(`[...document.querySelectorAll("#popular-searches button")].some(x => x.textContent === `+jsString(q1)+`)`),
-		b.until(`document.querySelector("#recent-box").hidden`),
+		// #recent-box starts hidden, so its being hidden proves nothing by itself: data-loaded
+		// says a search.recent answer was shown, and it listed nothing.
+		b.until(`Number(document.querySelector("#recent-box").dataset.loaded) > 0 && document.querySelector("#recent-box").hidden && document.querySelectorAll("#recent-searches li").length === 0`),
 		chromedp.SendKeys(chromedp.ID("q"), "green t"),
 		b.until(`[...document.querySelectorAll("#suggestions option")].some(o => o.value === `+jsString(q1)+` && o.dataset.source === "popular")`),
 	)
