@@ -76,6 +76,10 @@ type Config struct {
 	TypingInterval time.Duration
 	// Routes is the allowlist of callable methods (default DefaultRoutes()).
 	Routes []Route
+	// SessionCookiePath is the Path of the session cookie: the path, as the browser sees it,
+	// of the session/ endpoints ("/shop/session"). Unset, it is taken from the request, which
+	// is right unless a proxy rewrites the path prefix on the way (see sessionCookie).
+	SessionCookiePath string
 	// InstanceID names this instance in presence records (default random).
 	InstanceID string
 	// MailboxURL, when set, is linked from the demo page as the development mailbox.

@@ -25,11 +25,13 @@ import (
 //	session/logout   → revokes the session (the whole refresh-token family); clears the cookie
 //
 // The cookie is HttpOnly, SameSite=Strict, Secure when the page came over TLS, and its Path is
-// the session/ directory, so it is sent to nothing else (not to /ws, not to other apps on the
+// the session/ directory (Config.SessionCookiePath behind a proxy that rewrites paths), so it is sent to nothing else (not to /ws, not to other apps on the
 // host). Cross-site use (CSRF) is refused three ways: SameSite=Strict keeps the browser from
 // sending the cookie from another site; every call must carry the X-Moa-Session header, which
 // a page of another origin cannot add without a CORS preflight the edge never answers; and an
-// Origin or Sec-Fetch-Site that says "another site" is refused outright.
+// Origin or Sec-Fetch-Site that says "another site" is refused outright. So the session
+// endpoints are same-origin only: a page on another origin (even one in AllowedOrigins, which
+// may open the WebSocket) cannot use them.
 //
 // Concurrent refreshes by several tabs are serialised in the browser (moa.js, Web Locks), not
 // forgiven here: a grace window for a just-spent token would also hand a thief who replays it
@@ -82,8 +84,11 @@ func (g *Gateway) sessionCall(name string, fn func(ctx context.Context, w http.R
 	}
 }
 
-// sameSite refuses a session call that did not come from a page of the edge (or of an allowed
-// origin): see the package comment above.
+// sameSite refuses a session call that did not come from a page of the edge: see the package
+// comment above. Session calls are same-origin only. Config.AllowedOrigins does not extend to
+// them (it is the WebSocket allowlist): the edge answers no CORS preflight, which the
+// X-Moa-Session header makes every cross-origin call need, and the cookie is SameSite=Strict,
+// so a page of another origin could not use the session anyway.
 func (g *Gateway) sameSite(r *http.Request) *contracts.Error {
 	if r.Header.Get(SessionHeader) == "" {
 		return contracts.ErrForbidden.Msg("session calls need the %s header", SessionHeader)
@@ -91,10 +96,22 @@ func (g *Gateway) sameSite(r *http.Request) *contracts.Error {
 	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
 		return contracts.ErrOriginForbidden.Msg("session calls from another site are refused")
 	}
-	if !g.originAllowed(r) {
+	if !sameOrigin(r) {
 		return contracts.ErrOriginForbidden.Msg("origin %q may not use the session", r.Header.Get("Origin"))
 	}
 	return nil
+}
+
+// sameOrigin reports whether the request's Origin, when it has one, is the edge's own host.
+// A request without Origin is not a browser's cross-origin call (browsers send it on every
+// cross-origin POST) and is left to the other checks.
+func sameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && strings.EqualFold(u.Host, r.Host)
 }
 
 func (g *Gateway) sessionLogin(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
@@ -119,6 +136,12 @@ func (g *Gateway) sessionLogin(ctx context.Context, w http.ResponseWriter, r *ht
 	if err != nil {
 		return err
 	}
+	// The new cookie replaces the browser's old one: revoke that session first, or it would
+	// live on (valid until it expires) with no browser able to sign it out. Best effort: it
+	// may be ended already, and failing to end it must not refuse the new sign-in.
+	if old := refreshCookie(r); old != "" {
+		_, _ = bus.Call(ctx, g.client, contracts.AuthLogout, contracts.LogoutRequest{RefreshToken: old})
+	}
 	return g.sessionStarted(w, r, s)
 }
 
@@ -132,7 +155,7 @@ func (g *Gateway) sessionRefresh(ctx context.Context, w http.ResponseWriter, r *
 		// A refused token (ended, expired, reused) will never work again: forget it, so the
 		// browser stops sending it. A transient failure keeps it for the next try.
 		if e := contracts.AsError(err); e.Kind == contracts.KindUnauthenticated {
-			clearSessionCookie(w, r)
+			g.clearSessionCookie(w, r)
 		}
 		return err
 	}
@@ -148,7 +171,7 @@ func (g *Gateway) sessionLogout(ctx context.Context, w http.ResponseWriter, r *h
 			return err
 		}
 	}
-	clearSessionCookie(w, r)
+	g.clearSessionCookie(w, r)
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write([]byte("{}\n"))
 	return nil
@@ -156,7 +179,7 @@ func (g *Gateway) sessionLogout(ctx context.Context, w http.ResponseWriter, r *h
 
 // sessionStarted sets the cookie to the session's refresh token and answers the rest.
 func (g *Gateway) sessionStarted(w http.ResponseWriter, r *http.Request, s contracts.Session) error {
-	c := sessionCookie(r, s.RefreshToken)
+	c := g.sessionCookie(r, s.RefreshToken)
 	c.Expires = s.RefreshExpiresAt
 	c.MaxAge = int(time.Until(s.RefreshExpiresAt).Seconds())
 	if c.MaxAge <= 0 {
@@ -175,18 +198,24 @@ func refreshCookie(r *http.Request) string {
 	return c.Value
 }
 
-func clearSessionCookie(w http.ResponseWriter, r *http.Request) {
-	c := sessionCookie(r, "")
+func (g *Gateway) clearSessionCookie(w http.ResponseWriter, r *http.Request) {
+	c := g.sessionCookie(r, "")
 	c.MaxAge = -1 // "Max-Age=0": delete now
 	http.SetCookie(w, c)
 }
 
-// sessionCookie is the cookie with its attributes. The Path is the directory of the request
-// as the browser sent it (RequestURI, before any http.StripPrefix), so that an edge mounted
-// under a prefix scopes the cookie to its own session/ endpoints.
-func sessionCookie(r *http.Request, value string) *http.Cookie {
+// sessionCookie is the cookie with its attributes. The Path is Config.SessionCookiePath when
+// set; otherwise the directory of the request URI as this server received it (RequestURI,
+// before any http.StripPrefix), so that an edge mounted under a prefix in the same server
+// scopes the cookie to its own session/ endpoints. That guess is only right when the path the
+// browser used reaches the edge unchanged: behind a proxy that rewrites the prefix
+// (/shop/session/ → /session/) the browser would get Path=/session and never send the cookie
+// back, so such a deployment sets SessionCookiePath to the path the browser sees.
+func (g *Gateway) sessionCookie(r *http.Request, value string) *http.Cookie {
 	p := "/session"
-	if u, err := url.ParseRequestURI(r.RequestURI); err == nil && strings.HasPrefix(u.Path, "/") {
+	if g.cfg.SessionCookiePath != "" {
+		p = g.cfg.SessionCookiePath
+	} else if u, err := url.ParseRequestURI(r.RequestURI); err == nil && strings.HasPrefix(u.Path, "/") {
 		p = path.Dir(u.Path)
 	}
 	return &http.Cookie{Name: SessionCookie, Value: value, Path: p, HttpOnly: true, SameSite: http.SameSiteStrictMode,

@@ -36,6 +36,8 @@ var (
 		"development mailbox linked from the demo page")
 	SettingDevMailbox = bus.BoolSetting("DEV_MAILBOX", false,
 		"`true` lets signed-in users read their own mail in `notify.dev_mailbox`: development only")
+	SettingSessionCookiePath = bus.StringSetting("SESSION_COOKIE_PATH", "",
+		"Path of the session cookie, as the browser sees the session/ endpoints (`/shop/session`), when a proxy rewrites the path prefix (unset: taken from the request)")
 	SettingInstanceID = bus.StringSetting("INSTANCE_ID", "",
 		"this instance's name in presence records and metrics (unset: random)")
 )
@@ -43,7 +45,7 @@ var (
 // Settings lists every setting the edge reads, for `moa help` and the README.
 var Settings = []bus.Setting{SettingAllowedOrigins, SettingMaxFrameBytes, SettingAuthTimeout, SettingSendQueue,
 	SettingWriteTimeout, SettingRatePerSec, SettingBurst, SettingMaxConnsPerUser, SettingPingInterval,
-	SettingCompression, SettingMailboxURL, SettingDevMailbox, SettingInstanceID}
+	SettingCompression, SettingMailboxURL, SettingDevMailbox, SettingSessionCookiePath, SettingInstanceID}
 
 // ConfigFromEnv builds a Config from the edge's settings; unset ones take their defaults. A
 // value that does not parse is an error naming the setting.
@@ -90,6 +92,12 @@ func ConfigFromEnv(env bus.Env) (c Config, err error) {
 	}
 	if c.MailboxURL, err = env.String(SettingMailboxURL); err != nil {
 		return c, err
+	}
+	if c.SessionCookiePath, err = env.String(SettingSessionCookiePath); err != nil {
+		return c, err
+	}
+	if p := c.SessionCookiePath; p != "" && (!strings.HasPrefix(p, "/") || strings.ContainsAny(p, ";, \t")) {
+		return c, fmt.Errorf("edge: SESSION_COOKIE_PATH: %q is not a path starting with /", p)
 	}
 	c.InstanceID, err = env.String(SettingInstanceID)
 	return c, err

@@ -143,8 +143,25 @@ func TestSessionCookieEndpoints(t *testing.T) {
 	if out.status != http.StatusOK || out.cookie == nil || out.cookie.MaxAge >= 0 || out.cookie.Path != "/session" || !out.cookie.HttpOnly {
 		t.Fatalf("logout: %d %+v %s", out.status, out.cookie, out.raw)
 	}
-	if x := sessionPost(t, base, "refresh", r2.cookie.Value, nil, nil); x.status != http.StatusUnauthorized || x.body.Error.Code != contracts.ErrTokenInvalid.Code {
+	if x := sessionPost(t, base, "refresh", r2.cookie.Value, nil, nil); x.status != http.StatusUnauthorized || x.body.Error == nil || x.body.Error.Code != contracts.ErrTokenInvalid.Code {
 		t.Fatalf("refresh after logout: %d %s", x.status, x.raw)
+	}
+	// Signing in over an existing session replaces it: the old cookie's session is revoked,
+	// not left valid with no browser holding it to sign it out.
+	first := sessionPost(t, base, "login", "", login, nil)
+	second := sessionPost(t, base, "login", first.cookie.Value, login, nil)
+	if second.status != http.StatusOK || second.cookie == nil || second.cookie.Value == first.cookie.Value {
+		t.Fatalf("login over a session: %d %+v %s", second.status, second.cookie, second.raw)
+	}
+	if x := sessionPost(t, base, "refresh", first.cookie.Value, nil, nil); x.status != http.StatusUnauthorized || x.body.Error == nil || x.body.Error.Code != contracts.ErrTokenInvalid.Code {
+		t.Fatalf("refresh of the replaced session: %d %s", x.status, x.raw)
+	}
+	if y := sessionPost(t, base, "refresh", second.cookie.Value, nil, nil); y.status != http.StatusOK {
+		t.Fatalf("refresh of the new session: %d %s", y.status, y.raw)
+	}
+	// A login with a cookie that is no session (ended, forged) still signs in.
+	if z := sessionPost(t, base, "login", "not-a-token", login, nil); z.status != http.StatusOK || z.cookie == nil {
+		t.Fatalf("login with a stale cookie: %d %s", z.status, z.raw)
 	}
 	// Signing out again (or without a cookie) is harmless.
 	if again := sessionPost(t, base, "logout", r2.cookie.Value, nil, nil); again.status != http.StatusOK {
@@ -204,22 +221,7 @@ func TestSessionRefusesCrossSite(t *testing.T) {
 // TestSessionCookieUnderPrefix: an edge mounted under a prefix scopes the cookie to its own
 // session endpoints, as the browser addresses them.
 func TestSessionCookieUnderPrefix(t *testing.T) {
-	auth, _ := system.Lookup("auth")
-	sys := systemtest.Boot(t, systemtest.Configure(func(c *system.Config) {
-		c.Registry = map[string]system.Registration{"auth": auth}
-		c.Services = nil
-	}))
-	gw := edge.New(sys.Runtime(), edge.Config{})
-	mux := http.NewServeMux()
-	mux.Handle("/shop/", http.StripPrefix("/shop", gw))
-	srv := httptest.NewServer(mux)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = gw.Shutdown(ctx)
-		srv.Close()
-	})
-	base := srv.URL + "/shop"
+	base := serveAuthEdge(t, edge.Config{}, "/shop")
 	signUpOverWS(t, base, "prefix@example.test")
 	a := sessionPost(t, base, "login", "", map[string]string{"email": "prefix@example.test", "password": "correct horse battery"}, nil)
 	if a.status != http.StatusOK || a.cookie == nil || a.cookie.Path != "/shop/session" {
@@ -227,5 +229,63 @@ func TestSessionCookieUnderPrefix(t *testing.T) {
 	}
 	if r := sessionPost(t, base, "refresh", a.cookie.Value, nil, nil); r.status != http.StatusOK || r.cookie == nil || r.cookie.Path != "/shop/session" {
 		t.Fatalf("refresh under /shop: %d %+v %s", r.status, r.cookie, r.raw)
+	}
+}
+
+// serveAuthEdge serves an edge over the auth service alone, mounted under prefix ("" for the
+// root) by http.StripPrefix, and returns its base URL.
+func serveAuthEdge(t *testing.T, cfg edge.Config, prefix string) string {
+	t.Helper()
+	auth, _ := system.Lookup("auth")
+	sys := systemtest.Boot(t, systemtest.Configure(func(c *system.Config) {
+		c.Registry = map[string]system.Registration{"auth": auth}
+		c.Services = nil
+	}))
+	gw := edge.New(sys.Runtime(), cfg)
+	var h http.Handler = gw
+	if prefix != "" {
+		mux := http.NewServeMux()
+		mux.Handle(prefix+"/", http.StripPrefix(prefix, gw))
+		h = mux
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = gw.Shutdown(ctx)
+		srv.Close()
+	})
+	return srv.URL + prefix
+}
+
+// TestSessionCookiePathBehindRewritingProxy: a proxy that serves the edge's root as /shop/
+// (rewriting the path on the way) hides the browser's path from the edge; the configured
+// SessionCookiePath is what the cookie carries.
+func TestSessionCookiePathBehindRewritingProxy(t *testing.T) {
+	base := serveAuthEdge(t, edge.Config{SessionCookiePath: "/shop/session"}, "")
+	signUpOverWS(t, base, "proxy@example.test")
+	a := sessionPost(t, base, "login", "", map[string]string{"email": "proxy@example.test", "password": "correct horse battery"}, nil)
+	if a.status != http.StatusOK || a.cookie == nil || a.cookie.Path != "/shop/session" {
+		t.Fatalf("login: %d %+v %s", a.status, a.cookie, a.raw)
+	}
+	if out := sessionPost(t, base, "logout", a.cookie.Value, nil, nil); out.status != http.StatusOK || out.cookie == nil || out.cookie.Path != "/shop/session" || out.cookie.MaxAge >= 0 {
+		t.Fatalf("logout must clear the cookie at its own path: %d %+v %s", out.status, out.cookie, out.raw)
+	}
+}
+
+// TestSessionIsSameOriginOnly: an origin allowed to open the WebSocket still may not use the
+// session endpoints (no CORS preflight is answered, the cookie is SameSite=Strict): it is
+// refused plainly instead of half working.
+func TestSessionIsSameOriginOnly(t *testing.T) {
+	base := serveAuthEdge(t, edge.Config{AllowedOrigins: []string{"https://shop.example.com"}}, "")
+	signUpOverWS(t, base, "origin@example.test")
+	a := sessionPost(t, base, "login", "", map[string]string{"email": "origin@example.test", "password": "correct horse battery"},
+		map[string]string{"Origin": "https://shop.example.com"})
+	if a.status != http.StatusForbidden || a.cookie != nil || a.body.Error == nil || a.body.Error.Code != contracts.ErrOriginForbidden.Code {
+		t.Fatalf("login from an allowed WebSocket origin: %d %+v %s", a.status, a.cookie, a.raw)
+	}
+	if own := sessionPost(t, base, "login", "", map[string]string{"email": "origin@example.test", "password": "correct horse battery"},
+		map[string]string{"Origin": base}); own.status != http.StatusOK {
+		t.Fatalf("login from the edge's own origin: %d %s", own.status, own.raw)
 	}
 }

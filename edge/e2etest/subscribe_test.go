@@ -59,11 +59,17 @@ func TestConsumerSubscribesInTheBrowser(t *testing.T) {
 		// The dashboard is a projection: it may catch up after the notification.
 		chromedp.Poll[chromedp.Void](`(document.querySelector("#refresh-dashboard").click(), `+dashboardRow(title)+`?.textContent.includes("1 active"))`,
 			chromedp.WithPollingInterval(time.Second), chromedp.WithPollingTimeout(30*time.Second)),
-		b.until(`!(`+dashboardRow(other)+`?.textContent.includes("1 active"))`),
-		// The chart over time: a labelled image, and today's row in its table says one new
-		// subscriber, one active at the day's end.
+		// One row per product, each under its own title: the subscribed product's row is the
+		// only one (the other product had no subscription, so the projection has no row for
+		// it), and no two rows share a title.
+		b.until(`(() => { const t = [...document.querySelectorAll("#dashboard li")].map(li => li.querySelector("strong")?.textContent);
+			return t.length === 1 && new Set(t).size === t.length && t[0] === `+jsString(title)+` && !`+dashboardRow(other)+`; })()`),
+		// The chart over time: a labelled image, and the newest day in its table (the day the
+		// subscription happened, by the server's clock: the browser's date may already be the
+		// next one at midnight UTC) says one new subscriber, one active at the day's end.
 		b.until(dashboardRow(title)+`?.querySelector("svg.dash-chart[role=img]")?.getAttribute("aria-label")?.includes("1 active subscribers now")`),
-		b.until(`(() => { const r = [...`+dashboardRow(title)+`.querySelectorAll("tr.dash-day")].find(tr => tr.cells[0].textContent === new Date().toISOString().slice(0, 10));
+		b.until(`(() => { const days = [...`+dashboardRow(title)+`.querySelectorAll("tr.dash-day")];
+			const r = days.reduce((a, tr) => !a || tr.cells[0].textContent > a.cells[0].textContent ? tr : a, null);
 			return r && r.cells[1].textContent === "1" && r.cells[6].textContent === "1"; })()`),
 	)
 	b.run("the seller's mail is in the dev mailbox", sellerTab,

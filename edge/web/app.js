@@ -282,7 +282,15 @@ function showProduct(p, views) {
       el("button", { className: "secondary", textContent: "Chat with seller", onclick: () => chatAbout(p) }));
   }
   if (u && u.id === p.seller_id) actions.push(el("button", { className: "secondary", textContent: "Edit", onclick: () => editProduct(p.id) }));
-  $("product-actions").replaceChildren(...actions);
+  for (const b of actions) b.dataset.action = b.textContent;
+  // The 5 s refresh rebuilds the buttons (their handlers hold the fresh product): a keyboard
+  // user whose focus was on one keeps it on the same button, not thrown back to the page.
+  const box = $("product-actions");
+  const focused = box.contains(document.activeElement) ? document.activeElement.dataset.action : null;
+  box.replaceChildren(...actions);
+  const again = focused && actions.find((b) => b.dataset.action === focused && !b.disabled);
+  if (again) again.focus();
+  else if (focused) $("product").focus();
 }
 
 // ---- subscriptions ----
@@ -296,24 +304,35 @@ async function subscribe(p) {
     $("browse-result").textContent = `Subscription to ${p.title}: ${s.state}.`;
     $("browse-result").dataset.sub = s.id;
     loadSubscriptions();
-    watch(s.id);
+    watch(s.id, true);
   } catch (e) { showError("browse-result", e); }
 }
 
 const settled = (state) => state === "ACTIVE" || state === "CANCELLED";
 const watching = new Set();
+// gaveUp holds the subscriptions whose watch reached its deadline unsettled: reloading the list
+// (every notification does) must not start them again, or a stuck saga would be polled for
+// as long as the page is open. Its terminal notification still reloads the list.
+const gaveUp = new Set();
 
 // watch re-reads one subscription until its saga settles (the terminal notification also
-// reloads the list; the steps in between have no notification of their own).
-async function watch(id) {
-  if (watching.has(id)) return;
+// reloads the list; the steps in between have no notification of their own). The pause grows
+// from 700 ms to 5 s; after two minutes it stops for good, unless the user acts on the
+// subscription again (fresh).
+async function watch(id, fresh = false) {
+  if (fresh) gaveUp.delete(id);
+  if (watching.has(id) || gaveUp.has(id)) return;
   watching.add(id);
   const deadline = Date.now() + 120000;
+  let pause = 700;
   try {
-    while (Date.now() < deadline && me()) {
-      await new Promise((r) => setTimeout(r, 700));
+    for (;;) {
+      if (Date.now() >= deadline) { gaveUp.add(id); break; }
+      if (!me()) break;
+      await new Promise((r) => setTimeout(r, pause));
+      pause = Math.min(5000, pause * 1.5);
       let s;
-      try { s = await moa.call("subscription.get", { id }); } catch (e) { if (e.retryable) continue; break; }
+      try { s = await paced("subscription.get", { id }); } catch (e) { if (e.retryable) continue; break; }
       await showSubscription(s);
       if (settled(s.state)) break;
     }
@@ -398,7 +417,7 @@ async function subscriptionItem(s) {
   }
   if (s.state === "ACTIVE") {
     li.append(el("button", { className: "secondary cancel", textContent: "Cancel", onclick: async () => {
-      try { watch((await moa.call("subscription.cancel", { id: s.id })).id); loadSubscriptions(); } catch (e) { showError("subscriptions-result", e); }
+      try { watch((await moa.call("subscription.cancel", { id: s.id })).id, true); loadSubscriptions(); } catch (e) { showError("subscriptions-result", e); }
     } }));
   }
   return li;
@@ -537,7 +556,9 @@ function dashChart(x, title) {
       x.days && x.days.length ? table : el("p", { className: "meta", textContent: "Nothing happened in these days." })));
 }
 
+let dashSeq = 0;
 async function loadDashboard() {
+  const seq = ++dashSeq;
   try {
     const d = await moa.call("subscription.dashboard", {});
     const rows = await Promise.all(d.items.map(async (x) => {
@@ -548,6 +569,7 @@ async function loadDashboard() {
       li.dataset.product = x.product_id;
       return li;
     }));
+    if (seq !== dashSeq) return; // a newer load finished first
     $("dashboard").replaceChildren(...rows);
   } catch (e) { console.warn("dashboard:", e); }
 }
@@ -572,16 +594,22 @@ $("product-form").addEventListener("submit", async (ev) => {
 
 // Recent searches are the signed-in user's (removable); popular ones are everyone's. The
 // search service learns of a search from the catalog's event, a moment after it ran.
+// Loads may overlap (every focus of the search box starts one): only the newest one shows,
+// and it marks #recent-box with data-loaded = its number once its recent searches are shown.
+let historySeq = 0;
 async function loadSearchHistory() {
+  const seq = ++historySeq;
   try {
     const pop = await moa.call("search.popular", { limit: 10 });
+    if (seq !== historySeq) return;
     $("popular-searches").replaceChildren(...pop.items.map((x) => el("li", {},
       el("button", { className: "chip", textContent: x.query, title: `searched ${x.count} times`, onclick: () => searchFor(x.query) }))));
     $("popular-box").hidden = !pop.items.length;
   } catch (e) { console.warn("popular:", e); }
-  if (!me()) { $("recent-box").hidden = true; return; }
+  if (!me()) { $("recent-box").hidden = true; $("recent-box").dataset.loaded = String(seq); return; }
   try {
     const rec = await moa.call("search.recent", { limit: 10 });
+    if (seq !== historySeq) return;
     $("recent-searches").replaceChildren(...rec.items.map((x) => {
       const remove = el("button", { className: "chip-remove secondary", textContent: "×", onclick: () => removeRecent(x.query) });
       remove.setAttribute("aria-label", `Remove “${x.query}” from recent searches`);
@@ -591,6 +619,7 @@ async function loadSearchHistory() {
       return li;
     }));
     $("recent-box").hidden = !rec.items.length;
+    $("recent-box").dataset.loaded = String(seq);
   } catch (e) { console.warn("recent:", e); }
 }
 
@@ -636,17 +665,26 @@ $("q").addEventListener("input", () => {
 // ---- seller: edit and delete ----
 
 let editing = null; // the product as it was when the form opened
+let editSeq = 0; // the newest Edit press: an older one's answer arriving late fills nothing
+
+// stillEditing reports whether the form still shows product p: after an await, the user may
+// have pressed Edit on another product (or Cancel), and the answer must not land in that form.
+const stillEditing = (p) => editing === p && $("edit-form").dataset.id === p.id;
 
 async function editProduct(id) {
   // Hidden while the product loads: a press of Save or Delete meanwhile would act on the
   // product the form showed before.
+  const seq = ++editSeq;
   $("edit-form").hidden = true;
   editing = null;
+  delete $("edit-form").dataset.id;
+  disarmDelete();
   $("edit-result").textContent = "";
   $("terms-preview").textContent = "";
   clearInvalid("edit-form");
   try {
     const p = await moa.call("catalog.get_product", { id });
+    if (seq !== editSeq) return; // another Edit (or Cancel) came after this one
     editing = p;
     $("edit-title").textContent = `“${p.title}”`;
     $("e-title").value = p.title;
@@ -660,9 +698,8 @@ async function editProduct(id) {
     $("e-tags").value = (p.tags || []).join(", ");
     $("edit-form").hidden = false;
     $("edit-form").dataset.id = p.id;
-    $("delete-product").textContent = "Delete";
     $("e-title").focus();
-  } catch (e) { showError("my-products-result", e); }
+  } catch (e) { if (seq === editSeq) showError("my-products-result", e); }
 }
 
 // A changed terms text mails every active subscriber: say to how many before saving.
@@ -670,14 +707,16 @@ let previewTimer = null;
 $("e-terms").addEventListener("input", () => {
   clearTimeout(previewTimer);
   previewTimer = setTimeout(async () => {
-    if (!editing || $("e-terms").value.trim() === editing.terms) { $("terms-preview").textContent = ""; return; }
+    const p = editing;
+    if (!p || $("e-terms").value.trim() === p.terms) { $("terms-preview").textContent = ""; return; }
     try {
-      const s = await moa.call("subscription.subscribers", { product_id: editing.id });
+      const s = await moa.call("subscription.subscribers", { product_id: p.id });
+      if (!stillEditing(p)) return;
       const n = s.consumer_ids.length;
       $("terms-preview").textContent = n === 0 ? "New terms: no active subscriber to notify."
         : `New terms: ${n} active subscriber${n === 1 ? "" : "s"} will get a notification and a mail with the full text.`;
       $("terms-preview").dataset.subscribers = String(n);
-    } catch (e) { $("terms-preview").textContent = `Could not count the subscribers (${e.code}).`; }
+    } catch (e) { if (stillEditing(p)) $("terms-preview").textContent = `Could not count the subscribers (${e.code}).`; }
   }, 300);
 });
 
@@ -686,6 +725,7 @@ const EDIT_FIELDS = { title: "e-title", description: "e-description", price_amou
 
 $("edit-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
+  disarmDelete();
   if (!editing) return;
   clearInvalid("edit-form");
   $("edit-result").textContent = "";
@@ -703,32 +743,70 @@ $("edit-form").addEventListener("submit", async (ev) => {
   if (Object.keys(patch).length === 2) { $("edit-result").textContent = "Nothing changed."; return; }
   try {
     const saved = await moa.call("catalog.update_product", patch);
-    editing = saved;
-    $("edit-result").textContent = `Saved “${saved.title}” (version ${saved.version}, terms version ${saved.terms_version}).`;
-    $("e-terms-version").textContent = `(version ${saved.terms_version})`;
-    $("terms-preview").textContent = "";
     titles.set(saved.id, saved.title);
     loadMyProducts();
     refreshProducts();
     if (shown && shown.id === saved.id) showProduct(saved);
-  } catch (e) { showError("edit-result", e, EDIT_FIELDS); }
+    // The form is p's only if the user did not open another product (or cancel) meanwhile:
+    // otherwise p's saved values must not become the other product's "as loaded" state.
+    if (!stillEditing(p)) { $("my-products-result").textContent = `Saved “${saved.title}”.`; return; }
+    editing = saved;
+    $("edit-result").textContent = `Saved “${saved.title}” (version ${saved.version}, terms version ${saved.terms_version}).`;
+    $("e-terms-version").textContent = `(version ${saved.terms_version})`;
+    $("terms-preview").textContent = "";
+  } catch (e) {
+    if (stillEditing(p)) showError("edit-result", e, EDIT_FIELDS);
+    else showError("my-products-result", e);
+  }
 });
-$("cancel-edit").addEventListener("click", () => { editing = null; $("edit-form").hidden = true; });
+$("cancel-edit").addEventListener("click", () => {
+  editSeq++; // an Edit still loading must not reopen the form
+  editing = null;
+  delete $("edit-form").dataset.id;
+  disarmDelete();
+  $("edit-form").hidden = true;
+});
+
+// Delete asks twice (a second press of the same button), without a modal dialog. The armed
+// state ends after a few seconds, on any edit of the form and on Save, so a press much later
+// (or after changing one's mind) asks again.
+let disarmTimer = null;
+function disarmDelete() {
+  clearTimeout(disarmTimer);
+  const btn = $("delete-product");
+  if (btn.textContent === "Confirm delete") {
+    btn.textContent = "Delete";
+    if ($("edit-result").textContent === "Press again to delete this product.") $("edit-result").textContent = "";
+  }
+}
+$("edit-form").addEventListener("input", disarmDelete);
 
 // Delete asks twice (a second press of the same button), without a modal dialog.
 $("delete-product").addEventListener("click", async () => {
-  if (!editing) return;
+  const p = editing;
+  if (!p) return;
   const btn = $("delete-product");
-  if (btn.textContent !== "Confirm delete") { btn.textContent = "Confirm delete"; $("edit-result").textContent = "Press again to delete this product."; return; }
+  if (btn.textContent !== "Confirm delete") {
+    btn.textContent = "Confirm delete";
+    $("edit-result").textContent = "Press again to delete this product.";
+    clearTimeout(disarmTimer);
+    disarmTimer = setTimeout(disarmDelete, 5000);
+    return;
+  }
+  clearTimeout(disarmTimer);
+  btn.textContent = "Delete";
   try {
-    await moa.call("catalog.delete_product", { id: editing.id });
-    $("my-products-result").textContent = `Deleted “${editing.title}”.`;
-    if (shown && shown.id === editing.id) closeProduct();
-    editing = null;
-    $("edit-form").hidden = true;
+    await moa.call("catalog.delete_product", { id: p.id });
+    $("my-products-result").textContent = `Deleted “${p.title}”.`;
+    if (shown && shown.id === p.id) closeProduct();
+    if (stillEditing(p)) {
+      editing = null;
+      delete $("edit-form").dataset.id;
+      $("edit-form").hidden = true;
+    }
     loadMyProducts();
     refreshProducts();
-  } catch (e) { btn.textContent = "Delete"; showError("edit-result", e); }
+  } catch (e) { if (stillEditing(p)) showError("edit-result", e); else showError("my-products-result", e); }
 });
 
 // ---- chat ----

@@ -184,7 +184,14 @@ export class MoaClient {
     setTimeout(async () => {
       if (this.closedByUser) return;
       if (code === Close.AUTH && this.opts.refresh) {
-        try { await this.opts.refresh(); } catch (e) { this.emit("error", e); return; }
+        try { await this.opts.refresh(); } catch (e) {
+          this.emit("error", e);
+          // The session endpoint not answering (the edge restarting, a network blip) is no
+          // reason to give up: try again later, with the backoff growing. Anything else (the
+          // session ended) is final.
+          if (e && (e.kind === "unavailable" || e.kind === "timeout")) this._maybeReconnect(code, reason);
+          return;
+        }
       }
       this.connect().catch(() => {});
     }, delay);
@@ -341,9 +348,15 @@ function defaultURL() {
 // session is revoked; drop what the tab shows) and "signed-in" ({user_id}). "signed-out" is
 // also emitted in a tab whose refresh finds the session ended (signed out in another browser,
 // or revoked for reuse).
+// POST_TIMEOUT_MS bounds a session request: they run under a browser-wide lock.
+const POST_TIMEOUT_MS = 15000;
+
 export class BrowserSession {
   // options: base, the URL of the session endpoints (default "session/" relative to the page);
-  // channel, the BroadcastChannel and lock name prefix (default "moa.session").
+  // it must be on the page's own origin: the edge answers no CORS preflight, the cookie is
+  // SameSite=Strict and the requests are sent with credentials "same-origin", so a session on
+  // another origin cannot work. channel, the BroadcastChannel and lock name prefix (default
+  // "moa.session").
   constructor(options = {}) {
     this.base = new URL(options.base || "session/", globalThis.location ? globalThis.location.href : undefined);
     this.name = options.channel || "moa.session";
@@ -375,8 +388,10 @@ export class BrowserSession {
   }
 
   // signIn starts a session with a password; every tab of the browser shares it.
+  // It runs under the session lock, like refresh and signOut, so a refresh in another tab
+  // cannot rotate the old cookie while this one replaces it.
   async signIn(email, password) {
-    const s = await this._post("login", { email, password });
+    const s = await this._locked(() => this._post("login", { email, password }));
     this._keep(s);
     this._broadcast("signed-in", { user_id: s.user.id });
     return s.user;
@@ -397,11 +412,7 @@ export class BrowserSession {
   // returns it; calls made while one runs share it.
   refresh() {
     if (!this.inflight) {
-      const run = () => this._post("refresh");
-      const locked = globalThis.navigator && navigator.locks
-        ? navigator.locks.request(this.name + ".refresh", run)
-        : run();
-      this.inflight = locked.then((s) => { this._keep(s); return s.access_token; },
+      this.inflight = this._locked(() => this._post("refresh")).then((s) => { this._keep(s); return s.access_token; },
         (e) => {
           // The session ended elsewhere (signed out in another browser, or revoked for
           // reuse): this tab and the others are signed out.
@@ -421,9 +432,17 @@ export class BrowserSession {
   // A failure (the edge or auth not answering) leaves the session as it was: it was not
   // revoked, so pretending otherwise would leave it usable behind the user's back.
   async signOut() {
-    await this._post("logout");
+    await this._locked(() => this._post("logout"));
     this._forget();
     this._broadcast("signed-out");
+  }
+
+  // _locked runs fn under the browser-wide session lock (every tab's sign-in, refresh and
+  // sign-out take turns: the refresh cookie rotates, and two tabs presenting the same one
+  // would look like reuse). Each request is bounded (_post's timeout), so a hung edge cannot
+  // hold the lock, and with it every tab, for ever.
+  _locked(fn) {
+    return globalThis.navigator && navigator.locks ? navigator.locks.request(this.name + ".refresh", fn) : fn();
   }
 
   _keep(s) { this.accessToken = s.access_token; this.expiresAt = s.expires_at; this.user = s.user; }
@@ -437,12 +456,17 @@ export class BrowserSession {
         method: "POST", credentials: "same-origin", cache: "no-store",
         headers: { "Content-Type": "application/json", "X-Moa-Session": "1" },
         body: JSON.stringify(body || {}),
+        signal: AbortSignal.timeout(POST_TIMEOUT_MS),
       });
     } catch (e) {
+      if (e && e.name === "TimeoutError") {
+        throw new MoaError({ code: "deadline_exceeded", kind: "timeout", message: "no answer from the edge's session endpoint" });
+      }
       throw new MoaError({ code: "unavailable", kind: "unavailable", message: "cannot reach the edge: " + e.message });
     }
-    const data = await r.json().catch(() => ({}));
-    if (!r.ok) throw new MoaError(data.error || { code: "internal", kind: "internal", message: "HTTP " + r.status });
+    const data = await r.json().catch(() => null);
+    if (r.ok && !data) throw new MoaError({ code: "unavailable", kind: "unavailable", message: "the session answer was cut off" });
+    if (!r.ok) throw new MoaError((data && data.error) || { code: "internal", kind: "internal", message: "HTTP " + r.status });
     return data;
   }
 }

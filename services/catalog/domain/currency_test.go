@@ -9,13 +9,13 @@ import (
 )
 
 func TestValidCurrency(t *testing.T) {
-	for _, c := range []string{"KRW", "USD", "EUR", "JPY", "GBP", "CNY", "CHF", "VES", "SLE"} {
+	for _, c := range []string{"KRW", "USD", "EUR", "JPY", "GBP", "CNY", "CHF", "VES", "SLE", "ZWG", "XCG"} {
 		if !domain.ValidCurrency(c) {
 			t.Errorf("%s refused", c)
 		}
 	}
 	// Shapes the contract would accept but no active currency: invented, test, metal, fund, withdrawn.
-	for _, c := range []string{"ZZZ", "XTS", "XXX", "XAU", "BOV", "HRK", "VEF", "krw", "", "KRWW"} {
+	for _, c := range []string{"ZZZ", "XTS", "XXX", "XAU", "BOV", "HRK", "VEF", "ZWL", "ANG", "krw", "", "KRWW"} {
 		if domain.ValidCurrency(c) {
 			t.Errorf("%q accepted", c)
 		}
