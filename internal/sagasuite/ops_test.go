@@ -85,8 +85,27 @@ func TestDashboardRebuildReproducesTheNumbers(t *testing.T) {
 	}
 	sortDashboards(want)
 	sortDashboards(before.Items)
-	if !reflect.DeepEqual(before.Items, want) {
-		t.Fatalf("dashboard\n%+v\ndisagrees with the records\n%+v", before.Items, want)
+	// The records hold no days: the totals are compared without them, and the days must add up
+	// to the totals (all of this test's sagas ran within the window the days cover).
+	totals := make([]contracts.Dashboard, len(before.Items))
+	for i, d := range before.Items {
+		totals[i] = d
+		totals[i].Days = nil
+		var sub, churned, failed, money int64
+		for _, day := range d.Days {
+			sub, churned, failed = sub+day.Subscribed, churned+day.Churned, failed+day.Failed
+			money += day.ChargedMinor - day.RefundedMinor
+		}
+		last := int64(-1)
+		if len(d.Days) > 0 {
+			last = d.Days[len(d.Days)-1].ActiveSubscribers
+		}
+		if sub != d.ActiveSubscribers+d.Churned || churned != d.Churned || failed != d.Failed || money != d.RevenueMinor || last != d.ActiveSubscribers {
+			t.Errorf("product %s: days %+v do not add up to its totals %+v", d.ProductID, d.Days, totals[i])
+		}
+	}
+	if !reflect.DeepEqual(totals, want) {
+		t.Fatalf("dashboard\n%+v\ndisagrees with the records\n%+v", totals, want)
 	}
 
 	var out bytes.Buffer
