@@ -57,7 +57,9 @@ func TestDeclinedSagaTimelineShowsCompensation(t *testing.T) {
 		}
 		return nil
 	})
-	if !has(func(s telemetry.Step) bool { return s.Name == "outbox publish billing.payment_failed" && s.Service == "billing" && s.Compensation }) {
+	if !has(func(s telemetry.Step) bool {
+		return s.Name == "outbox publish billing.payment_failed" && s.Service == "billing" && s.Compensation
+	}) {
 		t.Errorf("billing's publishing of payment_failed is not a compensation step")
 	}
 	if has(func(s telemetry.Step) bool { return s.Event == "catalog.seat_reserved" && s.Compensation }) {
