@@ -3,7 +3,6 @@ package edge
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -166,26 +165,7 @@ func writeOps(w http.ResponseWriter, status int, v any) {
 // opsError answers with the error's stable code: {"error": {"code": ..., "message": ...}}.
 func opsError(w http.ResponseWriter, err error) {
 	ce := contracts.AsError(err)
-	status := http.StatusInternalServerError
-	switch ce.Kind {
-	case contracts.KindInvalid:
-		status = http.StatusBadRequest
-	case contracts.KindUnauthenticated:
-		status = http.StatusUnauthorized
-	case contracts.KindForbidden:
-		status = http.StatusForbidden
-	case contracts.KindNotFound:
-		status = http.StatusNotFound
-	case contracts.KindConflict:
-		status = http.StatusConflict
-	case contracts.KindUnavailable:
-		status = http.StatusServiceUnavailable
-		if errors.Is(ce, contracts.ErrRateLimited) {
-			status = http.StatusTooManyRequests
-		}
-	case contracts.KindTimeout:
-		status = http.StatusGatewayTimeout
-	}
+	status := statusOf(ce) // the session endpoints' mapping (session.go)
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="moa-ops"`)
 	}

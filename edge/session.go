@@ -224,7 +224,7 @@ func (g *Gateway) sessionCookie(r *http.Request, value string) *http.Cookie {
 		Secure: r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")}
 }
 
-// statusOf is the HTTP status of a failed session call.
+// statusOf is the HTTP status of a failed call over HTTP (the session and operations endpoints).
 func statusOf(e *contracts.Error) int {
 	if errors.Is(e, contracts.ErrRateLimited) || errors.Is(e, contracts.ErrTooManyAttempts) {
 		return http.StatusTooManyRequests
