@@ -69,15 +69,25 @@ func (r *Runtime) warnDurability(key, msg string, args ...any) {
 	if seen {
 		return
 	}
-	// Said once per server per process: moa dev hosts every service on a runtime of its own,
-	// and each would repeat the same warning about the same shared stream (DLQ four times).
-	if _, said := durabilitySaid.LoadOrStore(r.nc.ConnectedServerId()+" "+key, true); !said {
-		r.log.Warn(msg, args...)
+	if r.sharedWarnings != nil {
+		if _, said := r.sharedWarnings.said.LoadOrStore(r.nc.ConnectedServerId()+" "+key, true); said {
+			return
+		}
 	}
+	r.log.Warn(msg, args...)
 }
 
-// durabilitySaid holds the warnings logged in this process, by server id and key.
-var durabilitySaid sync.Map
+// SharedWarnings lets the runtimes of one process that share a server log each durability
+// warning once (WithSharedWarnings): moa dev hosts every service on a runtime of its own, and
+// each would repeat the same warning about the same shared stream (the DLQ once per service).
+// Each runtime still reports the warning (DurabilityWarnings, /status).
+type SharedWarnings struct{ said sync.Map } // server id + warning key -> true
+
+// WithSharedWarnings makes the runtime log a durability warning only if no other runtime with
+// the same w logged it for the same server.
+func WithSharedWarnings(w *SharedWarnings) Option {
+	return func(r *Runtime) { r.sharedWarnings = w }
+}
 
 // checkSync warns when critical streams live on a server that does not fsync every write before
 // acknowledging it (sync_interval other than always): an OS crash or a power loss then loses

@@ -37,13 +37,14 @@ type Runtime struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu        sync.Mutex
-	closed    bool
-	services  []*Service
-	consumers []*Consumer
-	inflight  sync.WaitGroup
-	durWarn   map[string]string // DurabilityWarnings by key
-	capped    []string          // CappedStreams
+	mu             sync.Mutex
+	closed         bool
+	services       []*Service
+	consumers      []*Consumer
+	inflight       sync.WaitGroup
+	durWarn        map[string]string // DurabilityWarnings by key
+	sharedWarnings *SharedWarnings   // logs each durability warning once across runtimes (WithSharedWarnings)
+	capped         []string          // CappedStreams
 
 	syncMu   sync.Mutex
 	syncRead *syncState // the servers' sync setting, read by the first CheckDurability

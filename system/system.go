@@ -48,6 +48,7 @@ type System struct {
 	mongoURL string
 	reg      *prometheus.Registry
 	web      *web
+	warnings bus.SharedWarnings // the services' runtimes log each durability warning once
 
 	// mu guards what the HTTP handlers may read while Start is still running.
 	mu      sync.Mutex
@@ -172,7 +173,8 @@ func (s *System) start(ctx context.Context) error {
 
 // runtimeOptions are the options of the system's runtime (service "") and of each service's own.
 func (s *System) runtimeOptions(service string) []bus.Option {
-	opts := []bus.Option{bus.WithLogger(s.log), bus.WithRegisterer(s.reg), bus.WithDurabilityWatch(s.cfg.DurabilityWatch), bus.WithStartupPatience(s.cfg.StartupPatience)}
+	opts := []bus.Option{bus.WithLogger(s.log), bus.WithRegisterer(s.reg), bus.WithDurabilityWatch(s.cfg.DurabilityWatch), bus.WithStartupPatience(s.cfg.StartupPatience),
+		bus.WithSharedWarnings(&s.warnings)}
 	if s.cfg.TracerProvider != nil {
 		opts = append(opts, bus.WithTracerProvider(s.cfg.TracerProvider(service)))
 	}
