@@ -1,5 +1,10 @@
 // The Moa demo page: everything goes through one WebSocket to the edge, with the SDK.
 import { BrowserSession, MoaClient, MoaError } from "../sdk/moa.js";
+import { t, has, locale, applyStatic, setLang, onLangChange } from "./i18n.js";
+
+// The page's static text in the chosen language, before anything else shows; the switch in the
+// header changes it, and what the app drew is drawn again in the new language.
+applyStatic(document);
 
 const $ = (id) => document.getElementById(id);
 const el = (tag, props = {}, ...children) => {
@@ -46,7 +51,7 @@ const PRODUCT_FIELDS = { title: "p-title", description: "p-description", price_a
 const money = (amount, currency) => {
   // Amounts are in minor units; Intl knows how many a currency has (KRW none, USD two).
   try {
-    const f = new Intl.NumberFormat(undefined, { style: "currency", currency });
+    const f = new Intl.NumberFormat(locale(), { style: "currency", currency });
     return f.format(amount / 10 ** f.resolvedOptions().maximumFractionDigits);
   }
   catch { return `${amount} ${currency}`; }
@@ -54,14 +59,28 @@ const money = (amount, currency) => {
 
 // ---- connection and identity ----
 
-moa.on("open", () => { $("status").textContent = "connected"; $("status").className = "status online"; });
-moa.on("close", (e) => { $("status").textContent = `disconnected (${e.code}${e.reason ? " " + e.reason : ""})`; $("status").className = "status"; });
-moa.on("reconnecting", (e) => { $("status").textContent = `reconnecting in ${Math.round(e.in_ms)} ms…`; });
+// The connection's state is kept as a key and its parameters, so a switch of language redraws it.
+let statusNow = ["status.connecting", {}];
+const showStatus = (key, params = {}) => { statusNow = [key, params]; $("status").textContent = t(key, params); };
+moa.on("open", () => { showStatus("status.connected"); $("status").className = "status online"; });
+moa.on("close", (e) => { showStatus("status.disconnected", { code: e.code, reason: e.reason }); $("status").className = "status"; });
+moa.on("reconnecting", (e) => { showStatus("status.reconnecting", { ms: Math.round(e.in_ms) }); });
+// state shows a subscription state in the page's language (a state the dictionary does not
+// know is shown as the service sent it).
+const state = (s) => (has("state." + s) ? t("state." + s) : s);
+const period = (p) => (has("period." + p) ? t("period." + p) : p);
+
+$("lang").addEventListener("change", () => setLang($("lang").value));
+onLangChange(() => {
+  $("status").textContent = t(...statusNow);
+  render();
+  if (shown) showProduct(shown);
+});
 moa.on("authenticated", () => render());
 
 function render() {
   const u = me();
-  $("whoami").textContent = u ? `${u.display_name} (${u.role})` : "not signed in";
+  $("whoami").textContent = u ? `${u.display_name} (${t("role." + u.role)})` : t("whoami.none");
   $("whoami").dataset.role = u ? u.role : "";
   $("auth").hidden = !!u;
   $("signout").hidden = !u;
@@ -130,14 +149,14 @@ async function titleOf(id) {
 function productItem(p) {
   titles.set(p.id, p.title);
   const open = el("button", { className: "link open-product", textContent: p.title, onclick: () => openProduct(p.id) });
-  open.setAttribute("aria-label", `${p.title}: details`);
+  open.setAttribute("aria-label", t("details", { title: p.title }));
   const li = el("li", { className: "product" }, open, " ",
-    el("span", { className: "meta", textContent: `${money(p.price_amount, p.currency)} / ${p.billing_period} · ${p.seats_taken}/${p.capacity} seats · ${p.views} views` }));
+    el("span", { className: "meta", textContent: t("product.meta", { price: money(p.price_amount, p.currency), period: period(p.billing_period), taken: p.seats_taken, capacity: p.capacity, views: p.views }) }));
   li.dataset.id = p.id;
   const u = me();
   if (u && u.role === "consumer") {
-    li.append(el("button", { className: "subscribe", textContent: "Subscribe", onclick: () => subscribe(p) }),
-      el("button", { className: "chat-seller secondary", textContent: "Chat with seller", onclick: () => chatAbout(p) }));
+    li.append(el("button", { className: "subscribe", textContent: t("subscribe"), onclick: () => subscribe(p) }),
+      el("button", { className: "chat-seller secondary", textContent: t("chat.seller"), onclick: () => chatAbout(p) }));
   }
   return li;
 }
@@ -167,7 +186,7 @@ async function loadProducts(query, keep = false) {
     $("products").replaceChildren(...page.items.map(productItem));
     $("products").dataset.query = l.query; // what the list shows the results of ("" for the catalog)
     $("load-more").hidden = !l.next;
-    if (!page.items.length) $("browse-result").textContent = l.query ? "Nothing found." : "No products yet.";
+    if (!page.items.length) $("browse-result").textContent = l.query ? t("nothing.found") : t("no.products");
     // The search service learns of a search from the catalog's event, a moment later.
     if (l.query) { setTimeout(loadSearchHistory, 700); setTimeout(loadSearchHistory, 2500); }
   } catch (e) { showError("browse-result", e); }
@@ -265,24 +284,26 @@ function showProduct(p, views) {
   titles.set(p.id, p.title);
   $("product").dataset.id = p.id;
   $("product-title").textContent = p.title;
-  $("product-price").textContent = `${money(p.price_amount, p.currency)} / ${p.billing_period}`;
+  $("product-price").textContent = t("price.per", { price: money(p.price_amount, p.currency), period: period(p.billing_period) });
   const left = Math.max(0, p.capacity - p.seats_taken);
-  $("product-seats").textContent = `${left} of ${p.capacity} seats left`;
+  $("product-seats").textContent = t("seats.left", { left, capacity: p.capacity });
   $("product-seats").dataset.left = String(left);
-  $("product-views").textContent = `${seen} views`;
+  $("product-views").textContent = t("views", { n: seen });
   $("product-views").dataset.views = String(seen);
   $("product-description").textContent = p.description || "";
   $("product-tags").replaceChildren(...(p.tags || []).map((t) => el("li", { textContent: t })));
-  $("product-terms-version").textContent = `(version ${p.terms_version})`;
+  $("product-terms-version").textContent = t("version", { v: p.terms_version });
   $("product-terms").textContent = p.terms;
   const u = me();
   const actions = [];
   if (u && u.role === "consumer") {
-    actions.push(el("button", { id: "product-subscribe", textContent: "Subscribe", disabled: left === 0, onclick: () => subscribe(p) }),
-      el("button", { className: "secondary", textContent: "Chat with seller", onclick: () => chatAbout(p) }));
+    actions.push(el("button", { id: "product-subscribe", textContent: t("subscribe"), disabled: left === 0, onclick: () => subscribe(p) }),
+      el("button", { className: "secondary", textContent: t("chat.seller"), onclick: () => chatAbout(p) }));
   }
-  if (u && u.id === p.seller_id) actions.push(el("button", { className: "secondary", textContent: "Edit", onclick: () => editProduct(p.id) }));
-  for (const b of actions) b.dataset.action = b.textContent;
+  if (u && u.id === p.seller_id) actions.push(el("button", { className: "secondary", textContent: t("edit"), onclick: () => editProduct(p.id) }));
+  // data-action names the button in English whatever the language (tests and focus keeping use it).
+  const ACTION = { [t("subscribe")]: "Subscribe", [t("chat.seller")]: "Chat with seller", [t("edit")]: "Edit" };
+  for (const b of actions) b.dataset.action = ACTION[b.textContent] || b.textContent;
   // The 5 s refresh rebuilds the buttons (their handlers hold the fresh product): a keyboard
   // user whose focus was on one keeps it on the same button, not thrown back to the page.
   const box = $("product-actions");
@@ -301,7 +322,7 @@ async function subscribe(p) {
   try {
     const s = await moa.call("subscription.subscribe", { product_id: p.id, idempotency_key: crypto.randomUUID() });
     titles.set(p.id, p.title);
-    $("browse-result").textContent = `Subscription to ${p.title}: ${s.state}.`;
+    $("browse-result").textContent = t("sub.result", { title: p.title, state: state(s.state) });
     $("browse-result").dataset.sub = s.id;
     loadSubscriptions();
     watch(s.id, true);
@@ -357,7 +378,7 @@ function sagaSteps(s, payments) {
       status: failed ? "failed" : paid ? "done" : seat && s.state === "PENDING" ? "now" : "todo" });
   }
   if (!ending) {
-    steps.push({ key: "active", label: s.active_until ? `active until ${new Date(s.active_until).toLocaleDateString()}` : "active",
+    steps.push({ key: "active", label: s.active_until ? `active until ${new Date(s.active_until).toLocaleDateString(locale())}` : "active",
       status: s.state === "ACTIVE" ? "done" : "todo" });
     return steps;
   }
@@ -397,8 +418,8 @@ async function paymentsOf(s) {
 async function subscriptionItem(s) {
   const payments = await paymentsOf(s);
   const title = await titleOf(s.product_id);
-  const li = el("li", { className: "subscription" }, el("strong", { className: "state", textContent: s.state }), " ", el("span", { textContent: title }), " ",
-    el("span", { className: "meta", textContent: `${money(s.price_minor, s.currency)} / ${s.billing_period}${s.reason ? " · " + s.reason : ""}` }));
+  const li = el("li", { className: "subscription" }, el("strong", { className: "state", textContent: state(s.state) }), " ", el("span", { textContent: title }), " ",
+     el("span", { className: "meta", textContent: `${money(s.price_minor, s.currency)} / ${period(s.billing_period)}${s.reason ? " · " + s.reason : ""}` }));
   li.dataset.id = s.id;
   li.dataset.state = s.state;
   const steps = el("ol", { className: "steps" });
@@ -413,10 +434,10 @@ async function subscriptionItem(s) {
   li.append(steps);
   if (payments.length) {
     li.append(el("ul", { className: "payments meta" }, ...payments.map((p) => el("li", {
-      textContent: `${p.kind} ${money(p.amount_minor, p.currency)} · ${p.status}${p.failure_code ? " (" + p.failure_code + ")" : ""} · ${new Date(p.created_at).toLocaleString()}` }))));
+      textContent: `${p.kind} ${money(p.amount_minor, p.currency)} · ${p.status}${p.failure_code ? " (" + p.failure_code + ")" : ""} · ${new Date(p.created_at).toLocaleString(locale())}` }))));
   }
   if (s.state === "ACTIVE") {
-    li.append(el("button", { className: "secondary cancel", textContent: "Cancel", onclick: async () => {
+    li.append(el("button", { className: "secondary cancel", textContent: t("cancel"), onclick: async () => {
       try { watch((await moa.call("subscription.cancel", { id: s.id })).id, true); loadSubscriptions(); } catch (e) { showError("subscriptions-result", e); }
     } }));
   }
@@ -428,7 +449,7 @@ async function showSubscription(s) {
   const li = await subscriptionItem(s);
   const old = $("my-subscriptions").querySelector(`li.subscription[data-id="${s.id}"]`);
   if (old) old.replaceWith(li); else $("my-subscriptions").prepend(li);
-  if ($("browse-result").dataset.sub === s.id) $("browse-result").textContent = `Subscription to ${await titleOf(s.product_id)}: ${s.state}.`;
+  if ($("browse-result").dataset.sub === s.id) $("browse-result").textContent = t("sub.result", { title: await titleOf(s.product_id), state: state(s.state) });
 }
 
 let subsSeq = 0;
@@ -440,7 +461,7 @@ async function loadSubscriptions() {
     if (seq !== subsSeq) return; // a newer load finished first
     $("my-subscriptions").replaceChildren(...items);
     for (const s of list.items) if (!settled(s.state)) watch(s.id);
-    for (const s of list.items) if ($("browse-result").dataset.sub === s.id) $("browse-result").textContent = `Subscription to ${await titleOf(s.product_id)}: ${s.state}.`;
+    for (const s of list.items) if ($("browse-result").dataset.sub === s.id) $("browse-result").textContent = t("sub.result", { title: await titleOf(s.product_id), state: state(s.state) });
   } catch (e) { showError("subscriptions-result", e); }
 }
 
@@ -464,8 +485,8 @@ let mine = { next: "" }; // the keyset cursor after the pages of my products sho
 function myProductItem(p) {
   titles.set(p.id, p.title);
   const li = el("li", { className: "my-product" }, el("button", { className: "link open-product", textContent: p.title, onclick: () => openProduct(p.id) }),
-    el("span", { className: "meta", textContent: ` — ${money(p.price_amount, p.currency)} / ${p.billing_period} · ${p.seats_taken}/${p.capacity} seats` }),
-    el("button", { className: "secondary edit", textContent: "Edit", ariaLabel: `Edit ${p.title}`, onclick: () => editProduct(p.id) }));
+    el("span", { className: "meta", textContent: t("mine.meta", { price: money(p.price_amount, p.currency), period: period(p.billing_period), taken: p.seats_taken, capacity: p.capacity }) }),
+    el("button", { className: "secondary edit", textContent: t("edit"), ariaLabel: t("edit.of", { title: p.title }), onclick: () => editProduct(p.id) }));
   li.dataset.id = p.id;
   return li;
 }
@@ -564,7 +585,7 @@ async function loadDashboard() {
     const rows = await Promise.all(d.items.map(async (x) => {
       const title = await titleOf(x.product_id);
       const li = el("li", {}, el("strong", { textContent: title }), " ",
-        el("span", { textContent: `${x.active_subscribers} active · ${money(x.revenue_minor, x.currency || "KRW")} revenue · ${x.churned} churned · ${x.failed} failed` }),
+        el("span", { textContent: t("dash.row", { active: x.active_subscribers, revenue: money(x.revenue_minor, x.currency || "KRW"), churned: x.churned, failed: x.failed }) }),
         dashChart(x, title));
       li.dataset.product = x.product_id;
       return li;
@@ -584,7 +605,7 @@ $("product-form").addEventListener("submit", async (ev) => {
       title: $("p-title").value, description: $("p-description").value, price_amount: Number($("p-price").value),
       currency: $("p-currency").value.toUpperCase(), billing_period: $("p-period").value, terms: $("p-terms").value,
       capacity: Number($("p-capacity").value), tags });
-    $("publish-result").textContent = `Published “${p.title}”.`;
+    $("publish-result").textContent = t("published", { title: p.title });
     loadMyProducts();
     loadProducts();
   } catch (e) { showError("publish-result", e, PRODUCT_FIELDS); }
@@ -694,7 +715,7 @@ async function editProduct(id) {
     $("e-period").value = p.billing_period;
     $("e-capacity").value = String(p.capacity);
     $("e-terms").value = p.terms;
-    $("e-terms-version").textContent = `(version ${p.terms_version})`;
+    $("e-terms-version").textContent = t("version", { v: p.terms_version });
     $("e-tags").value = (p.tags || []).join(", ");
     $("edit-form").hidden = false;
     $("edit-form").dataset.id = p.id;
@@ -740,7 +761,7 @@ $("edit-form").addEventListener("submit", async (ev) => {
     const was = k === "tags" ? (p.tags || []).join(",") : p[k] ?? "";
     if ((k === "tags" ? v.join(",") : v) !== was) patch[k] = v;
   }
-  if (Object.keys(patch).length === 2) { $("edit-result").textContent = "Nothing changed."; return; }
+  if (Object.keys(patch).length === 2) { $("edit-result").textContent = t("nothing.changed"); return; }
   try {
     const saved = await moa.call("catalog.update_product", patch);
     titles.set(saved.id, saved.title);
@@ -749,10 +770,10 @@ $("edit-form").addEventListener("submit", async (ev) => {
     if (shown && shown.id === saved.id) showProduct(saved);
     // The form is p's only if the user did not open another product (or cancel) meanwhile:
     // otherwise p's saved values must not become the other product's "as loaded" state.
-    if (!stillEditing(p)) { $("my-products-result").textContent = `Saved “${saved.title}”.`; return; }
+    if (!stillEditing(p)) { $("my-products-result").textContent = t("saved", { title: saved.title }); return; }
     editing = saved;
     $("edit-result").textContent = `Saved “${saved.title}” (version ${saved.version}, terms version ${saved.terms_version}).`;
-    $("e-terms-version").textContent = `(version ${saved.terms_version})`;
+    $("e-terms-version").textContent = t("version", { v: saved.terms_version });
     $("terms-preview").textContent = "";
   } catch (e) {
     if (stillEditing(p)) showError("edit-result", e, EDIT_FIELDS);
@@ -774,9 +795,9 @@ let disarmTimer = null;
 function disarmDelete() {
   clearTimeout(disarmTimer);
   const btn = $("delete-product");
-  if (btn.textContent === "Confirm delete") {
-    btn.textContent = "Delete";
-    if ($("edit-result").textContent === "Press again to delete this product.") $("edit-result").textContent = "";
+  if (btn.textContent === t("delete.confirm")) {
+    btn.textContent = t("delete");
+    if ($("edit-result").textContent === t("delete.again")) $("edit-result").textContent = "";
   }
 }
 $("edit-form").addEventListener("input", disarmDelete);
@@ -786,18 +807,18 @@ $("delete-product").addEventListener("click", async () => {
   const p = editing;
   if (!p) return;
   const btn = $("delete-product");
-  if (btn.textContent !== "Confirm delete") {
-    btn.textContent = "Confirm delete";
-    $("edit-result").textContent = "Press again to delete this product.";
+  if (btn.textContent !== t("delete.confirm")) {
+    btn.textContent = t("delete.confirm");
+    $("edit-result").textContent = t("delete.again");
     clearTimeout(disarmTimer);
     disarmTimer = setTimeout(disarmDelete, 5000);
     return;
   }
   clearTimeout(disarmTimer);
-  btn.textContent = "Delete";
+  btn.textContent = t("delete");
   try {
     await moa.call("catalog.delete_product", { id: p.id });
-    $("my-products-result").textContent = `Deleted “${p.title}”.`;
+    $("my-products-result").textContent = t("deleted", { title: p.title });
     if (shown && shown.id === p.id) closeProduct();
     if (stillEditing(p)) {
       editing = null;
@@ -896,7 +917,7 @@ $("msg").addEventListener("input", () => {
 
 function showPresence(p) {
   if (!current || p.user_id !== current.room.seller_id) return;
-  $("presence").textContent = p.online ? "online" : "offline";
+  $("presence").textContent = p.online ? t("online") : t("offline");
   $("presence").className = "presence" + (p.online ? " online" : "");
 }
 
@@ -907,12 +928,12 @@ moa.on("chat.message", (m) => {
 moa.on("chat.read", (r) => {
   if (!current || r.room_id !== current.room.id || r.reader_id === me().id) return;
   for (const li of $("messages").querySelectorAll(".msg.mine")) {
-    if (new Date(li.dataset.sentAt) <= new Date(r.up_to_sent_at) && !li.querySelector(".seen")) li.append(el("span", { className: "seen", textContent: "✓ seen" }));
+    if (new Date(li.dataset.sentAt) <= new Date(r.up_to_sent_at) && !li.querySelector(".seen")) li.append(el("span", { className: "seen", textContent: t("seen") }));
   }
 });
 moa.on("chat.typing", (t) => {
   if (!current || t.room_id !== current.room.id) return;
-  $("typing").textContent = "typing…";
+  $("typing").textContent = t("typing");
   clearTimeout(typingTimer);
   typingTimer = setTimeout(() => { $("typing").textContent = ""; }, 3000);
 });
@@ -922,7 +943,7 @@ moa.on("presence", showPresence);
 
 moa.on("notification", (n) => {
   const li = el("li", { className: "notification" }, el("div", { className: "title", textContent: n.title }),
-    el("div", { textContent: n.body }), el("div", { className: "meta", textContent: `#${n.seq} · ${new Date(n.created_at).toLocaleString()}` }));
+    el("div", { textContent: n.body }), el("div", { className: "meta", textContent: `#${n.seq} · ${new Date(n.created_at).toLocaleString(locale())}` }));
   li.dataset.seq = String(n.seq);
   $("notifications").prepend(li);
   // A notification usually means a subscription changed, and mail may have gone out.
@@ -946,5 +967,5 @@ fetch("config.json").then((r) => r.json()).then((c) => {
 // The browser's session (signed in in another tab, or before a reload) is picked up before
 // connecting, so the connection starts as that user.
 session.restore().catch((e) => console.warn("session:", e)).then(() => moa.connect()).catch((e) => {
-  $("status").textContent = "cannot connect: " + e.message;
+  showStatus("status.cannot", { msg: e.message });
 });
