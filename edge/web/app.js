@@ -931,8 +931,8 @@ moa.on("chat.read", (r) => {
     if (new Date(li.dataset.sentAt) <= new Date(r.up_to_sent_at) && !li.querySelector(".seen")) li.append(el("span", { className: "seen", textContent: t("seen") }));
   }
 });
-moa.on("chat.typing", (t) => {
-  if (!current || t.room_id !== current.room.id) return;
+moa.on("chat.typing", (ev) => {
+  if (!current || ev.room_id !== current.room.id) return;
   $("typing").textContent = t("typing");
   clearTimeout(typingTimer);
   typingTimer = setTimeout(() => { $("typing").textContent = ""; }, 3000);
