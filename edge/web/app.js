@@ -369,39 +369,39 @@ function sagaSteps(s, payments) {
   const ending = s.state === "CANCELLING" || s.state === "CANCELLED";
   const noSeat = s.reason === "seat_unavailable";
   const seat = !noSeat && (!!charge || paid || s.reason === "payment_failed");
-  const steps = [{ key: "requested", label: "requested", status: "done" }];
-  steps.push({ key: "seat", label: noSeat ? "no seat left" : "seat reserved",
+  const steps = [{ key: "requested", label: t("step.requested"), status: "done" }];
+  steps.push({ key: "seat", label: noSeat ? t("step.noseat") : t("step.seat"),
     status: noSeat ? "failed" : seat ? "done" : s.state === "PENDING" ? "now" : "todo" });
   if (!noSeat) {
     const failed = s.reason === "payment_failed" || (charge && charge.status === "FAILED");
-    steps.push({ key: "paid", label: failed ? "payment declined" : charge ? `paid ${money(charge.amount_minor, charge.currency)}` : "paid",
+    steps.push({ key: "paid", label: failed ? t("step.declined") : charge ? t("step.paid.amount", { amount: money(charge.amount_minor, charge.currency) }) : t("step.paid"),
       status: failed ? "failed" : paid ? "done" : seat && s.state === "PENDING" ? "now" : "todo" });
   }
   if (!ending) {
-    steps.push({ key: "active", label: s.active_until ? `active until ${new Date(s.active_until).toLocaleDateString(locale())}` : "active",
+    steps.push({ key: "active", label: s.active_until ? t("step.active.until", { date: new Date(s.active_until).toLocaleDateString(locale()) }) : t("step.active"),
       status: s.state === "ACTIVE" ? "done" : "todo" });
     return steps;
   }
   // The compensation path: what was done is undone before the saga ends.
-  if (s.reason === "by_consumer") steps.push({ key: "active", label: "active", status: "done" });
-  steps.push({ key: "cancel", label: `cancelling: ${reasonText(s.reason)}`, status: "done" });
+  if (s.reason === "by_consumer") steps.push({ key: "active", label: t("step.active"), status: "done" });
+  steps.push({ key: "cancel", label: t("step.cancelling", { reason: reasonText(s.reason) }), status: "done" });
   if (paid && (s.reason === "by_consumer" || s.reason === "timed_out")) {
     const amount = refund ? refund.amount_minor : s.refund_minor || 0;
-    steps.push({ key: "refund", label: `refunded ${money(amount, s.currency)} (pro rata)`,
+    steps.push({ key: "refund", label: t("step.refunded", { amount: money(amount, s.currency) }),
       status: (refund && refund.status === "SUCCEEDED") || s.state === "CANCELLED" ? "done" : "now" });
   }
-  if (seat) steps.push({ key: "release", label: "seat released", status: s.state === "CANCELLED" ? "done" : "now" });
-  steps.push({ key: "cancelled", label: "cancelled", status: s.state === "CANCELLED" ? "done" : "now" });
+  if (seat) steps.push({ key: "release", label: t("step.released"), status: s.state === "CANCELLED" ? "done" : "now" });
+  steps.push({ key: "cancelled", label: t("step.cancelled"), status: s.state === "CANCELLED" ? "done" : "now" });
   return steps;
 }
 
 function reasonText(r) {
-  return { seat_unavailable: "no seats were left", payment_failed: "the payment was declined", by_consumer: "cancelled by you",
-    timed_out: "it could not be completed in time" }[r] || r || "no reason given";
+  if (!r) return t("reason.none");
+  return has("reason." + r) ? t("reason." + r) : r;
 }
 
 const MARK = { done: "✓", now: "…", failed: "✗", todo: "○" };
-const SAYS = { done: "done", now: "in progress", failed: "failed", todo: "to do" };
+const SAYS = (status) => t("says." + status);
 
 // paymentsOf lists a subscription's charges and refunds; read once per settled state of the
 // subscription (a cancel makes a refund follow, so the key moves with the state and its time).
@@ -423,12 +423,12 @@ async function subscriptionItem(s) {
   li.dataset.id = s.id;
   li.dataset.state = s.state;
   const steps = el("ol", { className: "steps" });
-  steps.setAttribute("aria-label", `Steps of the subscription to ${title}`);
+  steps.setAttribute("aria-label", t("steps.of", { title }));
   for (const st of sagaSteps(s, payments)) {
     const step = el("li", { className: "step " + st.status, textContent: `${MARK[st.status]} ${st.label}` });
     step.dataset.step = st.key;
     step.dataset.status = st.status;
-    step.setAttribute("aria-label", `${st.label}: ${SAYS[st.status]}`);
+    step.setAttribute("aria-label", `${st.label}: ${SAYS(st.status)}`);
     steps.append(step);
   }
   li.append(steps);
@@ -471,7 +471,7 @@ async function loadMail() {
   try {
     const box = await moa.call("notify.dev_mailbox", { to: me().email, limit: 20 });
     $("mails").replaceChildren(...box.items.map((m) => el("li", {}, el("div", { className: "title", textContent: m.subject }),
-      el("div", { textContent: m.body }), el("div", { className: "meta", textContent: `to ${m.to} · ${m.status}` }))));
+      el("div", { textContent: m.body }), el("div", { className: "meta", textContent: t("mail.to", { to: m.to, status: m.status }) }))));
   } catch (e) { console.warn("mailbox:", e); }
 }
 $("refresh-mail").addEventListener("click", () => loadMail());
@@ -555,7 +555,7 @@ function dashChart(x, title) {
   const svg = svgEl("svg", { class: "dash-chart", viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img" });
   svg.style.cssText = "display:block;width:100%;height:5rem;background:#fafbfd;border:1px solid #eceef3;border-radius:4px";
   const total = days.reduce((a, d) => a + d.net, 0);
-  svg.setAttribute("aria-label", `${title}, last ${CHART_DAYS} days: ${x.active_subscribers} active subscribers now; revenue over the period ${money(total, cur)}`);
+  svg.setAttribute("aria-label", t("chart.label", { title, days: CHART_DAYS, active: x.active_subscribers, revenue: money(total, cur) }));
   days.forEach((d, i) => {
     if (!d.net) return;
     const h = Math.max(1, (Math.abs(d.net) / maxRev) * span);
@@ -565,16 +565,16 @@ function dashChart(x, title) {
   svg.append(svgEl("line", { class: "axis", x1: 0, x2: W, y1: zero, y2: zero, stroke: "#ccd0da", "vector-effect": "non-scaling-stroke" }));
   const pts = days.map((d, i) => `${i * bw + bw / 2},${H - 4 - (d.active / maxActive) * (H - 8)}`).join(" ");
   svg.append(svgEl("polyline", { class: "active", points: pts, fill: "none", stroke: "#1a8f4a", "stroke-width": 2, "vector-effect": "non-scaling-stroke" }));
-  const head = ["Day (UTC)", "New", "Churned", "Failed", "Charged", "Refunded", "Active at day's end"];
+  const head = ["day", "new", "churned", "failed", "charged", "refunded", "active"].map((k) => t("chart.col." + k));
   const table = el("table", { className: "dash-days", style: "font-size:.8rem;border-collapse:collapse" },
     el("thead", {}, el("tr", {}, ...head.map((h) => el("th", { scope: "col", textContent: h })))),
     el("tbody", {}, ...(x.days || []).map((d) => el("tr", { className: "dash-day" }, el("th", { scope: "row", textContent: d.day }),
       ...[d.subscribed, d.churned, d.failed, money(d.charged_minor, cur), money(d.refunded_minor, cur), d.active_subscribers]
         .map((v) => el("td", { textContent: String(v), style: "padding:0 .4rem;text-align:right" }))))));
   return el("figure", { className: "dash-figure", style: "margin:.4rem 0 0" }, svg,
-    el("figcaption", { className: "meta", textContent: `Last ${CHART_DAYS} days (UTC). Bars: revenue per day, charged minus refunded. Line: subscribers at each day's end.` }),
-    el("details", {}, el("summary", { textContent: "Figures by day" }),
-      x.days && x.days.length ? table : el("p", { className: "meta", textContent: "Nothing happened in these days." })));
+    el("figcaption", { className: "meta", textContent: t("chart.caption", { days: CHART_DAYS }) }),
+    el("details", {}, el("summary", { textContent: t("chart.figures") }),
+      x.days && x.days.length ? table : el("p", { className: "meta", textContent: t("chart.none") })));
 }
 
 let dashSeq = 0;
@@ -624,7 +624,7 @@ async function loadSearchHistory() {
     const pop = await moa.call("search.popular", { limit: 10 });
     if (seq !== historySeq) return;
     $("popular-searches").replaceChildren(...pop.items.map((x) => el("li", {},
-      el("button", { className: "chip", textContent: x.query, title: `searched ${x.count} times`, onclick: () => searchFor(x.query) }))));
+      el("button", { className: "chip", textContent: x.query, title: t("searched.times", { n: x.count }), onclick: () => searchFor(x.query) }))));
     $("popular-box").hidden = !pop.items.length;
   } catch (e) { console.warn("popular:", e); }
   if (!me()) { $("recent-box").hidden = true; $("recent-box").dataset.loaded = String(seq); return; }
@@ -633,7 +633,7 @@ async function loadSearchHistory() {
     if (seq !== historySeq) return;
     $("recent-searches").replaceChildren(...rec.items.map((x) => {
       const remove = el("button", { className: "chip-remove secondary", textContent: "×", onclick: () => removeRecent(x.query) });
-      remove.setAttribute("aria-label", `Remove “${x.query}” from recent searches`);
+      remove.setAttribute("aria-label", t("recent.remove", { query: x.query }));
       const li = el("li", {}, el("button", { className: "chip", textContent: x.query, onclick: () => searchFor(x.query) }), remove);
       li.dataset.query = x.query;
       li.dataset.at = x.at;
@@ -734,10 +734,9 @@ $("e-terms").addEventListener("input", () => {
       const s = await moa.call("subscription.subscribers", { product_id: p.id });
       if (!stillEditing(p)) return;
       const n = s.consumer_ids.length;
-      $("terms-preview").textContent = n === 0 ? "New terms: no active subscriber to notify."
-        : `New terms: ${n} active subscriber${n === 1 ? "" : "s"} will get a notification and a mail with the full text.`;
+      $("terms-preview").textContent = t("terms.preview", { n });
       $("terms-preview").dataset.subscribers = String(n);
-    } catch (e) { if (stillEditing(p)) $("terms-preview").textContent = `Could not count the subscribers (${e.code}).`; }
+    } catch (e) { if (stillEditing(p)) $("terms-preview").textContent = t("terms.preview.failed", { code: e.code }); }
   }, 300);
 });
 
@@ -772,7 +771,7 @@ $("edit-form").addEventListener("submit", async (ev) => {
     // otherwise p's saved values must not become the other product's "as loaded" state.
     if (!stillEditing(p)) { $("my-products-result").textContent = t("saved", { title: saved.title }); return; }
     editing = saved;
-    $("edit-result").textContent = `Saved “${saved.title}” (version ${saved.version}, terms version ${saved.terms_version}).`;
+    $("edit-result").textContent = t("saved.version", { title: saved.title, v: saved.version, tv: saved.terms_version });
     $("e-terms-version").textContent = t("version", { v: saved.terms_version });
     $("terms-preview").textContent = "";
   } catch (e) {
