@@ -89,6 +89,15 @@ func TestBrowserKoreanAndEnglish(t *testing.T) {
 		until(`document.querySelector("#my-products").textContent.includes("좌석 0/100")`),
 		// KRW in Korean: ₩5,900 per month, in the catalog list as well.
 		until(`[...document.querySelectorAll("#products li.product")].some((li) => li.textContent.includes(`+jsString(title)+`) && li.textContent.includes("₩5,900 / 매월") && li.textContent.includes("조회 0회"))`),
+		// Delete asks twice, in Korean: the button's state is read from its (translated) text.
+		b.clickWhenPresent(`document.querySelector("#my-products li.my-product button.edit")`),
+		chromedp.WaitVisible(chromedp.ID("edit-form")),
+		until(`document.querySelector("#edit-h").textContent.startsWith("수정")`),
+		chromedp.Click(chromedp.ID("delete-product")),
+		text("delete-product", "삭제 확인"),
+		text("edit-result", "한 번 더 누르면 이 상품이 삭제됩니다."),
+		chromedp.Click(chromedp.ID("cancel-edit")),
+		text("delete-product", "삭제"),
 	)
 	run("the switch turns the page English", ko,
 		chromedp.SetValue(chromedp.ID("lang"), "en"),

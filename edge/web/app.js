@@ -69,6 +69,8 @@ moa.on("reconnecting", (e) => { showStatus("status.reconnecting", { ms: Math.rou
 // know is shown as the service sent it).
 const state = (s) => (has("state." + s) ? t("state." + s) : s);
 const period = (p) => (has("period." + p) ? t("period." + p) : p);
+// word shows a word the services send (a payment's kind or status) in the page's language, as sent when unknown.
+const word = (group, w) => (has(group + "." + w) ? t(group + "." + w) : w);
 
 $("lang").addEventListener("change", () => setLang($("lang").value));
 onLangChange(() => {
@@ -80,7 +82,7 @@ moa.on("authenticated", () => render());
 
 function render() {
   const u = me();
-  $("whoami").textContent = u ? `${u.display_name} (${t("role." + u.role)})` : t("whoami.none");
+  $("whoami").textContent = u ? `${u.display_name} (${has("role." + u.role) ? t("role." + u.role) : u.role})` : t("whoami.none");
   $("whoami").dataset.role = u ? u.role : "";
   $("auth").hidden = !!u;
   $("signout").hidden = !u;
@@ -434,7 +436,7 @@ async function subscriptionItem(s) {
   li.append(steps);
   if (payments.length) {
     li.append(el("ul", { className: "payments meta" }, ...payments.map((p) => el("li", {
-      textContent: `${p.kind} ${money(p.amount_minor, p.currency)} · ${p.status}${p.failure_code ? " (" + p.failure_code + ")" : ""} · ${new Date(p.created_at).toLocaleString(locale())}` }))));
+      textContent: `${word("kind", p.kind)} ${money(p.amount_minor, p.currency)} · ${word("pay", p.status)}${p.failure_code ? " (" + p.failure_code + ")" : ""} · ${new Date(p.created_at).toLocaleString(locale())}` }))));
   }
   if (s.state === "ACTIVE") {
     li.append(el("button", { className: "secondary cancel", textContent: t("cancel"), onclick: async () => {

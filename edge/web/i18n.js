@@ -157,6 +157,11 @@ const en = {
   "terms.preview.failed": "Could not count the subscribers ({code}).",
   "saved.version": "Saved “{title}” (version {v}, terms version {tv}).",
   "mail.to": "to {to} · {status}",
+  "kind.charge": "charge",
+  "kind.refund": "refund",
+  "pay.PENDING": "PENDING",
+  "pay.SUCCEEDED": "SUCCEEDED",
+  "pay.FAILED": "FAILED",
 };
 
 const ko = {
@@ -305,6 +310,11 @@ const ko = {
   "terms.preview.failed": "구독자 수를 확인하지 못했습니다 ({code}).",
   "saved.version": "“{title}” 상품을 저장했습니다 (버전 {v}, 약관 버전 {tv}).",
   "mail.to": "받는 사람 {to} · {status}",
+  "kind.charge": "결제",
+  "kind.refund": "환불",
+  "pay.PENDING": "처리 중",
+  "pay.SUCCEEDED": "완료",
+  "pay.FAILED": "실패",
 };
 
 const DICT = { en, ko };
