@@ -43,10 +43,12 @@ func startCluster(t testing.TB, what string, n int, proxied bool, opts []Option)
 	}
 	// Routes name every peer's cluster port up front, so all ports are
 	// chosen before any server starts.
-	ports, err := freePorts(2 * n)
+	held, err := holdPorts(2 * n)
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
+	defer held.releaseAll()
+	ports := held.ports
 	clientPorts, routePorts := ports[:n], ports[n:]
 	var (
 		routeProxies  [][]*Proxy
@@ -119,7 +121,9 @@ func startCluster(t testing.TB, what string, n int, proxied bool, opts []Option)
 		}
 		node := &NATSServer{opts: o, log: &natsLog{}}
 		// Servers do not wait for their peers to start, so starting them
-		// one after the other is fine.
+		// one after the other is fine. Its ports are held until now.
+		held.release(i)
+		held.release(n + i)
 		srv, err := startNATS(o.Clone(), node.log)
 		if err != nil {
 			t.Fatalf("%s: node %d: %v", what, i, err)
