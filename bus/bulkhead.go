@@ -126,7 +126,6 @@ func (s *Service) giveLocked(e *endpoint, j *job) bool {
 		ch := p.parked[n-1]
 		p.parked[n-1] = nil
 		p.parked = p.parked[:n-1]
-		e.idle.Add(-1)
 		p.running++
 		ch <- j // buffered: never blocks
 		return true
@@ -196,7 +195,6 @@ func (s *Service) work(e *endpoint, j *job) {
 		}
 		p.running--
 		p.parked = append(p.parked, wake)
-		e.idle.Add(1)
 		p.mu.Unlock()
 		idle.Reset(e.idleFor)
 		select {
@@ -208,7 +206,6 @@ func (s *Service) work(e *endpoint, j *job) {
 		p.mu.Lock()
 		if i := slices.Index(p.parked, wake); i >= 0 {
 			p.parked = slices.Delete(p.parked, i, i+1)
-			e.idle.Add(-1)
 			e.workers.Add(-1)
 			p.mu.Unlock()
 			return

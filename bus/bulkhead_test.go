@@ -78,9 +78,14 @@ func TestWorkersComeAndGoWithoutLosingRequests(t *testing.T) {
 	}
 	e := svc.endpoints["work"]
 	deadline := time.Now().Add(10 * time.Second)
-	for e.workers.Load() != 0 || e.idle.Load() != 0 {
+	parked := func() int {
+		e.pool.mu.Lock()
+		defer e.pool.mu.Unlock()
+		return len(e.pool.parked)
+	}
+	for e.workers.Load() != 0 || parked() != 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("pool not empty after the traffic: %d workers, %d idle", e.workers.Load(), e.idle.Load())
+			t.Fatalf("pool not empty after the traffic: %d workers, %d idle", e.workers.Load(), parked())
 		}
 		<-time.After(5 * time.Millisecond) // polling the pool, with a deadline
 	}

@@ -57,7 +57,6 @@ type endpoint struct {
 	handler     Handler
 	pool        pool         // the workers and the queue (bulkhead.go)
 	workers     atomic.Int64 // live workers, at most maxInFlight; changed under pool.mu
-	idle        atomic.Int64 // parked workers; changed under pool.mu
 	idleFor     time.Duration
 	inflight    atomic.Int64 // handlers running
 	jobTime     atomic.Int64 // moving average of a worker's time per request, in ns (bulkhead.go)
