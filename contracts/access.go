@@ -22,9 +22,10 @@ const (
 	AccessSeller                       // signed-in sellers
 	AccessOperator                     // operator tokens (auth.v1.operator_token)
 	AccessInternal                     // services on the bus, calling without a user token
+	AccessWriter                       // signed-in blog writers (the post service)
 
 	// AccessSignedIn is any signed-in user, operators included.
-	AccessSignedIn = AccessConsumer | AccessSeller | AccessOperator
+	AccessSignedIn = AccessConsumer | AccessSeller | AccessWriter | AccessOperator
 	// AccessRoles are the callers that carry a token.
 	AccessRoles = AccessSignedIn
 )
@@ -50,18 +51,22 @@ func (a Access) AdmitsRole(r Role) bool {
 		return a&AccessConsumer != 0
 	case RoleSeller:
 		return a&AccessSeller != 0
+	case RoleWriter:
+		return a&AccessWriter != 0
 	case RoleOperator:
 		return a&AccessOperator != 0
 	}
 	return false
 }
 
-// ForApps reports whether app users (anonymous or signed-in consumers and sellers) may call
-// the endpoint, which is what makes the edge route it.
-func (a Access) ForApps() bool { return a&(AccessAnonymous|AccessConsumer|AccessSeller) != 0 }
+// ForApps reports whether app users (anonymous or signed-in consumers, sellers and writers)
+// may call the endpoint, which is what makes the edge route it.
+func (a Access) ForApps() bool {
+	return a&(AccessAnonymous|AccessConsumer|AccessSeller|AccessWriter) != 0
+}
 
 // Names lists a's callers by their wire names, as the generated schemas and docs show them:
-// "anonymous", "consumer", "seller", "operator", "internal".
+// "anonymous", "consumer", "seller", "writer", "operator", "internal".
 func (a Access) Names() []string {
 	out := []string{}
 	for _, c := range accessNames {
@@ -77,12 +82,12 @@ var accessNames = []struct {
 	wire, name string
 }{
 	{AccessAnonymous, "anonymous", "anyone"},
-	{AccessConsumer, "consumer", "consumer"}, {AccessSeller, "seller", "seller"},
+	{AccessConsumer, "consumer", "consumer"}, {AccessSeller, "seller", "seller"}, {AccessWriter, "writer", "writer"},
 	{AccessOperator, "operator", "operator"}, {AccessInternal, "internal", "internal"},
 }
 
 // String names a's callers for messages and docs: "anyone", "signed-in", "seller",
-// "consumer", "operator", "internal", or a list joined by " or ".
+// "consumer", "writer", "operator", "internal", or a list joined by " or ".
 func (a Access) String() string {
 	if !a.Declared() {
 		return "undeclared"

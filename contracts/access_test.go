@@ -33,8 +33,9 @@ func TestAccessAdmits(t *testing.T) {
 		name    string
 	}{
 		{contracts.AccessAnonymous, true, nil, true, "anyone"},
-		{contracts.AccessAnonymous | contracts.AccessSignedIn, true, []contracts.Role{contracts.RoleConsumer, contracts.RoleSeller, contracts.RoleOperator}, true, "anyone"},
-		{contracts.AccessSignedIn, false, []contracts.Role{contracts.RoleConsumer, contracts.RoleSeller, contracts.RoleOperator}, true, "signed-in"},
+		{contracts.AccessAnonymous | contracts.AccessSignedIn, true, []contracts.Role{contracts.RoleConsumer, contracts.RoleSeller, contracts.RoleWriter, contracts.RoleOperator}, true, "anyone"},
+		{contracts.AccessSignedIn, false, []contracts.Role{contracts.RoleConsumer, contracts.RoleSeller, contracts.RoleWriter, contracts.RoleOperator}, true, "signed-in"},
+		{contracts.AccessWriter, false, []contracts.Role{contracts.RoleWriter}, true, "writer"},
 		{contracts.AccessSeller, false, []contracts.Role{contracts.RoleSeller}, true, "seller"},
 		{contracts.AccessConsumer, false, []contracts.Role{contracts.RoleConsumer}, true, "consumer"},
 		{contracts.AccessSeller | contracts.AccessInternal, true, []contracts.Role{contracts.RoleSeller}, true, "seller or internal"},
@@ -44,7 +45,7 @@ func TestAccessAdmits(t *testing.T) {
 		if got := tc.a.NoToken(); got != tc.noToken {
 			t.Errorf("%s: NoToken = %v", tc.name, got)
 		}
-		for _, r := range []contracts.Role{contracts.RoleConsumer, contracts.RoleSeller, contracts.RoleOperator, "admin"} {
+		for _, r := range []contracts.Role{contracts.RoleConsumer, contracts.RoleSeller, contracts.RoleWriter, contracts.RoleOperator, "admin"} {
 			want := false
 			for _, w := range tc.roles {
 				want = want || w == r

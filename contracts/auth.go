@@ -21,13 +21,14 @@ type Role string
 const (
 	RoleConsumer Role = "consumer" // browses, subscribes, pays
 	RoleSeller   Role = "seller"   // publishes subscription products
+	RoleWriter   Role = "writer"   // writes blog posts (the post service)
 	// RoleOperator runs the system (operator endpoints, the whole dev mailbox). No account
 	// has it: its short-lived tokens come from AuthOperatorToken, for the operator secret.
 	RoleOperator Role = "operator"
 )
 
 // Valid reports whether r is a role an account can sign up with.
-func (r Role) Valid() bool { return r == RoleConsumer || r == RoleSeller }
+func (r Role) Valid() bool { return r == RoleConsumer || r == RoleSeller || r == RoleWriter }
 
 // Known reports whether r is a role a token may carry: an account's or the operator's.
 func (r Role) Known() bool { return r.Valid() || r == RoleOperator }
@@ -134,7 +135,7 @@ func (r SignupRequest) Validate() error {
 		return err
 	}
 	if !r.Role.Valid() {
-		return ErrValidation.OnField("role", "role must be %q or %q", RoleConsumer, RoleSeller)
+		return ErrValidation.OnField("role", "role must be %q, %q or %q", RoleConsumer, RoleSeller, RoleWriter)
 	}
 	if _, err := NormalizeDisplayName(r.DisplayName); err != nil {
 		return err

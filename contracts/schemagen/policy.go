@@ -51,7 +51,7 @@ func whoMayCall(a contracts.Access) string {
 	for _, r := range []struct {
 		bit  contracts.Access
 		name string
-	}{{contracts.AccessConsumer, "consumers"}, {contracts.AccessSeller, "sellers"}, {contracts.AccessOperator, "operator tokens"}} {
+	}{{contracts.AccessConsumer, "consumers"}, {contracts.AccessSeller, "sellers"}, {contracts.AccessWriter, "writers"}, {contracts.AccessOperator, "operator tokens"}} {
 		if roles&r.bit != 0 {
 			parts = append(parts, r.name)
 		}

@@ -27,7 +27,7 @@ func NewAccount(email string, role contracts.Role, displayName string, now time.
 		return Account{}, err
 	}
 	if !role.Valid() {
-		return Account{}, contracts.ErrValidation.OnField("role", "role must be %q or %q", contracts.RoleConsumer, contracts.RoleSeller)
+		return Account{}, contracts.ErrValidation.OnField("role", "role must be %q, %q or %q", contracts.RoleConsumer, contracts.RoleSeller, contracts.RoleWriter)
 	}
 	n, err := contracts.NormalizeDisplayName(displayName)
 	if err != nil {
