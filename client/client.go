@@ -20,6 +20,8 @@ type Client struct {
 
 	Subscription *SubscriptionClient
 	Billing      *BillingClient
+
+	Post *PostClient // the blog
 }
 
 // New returns the typed clients over one bus client.
@@ -33,5 +35,7 @@ func New(c *bus.Client) *Client {
 
 		Subscription: &SubscriptionClient{c: c},
 		Billing:      &BillingClient{c: c},
+
+		Post: &PostClient{c: c},
 	}
 }

@@ -59,6 +59,11 @@ var (
 		Storage: FileStorage, Replicas: 3, Retention: LimitsRetention,
 		MaxAge: 90 * 24 * time.Hour, Duplicates: 2 * time.Hour, Critical: true,
 	}
+	StreamPost = StreamSpec{
+		Name: "POST", Description: "blog post and comment events", Subjects: []string{"evt.post.>"},
+		Storage: FileStorage, Replicas: 3, Retention: LimitsRetention,
+		MaxAge: 30 * 24 * time.Hour, Duplicates: 2 * time.Hour,
+	}
 	// StreamDeadLetter holds messages that failed MaxDeliver times or with a permanent error.
 	StreamDeadLetter = StreamSpec{
 		Name: "DLQ", Description: "dead letters", Subjects: []string{"dlq.>"},
@@ -73,7 +78,7 @@ var (
 // NOTIFY and CHAT were declared once and never written to; a deployment that has them can
 // delete them).
 func Streams() []StreamSpec {
-	return []StreamSpec{StreamAuth, StreamCatalog, StreamSubscription, StreamBilling, StreamDeadLetter}
+	return []StreamSpec{StreamAuth, StreamCatalog, StreamSubscription, StreamBilling, StreamPost, StreamDeadLetter}
 }
 
 // ConsumerSpec declares a durable JetStream consumer.
