@@ -79,7 +79,9 @@ func (a *App) SearchPosts(ctx context.Context, q domain.SearchQuery) (PostPage, 
 }
 
 // Categories lists every category.
-func (a *App) Categories(ctx context.Context) ([]domain.Category, error) { return a.read.Categories(ctx) }
+func (a *App) Categories(ctx context.Context) ([]domain.Category, error) {
+	return a.read.Categories(ctx)
+}
 
 // ListComments reads one page of a published post's comments as actor sees them (hidden
 // bodies only for the post's author). Comments of a draft, deleted or missing post are
