@@ -244,11 +244,16 @@ func (r CreateCategoryRequest) Validate() error {
 	if err := ValidateSlug("slug", r.Slug); err != nil {
 		return err
 	}
-	n := strings.TrimSpace(r.Name)
+	return ValidateCategoryName(r.Name)
+}
+
+// ValidateCategoryName checks a category's display name.
+func ValidateCategoryName(s string) error {
+	n := strings.TrimSpace(s)
 	if n == "" || utf8.RuneCountInString(n) > MaxCategoryNameLen {
 		return ErrValidation.OnField("name", "name must have 1 to %d characters", MaxCategoryNameLen)
 	}
-	return catCheckText("name", r.Name)
+	return catCheckText("name", s)
 }
 
 // Comment is one comment. ParentID is empty for a top-level comment; a reply's parent is
@@ -292,7 +297,7 @@ func (r AddCommentRequest) Validate() error {
 			return err
 		}
 	}
-	return validateCommentBody(r.Body)
+	return ValidateCommentBody(r.Body)
 }
 
 // EditCommentRequest changes the body of the caller's own comment.
@@ -303,7 +308,7 @@ type EditCommentRequest struct {
 
 // Validate checks the id and the body.
 func (r EditCommentRequest) Validate() error {
-	return catFirstErr(ValidatePostID("id", r.ID), validateCommentBody(r.Body))
+	return catFirstErr(ValidatePostID("id", r.ID), ValidateCommentBody(r.Body))
 }
 
 // CommentRef names one comment.
@@ -501,7 +506,8 @@ func validateCategoryRef(s string) error {
 	return ValidateSlug("category", s)
 }
 
-func validateCommentBody(s string) error {
+// ValidateCommentBody checks a comment's text.
+func ValidateCommentBody(s string) error {
 	if strings.TrimSpace(s) == "" {
 		return ErrValidation.OnField("body", "body must not be empty")
 	}

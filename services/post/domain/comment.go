@@ -35,7 +35,7 @@ func NewComment(id string, actor Actor, post Post, parent *Comment, body string,
 		return Comment{}, contracts.ErrNotFound.Msg("no such post")
 	}
 	body = strings.TrimSpace(body)
-	if err := (contracts.EditCommentRequest{ID: id, Body: body}).Validate(); err != nil {
+	if err := contracts.ValidateCommentBody(body); err != nil {
 		return Comment{}, err
 	}
 	now = now.UTC().Truncate(time.Microsecond)
@@ -59,7 +59,7 @@ func (c *Comment) Edit(actor Actor, body string, now time.Time) (bool, error) {
 		return false, err
 	}
 	body = strings.TrimSpace(body)
-	if err := (contracts.EditCommentRequest{ID: c.ID, Body: body}).Validate(); err != nil {
+	if err := contracts.ValidateCommentBody(body); err != nil {
 		return false, err
 	}
 	if body == c.Body {

@@ -249,8 +249,10 @@ func NewCategory(actor Actor, slug, name string, now time.Time) (Category, error
 		return Category{}, err
 	}
 	c := Category{Slug: slug, Name: strings.TrimSpace(name), CreatedAt: now.UTC().Truncate(time.Microsecond)}
-	if err := (contracts.CreateCategoryRequest{Slug: c.Slug, Name: c.Name}).Validate(); err != nil {
-		return Category{}, err
+	for _, err := range []error{contracts.ValidateSlug("slug", c.Slug), contracts.ValidateCategoryName(c.Name)} {
+		if err != nil {
+			return Category{}, err
+		}
 	}
 	return c, nil
 }
