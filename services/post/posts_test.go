@@ -108,3 +108,27 @@ func TestSlugUnique(t *testing.T) {
 	}
 	h.create(w, samplePost("same"))
 }
+
+// What readers get through the bus is the sanitised HTML (the whole corpus is in
+// domain/render_test.go): stored once at write time, never the writer's raw HTML.
+func TestServedHTMLIsSanitised(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	req := samplePost("xss")
+	req.Body = "Hi <script>alert(1)</script>\n\n<img src=x onerror=alert(1)>\n\n[x](javascript:alert(1)) " +
+		"<svg onload=alert(1)> <iframe src=\"https://evil.example\"></iframe>\n\n![i](data:image/svg+xml;base64,PHN2Zz4=)"
+	p := h.create(writer(), req)
+	got, err := h.post.GetPost(anon(), p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	low := strings.ToLower(got.HTML)
+	for _, bad := range []string{"<script", "onerror", "onload", "javascript:", "data:", "<iframe", "<svg"} {
+		if strings.Contains(low, bad) {
+			t.Errorf("served HTML %q contains %q", got.HTML, bad)
+		}
+	}
+	if !strings.Contains(got.HTML, "Hi") || got.Body != req.Body {
+		t.Errorf("post %+v lost the text or the markdown", got)
+	}
+}
