@@ -19,14 +19,20 @@ func TestRoutesFollowTheContracts(t *testing.T) {
 		"catalog.list_products", "catalog.search_products", "catalog.popular_products", "catalog.view_product",
 		// search.popular and search.suggest: the search service serves anonymous callers, and
 		// so does the edge now that both read the same declaration.
-		"search.popular", "search.suggest"}
+		"search.popular", "search.suggest",
+		// The blog reads anonymously; get_post and list_comments also read a token that is
+		// sent (an author's drafts and hidden comments).
+		"post.get_post", "post.list_posts", "post.search_posts", "post.list_categories", "post.list_comments"}
 	signedIn := []string{"auth.me", "search.record", "search.recent", "search.delete_recent", "search.clear_recent",
 		"chat.send", "chat.history", "chat.mark_read", "chat.rooms", "chat.unread", "chat.room",
-		"notify.since", "notify.list", "notify.mark_read", "notify.unread_count", "subscription.get", "billing.payments"}
+		"notify.since", "notify.list", "notify.mark_read", "notify.unread_count", "subscription.get", "billing.payments",
+		"post.add_comment", "post.edit_comment", "post.delete_comment"}
 	sellers := []string{"catalog.create_product", "catalog.update_product", "catalog.delete_product",
 		"catalog.my_products", "subscription.subscribers", "subscription.dashboard"}
 	consumers := []string{"chat.open_room", "subscription.subscribe", "subscription.mine", "subscription.cancel"}
-	want := slices.Concat(anyone, signedIn, sellers, consumers)
+	writers := []string{"post.create_post", "post.update_post", "post.delete_post", "post.my_posts",
+		"post.create_category", "post.moderate_comment"}
+	want := slices.Concat(anyone, signedIn, sellers, consumers, writers)
 	if len(routes) != len(want) {
 		t.Errorf("%d routes, want %d", len(routes), len(want))
 	}
@@ -41,7 +47,7 @@ func TestRoutesFollowTheContracts(t *testing.T) {
 			if err := allows(a, false, ""); (err == nil) != anon {
 				t.Errorf("%s anonymous: %v", m, err)
 			}
-			for _, r := range []contracts.Role{contracts.RoleConsumer, contracts.RoleSeller} {
+			for _, r := range []contracts.Role{contracts.RoleConsumer, contracts.RoleSeller, contracts.RoleWriter} {
 				err := allows(a, true, r)
 				if (err == nil) != (anon || slices.Contains(roles, r)) {
 					t.Errorf("%s as %s: %v", m, r, err)
@@ -50,9 +56,10 @@ func TestRoutesFollowTheContracts(t *testing.T) {
 		}
 	}
 	check(anyone, true)
-	check(signedIn, false, contracts.RoleConsumer, contracts.RoleSeller)
+	check(signedIn, false, contracts.RoleConsumer, contracts.RoleSeller, contracts.RoleWriter)
 	check(sellers, false, contracts.RoleSeller)
 	check(consumers, false, contracts.RoleConsumer)
+	check(writers, false, contracts.RoleWriter)
 	for _, m := range []string{"auth.keys", "auth.operator_token", "subscription.stuck", "subscription.rebuild_dashboard", "notify.dev_mailbox"} {
 		if _, ok := routes[m]; ok {
 			t.Errorf("%s is routed", m)
