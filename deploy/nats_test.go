@@ -243,6 +243,7 @@ func TestServicesWorkUnderTheirNATSUsers(t *testing.T) {
 	room := chatFlow(t, c, edge, m)
 	sagaFlow(t, c, opsRT.NewClient("ops"), opsRT, edge, m)
 	edgeFlow(t, edgeURL, m, room)
+	blogFlow(t, c, opsRT, m)
 
 	search := connectAs(t, url, "search")
 	search.mustBeDenied(t, "subscribe to another service's endpoints", func() error {
