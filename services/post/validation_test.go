@@ -2,6 +2,7 @@ package post_test
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -14,7 +15,8 @@ import (
 // subject even when valid.
 func TestBadInputRefused(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
+	errs := &errorLog{}
+	h := newHarnessLogging(t, slog.New(errs))
 	w := writer()
 	with := func(f func(r *contracts.CreatePostRequest)) contracts.CreatePostRequest {
 		r := samplePost("valid-slug")
@@ -77,4 +79,7 @@ func TestBadInputRefused(t *testing.T) {
 		t.Fatalf("%d posts stored, %v; want only the valid one", n, err)
 	}
 	h.WaitEvents(t, "evt.post.>", 1)
+	if e := errs.errors(); len(e) > 0 {
+		t.Fatalf("bad input logged errors: %q", e)
+	}
 }
