@@ -63,6 +63,9 @@ func (r NotifyListReq) Validate() error {
 	return nil
 }
 
+// Rules states Validate's rules (see Rules).
+func (NotifyListReq) Rules() Rules { return Rules{Fields: fields("limit", limitRule(NotifyListMax))} }
+
 // NotificationItem is a notification with the caller's read state.
 type NotificationItem struct {
 	Notification
@@ -100,6 +103,15 @@ func (r NotifyMarkReadReq) Validate() error {
 	return nil
 }
 
+// Rules states Validate's rules (see Rules): up_to (from 1) or seqs (at least one), or both.
+func (NotifyMarkReadReq) Rules() Rules {
+	return Rules{
+		Fields: fields("up_to", Rule{Min: ptr64(0)},
+			"seqs", Rule{MaxItems: NotifyMarkReadMaxSeqs, Items: &Rule{Min: ptr64(1)}}),
+		AnyOfRequired: []string{"up_to", "seqs"},
+	}
+}
+
 // NotifyUnread is the caller's unread count among stored notifications and latest sequence.
 type NotifyUnread struct {
 	Unread  int64  `json:"unread"`
@@ -117,10 +129,18 @@ func (r DevMailboxReq) Validate() error {
 	if r.Limit < 0 || r.Limit > DevMailboxMax {
 		return ErrValidation.OnField("limit", "limit must be between 1 and %d (0: %d)", DevMailboxMax, DevMailboxDefault)
 	}
-	if len(r.To) > 320 {
+	if len(r.To) > maxMailAddrLen {
 		return ErrValidation.OnField("to", "to is longer than an address can be")
 	}
 	return nil
+}
+
+// maxMailAddrLen bounds DevMailboxReq.To, in bytes.
+const maxMailAddrLen = 320
+
+// Rules states Validate's rules (see Rules).
+func (DevMailboxReq) Rules() Rules {
+	return Rules{Fields: fields("limit", limitRule(DevMailboxMax), "to", Rule{MaxLength: maxMailAddrLen, MaxBytes: maxMailAddrLen})}
 }
 
 // DevMail is one mail in the dev mailbox. Status is "pending" while the recipient's address is

@@ -44,7 +44,7 @@ var knownKinds = []contracts.Kind{
 func (g *reflector) errors(errs []*contracts.Error) (*jsonschema.Schema, error) {
 	r := &jsonschema.Reflector{
 		Anonymous: true, ExpandedStruct: true, AllowAdditionalProperties: true,
-		Mapper: mapType, CommentMap: g.comments,
+		Mapper: openMapType, CommentMap: g.comments,
 	}
 	s, err := reflectSafely(r, typeOf[contracts.Error]())
 	if err != nil {

@@ -129,7 +129,7 @@ func (g *reflector) event(ev contracts.EventInfo) (*jsonschema.Schema, error) {
 func (g *reflector) envelope() (*jsonschema.Schema, error) {
 	r := &jsonschema.Reflector{
 		Anonymous: true, ExpandedStruct: true, AllowAdditionalProperties: true,
-		Mapper: mapType, CommentMap: g.comments,
+		Mapper: openMapType, CommentMap: g.comments,
 	}
 	return reflectSafely(r, typeOf[contracts.Envelope]())
 }
