@@ -53,7 +53,9 @@ func (r SubscriptionPaymentsRequest) Validate() error {
 }
 
 // Rules states Validate's rules (see Rules).
-func (SubscriptionPaymentsRequest) Rules() Rules { return Rules{Fields: fields("subscription_id", ruleUUID)} }
+func (SubscriptionPaymentsRequest) Rules() Rules {
+	return Rules{Fields: fields("subscription_id", ruleUUID)}
+}
 
 // BillingPayments lists a subscription's payments (its consumer or seller).
 var BillingPayments = Endpoint[SubscriptionPaymentsRequest, PaymentList]{Service: BillingService, Name: "payments", Access: AccessSignedIn, Owner: true, Idempotent: true,

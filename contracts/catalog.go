@@ -380,7 +380,9 @@ func (r PageRequest) Validate() error {
 }
 
 // Rules states Validate's rules (see Rules).
-func (PageRequest) Rules() Rules { return Rules{Fields: fields("limit", ruleLimit, "cursor", ruleCursor)} }
+func (PageRequest) Rules() Rules {
+	return Rules{Fields: fields("limit", ruleLimit, "cursor", ruleCursor)}
+}
 
 // Catalog endpoints. Writes need a seller's access token (bus.WithAuthToken); reads are public.
 var (

@@ -122,12 +122,12 @@ func optional(r Rule) Rule {
 }
 
 var (
-	ruleUUID  = Rule{Pattern: PatternUUID, Format: "uuid", Example: exampleUUID}
-	ruleToken = Rule{MinLength: 1, MaxLength: MaxTokenLen, MaxBytes: MaxTokenLen, Pattern: PatternToken, Example: "r-1"}
-	ruleEmail = Rule{MinLength: 3, MaxLength: MaxEmailLen, MaxBytes: MaxEmailLen, Format: "email", Example: exampleEmail}
-	ruleLimit = limitRule(MaxPageSize)
+	ruleUUID   = Rule{Pattern: PatternUUID, Format: "uuid", Example: exampleUUID}
+	ruleToken  = Rule{MinLength: 1, MaxLength: MaxTokenLen, MaxBytes: MaxTokenLen, Pattern: PatternToken, Example: "r-1"}
+	ruleEmail  = Rule{MinLength: 3, MaxLength: MaxEmailLen, MaxBytes: MaxEmailLen, Format: "email", Example: exampleEmail}
+	ruleLimit  = limitRule(MaxPageSize)
 	ruleCursor = Rule{MaxLength: MaxCursorLen, MaxBytes: MaxCursorLen}
-	ruleTag   = Rule{MinLength: 1, MaxLength: MaxTagLen, Pattern: PatternTag, Example: "yoga"}
+	ruleTag    = Rule{MinLength: 1, MaxLength: MaxTagLen, Pattern: PatternTag, Example: "yoga"}
 )
 
 // Product field rules, shared by create and update.

@@ -93,7 +93,9 @@ func (r SearchRecentRequest) Validate() error {
 }
 
 // Rules states Validate's rules (see Rules).
-func (SearchRecentRequest) Rules() Rules { return Rules{Fields: fields("limit", limitRule(SearchRecentMax))} }
+func (SearchRecentRequest) Rules() Rules {
+	return Rules{Fields: fields("limit", limitRule(SearchRecentMax))}
+}
 
 // RecentSearch is one entry of a user's history. At is the last time the query was searched.
 type RecentSearch struct {
@@ -119,7 +121,9 @@ func (r SearchDeleteRecentRequest) Validate() error {
 }
 
 // Rules states Validate's rules (see Rules).
-func (SearchDeleteRecentRequest) Rules() Rules { return Rules{Fields: fields("query", ruleSearchQuery)} }
+func (SearchDeleteRecentRequest) Rules() Rules {
+	return Rules{Fields: fields("query", ruleSearchQuery)}
+}
 
 // SearchDeleteRecentResponse tells whether the query was in the history. Deleting an absent
 // query is not an error, so the call can be repeated.
