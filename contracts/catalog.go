@@ -288,13 +288,12 @@ func (r ListProductsRequest) Validate() error {
 	return catFirstErr(catValidateLimit(r.Limit), catValidateCursor(r.Cursor))
 }
 
-// Rules states Validate's rules (see Rules). A price bound needs a currency; that min_price is
-// not above max_price is not stated.
+// Rules states Validate's rules (see Rules). A price bound needs a currency.
 func (ListProductsRequest) Rules() Rules {
 	return Rules{
 		Fields: fields(
 			"tag", optional(ruleTag),
-			"currency", optional(Rule{Pattern: PatternCurrency}),
+			"currency", optional(Rule{Pattern: PatternCurrency, Example: "KRW"}),
 			"min_price", rangeRule(0, MaxPriceAmount),
 			"max_price", rangeRule(0, MaxPriceAmount),
 			"sort", optional(Rule{Enum: ProductSort("").EnumValues()}),
@@ -302,6 +301,7 @@ func (ListProductsRequest) Rules() Rules {
 			"cursor", ruleCursor,
 		),
 		DependentRequired: map[string][]string{"min_price": {"currency"}, "max_price": {"currency"}},
+		Checks:            []Check{{Field: "max_price", Rule: "max_price must not be below min_price"}},
 	}
 }
 

@@ -38,6 +38,15 @@ type Rules struct {
 	DependentRequired map[string][]string
 	// AnyOfRequired: at least one of these fields must be present (and valid by its rule).
 	AnyOfRequired []string
+	// Checks are rules JSON Schema cannot state (one field compared with another), written
+	// as x-moa-checks so that a client can apply them by hand.
+	Checks []Check
+}
+
+// Check is a rule of one field that JSON Schema cannot state.
+type Check struct {
+	Field string `json:"field"`
+	Rule  string `json:"rule"`
 }
 
 // Ruled is implemented by message types that declare field rules.

@@ -58,23 +58,41 @@ func applyRules(def *jsonschema.Schema, t reflect.Type) error {
 		}
 		applyRule(valueSchema(p), r)
 	}
-	for name, deps := range rules.DependentRequired {
-		if def.DependentRequired == nil {
-			def.DependentRequired = map[string][]string{}
-		}
-		def.DependentRequired[name] = deps
-	}
-	if len(rules.AnyOfRequired) > 0 {
-		fieldTypes := jsonFields(t)
-		for _, name := range rules.AnyOfRequired {
+	fieldTypes := jsonFields(t)
+	// present requires the fields and that each has a value Go does not take for absence.
+	present := func(names ...string) (*jsonschema.Schema, error) {
+		props := jsonschema.NewProperties()
+		for _, name := range names {
 			ft, ok := fieldTypes[name]
 			if !ok {
-				return fmt.Errorf("schemagen: %s requires one of %q, which is not one of its JSON fields", t, name)
+				return nil, fmt.Errorf("schemagen: %s has a rule naming %q, which is not one of its JSON fields", t, name)
 			}
-			props := jsonschema.NewProperties()
 			props.Set(name, &jsonschema.Schema{Not: &jsonschema.Schema{Enum: absent(ft)}})
-			def.AnyOf = append(def.AnyOf, &jsonschema.Schema{Required: []string{name}, Properties: props})
 		}
+		return &jsonschema.Schema{Required: names, Properties: props}, nil
+	}
+	for name, deps := range rules.DependentRequired {
+		s, err := present(deps...)
+		if err != nil {
+			return err
+		}
+		if def.DependentSchemas == nil {
+			def.DependentSchemas = map[string]*jsonschema.Schema{}
+		}
+		def.DependentSchemas[name] = s
+	}
+	if len(rules.Checks) > 0 {
+		if def.Extras == nil {
+			def.Extras = map[string]any{}
+		}
+		def.Extras["x-moa-checks"] = rules.Checks
+	}
+	for _, name := range rules.AnyOfRequired {
+		s, err := present(name)
+		if err != nil {
+			return err
+		}
+		def.AnyOf = append(def.AnyOf, s)
 	}
 	return nil
 }
