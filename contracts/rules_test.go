@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -443,4 +444,41 @@ func show(v any) string {
 		return string(r[:80]) + "…"
 	}
 	return string(b)
+}
+
+// TestNotificationKindSchemas checks each kind's schema against a notification as the notify
+// service stores it, and that a notification of another kind or with data of another shape is
+// refused.
+func TestNotificationKindSchemas(t *testing.T) {
+	_, compile := compiled(t)
+	data := map[string]any{
+		contracts.NotificationSubscriptionActivated: contracts.SubscriptionNoticeData{SubscriptionID: "s-1", ProductID: "p-1", Role: contracts.RoleSeller},
+		contracts.NotificationSubscriptionCancelled: contracts.SubscriptionNoticeData{SubscriptionID: "s-1", ProductID: "p-1", Role: contracts.RoleConsumer, Reason: "by_consumer"},
+		contracts.NotificationTermsChanged:          contracts.TermsNoticeData{ProductID: "p-1", Role: contracts.RoleConsumer, TermsVersion: 2},
+	}
+	kinds := contracts.NotificationKinds()
+	if len(kinds) != len(data) {
+		t.Fatalf("%d notification kinds declared, this test knows %d", len(kinds), len(data))
+	}
+	for _, nk := range kinds {
+		s := compile(schemagen.NotificationFile(nk))
+		b, err := json.Marshal(data[nk.Kind])
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := contracts.Notification{Seq: 1, Kind: nk.Kind, Title: "t", Body: "b", CreatedAt: time.Now().UTC(), Data: b}
+		if err := s.Validate(instance(t, n)); err != nil {
+			t.Errorf("%s: a notification as notify stores it is refused: %v", nk.Kind, err)
+		}
+		other := n
+		other.Kind = "chat.message"
+		if s.Validate(instance(t, other)) == nil {
+			t.Errorf("%s: a notification of another kind is accepted", nk.Kind)
+		}
+		wrong := n
+		wrong.Data = json.RawMessage(`{"role":"seller"}`)
+		if s.Validate(instance(t, wrong)) == nil {
+			t.Errorf("%s: data without its ids is accepted", nk.Kind)
+		}
+	}
 }

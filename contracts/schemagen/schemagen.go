@@ -10,6 +10,7 @@
 //	<service>.v<major>.<endpoint>.json  $defs/request and $defs/response, plus x-moa metadata
 //	                                    (subject, timeout_ms, idempotent, access, owner_checked)
 //	evt.<domain>.<event_type>.json      the envelope of that event, with data typed
+//	notification.<kind>.json            a stored notification of that kind, with data typed
 //	errors.json                         the error reply body and the error-code catalogue
 //	streams.json                        the JetStream stream declarations
 //	index.json                          subject scheme, headers, and every file above
@@ -40,6 +41,8 @@ type Input struct {
 	Events    []contracts.EventInfo
 	Errors    []*contracts.Error
 	Streams   []contracts.StreamSpec
+	// Notifications are the notification kinds, each described with its data's shape.
+	Notifications []contracts.NotificationKindInfo
 	// SourceDir, when set, is the directory of the contracts package source: the Go doc
 	// comments of types and fields found there become schema descriptions.
 	SourceDir string
@@ -47,7 +50,8 @@ type Input struct {
 
 // Registry returns the input for the contracts package as registered.
 func Registry(sourceDir string) Input {
-	in := Input{Errors: contracts.Catalogue(), Streams: contracts.Streams(), Events: contracts.Events(), SourceDir: sourceDir}
+	in := Input{Errors: contracts.Catalogue(), Streams: contracts.Streams(), Events: contracts.Events(),
+		Notifications: contracts.NotificationKinds(), SourceDir: sourceDir}
 	for _, d := range contracts.Endpoints() {
 		in.Endpoints = append(in.Endpoints, d.Info())
 	}
@@ -94,6 +98,15 @@ func Generate(in Input) (map[string][]byte, error) {
 			return nil, err
 		}
 	}
+	for _, nk := range in.Notifications {
+		doc, err := g.notification(nk)
+		if err != nil {
+			return nil, err
+		}
+		if err := add(NotificationFile(nk), doc); err != nil {
+			return nil, err
+		}
+	}
 	errDoc, err := g.errors(in.Errors)
 	if err != nil {
 		return nil, err
@@ -112,6 +125,11 @@ func Generate(in Input) (map[string][]byte, error) {
 
 // EndpointFile is the file describing ep: its subject plus ".json".
 func EndpointFile(ep contracts.EndpointInfo) string { return ep.Subject + ".json" }
+
+// NotificationFile is the file describing a notification kind: notification.<kind>.json.
+func NotificationFile(nk contracts.NotificationKindInfo) string {
+	return "notification." + nk.Kind + ".json"
+}
 
 // EventFile is the file describing ev: its subject filter without the key wildcard, plus ".json".
 func EventFile(ev contracts.EventInfo) string { return eventSubjectBase(ev) + ".json" }
