@@ -4,338 +4,40 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"reflect"
-	"sort"
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
-
-	"github.com/santhosh-tekuri/jsonschema/v6"
-	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 
 	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/contracts/schemagen"
+	"github.com/moa-run/moa/contracts/schemagen/requestgen"
 )
 
-// The schemas and the Go validation must agree. For every request type in the registry this
-// generates requests from the generated schema: a valid base request, then each field set to
-// boundary and edge values, each constraint violated alone, each required field left out, and
-// the cross-field rules broken. The schema itself (with x-moa-max-bytes) is the oracle: a
-// request it accepts must pass the contract's decoding and Validate, and a request it refuses
-// must be refused with validation_failed (or bad_request for a wrong JSON type) naming the
-// field. services/*/schema_agreement_test.go send the same requests to running services.
-
-// RequestCase is one generated request.
-type RequestCase struct {
-	Name  string         // what was changed, for failure messages
-	Body  map[string]any // the request
-	Valid bool           // the schema accepts it
-	Field string         // the field a refusal must name ("" when the rule names none)
-	// Required marks a case that only leaves a required field out: the bus's decoder refuses
-	// it (contracts alone cannot, since Go decodes an absent field as its zero value).
-	Required bool
-	// Checked are the fields with a rule the schema cannot state (x-moa-checks): Go may refuse
-	// a request the schema accepts on one of them.
-	Checked map[string]bool
-}
-
-// refusedByAnyOf reports whether a schema refusal includes the object's anyOf.
-func refusedByAnyOf(err error) bool {
-	var ve *jsonschema.ValidationError
-	if !errors.As(err, &ve) {
-		return false
-	}
-	var walk func(*jsonschema.ValidationError) bool
-	walk = func(e *jsonschema.ValidationError) bool {
-		if _, ok := e.ErrorKind.(*kind.AnyOf); ok && len(e.InstanceLocation) == 0 {
-			return true
-		}
-		for _, c := range e.Causes {
-			if walk(c) {
-				return true
-			}
-		}
-		return false
-	}
-	return walk(ve)
-}
-
-// requestCases generates the cases of one endpoint's request schema.
-func requestCases(t *testing.T, file []byte, s *jsonschema.Schema) []RequestCase {
-	t.Helper()
-	var doc map[string]any
-	if err := json.Unmarshal(file, &doc); err != nil {
+// TestSchemasAndValidationAgree runs every request generated from the schemas (see
+// requestgen) through the contract's decoding and Validate: requests valid by the schema must
+// pass, each invalid one must be refused naming its field. The services' agreement tests send
+// the same requests to running services.
+func TestSchemasAndValidationAgree(t *testing.T) {
+	all, err := requestgen.Cases()
+	if err != nil {
 		t.Fatal(err)
 	}
-	req := doc["$defs"].(map[string]any)["request"].(map[string]any)
-	obj := deref(req, req)
-	props, _ := obj["properties"].(map[string]any)
-	if len(props) == 0 {
-		return nil
-	}
-	required := map[string]bool{}
-	for _, r := range list(obj["required"]) {
-		required[r.(string)] = true
-	}
-	accepts := func(body map[string]any) bool {
-		if s.Validate(roundTrip(t, body)) != nil {
-			return false
-		}
-		for name, v := range body {
-			if str, ok := v.(string); ok {
-				if max, ok := maxBytes(deref(req, props[name].(map[string]any))); ok && len(str) > max {
-					return false
-				}
-			}
-		}
-		return true
-	}
-
-	// The base request: every field at its first valid candidate, the others in turn when the
-	// object's own rules (anyOf, dependentRequired) need them. Optional fields whose zero
-	// value is their only candidate are left out.
-	base := map[string]any{}
-	names := sortedKeys(props)
-	for _, name := range names {
-		for _, v := range candidates(deref(req, props[name].(map[string]any)), true) {
-			try := clone(base)
-			try[name] = v
-			if s.Validate(roundTrip(t, try)) == nil || !fieldFails(t, s, try, name) {
-				base[name] = v
-				break
-			}
-		}
-	}
-	if !accepts(base) {
-		t.Fatalf("could not generate a valid request: %v -> %v", base, s.Validate(roundTrip(t, base)))
-	}
-	var cases []RequestCase
-	checked := map[string]bool{} // fields with a rule the schema cannot state (x-moa-checks)
-	for _, c := range list(obj["x-moa-checks"]) {
-		checked[c.(map[string]any)["field"].(string)] = true
-	}
-	add := func(name string, body map[string]any, field string) {
-		c := RequestCase{Name: name, Body: body, Valid: accepts(body), Field: field, Checked: checked}
-		if !c.Valid && refusedByAnyOf(s.Validate(roundTrip(t, body))) {
-			c.Field = "*" // the rule over several fields may be the one Go names
-		}
-		cases = append(cases, c)
-	}
-	add("base", base, "")
-	for _, name := range names {
-		p := deref(req, props[name].(map[string]any))
-		for _, v := range append(candidates(p, true), candidates(p, false)...) {
-			body := clone(base)
-			body[name] = v
-			add(fmt.Sprintf("%s=%s", name, show(v)), body, name)
-		}
-		if required[name] {
-			// null is refused by the bus's required-field check, like an absent field.
-			body := clone(base)
-			body[name] = nil
-			cases = append(cases, RequestCase{Name: name + "=null", Body: body, Valid: accepts(body), Field: name, Required: true})
-			body = clone(base)
-			delete(body, name)
-			cases = append(cases, RequestCase{Name: "without " + name, Body: body, Valid: false, Field: name, Required: true})
-		} else if _, ok := base[name]; ok {
-			body := clone(base)
-			delete(body, name)
-			add("without "+name, body, anyOfField(obj, name))
-		}
-	}
-	for name, deps := range mapOf(obj["dependentRequired"]) {
-		for _, d := range list(deps) {
-			body := clone(base)
-			if _, ok := body[name]; !ok {
-				continue
-			}
-			delete(body, d.(string))
-			add(fmt.Sprintf("%s without %s", name, d), body, d.(string))
-		}
-	}
-	if anyOf := list(obj["anyOf"]); len(anyOf) > 0 {
-		body := clone(base)
-		for _, branch := range anyOf {
-			for _, r := range list(branch.(map[string]any)["required"]) {
-				delete(body, r.(string))
-			}
-		}
-		add("none of anyOf", body, "*")
-	}
-	body := clone(base)
-	body["surely_not_a_field"] = true
-	add("unknown field", body, "surely_not_a_field")
-	return cases
-}
-
-// anyOfField is the field a refusal names when name is left out and it was the object's only
-// anyOf field present, or "" when no refusal is expected.
-func anyOfField(obj map[string]any, name string) string {
-	for _, branch := range list(obj["anyOf"]) {
-		for _, r := range list(branch.(map[string]any)["required"]) {
-			if r == name {
-				return "*"
-			}
-		}
-	}
-	return name
-}
-
-// candidates are values of a property's schema: when valid is true, values meant to satisfy
-// it (its example, enum values, boundaries); otherwise values meant to break one of its
-// constraints. The schema decides in the end; candidates only need to reach every rule.
-func candidates(p map[string]any, valid bool) []any {
-	if alt := list(p["anyOf"]); len(alt) == 2 {
-		p = alt[0].(map[string]any) // the value schema; null is the other branch
-	}
-	var out []any
-	for _, e := range list(p["examples"]) {
-		out = append(out, e)
-	}
-	if enum := list(p["enum"]); valid {
-		for _, e := range enum {
-			if e != "" {
-				out = append(out, e)
-			}
-		}
-		out = append(out, enum...)
-	} else if len(enum) > 0 {
-		out = append(out, "not-a-value", 1)
-	}
-	minLen, hasMin := num(p["minLength"])
-	maxLen, hasMax := num(p["maxLength"])
-	switch p["type"] {
-	case "string":
-		if valid {
-			if hasMax {
-				out = append(out, strings.Repeat("a", int(maxLen)), strings.Repeat("가", int(maxLen)))
-			}
-			out = append(out, strings.Repeat("a", max(int(minLen), 1)), "")
-			if hasMin {
-				out = append(out, strings.Repeat("a", int(minLen)))
-			}
-		} else {
-			if hasMax {
-				out = append(out, strings.Repeat("a", int(maxLen)+1), strings.Repeat("é", int(maxLen)))
-			}
-			if hasMin && minLen > 1 {
-				out = append(out, strings.Repeat("a", int(minLen)-1))
-			}
-			out = append(out, "", " ", "\x01", "a\x01b", "a\tb", "a.b", "a b", "a>", "!", "not-an-email", "ftp://x.example/a",
-				"https://u@x.example/a", "usd", "ZZZ", "0190a6f2-7c3e-7cc4-b6a4-6f0e5d2d9a0", 7)
-		}
-	case "integer":
-		lo, hasLo := num(p["minimum"])
-		hi, hasHi := num(p["maximum"])
-		if valid {
-			if hasLo {
-				out = append(out, lo)
-			}
-			if hasHi {
-				out = append(out, hi)
-			}
-			out = append(out, 1)
-		} else {
-			if hasLo {
-				out = append(out, lo-1)
-			}
-			if hasHi {
-				out = append(out, hi+1)
-			}
-			out = append(out, "1", 1.5)
-		}
-	case "boolean":
-		if valid {
-			out = append(out, true, false)
-		} else {
-			out = append(out, "true")
-		}
-	case "array":
-		items, _ := p["items"].(map[string]any)
-		good, bad := candidates(items, true), candidates(items, false)
-		if valid {
-			out = append(out, []any{})
-			if len(good) > 0 {
-				out = append(out, []any{good[0]})
-				if n, ok := num(p["maxItems"]); ok {
-					out = append(out, repeat(good[0], int(n)))
-				}
-			}
-		} else {
-			if n, ok := num(p["maxItems"]); ok && len(good) > 0 {
-				out = append(out, repeat(good[0], int(n)+1))
-			}
-			for _, b := range bad {
-				out = append(out, []any{b})
-			}
-			out = append(out, "x")
-		}
-	}
-	return out
-}
-
-func repeat(v any, n int) []any {
-	out := make([]any, n)
-	for i := range out {
-		out[i] = v
-	}
-	return out
-}
-
-// fieldFails reports whether the schema's refusal of body is about field name.
-func fieldFails(t *testing.T, s *jsonschema.Schema, body map[string]any, name string) bool {
-	err := s.Validate(roundTrip(t, body))
-	var ve *jsonschema.ValidationError
-	if !errors.As(err, &ve) {
-		return false
-	}
-	var about func(*jsonschema.ValidationError) bool
-	about = func(e *jsonschema.ValidationError) bool {
-		if len(e.InstanceLocation) > 0 && e.InstanceLocation[0] == name {
-			return true
-		}
-		for _, c := range e.Causes {
-			if about(c) {
-				return true
-			}
-		}
-		return false
-	}
-	return about(ve)
-}
-
-// TestSchemasAndValidationAgree runs every generated case through the contract's decoding
-// and Validate.
-func TestSchemasAndValidationAgree(t *testing.T) {
-	files, compile := compiled(t)
 	total, valid := 0, 0
 	for _, d := range contracts.Endpoints() {
 		ep := d.Info()
-		if ep.Request == nil {
+		cases := all[ep.Subject]
+		if len(cases) == 0 {
 			continue
 		}
 		t.Run(ep.Subject, func(t *testing.T) {
-			file := schemagen.EndpointFile(ep)
-			for _, c := range requestCases(t, files[file], compile(file+"#/$defs/request")) {
+			for _, c := range cases {
 				total++
-				err := decodeAndValidate(reflect.TypeOf(ep.Request), c.Body)
-				switch {
-				case c.Valid:
+				if c.Valid {
 					valid++
-					if e := contracts.AsError(err); err != nil && e.Code == contracts.ErrValidation.Code && c.Checked[e.Field] {
-						break // a rule the schema states only in x-moa-checks
-					}
-					if err != nil {
-						t.Errorf("%s: the schema accepts %s, Go refuses it: %v", c.Name, show(c.Body), err)
-					}
-				case c.Required && err == nil:
-					// Left to the bus's required-field check (see the services' agreement tests).
-				case err == nil:
-					t.Errorf("%s: the schema refuses %s, Go accepts it", c.Name, show(c.Body))
-				default:
-					checkRefusal(t, c, err)
+				}
+				if err := c.Check(decodeAndValidate(reflect.TypeOf(ep.Request), c.Body), false); err != nil {
+					t.Error(err)
 				}
 			}
 		})
@@ -343,22 +45,6 @@ func TestSchemasAndValidationAgree(t *testing.T) {
 	t.Logf("%d generated requests, %d valid by the schema", total, valid)
 	if valid == 0 || total == valid {
 		t.Fatal("the generator produced no valid or no invalid requests")
-	}
-}
-
-// checkRefusal checks that err is the refusal c expects: a caller error naming c.Field.
-func checkRefusal(t *testing.T, c RequestCase, err error) {
-	t.Helper()
-	e := contracts.AsError(err)
-	if e.Kind != contracts.KindInvalid {
-		t.Errorf("%s: refused with %s, not an invalid-request error", c.Name, e.Code)
-		return
-	}
-	if c.Field == "*" { // a rule over several fields: any of them, or none
-		return
-	}
-	if e.Field != c.Field && !strings.HasPrefix(e.Field, c.Field+"[") && !strings.HasPrefix(e.Field, c.Field+".") {
-		t.Errorf("%s: refused naming field %q, want %q (%v)", c.Name, e.Field, c.Field, e)
 	}
 }
 
@@ -375,7 +61,7 @@ func decodeAndValidate(t reflect.Type, body map[string]any) error {
 	if err := dec.Decode(v.Interface()); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return contracts.ErrBadRequest.OnField(te.Field, "%v", err)
+			return contracts.ErrValidation.OnField(te.Field, "%v", err)
 		}
 		if strings.HasPrefix(err.Error(), "json: unknown field ") {
 			return contracts.ErrUnknownField.OnField(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "unknown")
@@ -383,67 +69,6 @@ func decodeAndValidate(t reflect.Type, body map[string]any) error {
 		return contracts.ErrBadRequest.Wrap(err)
 	}
 	return validate(v.Elem().Interface())
-}
-
-// deref follows a local $ref of the request document.
-func deref(root, s map[string]any) map[string]any {
-	for {
-		ref, ok := s["$ref"].(string)
-		if !ok {
-			return s
-		}
-		name := strings.TrimPrefix(ref, "#/$defs/")
-		s = root["$defs"].(map[string]any)[name].(map[string]any)
-	}
-}
-
-func maxBytes(p map[string]any) (int, bool) {
-	if alt := list(p["anyOf"]); len(alt) == 2 {
-		p = alt[0].(map[string]any)
-	}
-	n, ok := num(p["x-moa-max-bytes"])
-	return int(n), ok
-}
-
-func roundTrip(t *testing.T, v any) any {
-	t.Helper()
-	return instance(t, v)
-}
-
-func num(v any) (int64, bool) {
-	f, ok := v.(float64)
-	return int64(f), ok
-}
-
-func list(v any) []any { l, _ := v.([]any); return l }
-
-func mapOf(v any) map[string]any { m, _ := v.(map[string]any); return m }
-
-func clone(m map[string]any) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// show is a short form of a value for failure messages.
-func show(v any) string {
-	b, _ := json.Marshal(v)
-	if utf8.RuneCount(b) > 80 {
-		r := []rune(string(b))
-		return string(r[:80]) + "…"
-	}
-	return string(b)
 }
 
 // TestNotificationKindSchemas checks each kind's schema against a notification as the notify
