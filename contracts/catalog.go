@@ -301,7 +301,7 @@ func (ListProductsRequest) Rules() Rules {
 			"cursor", ruleCursor,
 		),
 		DependentRequired: map[string][]string{"min_price": {"currency"}, "max_price": {"currency"}},
-		Checks:            []Check{{Field: "max_price", Rule: "max_price must not be below min_price"}},
+		Checks:            []Check{{Field: "max_price", Rule: "max_price must not be below min_price"}, checkCursor},
 	}
 }
 
@@ -332,7 +332,7 @@ func (r SearchProductsRequest) Validate() error {
 func (SearchProductsRequest) Rules() Rules {
 	return Rules{Fields: fields(
 		"query", Rule{MinLength: 1, MaxLength: MaxSearchQueryLen, Pattern: PatternLine, Example: "yoga"},
-		"limit", ruleLimit, "cursor", ruleCursor)}
+		"limit", ruleLimit, "cursor", ruleCursor), Checks: []Check{checkCursor}}
 }
 
 // ViewProductRequest counts one view. The viewer is the signed-in user; anonymous callers (the
@@ -381,7 +381,7 @@ func (r PageRequest) Validate() error {
 
 // Rules states Validate's rules (see Rules).
 func (PageRequest) Rules() Rules {
-	return Rules{Fields: fields("limit", ruleLimit, "cursor", ruleCursor)}
+	return Rules{Fields: fields("limit", ruleLimit, "cursor", ruleCursor), Checks: []Check{checkCursor}}
 }
 
 // Catalog endpoints. Writes need a seller's access token (bus.WithAuthToken); reads are public.

@@ -136,7 +136,9 @@ var (
 	ruleEmail  = Rule{MinLength: 3, MaxLength: MaxEmailLen, MaxBytes: MaxEmailLen, Format: "email", Example: exampleEmail}
 	ruleLimit  = limitRule(MaxPageSize)
 	ruleCursor = Rule{MaxLength: MaxCursorLen, MaxBytes: MaxCursorLen}
-	ruleTag    = Rule{MinLength: 1, MaxLength: MaxTagLen, Pattern: PatternTag, Example: "yoga"}
+	// checkCursor: a cursor is opaque; only the service can read it.
+	checkCursor = Check{Field: "cursor", Rule: "a next_cursor of the same list (same sort and filters), or empty"}
+	ruleTag     = Rule{MinLength: 1, MaxLength: MaxTagLen, Pattern: PatternTag, Example: "yoga"}
 )
 
 // Product field rules, shared by create and update.

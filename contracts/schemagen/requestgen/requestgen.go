@@ -442,3 +442,7 @@ func show(v any) string {
 	}
 	return string(b)
 }
+
+// ExampleUUID is the example of every UUID field (contracts' rules), which tests replace with
+// a real id.
+const ExampleUUID = "0190a6f2-7c3e-7cc4-b6a4-6f0e5d2d9a01"
