@@ -160,15 +160,15 @@ func (r SignupRequest) Validate() error {
 
 // Rules states Validate's rules (see Rules). The email format is the outer bound: the
 // service also refuses look-alike and unusual addresses (NormalizeEmail), and trims and
-// lower-cases the rest. The service also refuses passwords that are white space only, one
-// repeated character, or common.
+// lower-cases the rest. The password policy beyond the schema is in x-moa-checks.
 func (SignupRequest) Rules() Rules {
-	return Rules{Fields: fields(
-		"email", ruleEmail,
-		"password", Rule{MinLength: MinPasswordLen, MaxLength: MaxPasswordLen, MaxBytes: MaxPasswordLen, Pattern: PatternNotBlank, Example: "correct horse battery"},
-		"role", Rule{Enum: signupRoles},
-		"display_name", Rule{MinLength: 1, MaxLength: MaxDisplayNameLen, Pattern: PatternLine, Example: "Mina"},
-	)}
+	return Rules{Checks: []Check{{Field: "password", Rule: "not one character repeated, not on the service's list of common passwords (compared case-insensitively)"}},
+		Fields: fields(
+			"email", ruleEmail,
+			"password", Rule{MinLength: MinPasswordLen, MaxLength: MaxPasswordLen, MaxBytes: MaxPasswordLen, Pattern: PatternNotBlank, Example: "correct horse battery"},
+			"role", Rule{Enum: signupRoles},
+			"display_name", Rule{MinLength: 1, MaxLength: MaxDisplayNameLen, Pattern: PatternLine, Example: "Mina"},
+		)}
 }
 
 // LoginRequest asks for a session. An unknown email and a wrong password give the same error.

@@ -12,16 +12,19 @@ package requestgen
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
 	"strings"
+	"testing"
 	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 
+	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/contracts/schemagen"
 )
@@ -446,3 +449,61 @@ func show(v any) string {
 // ExampleUUID is the example of every UUID field (contracts' rules), which tests replace with
 // a real id.
 const ExampleUUID = "0190a6f2-7c3e-7cc4-b6a4-6f0e5d2d9a01"
+
+// Against sends every generated request of eps to a running service through cl, as raw JSON
+// (as a client written from the schemas would send it), and reports each answer that
+// disagrees with the schema. prepare, when not nil, adjusts each body before it is sent
+// (replacing ExampleUUID with a real id, making an email unique). A refusal that is not about
+// the request (not_found, conflict, forbidden) counts as accepted: the request got past
+// validation. It returns how many requests it sent.
+func Against(t testing.TB, ctx context.Context, cl *bus.Client, eps []contracts.EndpointInfo,
+	prepare func(subject string, body map[string]any) map[string]any) int {
+	t.Helper()
+	all, err := Cases()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := 0
+	for _, ep := range eps {
+		cases := all[ep.Subject]
+		if len(cases) == 0 {
+			t.Fatalf("no generated requests for %s", ep.Subject)
+		}
+		for _, c := range cases {
+			body := clone(c.Body)
+			if prepare != nil {
+				body = prepare(ep.Subject, body)
+			}
+			sent++
+			if err := c.Check(Send(ctx, cl, ep, body), true); err != nil {
+				t.Errorf("%s: %v", ep.Subject, err)
+			}
+		}
+	}
+	return sent
+}
+
+// Send sends body to ep's subject and returns the service's refusal of the request, or nil
+// when it was accepted or refused for another reason than the request (see Against).
+func Send(ctx context.Context, cl *bus.Client, info contracts.EndpointInfo, body map[string]any) error {
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	ep := contracts.Endpoint[json.RawMessage, json.RawMessage]{Service: info.Service, Name: info.Name, Access: info.Access, Timeout: info.Timeout}
+	_, err = bus.Call(ctx, cl, ep, json.RawMessage(raw), bus.NoRetry())
+	if e := contracts.AsError(err); e != nil && e.Kind != contracts.KindInvalid {
+		return nil
+	}
+	return err
+}
+
+// WithID replaces ExampleUUID in body's top-level strings with id.
+func WithID(body map[string]any, id string) map[string]any {
+	for k, v := range body {
+		if s, ok := v.(string); ok && s == ExampleUUID {
+			body[k] = id
+		}
+	}
+	return body
+}
