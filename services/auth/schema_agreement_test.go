@@ -17,7 +17,7 @@ import (
 // so that it creates an account instead of meeting already_exists.
 func TestGeneratedRequestsAgreeWithTheService(t *testing.T) {
 	h := newHarness(t, nil)
-	sent := requestgen.Against(t, ctx(t), h.Runtime.NewClient("agreement"), []contracts.EndpointInfo{
+	sent := requestgen.Against(t, ctx(t), h.Runtime, []contracts.EndpointInfo{
 		contracts.AuthSignup.Info(), contracts.AuthLogin.Info(), contracts.AuthRefresh.Info(), contracts.AuthLogout.Info(),
 	}, func(subject string, body map[string]any) map[string]any {
 		if e, ok := body["email"].(string); ok && subject == contracts.AuthSignup.Subject() && e == "mina@example.com" {

@@ -17,7 +17,7 @@ func TestGeneratedRequestsAgreeWithTheService(t *testing.T) {
 	h := newHarness(t, nil)
 	seller := contracts.Principal{UserID: "7d3c1b2a-0000-4000-8000-000000000001", Role: contracts.RoleSeller, Email: "s@example.com", DisplayName: "S"}
 	product := h.create(seller, sampleProduct("Agreement"))
-	sent := requestgen.Against(t, h.as(seller), h.Runtime.NewClient("agreement"), []contracts.EndpointInfo{
+	sent := requestgen.Against(t, h.as(seller), h.Runtime, []contracts.EndpointInfo{
 		contracts.CatalogCreateProduct.Info(), contracts.CatalogUpdateProduct.Info(), contracts.CatalogGetProduct.Info(),
 		contracts.CatalogListProducts.Info(), contracts.CatalogSearchProducts.Info(), contracts.CatalogViewProduct.Info(),
 		contracts.CatalogPopularProducts.Info(), contracts.CatalogMyProducts.Info(),

@@ -22,7 +22,7 @@ func TestGeneratedRequestsAgreeWithTheService(t *testing.T) {
 		t.Fatal(err)
 	}
 	const exampleRoom = "r-1" // the example of every chat id (contracts' ruleToken)
-	sent := requestgen.Against(t, f.as(consumer), f.Runtime.NewClient("agreement"), []contracts.EndpointInfo{
+	sent := requestgen.Against(t, f.as(consumer), f.Runtime, []contracts.EndpointInfo{
 		contracts.ChatOpenRoom.Info(), contracts.ChatSend.Info(), contracts.ChatHistory.Info(), contracts.ChatMarkRead.Info(),
 		contracts.ChatRooms.Info(), contracts.ChatGetRoom.Info(),
 	}, func(_ string, body map[string]any) map[string]any {

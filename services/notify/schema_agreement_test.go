@@ -13,7 +13,7 @@ import (
 // by the schema is accepted, each invalid one is refused naming its field.
 func TestGeneratedRequestsAgreeWithTheService(t *testing.T) {
 	f := start(t)
-	sent := requestgen.Against(t, f.as(authntest.Consumer()), f.Runtime.NewClient("agreement"), []contracts.EndpointInfo{
+	sent := requestgen.Against(t, f.as(authntest.Consumer()), f.Runtime, []contracts.EndpointInfo{
 		contracts.NotifySince.Info(), contracts.NotifyList.Info(), contracts.NotifyMarkRead.Info(),
 	}, nil)
 	t.Logf("%d generated requests sent", sent)

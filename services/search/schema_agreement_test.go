@@ -13,7 +13,7 @@ import (
 // by the schema is accepted, each invalid one is refused naming its field.
 func TestGeneratedRequestsAgreeWithTheService(t *testing.T) {
 	f := start(t)
-	sent := requestgen.Against(t, f.as(t, authntest.Consumer()), f.Runtime.NewClient("agreement"), []contracts.EndpointInfo{
+	sent := requestgen.Against(t, f.as(t, authntest.Consumer()), f.Runtime, []contracts.EndpointInfo{
 		contracts.SearchRecord.Info(), contracts.SearchRecent.Info(), contracts.SearchDeleteRecent.Info(),
 		contracts.SearchPopular.Info(), contracts.SearchSuggest.Info(),
 	}, nil)

@@ -450,15 +450,17 @@ func show(v any) string {
 // a real id.
 const ExampleUUID = "0190a6f2-7c3e-7cc4-b6a4-6f0e5d2d9a01"
 
-// Against sends every generated request of eps to a running service through cl, as raw JSON
-// (as a client written from the schemas would send it), and reports each answer that
-// disagrees with the schema. prepare, when not nil, adjusts each body before it is sent
+// Against sends every generated request of eps to a running service on rt, as raw JSON (as a
+// client written from the schemas would send it), and reports each answer that disagrees
+// with the schema. The client has no resilience: a breaker opened by answers such as
+// no_responders would hide what the service says about the requests that follow. prepare, when not nil, adjusts each body before it is sent
 // (replacing ExampleUUID with a real id, making an email unique). A refusal that is not about
 // the request (not_found, conflict, forbidden) counts as accepted: the request got past
 // validation. It returns how many requests it sent.
-func Against(t testing.TB, ctx context.Context, cl *bus.Client, eps []contracts.EndpointInfo,
+func Against(t testing.TB, ctx context.Context, rt *bus.Runtime, eps []contracts.EndpointInfo,
 	prepare func(subject string, body map[string]any) map[string]any) int {
 	t.Helper()
+	cl := rt.NewClientWith("requestgen", bus.WithoutResilience())
 	all, err := Cases()
 	if err != nil {
 		t.Fatal(err)
@@ -483,7 +485,7 @@ func Against(t testing.TB, ctx context.Context, cl *bus.Client, eps []contracts.
 	return sent
 }
 
-// Send sends body to ep's subject and returns the service's refusal of the request, or nil
+// Send sends body to ep's subject through cl (best without resilience) and returns the service's refusal of the request, or nil
 // when it was accepted or refused for another reason than the request (see Against).
 func Send(ctx context.Context, cl *bus.Client, info contracts.EndpointInfo, body map[string]any) error {
 	raw, err := json.Marshal(body)
