@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -104,6 +105,57 @@ func TestNotificationKindSchemas(t *testing.T) {
 		wrong.Data = json.RawMessage(`{"role":"seller"}`)
 		if s.Validate(instance(t, wrong)) == nil {
 			t.Errorf("%s: data without its ids is accepted", nk.Kind)
+		}
+	}
+}
+
+// TestPatternsMatchTheGoChecks compares each shared pattern with the Go check it states, for
+// every character of the Basic Multilingual Plane (and some beyond) between two letters and
+// alone: white space and control characters are where RE2, ECMA-262 and Go's unicode package
+// could part ways.
+func TestPatternsMatchTheGoChecks(t *testing.T) {
+	checks := []struct {
+		name, pattern string
+		goCheck       func(string) bool
+	}{
+		{"PatternToken", contracts.PatternToken, contracts.IsToken},
+		{"PatternTag", contracts.PatternTag, func(s string) bool { return contracts.ListProductsRequest{Tag: s}.Validate() == nil }},
+		{"PatternLine", contracts.PatternLine, func(s string) bool { return contracts.ValidateTitle(s) == nil }},
+		{"PatternMultilineText", contracts.PatternMultilineText, func(s string) bool { return contracts.ValidateTerms(s) == nil }},
+		{"PatternMultiline", contracts.PatternMultiline, func(s string) bool { return contracts.ValidateDescription(s) == nil }},
+		{"PatternChatText", contracts.PatternChatText, func(s string) bool { _, err := contracts.NormalizeChatText("text", s); return err == nil }},
+		{"PatternSearchText", contracts.PatternSearchText, func(s string) bool { _, err := contracts.NormalizeSearchQuery("query", s); return err == nil }},
+		{"PatternCurrency", contracts.PatternCurrency, func(s string) bool { return contracts.ValidateCurrency("currency", s) == nil }},
+	}
+	var runes []rune
+	for r := rune(0); r < 0x10000; r++ {
+		if r < 0xd800 || r > 0xdfff {
+			runes = append(runes, r)
+		}
+	}
+	runes = append(runes, 0x1f600, 0x20000, 0xe0001)
+	for _, c := range checks {
+		re := regexp.MustCompile(c.pattern)
+		differ := 0
+		for _, r := range runes {
+			for _, s := range []string{"a" + string(r) + "b", string(r), "ABC"} {
+				// Leading and trailing white space is trimmed by the services that normalise
+				// (the schema describes the normal form), so only compare inside the text.
+				if s == string(r) && strings.TrimSpace(s) != s {
+					continue
+				}
+				if re.MatchString(s) != c.goCheck(s) {
+					if differ++; differ <= 5 {
+						t.Errorf("%s: %q: pattern says %v, Go says %v", c.name, s, re.MatchString(s), c.goCheck(s))
+					}
+				}
+			}
+		}
+	}
+	for _, id := range []string{"0190a6f2-7c3e-7cc4-b6a4-6f0e5d2d9a01", "0190A6F2-7C3E-7CC4-B6A4-6F0E5D2D9A01", "0190a6f2-7c3e-7cc4-b6a4-6f0e5d2d9a0",
+		"0190a6f2x7c3e-7cc4-b6a4-6f0e5d2d9a01", "g190a6f2-7c3e-7cc4-b6a4-6f0e5d2d9a01", ""} {
+		if regexp.MustCompile(contracts.PatternUUID).MatchString(id) != contracts.IsUUID(id) {
+			t.Errorf("PatternUUID and IsUUID disagree on %q", id)
 		}
 	}
 }
