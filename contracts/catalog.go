@@ -201,7 +201,9 @@ func (r UpdateProductRequest) Validate() error {
 		errs = append(errs, ValidatePrice(*r.PriceAmount))
 	}
 	if r.Currency != nil {
-		errs = append(errs, ValidateActiveCurrency("currency", *r.Currency))
+		// Only the shape: a product keeps a currency ISO has since retired, so an update may
+		// repeat it; the catalog checks the list when the currency changes.
+		errs = append(errs, ValidateCurrency("currency", *r.Currency))
 	}
 	if r.BillingPeriod != nil {
 		errs = append(errs, ValidateBillingPeriod(*r.BillingPeriod))
@@ -222,7 +224,8 @@ func (r UpdateProductRequest) Validate() error {
 }
 
 // Rules states Validate's rules (see Rules): the product rules for the fields present, and at
-// least one field to change.
+// least one field to change. The currency is checked against the active list only when it
+// changes (x-moa-checks).
 func (UpdateProductRequest) Rules() Rules {
 	f := fields("id", ruleUUID, "expected_version", Rule{Min: ptr64(0)})
 	var changes []string
@@ -231,7 +234,9 @@ func (UpdateProductRequest) Rules() Rules {
 		changes = append(changes, name)
 	}
 	sort.Strings(changes)
-	return Rules{Fields: f, AnyOfRequired: changes}
+	f["currency"] = Rule{Pattern: PatternCurrency, Example: "KRW"}
+	return Rules{Fields: f, AnyOfRequired: changes,
+		Checks: []Check{{Field: "currency", Rule: "a new currency is an active ISO 4217 code (the enum of create_product); the product's current one may be repeated"}}}
 }
 
 // ProductRef names one product.
