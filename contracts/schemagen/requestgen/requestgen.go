@@ -102,7 +102,7 @@ type Case struct {
 	Name  string         // what was changed, for failure messages
 	Body  map[string]any // the request
 	Valid bool           // the schema accepts it
-	Field string         // the field a refusal must name ("" when the rule names none)
+	Field string         // the field a refusal must name; "*": any, or none (a rule over several fields)
 	// Required marks a case that only leaves a required field out: the bus's decoder refuses
 	// it (contracts alone cannot, since Go decodes an absent field as its zero value).
 	Required bool
@@ -163,9 +163,8 @@ func requestCases(file []byte, s *jsonschema.Schema) ([]Case, error) {
 		return true
 	}
 
-	// The base request: every field at its first valid candidate, the others in turn when the
-	// object's own rules (anyOf, dependentRequired) need them. Optional fields whose zero
-	// value is their only candidate are left out.
+	// The base request: every field at its first candidate that the schema does not refuse
+	// for that field, so that each later case changes one thing of a valid request.
 	base := map[string]any{}
 	names := sortedKeys(props)
 	for _, name := range names {
@@ -215,12 +214,12 @@ func requestCases(file []byte, s *jsonschema.Schema) ([]Case, error) {
 			add("without "+name, body, anyOfField(obj, name))
 		}
 	}
-	for name, deps := range mapOf(obj["dependentRequired"]) {
-		for _, d := range list(deps) {
+	for _, name := range sortedKeys(mapOf(obj["dependentSchemas"])) {
+		if _, ok := base[name]; !ok {
+			continue
+		}
+		for _, d := range list(mapOf(mapOf(obj["dependentSchemas"])[name])["required"]) {
 			body := clone(base)
-			if _, ok := body[name]; !ok {
-				continue
-			}
 			delete(body, d.(string))
 			add(fmt.Sprintf("%s without %s", name, d), body, d.(string))
 		}
@@ -240,8 +239,9 @@ func requestCases(file []byte, s *jsonschema.Schema) ([]Case, error) {
 	return cases, nil
 }
 
-// anyOfField is the field a refusal names when name is left out and it was the object's only
-// anyOf field present, or "" when no refusal is expected.
+// anyOfField is the field a refusal must name when the optional field name is left out: any
+// ("*") when name is one of the object's anyOf fields (a refusal is then about that rule),
+// else name itself.
 func anyOfField(obj map[string]any, name string) string {
 	for _, branch := range list(obj["anyOf"]) {
 		for _, r := range list(branch.(map[string]any)["required"]) {
