@@ -5,10 +5,12 @@ package contracts
 //
 // Each request type with rules has a Rules method next to its Validate. Both are written
 // from the same constants (MaxTitleLen, MaxPageSize, the enum values, …), schemagen turns the
-// rules into enum, minLength/maxLength, minimum/maximum, pattern and format keywords, and
-// contracts/rules_test.go generates requests from the schemas (valid ones, and ones violating
-// exactly one rule) and checks that Validate agrees: valid ones pass, invalid ones fail with
-// validation_failed naming the field. A rule changed on one side only fails that test.
+// rules into enum, minLength/maxLength, minimum/maximum, pattern and format keywords (and
+// dependentSchemas, anyOf, x-moa-checks for rules between fields), and
+// contracts/schemagen/requestgen generates requests from the schemas (valid ones, and ones
+// violating one rule). contracts/rules_test.go checks that Validate agrees (valid ones pass,
+// invalid ones fail naming the field) and each service's schema_agreement_test.go that the
+// running service does. A rule changed on one side only fails those tests.
 //
 // Where a service normalises input before checking it (trimming a title, collapsing the spaces
 // of a search query), the schema describes the normal form: a client that sends it is never

@@ -126,6 +126,10 @@ func TestPatternsMatchTheGoChecks(t *testing.T) {
 		{"PatternChatText", contracts.PatternChatText, func(s string) bool { _, err := contracts.NormalizeChatText("text", s); return err == nil }},
 		{"PatternSearchText", contracts.PatternSearchText, func(s string) bool { _, err := contracts.NormalizeSearchQuery("query", s); return err == nil }},
 		{"PatternCurrency", contracts.PatternCurrency, func(s string) bool { return contracts.ValidateCurrency("currency", s) == nil }},
+		{"PatternNoControl", contracts.PatternNoControl, func(s string) bool {
+			return contracts.ViewProductRequest{ID: requestgen.ExampleUUID, ViewerID: s}.Validate() == nil
+		}},
+		{"PatternNotBlank", contracts.PatternNotBlank, func(s string) bool { return contracts.RefreshRequest{RefreshToken: s}.Validate() == nil }},
 	}
 	var runes []rune
 	for r := rune(0); r < 0x10000; r++ {
