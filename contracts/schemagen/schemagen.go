@@ -22,6 +22,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/invopop/jsonschema"
 
@@ -147,7 +149,32 @@ func encode(doc any) ([]byte, error) {
 	if err := enc.Encode(doc); err != nil {
 		return nil, err
 	}
-	return unescapeHTML(buf.Bytes()), nil
+	return escapeInvisible(unescapeHTML(buf.Bytes())), nil
+}
+
+// escapeInvisible writes the non-ASCII characters that render as nothing or as a plain space
+// (the Unicode white space and control characters in patterns, say) as JSON \u escapes, so
+// that a reader of the file sees which character a pattern means. They only occur inside JSON
+// strings, where the escape is the same character.
+func escapeInvisible(b []byte) []byte {
+	if utf8.Valid(b) && !bytes.ContainsFunc(b, invisible) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+64)
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if invisible(r) {
+			out = fmt.Appendf(out, `\u%04x`, r)
+		} else {
+			out = append(out, b[:n]...)
+		}
+		b = b[n:]
+	}
+	return out
+}
+
+func invisible(r rune) bool {
+	return r > 0x7f && r <= 0xffff && (unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r))
 }
 
 // unescapeHTML undoes the \u003c, \u003e and \u0026 escapes that invopop's Schema.MarshalJSON
