@@ -44,6 +44,10 @@ func TestSchemasAndValidationAgree(t *testing.T) {
 		})
 	}
 	t.Logf("%d generated requests, %d valid by the schema", total, valid)
+	if t.Failed() {
+		t.Log("a rule that Validate applies and the schema does not state belongs in the request type's Rules method " +
+			"(see contracts/rules.go), written from the same constants; a rule JSON Schema cannot state goes in Rules.Checks")
+	}
 	if valid == 0 || total == valid {
 		t.Fatal("the generator produced no valid or no invalid requests")
 	}
