@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -265,12 +266,15 @@ func candidates(p map[string]any, valid bool) []any {
 		out = append(out, e)
 	}
 	if enum := list(p["enum"]); valid {
+		// "" (an optional field's zero value) last, so that a base request sets the field.
 		for _, e := range enum {
 			if e != "" {
 				out = append(out, e)
 			}
 		}
-		out = append(out, enum...)
+		if slices.Contains(enum, any("")) {
+			out = append(out, "")
+		}
 	} else if len(enum) > 0 {
 		out = append(out, "not-a-value", 1)
 	}
