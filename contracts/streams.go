@@ -73,7 +73,7 @@ var (
 // NOTIFY and CHAT were declared once and never written to; a deployment that has them can
 // delete them).
 func Streams() []StreamSpec {
-	return []StreamSpec{StreamAuth, StreamCatalog, StreamSubscription, StreamBilling, StreamDeadLetter}
+	return []StreamSpec{StreamAuth, StreamCatalog, StreamSubscription, StreamBilling, StreamPayout, StreamDeadLetter}
 }
 
 // ConsumerSpec declares a durable JetStream consumer.

@@ -1,0 +1,44 @@
+package adapters
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"sync"
+
+	"github.com/moa-run/moa/services/payout/app"
+)
+
+// SimBank is the built-in simulated bank: deterministic, and idempotent by payout id like a
+// real transfer API keyed by an idempotency key. A transfer is rejected when the FNV hash of
+// its payout id falls under FailPercent, or when its seller is in Reject; the same payout id
+// always gets the same answer, so a retried transfer never pays twice nor changes its mind.
+type SimBank struct {
+	FailPercent int
+	Reject      map[string]bool // seller ids whose account is closed
+
+	mu   sync.Mutex
+	done map[string]string // payout id → bank reference
+}
+
+var _ app.Bank = (*SimBank)(nil)
+
+// Transfer pays t, or returns app.ErrRejected.
+func (b *SimBank) Transfer(_ context.Context, t app.Transfer) (string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if ref, ok := b.done[t.PayoutID]; ok {
+		return ref, nil
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(t.PayoutID))
+	if b.Reject[t.SellerID] || int(h.Sum32()%100) < b.FailPercent {
+		return "", fmt.Errorf("%w: account_closed", app.ErrRejected)
+	}
+	if b.done == nil {
+		b.done = map[string]string{}
+	}
+	ref := fmt.Sprintf("sim-%08x", h.Sum32())
+	b.done[t.PayoutID] = ref
+	return ref, nil
+}
