@@ -78,10 +78,10 @@ type Ledger struct {
 	// seller's subject for the next append (0: no entry yet).
 	Seq uint64 `json:"seq"`
 	// Events counts the entries applied; SnapshotEvents is Events at the last snapshot.
-	Events         int64              `json:"events"`
-	SnapshotEvents int64              `json:"snapshot_events"`
-	Balances       map[string]int64   `json:"balances"`
-	Pending        map[string]Payout  `json:"pending"`
+	Events         int64             `json:"events"`
+	SnapshotEvents int64             `json:"snapshot_events"`
+	Balances       map[string]int64  `json:"balances"`
+	Pending        map[string]Payout `json:"pending"`
 	// Seen are the ids of the last SeenWindow entries, oldest first: a duplicate of any of them
 	// does nothing. The window is bounded so that a snapshot (and a load) stays the same size
 	// however long the history grows.

@@ -1,0 +1,150 @@
+package payout_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/moa-run/moa/bus"
+	"github.com/moa-run/moa/client/authn/authntest"
+	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/moatest"
+)
+
+// Payments credit the seller less the fee, refunds take the whole payment back, and a
+// duplicate (the same billing event again, past the stream's duplicate window) does nothing.
+func TestBillingEventsMoveTheBalanceOnce(t *testing.T) {
+	f := start(t, map[string]string{"FEE_BPS": "1000"})
+	seller := authntest.Seller()
+	product := f.product(seller.UserID)
+
+	paid := f.billing(contracts.PaymentSucceededEvent, product, 10_000)
+	f.billing(contracts.PaymentSucceededEvent, product, 5_000)
+	refund := f.billing(contracts.RefundIssuedEvent, product, 2_000)
+	f.republish(paid)
+	f.republish(refund)
+	f.republish(paid)
+	f.waitBilling()
+
+	// 10 000 + 5 000 − 10% − 2 000, each event once.
+	if bal, _ := f.balance(seller); bal != 11_500 {
+		t.Fatalf("balance = %d, want 11500", bal)
+	}
+	// Another seller sees their own (empty) ledger only.
+	if bal, _ := f.balance(authntest.Seller()); bal != 0 {
+		t.Fatalf("another seller's balance = %d, want 0", bal)
+	}
+}
+
+// A payout on request pays the balance; one the bank rejects is reversed, the amount back on
+// the balance; the history shows both, newest first, in keyset pages.
+func TestPayoutPaidAndReversed(t *testing.T) {
+	f := start(t, nil)
+	seller, closed := authntest.Seller(), authntest.Seller()
+	f.bank.Reject[closed.UserID] = true
+	f.billing(contracts.PaymentSucceededEvent, f.product(seller.UserID), 10_000)
+	f.billing(contracts.PaymentSucceededEvent, f.product(closed.UserID), 10_000)
+	f.waitBilling()
+
+	ctx := f.As(ctxT(t), seller)
+	var ids []string
+	for _, amount := range []int64{1_000, 2_000, 0} { // 0: the rest
+		p, err := bus.Call(ctx, f.Runtime.Client(), contracts.PayoutRequestPayout, contracts.RequestPayoutRequest{Currency: "KRW", AmountMinor: amount})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Status != contracts.PayoutPaid || p.BankRef == "" {
+			t.Fatalf("payout %+v, want PAID with a bank reference", p)
+		}
+		ids = append(ids, p.ID)
+	}
+	if bal, pending := f.balance(seller); bal != 0 || pending != 0 {
+		t.Fatalf("after paying out everything: balance %d, pending %d", bal, pending)
+	}
+	_, err := bus.Call(ctx, f.Runtime.Client(), contracts.PayoutRequestPayout, contracts.RequestPayoutRequest{Currency: "KRW"})
+	moatest.WantError(t, err, contracts.ErrConflict, "")
+
+	rej, err := bus.Call(f.As(ctxT(t), closed), f.Runtime.Client(), contracts.PayoutRequestPayout, contracts.RequestPayoutRequest{Currency: "KRW"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rej.Status != contracts.PayoutReversed || rej.Reason == "" {
+		t.Fatalf("rejected payout %+v, want REVERSED with a reason", rej)
+	}
+	if bal, _ := f.balance(closed); bal != 9_000 {
+		t.Fatalf("balance after the reversal = %d, want 9000 back", bal)
+	}
+
+	f.waitHistory()
+	var got []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		page, err := bus.Call(ctx, f.Runtime.Client(), contracts.PayoutHistory, contracts.PayoutHistoryRequest{Limit: 2, Cursor: cursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range page.Items {
+			if p.Status != contracts.PayoutPaid {
+				t.Errorf("history %+v, want PAID", p)
+			}
+			got = append(got, p.ID)
+		}
+		if cursor = page.NextCursor; cursor == "" {
+			if pages != 1 {
+				t.Errorf("%d pages of 2 for 3 payouts", pages+1)
+			}
+			break
+		}
+	}
+	if len(got) != 3 || got[0] != ids[2] || got[1] != ids[1] || got[2] != ids[0] {
+		t.Fatalf("history %v, want %v newest first", got, ids)
+	}
+	page, err := bus.Call(f.As(ctxT(t), closed), f.Runtime.Client(), contracts.PayoutHistory, contracts.PayoutHistoryRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Items) != 1 || page.Items[0].Status != contracts.PayoutReversed {
+		t.Fatalf("closed seller's history %+v, want one REVERSED payout", page.Items)
+	}
+}
+
+// Bad input is the caller's validation error; consumers and others may not call.
+func TestRequestValidationAndAccess(t *testing.T) {
+	f := start(t, nil)
+	ctx := f.As(ctxT(t), authntest.Seller())
+	_, err := bus.Call(ctx, f.Runtime.Client(), contracts.PayoutRequestPayout, contracts.RequestPayoutRequest{Currency: "krw.>"})
+	moatest.WantError(t, err, contracts.ErrValidation, "currency")
+	_, err = bus.Call(ctx, f.Runtime.Client(), contracts.PayoutHistory, contracts.PayoutHistoryRequest{Cursor: "not-a-cursor"})
+	moatest.WantError(t, err, contracts.ErrValidation, "cursor")
+	_, err = bus.Call(f.As(ctxT(t), authntest.Consumer()), f.Runtime.Client(), contracts.PayoutGetBalance, contracts.Empty{})
+	var ce *contracts.Error
+	if !errors.As(err, &ce) || !errors.Is(err, contracts.ErrForbidden) {
+		t.Fatalf("a consumer reading a balance: %v, want forbidden", err)
+	}
+}
+
+// The schedule pays every balance above the minimum out, with no request.
+func TestSchedulePaysOut(t *testing.T) {
+	f := start(t, map[string]string{"SCHEDULE_INTERVAL": "100ms", "MIN_PAYOUT": "5000"})
+	rich, poor := authntest.Seller(), authntest.Seller()
+	f.billing(contracts.PaymentSucceededEvent, f.product(rich.UserID), 10_000)
+	f.billing(contracts.PaymentSucceededEvent, f.product(poor.UserID), 1_000)
+	f.waitBilling()
+	moatest.WaitFor(t, 30*time.Second, func() error {
+		f.waitHistory()
+		page, err := bus.Call(f.As(ctxT(t), rich), f.Runtime.Client(), contracts.PayoutHistory, contracts.PayoutHistoryRequest{})
+		if err != nil {
+			return err
+		}
+		if len(page.Items) != 1 || page.Items[0].Status != contracts.PayoutPaid || page.Items[0].AmountMinor != 9_000 {
+			return errors.New("no scheduled payout yet")
+		}
+		return nil
+	})
+	if bal, _ := f.balance(rich); bal != 0 {
+		t.Fatalf("balance after the scheduled payout = %d", bal)
+	}
+	if bal, _ := f.balance(poor); bal != 900 {
+		t.Fatalf("a balance under the minimum was touched: %d", bal)
+	}
+}
