@@ -149,11 +149,48 @@ func (s *Store) load(ctx context.Context, seller string, useSnapshot bool) (*dom
 	if last.Sequence <= l.Seq {
 		return l, nil
 	}
-	err = s.Scan(ctx, subj, l.Seq+1, last.Sequence, func(e domain.Entry, seq uint64) error {
+	apply := func(e domain.Entry, seq uint64) error {
 		l.Apply(e, seq)
 		return nil
-	})
-	return l, err
+	}
+	// The tail after a snapshot is short (SNAPSHOT_EVERY entries at most, unless a snapshot
+	// failed): read it message by message, which leaves nothing on the server. Past tailGets,
+	// an ordered consumer streams the rest.
+	seq := l.Seq + 1
+	for range tailGets {
+		if seq > last.Sequence {
+			return l, nil
+		}
+		m, err := s.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj))
+		if err != nil {
+			return nil, contracts.ErrUnavailable.Msg("reading the payout ledger: %v", err).Wrap(err)
+		}
+		e, err := s.decode(m.Data, m.Sequence)
+		if err != nil {
+			return nil, err
+		}
+		l.Apply(e, m.Sequence)
+		seq = m.Sequence + 1
+	}
+	if seq > last.Sequence {
+		return l, nil
+	}
+	return l, s.Scan(ctx, subj, seq, last.Sequence, apply)
+}
+
+// tailGets is how many entries a load reads one by one before it opens a consumer.
+const tailGets = 256
+
+func (s *Store) decode(data []byte, seq uint64) (domain.Entry, error) {
+	var env contracts.Envelope
+	if err := json.Unmarshal(data, &env); err != nil {
+		return domain.Entry{}, fmt.Errorf("payout ledger sequence %d: %w", seq, err)
+	}
+	e, err := s.codec.Decode(env)
+	if err != nil {
+		return domain.Entry{}, fmt.Errorf("payout ledger sequence %d: %w", seq, err)
+	}
+	return e, nil
 }
 
 // Scan calls fn with each entry on the subjects filter matches from stream sequence from to
@@ -161,6 +198,8 @@ func (s *Store) load(ctx context.Context, seller string, useSnapshot bool) (*dom
 func (s *Store) Scan(ctx context.Context, filter string, from, to uint64, fn func(e domain.Entry, seq uint64) error) error {
 	cons, err := s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from,
+		// Gone soon after the scan: loads of long tails must not pile consumers up.
+		InactiveThreshold: 5 * time.Second,
 	})
 	if err != nil {
 		return contracts.ErrUnavailable.Msg("reading the payout ledger: %v", err).Wrap(err)
@@ -178,13 +217,9 @@ func (s *Store) Scan(ctx context.Context, filter string, from, to uint64, fn fun
 				return err
 			}
 			seq := meta.Sequence.Stream
-			var env contracts.Envelope
-			if err := json.Unmarshal(m.Data(), &env); err != nil {
-				return fmt.Errorf("payout ledger sequence %d: %w", seq, err)
-			}
-			e, err := s.codec.Decode(env)
+			e, err := s.decode(m.Data(), seq)
 			if err != nil {
-				return fmt.Errorf("payout ledger sequence %d: %w", seq, err)
+				return err
 			}
 			if err := fn(e, seq); err != nil {
 				return err

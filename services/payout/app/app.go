@@ -118,9 +118,9 @@ func (a *App) execute(ctx context.Context, seller string, fn decide) (*domain.Le
 			return nil, nil, err
 		}
 		if dup {
-			// The stream had this entry (a retry of an append whose ack was lost): reload, so
-			// the caller sees the state with it.
-			continue
+			// The stream had this entry already (the same cause twice inside its duplicate
+			// window, past the ledger's own memory): it counted once, nothing to do.
+			return l, nil, nil
 		}
 		l.Apply(*e, seq)
 		a.maybeSnapshot(ctx, l)
