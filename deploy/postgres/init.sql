@@ -31,6 +31,11 @@
 \else
   DO $$ BEGIN RAISE EXCEPTION 'MOA_NOTIFY_DB_PASSWORD is not set'; END $$;
 \endif
+\getenv payout_password MOA_PAYOUT_DB_PASSWORD
+\if :{?payout_password}
+\else
+  DO $$ BEGIN RAISE EXCEPTION 'MOA_PAYOUT_DB_PASSWORD is not set'; END $$;
+\endif
 \getenv subscription_password MOA_SUBSCRIPTION_DB_PASSWORD
 \if :{?subscription_password}
 \else
@@ -52,6 +57,10 @@ REVOKE ALL ON DATABASE moa_catalog FROM PUBLIC;
 CREATE ROLE moa_notify LOGIN PASSWORD :'notify_password';
 CREATE DATABASE moa_notify OWNER moa_notify;
 REVOKE ALL ON DATABASE moa_notify FROM PUBLIC;
+
+CREATE ROLE moa_payout LOGIN PASSWORD :'payout_password';
+CREATE DATABASE moa_payout OWNER moa_payout;
+REVOKE ALL ON DATABASE moa_payout FROM PUBLIC;
 
 CREATE ROLE moa_subscription LOGIN PASSWORD :'subscription_password';
 CREATE DATABASE moa_subscription OWNER moa_subscription;
