@@ -148,3 +148,42 @@ func TestSchedulePaysOut(t *testing.T) {
 		t.Fatalf("a balance under the minimum was touched: %d", bal)
 	}
 }
+
+// A payout the bank does not answer stays pending, its amount reserved; the schedule sends it
+// again under the same payout id once the bank is back, and it is paid once.
+func TestPendingPayoutIsRetriedBySchedule(t *testing.T) {
+	f := start(t, map[string]string{"SCHEDULE_INTERVAL": "100ms", "RETRY_AFTER": "1ms", "MIN_PAYOUT": "1000000000"})
+	seller := authntest.Seller()
+	f.billing(contracts.PaymentSucceededEvent, f.product(seller.UserID), 10_000)
+	f.waitBilling()
+
+	f.bank.Outage.Store(true)
+	p, err := bus.Call(f.As(ctxT(t), seller), f.Runtime.Client(), contracts.PayoutRequestPayout, contracts.RequestPayoutRequest{Currency: "KRW"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Status != contracts.PayoutPending {
+		t.Fatalf("payout during a bank outage: %+v, want PENDING", p)
+	}
+	if bal, pending := f.balance(seller); bal != 0 || pending != 9_000 {
+		t.Fatalf("during the outage: balance %d, pending %d; want 0 and 9000 reserved", bal, pending)
+	}
+	f.bank.Outage.Store(false)
+	moatest.WaitFor(t, 30*time.Second, func() error {
+		if _, pending := f.balance(seller); pending != 0 {
+			return errors.New("still pending")
+		}
+		return nil
+	})
+	f.waitHistory()
+	page, err := bus.Call(f.As(ctxT(t), seller), f.Runtime.Client(), contracts.PayoutHistory, contracts.PayoutHistoryRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Items) != 1 || page.Items[0].ID != p.ID || page.Items[0].Status != contracts.PayoutPaid {
+		t.Fatalf("history %+v, want payout %s PAID once", page.Items, p.ID)
+	}
+	if bal, _ := f.balance(seller); bal != 0 {
+		t.Fatalf("balance after the retried payout = %d", bal)
+	}
+}

@@ -2,9 +2,11 @@ package adapters
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/moa-run/moa/services/payout/app"
 )
@@ -16,6 +18,9 @@ import (
 type SimBank struct {
 	FailPercent int
 	Reject      map[string]bool // seller ids whose account is closed
+	// Outage makes every transfer fail as a bank that does not answer: the payouts stay
+	// pending and are sent again later (with the same payout id).
+	Outage atomic.Bool
 
 	mu   sync.Mutex
 	done map[string]string // payout id → bank reference
@@ -25,6 +30,9 @@ var _ app.Bank = (*SimBank)(nil)
 
 // Transfer pays t, or returns app.ErrRejected.
 func (b *SimBank) Transfer(_ context.Context, t app.Transfer) (string, error) {
+	if b.Outage.Load() {
+		return "", errors.New("simulated bank: no answer")
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if ref, ok := b.done[t.PayoutID]; ok {

@@ -9,6 +9,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"sync"
 	"log/slog"
 	"time"
 
@@ -76,6 +79,17 @@ type App struct {
 
 	// Conflicts counts the appends that lost a race and were decided again (tests read it).
 	Conflicts func()
+
+	// stripes serialise one instance's decisions on a seller (by a hash of the id): the
+	// consumer's concurrent events of one seller would otherwise mostly race each other, and
+	// only other instances' appends are left to the optimistic check.
+	stripes [64]sync.Mutex
+}
+
+func (a *App) stripe(seller string) *sync.Mutex {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(seller))
+	return &a.stripes[h.Sum32()%uint32(len(a.stripes))]
 }
 
 // New returns the app.
@@ -97,6 +111,9 @@ type decide func(l *domain.Ledger) (*domain.Entry, error)
 // expected one. Losing the race reloads and decides again on the winner's state: no update is
 // lost, and a decision that no longer holds (a balance already paid out) fails or does nothing.
 func (a *App) execute(ctx context.Context, seller string, fn decide) (*domain.Ledger, *domain.Entry, error) {
+	mu := a.stripe(seller)
+	mu.Lock()
+	defer mu.Unlock()
 	for attempt := 1; ; attempt++ {
 		l, err := a.store.Load(ctx, seller)
 		if err != nil {
@@ -111,6 +128,13 @@ func (a *App) execute(ctx context.Context, seller string, fn decide) (*domain.Le
 			a.Conflicts()
 			if attempt >= a.cfg.MaxAttempts {
 				return nil, nil, contracts.ErrConflict.Msg("the ledger of %s kept changing; %d attempts", seller, attempt)
+			}
+			// A little jitter, growing with the attempts, so that instances racing on one
+			// seller do not keep colliding in step.
+			select {
+			case <-time.After(time.Duration(rand.Int64N(int64(min(attempt, 20)) * int64(time.Millisecond)))):
+			case <-ctx.Done():
+				return nil, nil, ctx.Err()
 			}
 			continue
 		}
