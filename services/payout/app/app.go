@@ -10,9 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"math/rand/v2"
 	"sync"
-	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
