@@ -140,6 +140,17 @@ var (
 		Description: "the calling seller's balance per currency"}
 )
 
+// PayoutRebuildResult reports a rebuild of the payout history projection.
+type PayoutRebuildResult struct {
+	Entries int64 `json:"entries"` // ledger entries replayed
+	Payouts int64 `json:"payouts"` // history rows after the rebuild
+}
+
+// PayoutRebuildHistory empties the payout history and balances projection and replays the
+// ledger stream into it (an operator's repair, or after a projection change).
+var PayoutRebuildHistory = Endpoint[Empty, PayoutRebuildResult]{Service: PayoutService, Name: "rebuild_history", Access: AccessOperator,
+	Timeout: 10 * time.Minute, Description: "operator: rebuild the payout history projection by replaying the ledger stream"}
+
 func init() {
-	register(PayoutRequestPayout, PayoutHistory, PayoutGetBalance, PayoutLedgerEvent)
+	register(PayoutRequestPayout, PayoutHistory, PayoutGetBalance, PayoutRebuildHistory, PayoutLedgerEvent)
 }

@@ -308,7 +308,7 @@ func TestVersion1EntriesUpcastOnReplay(t *testing.T) {
 	// The projection, rebuilt from the stream, reads the v1 entries the same way.
 	f.waitHistory()
 	h := adapters.NewHistory(f.Postgres)
-	if err := h.Rebuild(ctx, func(ctx context.Context, fn func(domain.Entry, uint64) error) error {
+	if _, err := h.Rebuild(ctx, func(ctx context.Context, fn func(domain.Entry, uint64) error) error {
 		return s.Scan(ctx, contracts.PayoutLedgerEvent.Filter(), 1, lastSeq(t, f.Runtime), fn)
 	}); err != nil {
 		t.Fatal(err)

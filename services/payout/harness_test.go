@@ -32,7 +32,7 @@ type fixture struct {
 
 func start(t testing.TB, settings map[string]string) *fixture {
 	t.Helper()
-	bank := &adapters.SimBank{Reject: map[string]bool{}}
+	bank := &adapters.SimBank{}
 	k := moatest.Service(t, func(ctx context.Context, env bus.Env) (bus.Component, error) {
 		return payout.StartWithBank(ctx, env, bank)
 	}, moatest.With{Postgres: true, Settings: settings, Declared: payout.Settings})

@@ -41,7 +41,7 @@ func TestBillingEventsMoveTheBalanceOnce(t *testing.T) {
 func TestPayoutPaidAndReversed(t *testing.T) {
 	f := start(t, nil)
 	seller, closed := authntest.Seller(), authntest.Seller()
-	f.bank.Reject[closed.UserID] = true
+	f.bank.SetClosed(closed.UserID, true)
 	f.billing(contracts.PaymentSucceededEvent, f.product(seller.UserID), 10_000)
 	f.billing(contracts.PaymentSucceededEvent, f.product(closed.UserID), 10_000)
 	f.waitBilling()
@@ -185,5 +185,61 @@ func TestPendingPayoutIsRetriedBySchedule(t *testing.T) {
 	}
 	if bal, _ := f.balance(seller); bal != 0 {
 		t.Fatalf("balance after the retried payout = %d", bal)
+	}
+}
+
+// The history is a projection: wiped, it comes back whole from the ledger by replay (the
+// operator's rebuild_history), and sellers may not call the rebuild.
+func TestHistoryRebuildsByReplay(t *testing.T) {
+	f := start(t, nil)
+	seller := authntest.Seller()
+	f.bank.SetClosed(seller.UserID, true)
+	f.billing(contracts.PaymentSucceededEvent, f.product(seller.UserID), 10_000)
+	f.waitBilling()
+	ctx := f.As(ctxT(t), seller)
+	if _, err := bus.Call(ctx, f.Runtime.Client(), contracts.PayoutRequestPayout, contracts.RequestPayoutRequest{Currency: "KRW", AmountMinor: 4_000}); err != nil {
+		t.Fatal(err)
+	}
+	f.bank.SetClosed(seller.UserID, false)
+	if _, err := bus.Call(ctx, f.Runtime.Client(), contracts.PayoutRequestPayout, contracts.RequestPayoutRequest{Currency: "KRW", AmountMinor: 1_000}); err != nil {
+		t.Fatal(err)
+	}
+	f.waitHistory()
+	history := func() []contracts.Payout {
+		page, err := bus.Call(ctx, f.Runtime.Client(), contracts.PayoutHistory, contracts.PayoutHistoryRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return page.Items
+	}
+	before := history()
+	if len(before) != 2 {
+		t.Fatalf("history %+v, want 2 payouts", before)
+	}
+	if _, err := f.Postgres.Exec(ctxT(t), `DELETE FROM payout_history; UPDATE payout_balances SET amount_minor = 0`); err != nil {
+		t.Fatal(err)
+	}
+	_, err := bus.Call(ctx, f.Runtime.Client(), contracts.PayoutRebuildHistory, contracts.Empty{})
+	moatest.WantError(t, err, contracts.ErrForbidden, "")
+
+	res, err := bus.Call(f.As(ctxT(t), authntest.Operator()), f.Runtime.Client(), contracts.PayoutRebuildHistory, contracts.Empty{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// credited, requested + reversed, requested + paid.
+	if res.Entries != 5 || res.Payouts != 2 {
+		t.Fatalf("rebuild %+v, want 5 entries and 2 payouts", res)
+	}
+	after := history()
+	if len(after) != 2 || after[0].ID != before[0].ID || after[0].Status != contracts.PayoutPaid ||
+		after[1].ID != before[1].ID || after[1].Status != contracts.PayoutReversed {
+		t.Fatalf("rebuilt history %+v, want %+v", after, before)
+	}
+	var projected int64
+	if err := f.Postgres.QueryRow(ctxT(t), `SELECT amount_minor FROM payout_balances WHERE seller_id = $1`, seller.UserID).Scan(&projected); err != nil {
+		t.Fatal(err)
+	}
+	if projected != 8_000 {
+		t.Fatalf("rebuilt balance %d, want 9000 − 1000", projected)
 	}
 }

@@ -13,11 +13,11 @@ import (
 
 // SimBank is the built-in simulated bank: deterministic, and idempotent by payout id like a
 // real transfer API keyed by an idempotency key. A transfer is rejected when the FNV hash of
-// its payout id falls under FailPercent, or when its seller is in Reject; the same payout id
+// its payout id falls under FailPercent, or when its seller's account is closed (SetClosed); the same payout id
 // always gets the same answer, so a retried transfer never pays twice nor changes its mind.
 type SimBank struct {
 	FailPercent int
-	Reject      map[string]bool // seller ids whose account is closed
+	reject      map[string]bool // seller ids whose account is closed
 	// Outage makes every transfer fail as a bank that does not answer: the payouts stay
 	// pending and are sent again later (with the same payout id).
 	Outage atomic.Bool
@@ -40,7 +40,7 @@ func (b *SimBank) Transfer(_ context.Context, t app.Transfer) (string, error) {
 	}
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(t.PayoutID))
-	if b.Reject[t.SellerID] || int(h.Sum32()%100) < b.FailPercent {
+	if b.reject[t.SellerID] || int(h.Sum32()%100) < b.FailPercent {
 		return "", fmt.Errorf("%w: account_closed", app.ErrRejected)
 	}
 	if b.done == nil {
@@ -49,4 +49,14 @@ func (b *SimBank) Transfer(_ context.Context, t app.Transfer) (string, error) {
 	ref := fmt.Sprintf("sim-%08x", h.Sum32())
 	b.done[t.PayoutID] = ref
 	return ref, nil
+}
+
+// SetClosed closes or reopens seller's account: the transfers to a closed one are rejected.
+func (b *SimBank) SetClosed(seller string, closed bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.reject == nil {
+		b.reject = map[string]bool{}
+	}
+	b.reject[seller] = closed
 }

@@ -83,8 +83,8 @@ func (h *History) apply(ctx context.Context, tx pgx.Tx, e domain.Entry, seq uint
 
 // Rebuild empties the projection and replays the ledger into it in one transaction: the live
 // consumer waits on the projection's row meanwhile, then skips what the replay applied.
-func (h *History) Rebuild(ctx context.Context, replay func(ctx context.Context, fn func(e domain.Entry, seq uint64) error) error) error {
-	return pgx.BeginFunc(ctx, h.pool, func(tx pgx.Tx) error {
+func (h *History) Rebuild(ctx context.Context, replay func(ctx context.Context, fn func(e domain.Entry, seq uint64) error) error) (rows int64, err error) {
+	err = pgx.BeginFunc(ctx, h.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT seq FROM payout_projection FOR UPDATE`); err != nil {
 			return err
 		}
@@ -94,8 +94,12 @@ func (h *History) Rebuild(ctx context.Context, replay func(ctx context.Context, 
 		if _, err := tx.Exec(ctx, `UPDATE payout_projection SET seq = 0`); err != nil {
 			return err
 		}
-		return replay(ctx, func(e domain.Entry, seq uint64) error { return h.apply(ctx, tx, e, seq) })
+		if err := replay(ctx, func(e domain.Entry, seq uint64) error { return h.apply(ctx, tx, e, seq) }); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT count(*) FROM payout_history`).Scan(&rows)
 	})
+	return rows, err
 }
 
 // Seq is the last ledger sequence the projection applied.

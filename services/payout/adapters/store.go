@@ -237,6 +237,9 @@ func (s *Store) Scan(ctx context.Context, filter string, from, to uint64, fn fun
 	}
 }
 
+// Filter matches every seller's ledger subject.
+func (s *Store) Filter() string { return contracts.PayoutLedgerEvent.Filter() }
+
 // LastSeq is the stream's last sequence (0 when empty).
 func (s *Store) LastSeq(ctx context.Context) (uint64, error) {
 	info, err := s.stream.Info(ctx)

@@ -53,11 +53,19 @@ type Store interface {
 	// reports an entry the store had already.
 	Append(ctx context.Context, e domain.Entry, expected uint64) (seq uint64, dup bool, err error)
 	SaveSnapshot(ctx context.Context, l *domain.Ledger) error
+	// LastSeq is the ledger stream's last sequence; Scan reads every entry of the subjects
+	// filter matches from one sequence to another.
+	LastSeq(ctx context.Context) (uint64, error)
+	Scan(ctx context.Context, filter string, from, to uint64, fn func(e domain.Entry, seq uint64) error) error
+	// Filter matches every seller's ledger.
+	Filter() string
 }
 
 // History is the payout history projection.
 type History interface {
 	Page(ctx context.Context, seller string, limit int, cursor string) ([]domain.PayoutRecord, string, error)
+	// Rebuild empties the projection and applies what replay hands it; it returns the rows.
+	Rebuild(ctx context.Context, replay func(ctx context.Context, fn func(e domain.Entry, seq uint64) error) error) (int64, error)
 }
 
 // Config are the rules the settings give.
@@ -328,4 +336,21 @@ func (a *App) RunSchedule(ctx context.Context, s Scheduler, min int64, retryAfte
 		paid++
 	}
 	return paid, nil
+}
+
+// RebuildHistory replays the whole ledger stream into an emptied history projection and
+// returns the entries replayed and the payouts in the history.
+func (a *App) RebuildHistory(ctx context.Context) (entries, payouts int64, err error) {
+	payouts, err = a.history.Rebuild(ctx, func(ctx context.Context, fn func(e domain.Entry, seq uint64) error) error {
+		entries = 0 // a retried transaction starts over
+		last, err := a.store.LastSeq(ctx)
+		if err != nil || last == 0 {
+			return err
+		}
+		return a.store.Scan(ctx, a.store.Filter(), 1, last, func(e domain.Entry, seq uint64) error {
+			entries++
+			return fn(e, seq)
+		})
+	})
+	return entries, payouts, err
 }

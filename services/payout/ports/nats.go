@@ -44,6 +44,10 @@ func RegisterEndpoints(svc *bus.Service, a *app.App, auth bus.TokenVerifier) err
 			}
 			return balance(l), nil
 		}),
+		bus.Handle(svc, contracts.PayoutRebuildHistory, func(ctx context.Context, _ contracts.Empty) (contracts.PayoutRebuildResult, error) {
+			entries, payouts, err := a.RebuildHistory(ctx)
+			return contracts.PayoutRebuildResult{Entries: entries, Payouts: payouts}, err
+		}),
 	} {
 		if err != nil {
 			return err
