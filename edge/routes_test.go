@@ -24,7 +24,8 @@ func TestRoutesFollowTheContracts(t *testing.T) {
 		"chat.send", "chat.history", "chat.mark_read", "chat.rooms", "chat.unread", "chat.room",
 		"notify.since", "notify.list", "notify.mark_read", "notify.unread_count", "subscription.get", "billing.payments"}
 	sellers := []string{"catalog.create_product", "catalog.update_product", "catalog.delete_product",
-		"catalog.my_products", "subscription.subscribers", "subscription.dashboard"}
+		"catalog.my_products", "subscription.subscribers", "subscription.dashboard",
+		"payout.request_payout", "payout.history", "payout.balance"}
 	consumers := []string{"chat.open_room", "subscription.subscribe", "subscription.mine", "subscription.cancel"}
 	want := slices.Concat(anyone, signedIn, sellers, consumers)
 	if len(routes) != len(want) {
@@ -53,7 +54,7 @@ func TestRoutesFollowTheContracts(t *testing.T) {
 	check(signedIn, false, contracts.RoleConsumer, contracts.RoleSeller)
 	check(sellers, false, contracts.RoleSeller)
 	check(consumers, false, contracts.RoleConsumer)
-	for _, m := range []string{"auth.keys", "auth.operator_token", "subscription.stuck", "subscription.rebuild_dashboard", "notify.dev_mailbox"} {
+	for _, m := range []string{"auth.keys", "auth.operator_token", "subscription.stuck", "subscription.rebuild_dashboard", "payout.rebuild_history", "notify.dev_mailbox"} {
 		if _, ok := routes[m]; ok {
 			t.Errorf("%s is routed", m)
 		}
