@@ -149,18 +149,18 @@ func (s *Store) load(ctx context.Context, seller string, useSnapshot bool) (*dom
 	if last.Sequence <= l.Seq {
 		return l, nil
 	}
-	apply := func(e domain.Entry, seq uint64) error {
-		l.Apply(e, seq)
-		return nil
+	if !useSnapshot {
+		// A replay from the start (tests, diagnostics) streams through a consumer.
+		return l, s.Scan(ctx, subj, 1, last.Sequence, func(e domain.Entry, seq uint64) error {
+			l.Apply(e, seq)
+			return nil
+		})
 	}
 	// The tail after a snapshot is short (SNAPSHOT_EVERY entries at most, unless a snapshot
-	// failed): read it message by message, which leaves nothing on the server. Past tailGets,
-	// an ordered consumer streams the rest.
-	seq := l.Seq + 1
-	for range tailGets {
-		if seq > last.Sequence {
-			return l, nil
-		}
+	// failed): it is read message by message, which leaves nothing on the server and needs no
+	// consumer (a filtered consumer's create subject names the seller, which the service's
+	// NATS user is not allowed to publish to).
+	for seq := l.Seq + 1; seq <= last.Sequence; {
 		m, err := s.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj))
 		if err != nil {
 			return nil, contracts.ErrUnavailable.Msg("reading the payout ledger: %v", err).Wrap(err)
@@ -172,14 +172,8 @@ func (s *Store) load(ctx context.Context, seller string, useSnapshot bool) (*dom
 		l.Apply(e, m.Sequence)
 		seq = m.Sequence + 1
 	}
-	if seq > last.Sequence {
-		return l, nil
-	}
-	return l, s.Scan(ctx, subj, seq, last.Sequence, apply)
+	return l, nil
 }
-
-// tailGets is how many entries a load reads one by one before it opens a consumer.
-const tailGets = 256
 
 func (s *Store) decode(data []byte, seq uint64) (domain.Entry, error) {
 	var env contracts.Envelope
@@ -196,9 +190,16 @@ func (s *Store) decode(data []byte, seq uint64) (domain.Entry, error) {
 // Scan calls fn with each entry on the subjects filter matches from stream sequence from to
 // to (inclusive), in order, through an ordered consumer.
 func (s *Store) Scan(ctx context.Context, filter string, from, to uint64, fn func(e domain.Entry, seq uint64) error) error {
+	// The whole stream is ledger entries: a scan of all of them (the history's rebuild) goes
+	// unfiltered, so that its consumer's create subject is one the service's NATS user may
+	// publish to. A filtered scan (one seller's replay) is for tests and operator tools.
+	var filters []string
+	if filter != s.Filter() {
+		filters = []string{filter}
+	}
 	cons, err := s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from,
-		// Gone soon after the scan: loads of long tails must not pile consumers up.
+		FilterSubjects: filters, DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from,
+		// Gone soon after the scan (ordered consumers are not deleted by their reader).
 		InactiveThreshold: 5 * time.Second,
 	})
 	if err != nil {
