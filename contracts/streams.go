@@ -78,7 +78,7 @@ var (
 // NOTIFY and CHAT were declared once and never written to; a deployment that has them can
 // delete them).
 func Streams() []StreamSpec {
-	return []StreamSpec{StreamAuth, StreamCatalog, StreamSubscription, StreamBilling, StreamPost, StreamDeadLetter}
+	return []StreamSpec{StreamAuth, StreamCatalog, StreamSubscription, StreamBilling, StreamPayout, StreamPost, StreamDeadLetter}
 }
 
 // ConsumerSpec declares a durable JetStream consumer.

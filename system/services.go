@@ -11,6 +11,7 @@ import (
 	"github.com/moa-run/moa/services/catalog"
 	"github.com/moa-run/moa/services/chat"
 	"github.com/moa-run/moa/services/notify"
+	"github.com/moa-run/moa/services/payout"
 	"github.com/moa-run/moa/services/post"
 	"github.com/moa-run/moa/services/search"
 	"github.com/moa-run/moa/services/subscription"
@@ -34,6 +35,7 @@ var registry = map[string]Registration{
 	"chat":         chat.Registration,
 	"edge":         withNote(edge.Registration, EdgeDevMailbox, "; `moa dev` turns it on unless set"),
 	"notify":       notify.Registration,
+	"payout":       payout.Registration,
 	"post":         post.Registration,
 	"search":       search.Registration,
 	"subscription": subscription.Registration,
