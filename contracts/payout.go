@@ -1,9 +1,6 @@
 package contracts
 
-import (
-	"strings"
-	"time"
-)
+import "time"
 
 // PayoutService keeps each seller's balance as an event-sourced ledger (the PAYOUT stream, one
 // subject per seller) fed by billing's payments and refunds, and pays it out to the seller's
@@ -84,8 +81,8 @@ type RequestPayoutRequest struct {
 
 // Validate checks the currency code and the amount.
 func (r RequestPayoutRequest) Validate() error {
-	if !ValidCurrency(r.Currency) {
-		return ErrValidation.OnField("currency", "currency must be a three-letter upper-case code")
+	if err := ValidateCurrency("currency", r.Currency); err != nil {
+		return err
 	}
 	if r.AmountMinor < 0 || r.AmountMinor > MaxPriceAmount {
 		return ErrValidation.OnField("amount_minor", "amount_minor must be between 0 and %d", MaxPriceAmount)
@@ -93,9 +90,12 @@ func (r RequestPayoutRequest) Validate() error {
 	return nil
 }
 
-// ValidCurrency reports whether c is an ISO 4217-shaped code (three upper-case letters).
-func ValidCurrency(c string) bool {
-	return len(c) == 3 && strings.Trim(c, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == ""
+// Rules states Validate's rules (see Rules): any ISO 4217-shaped code (a balance may be held
+// in a currency ISO has since retired), and an amount of 0 (the whole balance) or more.
+func (RequestPayoutRequest) Rules() Rules {
+	return Rules{Fields: fields(
+		"currency", Rule{Pattern: PatternCurrency, Example: "KRW"},
+		"amount_minor", rangeRule(0, MaxPriceAmount))}
 }
 
 // PayoutHistoryRequest asks for a page of the caller's payouts, newest first; Cursor is the

@@ -190,7 +190,7 @@ func (a *App) sellerOf(ctx context.Context, p Payment) (string, error) {
 	if !contracts.IsUUID(seller) {
 		return "", contracts.ErrValidation.Msg("product %s has no valid seller id", p.ProductID)
 	}
-	if !contracts.ValidCurrency(p.Currency) || p.AmountMinor < 0 {
+	if contracts.ValidateCurrency("currency", p.Currency) != nil || p.AmountMinor < 0 {
 		return "", contracts.ErrValidation.Msg("payment %s: amount %d %q is not valid", p.PaymentID, p.AmountMinor, p.Currency)
 	}
 	return seller, nil
