@@ -99,6 +99,8 @@ func TestBrowserKoreanAndEnglish(t *testing.T) {
 		chromedp.Click(chromedp.ID("cancel-edit")),
 		text("delete-product", "삭제"),
 	)
+	// The Korean screen, for a look (MOA_SCREENSHOTS): make test installs a CJK font for it.
+	b.screenshots("korean", map[string]context.Context{"seller": ko})
 	run("the switch turns the page English", ko,
 		chromedp.SetValue(chromedp.ID("lang"), "en"),
 		b.eval(`document.querySelector("#lang").dispatchEvent(new Event("change"))`),
