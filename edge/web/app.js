@@ -118,6 +118,8 @@ moa.on("reconnecting", (e) => { showStatus("status.reconnecting", { ms: Math.rou
 // know is shown as the service sent it).
 const state = (s) => (has("state." + s) ? t("state." + s) : s);
 const period = (p) => (has("period." + p) ? t("period." + p) : p);
+// per is the period after a price ("₩5,900 / 월" in Korean, "/ monthly" in English).
+const per = (p) => (t("per." + p) !== "per." + p ? t("per." + p) : period(p));
 // word shows a word the services send (a payment's kind or status) in the page's language, as sent when unknown.
 const word = (group, w) => (has(group + "." + w) ? t(group + "." + w) : w);
 
@@ -202,7 +204,7 @@ function productItem(p) {
   const open = el("button", { className: "link open-product", textContent: p.title, onclick: () => openProduct(p.id) });
   open.setAttribute("aria-label", t("details", { title: p.title }));
   const li = el("li", { className: "product" }, open, " ",
-    el("span", { className: "meta", textContent: t("product.meta", { price: money(p.price_amount, p.currency), period: period(p.billing_period), taken: p.seats_taken, capacity: p.capacity, views: p.views }) }));
+    el("span", { className: "meta", textContent: t("product.meta", { price: money(p.price_amount, p.currency), period: per(p.billing_period), taken: p.seats_taken, capacity: p.capacity, views: p.views }) }));
   li.dataset.id = p.id;
   const u = me();
   if (u && u.role === "consumer") {
@@ -335,7 +337,7 @@ function showProduct(p, views) {
   titles.set(p.id, p.title);
   $("product").dataset.id = p.id;
   $("product-title").textContent = p.title;
-  $("product-price").textContent = t("price.per", { price: money(p.price_amount, p.currency), period: period(p.billing_period) });
+  $("product-price").textContent = t("price.per", { price: money(p.price_amount, p.currency), period: per(p.billing_period) });
   const left = Math.max(0, p.capacity - p.seats_taken);
   $("product-seats").textContent = t("seats.left", { left, capacity: p.capacity });
   $("product-seats").dataset.left = String(left);
@@ -470,7 +472,7 @@ async function subscriptionItem(s) {
   const payments = await paymentsOf(s);
   const title = await titleOf(s.product_id);
   const li = el("li", { className: "subscription" }, el("strong", { className: "state", textContent: state(s.state) }), " ", el("span", { textContent: title }), " ",
-     el("span", { className: "meta", textContent: `${money(s.price_minor, s.currency)} / ${period(s.billing_period)}${s.reason ? " · " + s.reason : ""}` }));
+     el("span", { className: "meta", textContent: `${money(s.price_minor, s.currency)} / ${per(s.billing_period)}${s.reason ? " · " + reasonText(s.reason) : ""}` }));
   li.dataset.id = s.id;
   li.dataset.state = s.state;
   const steps = el("ol", { className: "steps" });
@@ -537,7 +539,7 @@ let mine = { next: "" }; // the keyset cursor after the pages of my products sho
 function myProductItem(p) {
   titles.set(p.id, p.title);
   const li = el("li", { className: "my-product" }, el("button", { className: "link open-product", textContent: p.title, onclick: () => openProduct(p.id) }),
-    el("span", { className: "meta", textContent: t("mine.meta", { price: money(p.price_amount, p.currency), period: period(p.billing_period), taken: p.seats_taken, capacity: p.capacity }) }),
+    el("span", { className: "meta", textContent: t("mine.meta", { price: money(p.price_amount, p.currency), period: per(p.billing_period), taken: p.seats_taken, capacity: p.capacity }) }),
     el("button", { className: "secondary edit", textContent: t("edit"), ariaLabel: t("edit.of", { title: p.title }), onclick: () => editProduct(p.id) }));
   li.dataset.id = p.id;
   return li;
