@@ -98,7 +98,8 @@ func TestPhoneWidth(t *testing.T) {
 	b.run("consumer signs up", consumer, signUp(url, "consumer", suffix, b.until)...)
 	b.run("consumer sees the catalog", consumer,
 		chromedp.Click(chromedp.ID("refresh-products")),
-		b.until(`document.querySelector("#products").textContent.includes(`+jsString(title)+`)`))
+		// The consumer's row, with its buttons (a row drawn before the sign-in has none).
+		b.until(productButton(title, ".subscribe")+` != null`))
 	row := `#products li.product[data-id]`
 	check("consumer", consumer, "catalog", "#q", "#search", "#refresh-products", "#sort", "#tag-filter",
 		row+" .open-product", row+" .subscribe", row+" .chat-seller")
