@@ -86,7 +86,10 @@ func TestOperatorSeesTheSagaTimeline(t *testing.T) {
 		b.until(`document.querySelector("#ops-h").textContent === "운영" && document.querySelector("#ops-signin-button").textContent === "운영자로 로그인"`),
 		b.until(`document.querySelector("#ops-secret").labels[0].textContent.includes("운영자 비밀 키")`),
 		chromedp.SetValue(chromedp.ID("ops-secret"), system.DevOperatorSecret),
-		chromedp.Click(chromedp.ID("ops-signin-button")),
+		// A click by script, not by the mouse at the button's place: the product list above
+		// the operations card may load meanwhile and move the button down, and the mouse
+		// would then press nothing. (#ops shown means ops.js is running, listener attached.)
+		b.clickWhenPresent(`document.querySelector("#ops-signin-button")`),
 		// Signed in when the figures show. A transient failure (a busy machine) is shown
 		// on the page, and the operator tries again, as a person would; any other error
 		// ends the wait with the page (and its error) in the failure.
