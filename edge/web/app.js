@@ -628,7 +628,9 @@ function dashChart(x, title) {
   return el("figure", { className: "dash-figure", style: "margin:.4rem 0 0" }, svg,
     el("figcaption", { className: "meta", textContent: t("chart.caption", { days: CHART_DAYS }) }),
     el("details", {}, el("summary", { textContent: t("chart.figures") }),
-      x.days && x.days.length ? table : el("p", { className: "meta", textContent: t("chart.none") })));
+      // The table scrolls sideways inside its box on a narrow screen, rather than squeezing its
+      // headings and amounts into broken pieces.
+      x.days && x.days.length ? el("div", { className: "table-scroll" }, table) : el("p", { className: "meta", textContent: t("chart.none") })));
 }
 
 let dashSeq = 0;
