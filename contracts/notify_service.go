@@ -19,6 +19,8 @@ const (
 	NotificationSubscriptionActivated = "subscription.activated"
 	NotificationSubscriptionCancelled = "subscription.cancelled"
 	NotificationTermsChanged          = "product.terms_changed"
+	NotificationPostCommented         = "post.commented"
+	NotificationCommentReplied        = "comment.replied"
 )
 
 // SubscriptionNoticeData is the Data of subscription.activated and subscription.cancelled
@@ -40,6 +42,19 @@ type TermsNoticeData struct {
 	TermsVersion int    `json:"terms_version"`
 }
 
+// CommentNoticeData is the Data of the blog's post.commented and comment.replied
+// notifications: the post (id and slug, to link to it), the new comment and its author, and for
+// a reply the parent comment. OnYourPost is set on comment.replied when the user also wrote the
+// post: they get that one notification, not a post.commented besides.
+type CommentNoticeData struct {
+	PostID     string `json:"post_id"`
+	PostSlug   string `json:"post_slug"`
+	CommentID  string `json:"comment_id"`
+	AuthorID   string `json:"author_id"`
+	ParentID   string `json:"parent_id,omitempty"`
+	OnYourPost bool   `json:"on_your_post,omitempty"`
+}
+
 // NotificationKindInfo declares one notification kind: its Kind, what it tells, and a zero
 // value of its Data type, from which contracts/schemas/notification.<kind>.json is generated.
 type NotificationKindInfo struct {
@@ -51,6 +66,8 @@ type NotificationKindInfo struct {
 // NotificationKinds lists every kind the notify service stores, sorted by kind.
 func NotificationKinds() []NotificationKindInfo {
 	return []NotificationKindInfo{
+		{Kind: NotificationCommentReplied, Description: "someone replied to the user's comment on a blog post", Data: CommentNoticeData{}},
+		{Kind: NotificationPostCommented, Description: "someone commented on the user's blog post, or replied to another reader's comment on it", Data: CommentNoticeData{}},
 		{Kind: NotificationTermsChanged, Description: "the seller changed the terms of a product the user subscribes to", Data: TermsNoticeData{}},
 		{Kind: NotificationSubscriptionActivated, Description: "a subscription became active (to its consumer and to the product's seller)", Data: SubscriptionNoticeData{}},
 		{Kind: NotificationSubscriptionCancelled, Description: "a subscription was cancelled or could not start (to its consumer and to the product's seller)", Data: SubscriptionNoticeData{}},
@@ -66,6 +83,12 @@ type NotificationRef struct {
 	Role           Role   `json:"role"`
 	Reason         string `json:"reason,omitempty"`
 	TermsVersion   int    `json:"terms_version,omitempty"`
+	PostID         string `json:"post_id,omitempty"`
+	PostSlug       string `json:"post_slug,omitempty"`
+	CommentID      string `json:"comment_id,omitempty"`
+	AuthorID       string `json:"author_id,omitempty"`
+	ParentID       string `json:"parent_id,omitempty"`
+	OnYourPost     bool   `json:"on_your_post,omitempty"`
 }
 
 // More notify endpoints. The user is always the one of the caller's access token, except for

@@ -85,6 +85,8 @@ func TestNotificationKindSchemas(t *testing.T) {
 		contracts.NotificationSubscriptionActivated: contracts.SubscriptionNoticeData{SubscriptionID: "s-1", ProductID: "p-1", Role: contracts.RoleSeller},
 		contracts.NotificationSubscriptionCancelled: contracts.SubscriptionNoticeData{SubscriptionID: "s-1", ProductID: "p-1", Role: contracts.RoleConsumer, Reason: "by_consumer"},
 		contracts.NotificationTermsChanged:          contracts.TermsNoticeData{ProductID: "p-1", Role: contracts.RoleConsumer, TermsVersion: 2},
+		contracts.NotificationPostCommented:         contracts.CommentNoticeData{PostID: "post-1", PostSlug: "hello", CommentID: "c-2", AuthorID: "u-2", ParentID: "c-1"},
+		contracts.NotificationCommentReplied:        contracts.CommentNoticeData{PostID: "post-1", PostSlug: "hello", CommentID: "c-2", AuthorID: "u-2", ParentID: "c-1", OnYourPost: true},
 	}
 	kinds := contracts.NotificationKinds()
 	if len(kinds) != len(data) {

@@ -39,6 +39,16 @@ func (a *App) TermsChanged(ctx context.Context, w Writer, d domain.Terms) (Effec
 	return a.store(ctx, w, n)
 }
 
+// Commented handles a new comment on a blog post: an alert with a mail to the post's author and,
+// for a reply, to the parent comment's author, never to the commenter (domain.Commented).
+func (a *App) Commented(ctx context.Context, w Writer, c domain.Comment) (Effects, error) {
+	n, err := domain.Commented(c)
+	if err != nil {
+		return Effects{}, err
+	}
+	return a.store(ctx, w, n)
+}
+
 // ProductSeen records a product's title for the words of later notifications.
 func (a *App) ProductSeen(ctx context.Context, w Writer, p domain.Product) error {
 	return w.SaveProduct(ctx, p)

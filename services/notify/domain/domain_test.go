@@ -2,6 +2,7 @@ package domain_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -143,5 +144,65 @@ func TestMoney(t *testing.T) {
 		if got := domain.Money(in[0].(int64), in[1].(string)); got != want {
 			t.Errorf("Money(%v) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func blogComment() domain.Comment {
+	return domain.Comment{PostID: "p-1", PostSlug: "hello", PostTitle: "Hello", PostAuthorID: "w-1",
+		CommentID: "c-2", AuthorID: "a-1", AuthorName: "Alice", Excerpt: "Nice!"}
+}
+
+func TestCommentedTellsTheRightPeopleOnce(t *testing.T) {
+	type alert struct{ user, kind string }
+	reply := func(parentAuthor, author string) domain.Comment {
+		c := blogComment()
+		c.ParentID, c.ParentAuthorID, c.AuthorID = "c-1", parentAuthor, author
+		return c
+	}
+	top := blogComment()
+	own := blogComment()
+	own.AuthorID = "w-1"
+	for _, tc := range []struct {
+		name string
+		c    domain.Comment
+		want []alert
+	}{
+		{"comment on someone's post", top, []alert{{"w-1", contracts.NotificationPostCommented}}},
+		{"comment on your own post", own, nil},
+		{"reply to a third reader", reply("b-1", "a-1"), []alert{{"b-1", contracts.NotificationCommentReplied}, {"w-1", contracts.NotificationPostCommented}}},
+		{"reply to the post's author", reply("w-1", "a-1"), []alert{{"w-1", contracts.NotificationCommentReplied}}},
+		{"the post's author replies", reply("b-1", "w-1"), []alert{{"b-1", contracts.NotificationCommentReplied}}},
+		{"reply to yourself", reply("a-1", "a-1"), []alert{{"w-1", contracts.NotificationPostCommented}}},
+		{"the post's author replies to themself", reply("w-1", "w-1"), nil},
+	} {
+		n, err := domain.Commented(tc.c)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var got []alert
+		for _, d := range n.Notifications {
+			got = append(got, alert{d.UserID, d.Kind})
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) || len(n.Mails) != len(tc.want) {
+			t.Errorf("%s: alerts %v and %d mails, want %v", tc.name, got, len(n.Mails), tc.want)
+		}
+		for i, m := range n.Mails {
+			if m.UserID != n.Notifications[i].UserID || m.DedupKey != n.Notifications[i].DedupKey {
+				t.Errorf("%s: mail %d (%s, %s) does not match its notification", tc.name, i, m.UserID, m.DedupKey)
+			}
+		}
+	}
+}
+
+func TestCommentedRefusesBadIDs(t *testing.T) {
+	c := blogComment()
+	c.PostAuthorID = "a.b"
+	if _, err := domain.Commented(c); !errors.Is(err, contracts.ErrValidation) {
+		t.Errorf("post author id %q: %v, want validation", c.PostAuthorID, err)
+	}
+	c = blogComment()
+	c.ParentID = "c-1" // a reply without its parent's author
+	if _, err := domain.Commented(c); !errors.Is(err, contracts.ErrValidation) {
+		t.Errorf("reply without parent author: %v, want validation", err)
 	}
 }

@@ -96,3 +96,18 @@ func Recoverable(since, last, first uint64, max int) bool {
 		return first == since+1
 	}
 }
+
+// Comment is a new comment on a blog post (the post service's post.commented), as far as the
+// alerts say it. ParentID and ParentAuthorID are empty for a top-level comment.
+type Comment struct {
+	PostID         string
+	PostSlug       string
+	PostTitle      string
+	PostAuthorID   string
+	CommentID      string
+	AuthorID       string
+	AuthorName     string
+	ParentID       string
+	ParentAuthorID string
+	Excerpt        string
+}

@@ -16,7 +16,7 @@ import (
 )
 
 // The notify service's durable consumers. Each writes through the inbox, keyed by the
-// subject's last token (subscription, product, user), so one aggregate's events apply in order.
+// subject's last token (subscription, product, user, post), so one aggregate's events apply in order.
 var (
 	SubscriptionConsumer = contracts.ConsumerSpec{
 		Stream: contracts.StreamSubscription, Durable: "notify_subscription",
@@ -36,6 +36,14 @@ var (
 		FilterSubjects: []string{contracts.ProductCreated.Filter(), contracts.ProductChanged.Filter(), contracts.ProductTermsChanged.Filter()},
 		MaxDeliver:     20,
 		Backoff:        []time.Duration{500 * time.Millisecond, 2 * time.Second, 10 * time.Second, 30 * time.Second, time.Minute},
+	}
+	// PostConsumer takes the blog's comments, keyed by post id, to alert the post's and the
+	// parent comment's authors. It needs nothing but notify's own database.
+	PostConsumer = contracts.ConsumerSpec{
+		Stream: contracts.StreamPost, Durable: "notify_post",
+		FilterSubjects: []string{contracts.PostCommented.Filter()},
+		MaxDeliver:     10,
+		Backoff:        []time.Duration{200 * time.Millisecond, time.Second, 5 * time.Second, 15 * time.Second},
 	}
 	DirectoryConsumer = contracts.ConsumerSpec{
 		Stream: contracts.StreamAuth, Durable: "notify_directory",
@@ -93,12 +101,18 @@ func Consumers(a *app.App, d Deps) []host.Consumer {
 		})
 	})
 
+	post := bus.NewEventMux()
+	bus.On(post, contracts.PostCommented, func(ctx context.Context, e bus.Event[contracts.PostCommentedData]) error {
+		return effect(ctx, func(w app.Writer) (app.Effects, error) { return a.Commented(ctx, w, comment(e.Data)) })
+	})
+
 	m := newMetrics(d.Registry)
 	var cs []host.Consumer
 	for _, c := range []struct {
 		spec contracts.ConsumerSpec
 		h    bus.Handler
-	}{{SubscriptionConsumer, sub.Handler()}, {CatalogConsumer, cat.Handler()}, {DirectoryConsumer, dir.Handler()}} {
+	}{{SubscriptionConsumer, sub.Handler()}, {CatalogConsumer, cat.Handler()}, {DirectoryConsumer, dir.Handler()},
+		{PostConsumer, post.Handler()}} {
 		dups := m.duplicates.WithLabelValues(c.spec.Durable)
 		// afterCommit runs outside the inbox, the writer inside its transaction.
 		cs = append(cs, host.Consumer{Spec: c.spec, Handler: writer(d.Writer)(c.h),

@@ -41,3 +41,9 @@ func product(p contracts.Product) domain.Product {
 func user(u contracts.UserSignedUp) domain.User {
 	return domain.User{ID: u.UserID, Email: u.Email, DisplayName: u.DisplayName, Role: string(u.Role)}
 }
+
+func comment(d contracts.PostCommentedData) domain.Comment {
+	return domain.Comment{PostID: d.PostID, PostSlug: d.PostSlug, PostTitle: d.PostTitle, PostAuthorID: d.PostAuthorID,
+		CommentID: d.CommentID, AuthorID: d.AuthorID, AuthorName: d.AuthorName, ParentID: d.ParentID,
+		ParentAuthorID: d.ParentAuthorID, Excerpt: d.Excerpt}
+}
