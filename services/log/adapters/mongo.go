@@ -193,8 +193,9 @@ func (r *Repository) Count(ctx context.Context, postID string, at time.Time, ref
 	var d countDoc
 	err := r.counts.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: postID}},
 		bson.D{{Key: "$inc", Value: bson.D{{Key: "views", Value: 1}, {Key: "days." + domain.Day(at), Value: 1}}}},
-		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After).
-			SetProjection(bson.D{{Key: "views", Value: 1}, {Key: "announced", Value: 1}})).Decode(&d)
+		// No projection: FerretDB 1.24 does not implement findAndModify's "fields". The
+		// document is a few kilobytes (one day's count a day, MaxReferrers hosts).
+		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&d)
 	if err != nil {
 		return 0, nil, storeError("counting a view", err)
 	}
