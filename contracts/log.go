@@ -29,6 +29,9 @@ const (
 	// LogPopularBucket is the granularity of the popular window: a view counts in the bucket
 	// of its hour and leaves the window with it.
 	LogPopularBucket = time.Hour
+	// OtherReferrers stands for the hosts beyond those the log keeps per post; it is no host
+	// name, so it is never mistaken for one.
+	OtherReferrers = "(other)"
 )
 
 // RecordViewRequest records that someone viewed a published post: the edge's page-view
@@ -85,7 +88,7 @@ type ReferrerViews struct {
 
 // PostStats is a post's counts: its views ever, per UTC day for the last LogStatsDays days
 // (oldest first, days without views included) and its top referring hosts (most views first).
-// Views from more distinct hosts than the log keeps per post count under the host "other".
+// Views from more distinct hosts than the log keeps per post count under OtherReferrers.
 type PostStats struct {
 	PostID    string          `json:"post_id"`
 	Views     int64           `json:"views"`

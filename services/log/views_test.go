@@ -1,6 +1,7 @@
 package log_test
 
 import (
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 	"github.com/moa-run/moa/client/authn/authntest"
 	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/moatest"
+	"github.com/moa-run/moa/services/log/adapters"
 )
 
 // Concurrent duplicate views count once per visitor: 8 visitors each send the same view 6
@@ -196,5 +198,26 @@ func TestBadInput(t *testing.T) {
 	}
 	if errs := h.errs.errors(); len(errs) > 0 {
 		t.Fatalf("bad input logged at ERROR: %q", errs)
+	}
+}
+
+// A post keeps at most adapters.MaxReferrers hosts: views from more count under
+// contracts.OtherReferrers, so made-up referrers cannot grow its document without end.
+func TestReferrersAreBounded(t *testing.T) {
+	h := newHarness(t, nil)
+	post := h.publish("author-1", "Hello")
+	const extra = 5
+	for i := range adapters.MaxReferrers + extra {
+		if _, err := h.view(post, visitor(i), "https://site-"+strconv.Itoa(i)+".example/"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := h.view(post, visitor(-1), "https://site-0.example/again"); err != nil {
+		t.Fatal(err)
+	}
+	st := h.stats(post)
+	want := []contracts.ReferrerViews{{Host: contracts.OtherReferrers, Views: extra}, {Host: "site-0.example", Views: 2}}
+	if st.Views != adapters.MaxReferrers+extra+1 || len(st.Referrers) != contracts.LogTopReferrers || st.Referrers[0] != want[0] || st.Referrers[1] != want[1] {
+		t.Fatalf("stats: %d views, referrers %+v; want %+v first", st.Views, st.Referrers, want)
 	}
 }

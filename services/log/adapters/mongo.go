@@ -49,11 +49,12 @@ const (
 )
 
 // MaxReferrers bounds the distinct referring hosts kept per post: views from more hosts count
-// under OtherReferrer, so that made-up referrers cannot grow a post's document without end.
+// under contracts.OtherReferrers, so that made-up referrers cannot grow a post's document
+// without end.
 const MaxReferrers = 200
 
-// OtherReferrer is the host views beyond MaxReferrers hosts count under ('~' is in no host).
-const OtherReferrer = "~other"
+// otherKey is the field of contracts.OtherReferrers under refs ('~' is in no host).
+const otherKey = "~other"
 
 // Repository implements app.Repository on a MongoDB database.
 type Repository struct {
@@ -173,7 +174,12 @@ func (r *Repository) ForgetView(ctx context.Context, postID, visitor string, win
 // no host has).
 func refKey(host string) string { return "refs." + strings.ReplaceAll(host, ".", ",") }
 
-func refHost(key string) string { return strings.ReplaceAll(key, ",", ".") }
+func refHost(key string) string {
+	if key == otherKey {
+		return contracts.OtherReferrers
+	}
+	return strings.ReplaceAll(key, ",", ".")
+}
 
 type countDoc struct {
 	Views     int64            `bson:"views"`
@@ -210,7 +216,7 @@ func (r *Repository) Count(ctx context.Context, postID string, at time.Time, ref
 // countReferrer adds one view to host's count, among at most MaxReferrers hosts: a known host
 // is incremented; a new one is added while the post has fewer than MaxReferrers (nrefs, which
 // two concurrent first views of one host both increment: it may overcount, making the bound
-// a little stricter, never looser); else the view counts under OtherReferrer.
+// a little stricter, never looser); else the view counts under otherKey.
 func (r *Repository) countReferrer(ctx context.Context, postID, host string) error {
 	key := refKey(host)
 	id := bson.E{Key: "_id", Value: postID}
@@ -233,7 +239,7 @@ func (r *Repository) countReferrer(ctx context.Context, postID, host string) err
 		}
 		// Either the post is full or a concurrent view added the host: look again once.
 	}
-	_, err := inc(bson.D{id}, bson.E{Key: refKey(OtherReferrer), Value: 1})
+	_, err := inc(bson.D{id}, bson.E{Key: refKey(otherKey), Value: 1})
 	return err
 }
 
