@@ -33,6 +33,14 @@ func (r Role) Valid() bool { return r == RoleConsumer || r == RoleSeller || r ==
 // Known reports whether r is a role a token may carry: an account's or the operator's.
 func (r Role) Known() bool { return r.Valid() || r == RoleOperator }
 
+// EnumValues lists the known roles (see Enumerated).
+func (Role) EnumValues() []string {
+	return []string{string(RoleConsumer), string(RoleSeller), string(RoleOperator)}
+}
+
+// signupRoles are the roles an account can sign up with (Role.Valid).
+var signupRoles = []string{string(RoleConsumer), string(RoleSeller)}
+
 // OperatorUserID is the subject of operator tokens (a UUID, like every user id).
 const OperatorUserID = "00000000-0000-0000-0000-000000000000"
 
@@ -92,11 +100,19 @@ type OperatorTokenRequest struct {
 
 // Validate requires a secret of bounded size.
 func (r OperatorTokenRequest) Validate() error {
-	if r.Secret == "" || len(r.Secret) > 512 {
-		return ErrValidation.OnField("secret", "secret is required (at most 512 bytes)")
+	if r.Secret == "" || len(r.Secret) > maxOperatorSecretLen {
+		return ErrValidation.OnField("secret", "secret is required (at most %d bytes)", maxOperatorSecretLen)
 	}
 	return nil
 }
+
+// Rules states Validate's rules (see Rules).
+func (OperatorTokenRequest) Rules() Rules {
+	return Rules{Fields: fields("secret", Rule{MinLength: 1, MaxLength: maxOperatorSecretLen, MaxBytes: maxOperatorSecretLen})}
+}
+
+// maxOperatorSecretLen bounds OperatorTokenRequest.Secret, in bytes.
+const maxOperatorSecretLen = 512
 
 // OperatorToken is an access token with RoleOperator.
 type OperatorToken struct {
@@ -143,6 +159,19 @@ func (r SignupRequest) Validate() error {
 	return nil
 }
 
+// Rules states Validate's rules (see Rules). The email format is the outer bound: the
+// service also refuses look-alike and unusual addresses (NormalizeEmail), and trims and
+// lower-cases the rest. The password policy beyond the schema is in x-moa-checks.
+func (SignupRequest) Rules() Rules {
+	return Rules{Checks: []Check{{Field: "password", Rule: "not one character repeated, not on the service's list of common passwords (compared case-insensitively)"}},
+		Fields: fields(
+			"email", ruleEmail,
+			"password", Rule{MinLength: MinPasswordLen, MaxLength: MaxPasswordLen, MaxBytes: MaxPasswordLen, Pattern: PatternNotBlank, Example: "correct horse battery"},
+			"role", Rule{Enum: signupRoles},
+			"display_name", Rule{MinLength: 1, MaxLength: MaxDisplayNameLen, Pattern: PatternLine, Example: "Mina"},
+		)}
+}
+
 // LoginRequest asks for a session. An unknown email and a wrong password give the same error.
 type LoginRequest struct {
 	Email    string `json:"email"`
@@ -168,6 +197,18 @@ func (r LoginRequest) Validate() error {
 	return checkPassword(r.Password, false)
 }
 
+// Rules states Validate's rules (see Rules).
+func (LoginRequest) Rules() Rules {
+	return Rules{Fields: fields(
+		"email", ruleEmail,
+		"password", Rule{MinLength: 1, MaxLength: MaxPasswordLen, MaxBytes: MaxPasswordLen, Example: "correct horse battery"},
+		"client_addr", Rule{MaxLength: MaxClientAddrLen, MaxBytes: MaxClientAddrLen},
+	)}
+}
+
+// ruleRefreshToken is a refresh token: opaque, not blank.
+var ruleRefreshToken = Rule{MinLength: 1, Pattern: PatternNotBlank, Example: "rt_1"}
+
 // RefreshRequest exchanges a refresh token for a new session pair.
 type RefreshRequest struct {
 	RefreshToken string `json:"refresh_token"`
@@ -180,6 +221,9 @@ func (r RefreshRequest) Validate() error {
 	}
 	return nil
 }
+
+// Rules states Validate's rules (see Rules).
+func (RefreshRequest) Rules() Rules { return Rules{Fields: fields("refresh_token", ruleRefreshToken)} }
 
 // LogoutRequest ends the session the refresh token belongs to. AllSessions ends every session
 // of the token's user (log out everywhere).
@@ -195,6 +239,9 @@ func (r LogoutRequest) Validate() error {
 	}
 	return nil
 }
+
+// Rules states Validate's rules (see Rules).
+func (LogoutRequest) Rules() Rules { return Rules{Fields: fields("refresh_token", ruleRefreshToken)} }
 
 // Session is what login and refresh return. The refresh token is opaque; keep it secret and
 // send it back only to AuthRefresh and AuthLogout.
@@ -295,6 +342,8 @@ func checkPassword(p string, policy bool) error {
 		return ErrValidation.OnField("password", "password is longer than %d bytes", MaxPasswordLen)
 	case policy && utf8.RuneCountInString(p) < MinPasswordLen:
 		return ErrValidation.OnField("password", "password must have at least %d characters", MinPasswordLen)
+	case policy && strings.TrimFunc(p, unicode.IsSpace) == "":
+		return ErrValidation.OnField("password", "password must not be only spaces")
 	}
 	return nil
 }

@@ -19,6 +19,11 @@ const (
 	PaymentUnknown   PaymentStatus = "UNKNOWN"
 )
 
+// EnumValues lists the statuses (see Enumerated).
+func (PaymentStatus) EnumValues() []string {
+	return []string{string(PaymentPending), string(PaymentSucceeded), string(PaymentFailed), string(PaymentUnknown)}
+}
+
 // Payment is one charge or refund.
 type Payment struct {
 	ID             string        `json:"id"`
@@ -45,6 +50,11 @@ type SubscriptionPaymentsRequest struct {
 // Validate checks the id.
 func (r SubscriptionPaymentsRequest) Validate() error {
 	return ValidateUUID("subscription_id", r.SubscriptionID)
+}
+
+// Rules states Validate's rules (see Rules).
+func (SubscriptionPaymentsRequest) Rules() Rules {
+	return Rules{Fields: fields("subscription_id", ruleUUID)}
 }
 
 // BillingPayments lists a subscription's payments (its consumer or seller).

@@ -2,6 +2,7 @@ package contracts
 
 import (
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 	"unicode"
@@ -33,6 +34,11 @@ func (p BillingPeriod) Valid() bool {
 	return false
 }
 
+// EnumValues lists the billing periods (see Enumerated).
+func (BillingPeriod) EnumValues() []string {
+	return []string{string(BillingWeekly), string(BillingMonthly), string(BillingQuarterly), string(BillingYearly)}
+}
+
 // ProductSort orders product lists.
 type ProductSort string
 
@@ -52,6 +58,11 @@ func (s ProductSort) Valid() bool {
 		return true
 	}
 	return false
+}
+
+// EnumValues lists the sorts (see Enumerated).
+func (ProductSort) EnumValues() []string {
+	return []string{string(SortNewest), string(SortPriceAsc), string(SortPriceDesc), string(SortPopular)}
 }
 
 // Limits of product fields. They keep one product detail well under the NATS payload limit and
@@ -141,10 +152,13 @@ type CreateProductRequest struct {
 func (r CreateProductRequest) Validate() error {
 	return catFirstErr(
 		ValidateTitle(r.Title), ValidateDescription(r.Description), ValidatePrice(r.PriceAmount),
-		ValidateCurrency("currency", r.Currency), ValidateBillingPeriod(r.BillingPeriod),
+		ValidateActiveCurrency("currency", r.Currency), ValidateBillingPeriod(r.BillingPeriod),
 		ValidateTerms(r.Terms), ValidateCapacity(r.Capacity), ValidateTags(r.Tags), ValidateImageURLs(r.ImageURLs),
 	)
 }
+
+// Rules states Validate's rules (see Rules).
+func (CreateProductRequest) Rules() Rules { return Rules{Fields: productRules} }
 
 // UpdateProductRequest changes some fields of a product; absent fields keep their value. Tags
 // and image_urls replace the whole list ([] clears it).
@@ -187,6 +201,8 @@ func (r UpdateProductRequest) Validate() error {
 		errs = append(errs, ValidatePrice(*r.PriceAmount))
 	}
 	if r.Currency != nil {
+		// Only the shape: a product keeps a currency ISO has since retired, so an update may
+		// repeat it; the catalog checks the list when the currency changes.
 		errs = append(errs, ValidateCurrency("currency", *r.Currency))
 	}
 	if r.BillingPeriod != nil {
@@ -207,6 +223,22 @@ func (r UpdateProductRequest) Validate() error {
 	return catFirstErr(errs...)
 }
 
+// Rules states Validate's rules (see Rules): the product rules for the fields present, and at
+// least one field to change. The currency is checked against the active list only when it
+// changes (x-moa-checks).
+func (UpdateProductRequest) Rules() Rules {
+	f := fields("id", ruleUUID, "expected_version", Rule{Min: ptr64(0)})
+	var changes []string
+	for name, r := range productRules {
+		f[name] = r
+		changes = append(changes, name)
+	}
+	sort.Strings(changes)
+	f["currency"] = Rule{Pattern: PatternCurrency, Example: "KRW"}
+	return Rules{Fields: f, AnyOfRequired: changes,
+		Checks: []Check{{Field: "currency", Rule: "a new currency is an active ISO 4217 code (the enum of create_product); the product's current one may be repeated"}}}
+}
+
 // ProductRef names one product.
 type ProductRef struct {
 	ID string `json:"id"`
@@ -214,6 +246,9 @@ type ProductRef struct {
 
 // Validate checks the id.
 func (r ProductRef) Validate() error { return ValidateProductID("id", r.ID) }
+
+// Rules states Validate's rules (see Rules).
+func (ProductRef) Rules() Rules { return Rules{Fields: fields("id", ruleUUID)} }
 
 // ListProductsRequest asks for one page of products. Price bounds are inclusive, in minor units,
 // and only meaningful with a currency.
@@ -253,9 +288,26 @@ func (r ListProductsRequest) Validate() error {
 		return ErrValidation.OnField("max_price", "max_price must not be below min_price")
 	}
 	if r.Sort != "" && !r.Sort.Valid() {
-		return ErrValidation.OnField("sort", "sort must be one of newest, price_asc, price_desc, popular")
+		return ErrValidation.OnField("sort", "sort must be one of %s", strings.Join(ProductSort("").EnumValues(), ", "))
 	}
 	return catFirstErr(catValidateLimit(r.Limit), catValidateCursor(r.Cursor))
+}
+
+// Rules states Validate's rules (see Rules). A price bound needs a currency.
+func (ListProductsRequest) Rules() Rules {
+	return Rules{
+		Fields: fields(
+			"tag", optional(ruleTag),
+			"currency", optional(Rule{Pattern: PatternCurrency, Example: "KRW"}),
+			"min_price", rangeRule(0, MaxPriceAmount),
+			"max_price", rangeRule(0, MaxPriceAmount),
+			"sort", optional(Rule{Enum: ProductSort("").EnumValues()}),
+			"limit", ruleLimit,
+			"cursor", ruleCursor,
+		),
+		DependentRequired: map[string][]string{"min_price": {"currency"}, "max_price": {"currency"}},
+		Checks:            []Check{{Field: "max_price", Rule: "max_price must not be below min_price"}, checkCursor},
+	}
 }
 
 // SearchProductsRequest searches titles, descriptions and tags. Words match whole or by prefix
@@ -281,6 +333,13 @@ func (r SearchProductsRequest) Validate() error {
 	return catFirstErr(catValidateLimit(r.Limit), catValidateCursor(r.Cursor))
 }
 
+// Rules states Validate's rules (see Rules).
+func (SearchProductsRequest) Rules() Rules {
+	return Rules{Fields: fields(
+		"query", Rule{MinLength: 1, MaxLength: MaxSearchQueryLen, Pattern: PatternLine, Example: "yoga"},
+		"limit", ruleLimit, "cursor", ruleCursor), Checks: []Check{checkCursor}}
+}
+
 // ViewProductRequest counts one view. The viewer is the signed-in user; anonymous callers (the
 // edge, for visitors) pass a viewer_id of their own, which is only used to deduplicate views.
 type ViewProductRequest struct {
@@ -293,10 +352,19 @@ func (r ViewProductRequest) Validate() error {
 	if err := ValidateProductID("id", r.ID); err != nil {
 		return err
 	}
-	if len(r.ViewerID) > 128 {
-		return ErrValidation.OnField("viewer_id", "viewer_id is longer than 128 bytes")
+	if len(r.ViewerID) > maxViewerIDLen {
+		return ErrValidation.OnField("viewer_id", "viewer_id is longer than %d bytes", maxViewerIDLen)
 	}
 	return catCheckText("viewer_id", r.ViewerID)
+}
+
+// maxViewerIDLen bounds ViewProductRequest.ViewerID, in bytes.
+const maxViewerIDLen = 128
+
+// Rules states Validate's rules (see Rules).
+func (ViewProductRequest) Rules() Rules {
+	return Rules{Fields: fields("id", ruleUUID,
+		"viewer_id", Rule{MaxLength: maxViewerIDLen, MaxBytes: maxViewerIDLen, Pattern: PatternNoControl})}
 }
 
 // ViewProductResponse tells whether this view was counted (the first by this viewer in 24 h).
@@ -314,6 +382,11 @@ type PageRequest struct {
 // Validate checks limit and cursor size.
 func (r PageRequest) Validate() error {
 	return catFirstErr(catValidateLimit(r.Limit), catValidateCursor(r.Cursor))
+}
+
+// Rules states Validate's rules (see Rules).
+func (PageRequest) Rules() Rules {
+	return Rules{Fields: fields("limit", ruleLimit, "cursor", ruleCursor), Checks: []Check{checkCursor}}
 }
 
 // Catalog endpoints. Writes need a seller's access token (bus.WithAuthToken); reads are public.
@@ -430,7 +503,8 @@ func ValidatePrice(v int64) error {
 	return nil
 }
 
-// ValidateCurrency checks an ISO 4217 code: three upper-case letters.
+// ValidateCurrency checks the shape of an ISO 4217 code: three upper-case letters. Filters
+// and the prices of existing products may name any such code.
 func ValidateCurrency(field, s string) error {
 	if len(s) != 3 || strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
 		return ErrValidation.OnField(field, "%s must be an ISO 4217 code such as KRW or USD", field)
@@ -438,10 +512,22 @@ func ValidateCurrency(field, s string) error {
 	return nil
 }
 
+// ValidateActiveCurrency checks that s is a currency a product may be newly priced in: an
+// active ISO 4217 code (ActiveCurrencies).
+func ValidateActiveCurrency(field, s string) error {
+	if err := ValidateCurrency(field, s); err != nil {
+		return err
+	}
+	if !IsActiveCurrency(s) {
+		return ErrValidation.OnField(field, "%s %q is not an ISO 4217 currency code (such as KRW, USD or EUR)", field, s)
+	}
+	return nil
+}
+
 // ValidateBillingPeriod checks the billing period.
 func ValidateBillingPeriod(p BillingPeriod) error {
 	if !p.Valid() {
-		return ErrValidation.OnField("billing_period", "billing_period must be one of weekly, monthly, quarterly, yearly")
+		return ErrValidation.OnField("billing_period", "billing_period must be one of %s", strings.Join(BillingPeriod("").EnumValues(), ", "))
 	}
 	return nil
 }

@@ -88,6 +88,9 @@ type ChatOpenRoomRequest struct {
 // Validate checks the product id.
 func (r ChatOpenRoomRequest) Validate() error { return ValidateProductID("product_id", r.ProductID) }
 
+// Rules states Validate's rules (see Rules).
+func (ChatOpenRoomRequest) Rules() Rules { return Rules{Fields: fields("product_id", ruleUUID)} }
+
 // ChatRoomRef names one room.
 type ChatRoomRef struct {
 	RoomID string `json:"room_id"`
@@ -95,6 +98,12 @@ type ChatRoomRef struct {
 
 // Validate checks the room id.
 func (r ChatRoomRef) Validate() error { return ValidateChatID("room_id", r.RoomID) }
+
+// Rules states Validate's rules (see Rules).
+func (ChatRoomRef) Rules() Rules { return Rules{Fields: fields("room_id", ruleToken)} }
+
+// ruleClientMsgID is ValidateClientMsgID's rule.
+var ruleClientMsgID = Rule{MinLength: 1, MaxLength: ChatMaxClientMsgIDLen, MaxBytes: ChatMaxClientMsgIDLen, Pattern: PatternToken, Example: "c-1"}
 
 // ChatSendRequest sends text to a room. ClientMsgID is chosen by the client, unique per message
 // it sends to the room: sending again with the same one (a retry after a lost ack) returns the
@@ -114,6 +123,14 @@ func (r ChatSendRequest) Validate() error {
 		return err
 	}
 	return ValidateClientMsgID("client_msg_id", r.ClientMsgID)
+}
+
+// Rules states Validate's rules (see Rules). The service turns CRLF and CR into LF and trims
+// the text before counting it.
+func (ChatSendRequest) Rules() Rules {
+	return Rules{Fields: fields("room_id", ruleToken,
+		"text", Rule{MinLength: 1, MaxLength: ChatMaxTextLen, Pattern: PatternChatText, Example: "Hello!"},
+		"client_msg_id", ruleClientMsgID)}
 }
 
 // ChatSendAck confirms a stored message.
@@ -149,6 +166,11 @@ func (r ChatHistoryRequest) Validate() error {
 	return chatLimit(r.Limit, ChatHistoryMax, ChatHistoryDefault)
 }
 
+// Rules states Validate's rules (see Rules).
+func (ChatHistoryRequest) Rules() Rules {
+	return Rules{Fields: fields("room_id", ruleToken, "before", optional(ruleToken), "limit", limitRule(ChatHistoryMax))}
+}
+
 // ChatHistoryPage is one page of messages, newest first. HasMore says whether older messages
 // exist: ask again with Before set to the last item's id.
 type ChatHistoryPage struct {
@@ -169,6 +191,11 @@ func (r ChatMarkReadRequest) Validate() error {
 		return err
 	}
 	return ValidateChatID("up_to_message_id", r.UpToMessageID)
+}
+
+// Rules states Validate's rules (see Rules).
+func (ChatMarkReadRequest) Rules() Rules {
+	return Rules{Fields: fields("room_id", ruleToken, "up_to_message_id", ruleToken)}
 }
 
 // ChatReadReceipt is a member's read position in a room after mark_read: it may be later than
@@ -199,6 +226,11 @@ func (r ChatRoomsRequest) Validate() error {
 		}
 	}
 	return chatLimit(r.Limit, ChatRoomsMax, ChatRoomsDefault)
+}
+
+// Rules states Validate's rules (see Rules).
+func (ChatRoomsRequest) Rules() Rules {
+	return Rules{Fields: fields("before", optional(ruleToken), "limit", limitRule(ChatRoomsMax))}
 }
 
 // ChatRoomSummary is a room in the caller's list: the caller's unread count and the room's last

@@ -38,7 +38,7 @@ const (
 // event. The visitor is the signed-in caller, or for an anonymous caller VisitorID, an opaque
 // id the client made up once and keeps (16 to 64 ASCII letters, digits, '-' and '_'; a
 // signed-in caller's VisitorID is ignored). Referrer is the referring page's URL (http or
-// https); only its host is kept.
+// https, without user info); only its host is kept.
 type RecordViewRequest struct {
 	PostID    string `json:"post_id"`
 	VisitorID string `json:"visitor_id,omitempty"`
@@ -59,6 +59,21 @@ func (r RecordViewRequest) Validate() error {
 	return err
 }
 
+// Rules states Validate's rules (see Rules).
+func (RecordViewRequest) Rules() Rules {
+	return Rules{
+		Fields: fields("post_id", ruleUUID,
+			"visitor_id", optional(Rule{MinLength: MinVisitorIDLen, MaxLength: MaxVisitorIDLen, MaxBytes: MaxVisitorIDLen,
+				Pattern: `^[A-Za-z0-9_-]+$`, Example: "v-3f9a1c2e7b4d4e0f8a"}),
+			"referrer", optional(Rule{MaxLength: MaxReferrerLen, MaxBytes: MaxReferrerLen, Pattern: PatternHTTPURL,
+				Example: "https://news.example.com/item?id=1"})),
+		Checks: []Check{
+			{Field: "visitor_id", Rule: "required when the caller has no token (an anonymous view); ignored with one"},
+			{Field: "referrer", Rule: "its host is an IP address or a DNS name in ASCII (punycode): labels of letters, digits and inner '-', at most 63 each, 253 in all"},
+		},
+	}
+}
+
 // RecordViewResponse says whether the view counted (false: the visitor viewed the post
 // already in the current window) and the post's views after it.
 type RecordViewResponse struct {
@@ -73,6 +88,9 @@ type PostStatsRequest struct {
 
 // Validate checks the id.
 func (r PostStatsRequest) Validate() error { return ValidatePostID("post_id", r.PostID) }
+
+// Rules states Validate's rules (see Rules).
+func (PostStatsRequest) Rules() Rules { return Rules{Fields: fields("post_id", ruleUUID)} }
 
 // DayViews is one UTC day's views of a post. Day is "2006-01-02".
 type DayViews struct {
@@ -110,6 +128,11 @@ func (r PopularNowRequest) Validate() error {
 		return err
 	}
 	return checkSearchLimit("window_hours", r.WindowHours, LogWindowHoursMax)
+}
+
+// Rules states Validate's rules (see Rules).
+func (PopularNowRequest) Rules() Rules {
+	return Rules{Fields: fields("limit", limitRule(LogPopularMax), "window_hours", limitRule(LogWindowHoursMax))}
 }
 
 // PopularPost is a published post and its counted views in the window.
@@ -169,8 +192,7 @@ func ValidateVisitorID(s string) error {
 	return nil
 }
 
-// ReferrerHost returns the host of a referring URL, lower case, without port, userinfo or
-// trailing dot ("" for an empty referrer). Only absolute http and https URLs with a DNS name
+// ReferrerHost returns the host of a referring URL, lower case, without port or trailing dot ("" for an empty referrer). Only absolute http and https URLs with a DNS name
 // or IP address as host pass; an internationalised name must come in its ASCII (punycode)
 // form, as browsers send it.
 func ReferrerHost(ref string) (string, error) {
@@ -183,6 +205,10 @@ func ReferrerHost(ref string) (string, error) {
 	u, err := url.Parse(ref)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", ErrValidation.OnField("referrer", "referrer must be an absolute http or https URL")
+	}
+	if u.User != nil {
+		// Browsers never send credentials in a Referer; a referrer with them is made up.
+		return "", ErrValidation.OnField("referrer", "referrer must not have user info")
 	}
 	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
 	if ip := net.ParseIP(host); ip != nil {

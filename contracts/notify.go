@@ -33,11 +33,11 @@ func init() { register(NotifySince) }
 // first notification of a user has Seq 1 and each next one the previous plus one.
 type Notification struct {
 	Seq       uint64          `json:"seq"`
-	Kind      string          `json:"kind"` // e.g. "subscription.activated", "chat.message"
+	Kind      string          `json:"kind"` // one of NotificationKinds, e.g. "subscription.activated"
 	Title     string          `json:"title"`
 	Body      string          `json:"body"`
 	CreatedAt time.Time       `json:"created_at"`
-	Data      json.RawMessage `json:"data,omitempty"` // kind-specific details (ids to link to)
+	Data      json.RawMessage `json:"data,omitempty"` // kind-specific details (ids to link to); each kind's shape is in NotificationKinds
 }
 
 // NotifySinceReq asks for the caller's notifications with a sequence greater than Since

@@ -14,15 +14,52 @@ const (
 	DevMailboxMax         = 200
 )
 
-// Notification kinds the notify service stores; Notification.Data holds NotificationRef.
+// Notification kinds the notify service stores; NotificationKinds gives each one's Data type.
 const (
 	NotificationSubscriptionActivated = "subscription.activated"
 	NotificationSubscriptionCancelled = "subscription.cancelled"
 	NotificationTermsChanged          = "product.terms_changed"
 )
 
-// NotificationRef is the Data of the notify service's own notification kinds: what the
-// notification links to, and whether the user is the consumer or the seller in it.
+// SubscriptionNoticeData is the Data of subscription.activated and subscription.cancelled
+// notifications: the subscription, its product, and whether the user is its consumer or the
+// product's seller. Reason is set for cancelled ones (seat_unavailable, payment_failed,
+// by_consumer, timed_out).
+type SubscriptionNoticeData struct {
+	SubscriptionID string `json:"subscription_id"`
+	ProductID      string `json:"product_id"`
+	Role           Role   `json:"role"`
+	Reason         string `json:"reason,omitempty"`
+}
+
+// TermsNoticeData is the Data of product.terms_changed notifications, sent to the product's
+// active subscribers (Role consumer): the product and its new terms version.
+type TermsNoticeData struct {
+	ProductID    string `json:"product_id"`
+	Role         Role   `json:"role"`
+	TermsVersion int    `json:"terms_version"`
+}
+
+// NotificationKindInfo declares one notification kind: its Kind, what it tells, and a zero
+// value of its Data type, from which contracts/schemas/notification.<kind>.json is generated.
+type NotificationKindInfo struct {
+	Kind        string
+	Description string
+	Data        any
+}
+
+// NotificationKinds lists every kind the notify service stores, sorted by kind.
+func NotificationKinds() []NotificationKindInfo {
+	return []NotificationKindInfo{
+		{Kind: NotificationTermsChanged, Description: "the seller changed the terms of a product the user subscribes to", Data: TermsNoticeData{}},
+		{Kind: NotificationSubscriptionActivated, Description: "a subscription became active (to its consumer and to the product's seller)", Data: SubscriptionNoticeData{}},
+		{Kind: NotificationSubscriptionCancelled, Description: "a subscription was cancelled or could not start (to its consumer and to the product's seller)", Data: SubscriptionNoticeData{}},
+	}
+}
+
+// NotificationRef is every field of the notify service's own notification kinds' Data, for
+// clients that read any kind into one type; each kind's own type (NotificationKinds) says which
+// fields it has.
 type NotificationRef struct {
 	SubscriptionID string `json:"subscription_id,omitempty"`
 	ProductID      string `json:"product_id"`
@@ -63,6 +100,9 @@ func (r NotifyListReq) Validate() error {
 	return nil
 }
 
+// Rules states Validate's rules (see Rules).
+func (NotifyListReq) Rules() Rules { return Rules{Fields: fields("limit", limitRule(NotifyListMax))} }
+
 // NotificationItem is a notification with the caller's read state.
 type NotificationItem struct {
 	Notification
@@ -100,6 +140,15 @@ func (r NotifyMarkReadReq) Validate() error {
 	return nil
 }
 
+// Rules states Validate's rules (see Rules): up_to (from 1) or seqs (at least one), or both.
+func (NotifyMarkReadReq) Rules() Rules {
+	return Rules{
+		Fields: fields("up_to", Rule{Min: ptr64(0)},
+			"seqs", Rule{MaxItems: NotifyMarkReadMaxSeqs, Items: &Rule{Min: ptr64(1)}}),
+		AnyOfRequired: []string{"up_to", "seqs"},
+	}
+}
+
 // NotifyUnread is the caller's unread count among stored notifications and latest sequence.
 type NotifyUnread struct {
 	Unread  int64  `json:"unread"`
@@ -117,10 +166,18 @@ func (r DevMailboxReq) Validate() error {
 	if r.Limit < 0 || r.Limit > DevMailboxMax {
 		return ErrValidation.OnField("limit", "limit must be between 1 and %d (0: %d)", DevMailboxMax, DevMailboxDefault)
 	}
-	if len(r.To) > 320 {
+	if len(r.To) > maxMailAddrLen {
 		return ErrValidation.OnField("to", "to is longer than an address can be")
 	}
 	return nil
+}
+
+// maxMailAddrLen bounds DevMailboxReq.To, in bytes.
+const maxMailAddrLen = 320
+
+// Rules states Validate's rules (see Rules).
+func (DevMailboxReq) Rules() Rules {
+	return Rules{Fields: fields("limit", limitRule(DevMailboxMax), "to", Rule{MaxLength: maxMailAddrLen, MaxBytes: maxMailAddrLen})}
 }
 
 // DevMail is one mail in the dev mailbox. Status is "pending" while the recipient's address is

@@ -69,6 +69,13 @@ func (r SearchRecordRequest) Validate() error {
 	return err
 }
 
+// ruleSearchQuery is NormalizeSearchQuery's rule, on the normal form: the service also
+// collapses white space runs and trims before counting.
+var ruleSearchQuery = Rule{MinLength: 1, MaxLength: MaxSearchQueryLen, Pattern: PatternSearchText, Example: "yoga class"}
+
+// Rules states Validate's rules (see Rules).
+func (SearchRecordRequest) Rules() Rules { return Rules{Fields: fields("query", ruleSearchQuery)} }
+
 // SearchRecordResponse returns the query as it was stored (normalised).
 type SearchRecordResponse struct {
 	Query string    `json:"query"`
@@ -83,6 +90,11 @@ type SearchRecentRequest struct {
 // Validate checks the limit.
 func (r SearchRecentRequest) Validate() error {
 	return checkSearchLimit("limit", r.Limit, SearchRecentMax)
+}
+
+// Rules states Validate's rules (see Rules).
+func (SearchRecentRequest) Rules() Rules {
+	return Rules{Fields: fields("limit", limitRule(SearchRecentMax))}
 }
 
 // RecentSearch is one entry of a user's history. At is the last time the query was searched.
@@ -106,6 +118,11 @@ type SearchDeleteRecentRequest struct {
 func (r SearchDeleteRecentRequest) Validate() error {
 	_, err := NormalizeSearchQuery("query", r.Query)
 	return err
+}
+
+// Rules states Validate's rules (see Rules).
+func (SearchDeleteRecentRequest) Rules() Rules {
+	return Rules{Fields: fields("query", ruleSearchQuery)}
 }
 
 // SearchDeleteRecentResponse tells whether the query was in the history. Deleting an absent
@@ -135,6 +152,11 @@ func (r SearchPopularRequest) Validate() error {
 	return checkSearchLimit("window_hours", r.WindowHours, SearchWindowHoursMax)
 }
 
+// Rules states Validate's rules (see Rules).
+func (SearchPopularRequest) Rules() Rules {
+	return Rules{Fields: fields("limit", limitRule(SearchPopularMax), "window_hours", limitRule(SearchWindowHoursMax))}
+}
+
 // PopularSearch is a query and how many times it was searched in the window.
 type PopularSearch struct {
 	Query string `json:"query"`
@@ -162,6 +184,11 @@ func (r SearchSuggestRequest) Validate() error {
 		return err
 	}
 	return checkSearchLimit("limit", r.Limit, SearchSuggestMax)
+}
+
+// Rules states Validate's rules (see Rules).
+func (SearchSuggestRequest) Rules() Rules {
+	return Rules{Fields: fields("prefix", ruleSearchQuery, "limit", limitRule(SearchSuggestMax))}
 }
 
 // Suggestion is one suggested query. Source is SuggestionRecent or SuggestionPopular (Count is

@@ -41,6 +41,11 @@ const (
 	SubCancelled  SubscriptionState = "CANCELLED"  // terminal
 )
 
+// EnumValues lists the states (see Enumerated).
+func (SubscriptionState) EnumValues() []string {
+	return []string{string(SubPending), string(SubActive), string(SubCancelling), string(SubCancelled)}
+}
+
 // Subscription is a consumer's subscription to a product.
 type Subscription struct {
 	ID          string            `json:"id"`
@@ -70,10 +75,19 @@ func (r SubscribeRequest) Validate() error {
 	if err := ValidateUUID("product_id", r.ProductID); err != nil {
 		return err
 	}
-	if len(r.IdempotencyKey) > 128 {
-		return ErrValidation.OnField("idempotency_key", "idempotency_key is longer than 128 bytes")
+	if len(r.IdempotencyKey) > maxIdempotencyKeyLen {
+		return ErrValidation.OnField("idempotency_key", "idempotency_key is longer than %d bytes", maxIdempotencyKeyLen)
 	}
 	return nil
+}
+
+// maxIdempotencyKeyLen bounds SubscribeRequest.IdempotencyKey, in bytes.
+const maxIdempotencyKeyLen = 128
+
+// Rules states Validate's rules (see Rules).
+func (SubscribeRequest) Rules() Rules {
+	return Rules{Fields: fields("product_id", ruleUUID,
+		"idempotency_key", Rule{MaxLength: maxIdempotencyKeyLen, MaxBytes: maxIdempotencyKeyLen})}
 }
 
 // SubscriptionRef names one subscription.
@@ -85,6 +99,9 @@ type SubscriptionRef struct {
 func (r SubscriptionRef) Validate() error {
 	return ValidateUUID("id", r.ID)
 }
+
+// Rules states Validate's rules (see Rules).
+func (SubscriptionRef) Rules() Rules { return Rules{Fields: fields("id", ruleUUID)} }
 
 // SubscriptionList is a list of subscriptions.
 type SubscriptionList struct {
@@ -100,6 +117,9 @@ type ProductRefID struct {
 func (r ProductRefID) Validate() error {
 	return ValidateUUID("product_id", r.ProductID)
 }
+
+// Rules states Validate's rules (see Rules).
+func (ProductRefID) Rules() Rules { return Rules{Fields: fields("product_id", ruleUUID)} }
 
 // Subscribers lists the consumers with an ACTIVE subscription to a product.
 type Subscribers struct {
@@ -165,10 +185,18 @@ func (r StuckSagasRequest) Validate() error {
 	if r.OlderThanSeconds < 0 {
 		return ErrValidation.OnField("older_than_seconds", "older_than_seconds must not be negative")
 	}
-	if r.Limit < 0 || r.Limit > 1000 {
-		return ErrValidation.OnField("limit", "limit must be between 0 and 1000")
+	if r.Limit < 0 || r.Limit > StuckSagasMax {
+		return ErrValidation.OnField("limit", "limit must be between 0 and %d", StuckSagasMax)
 	}
 	return nil
+}
+
+// StuckSagasMax bounds StuckSagasRequest.Limit.
+const StuckSagasMax = 1000
+
+// Rules states Validate's rules (see Rules).
+func (StuckSagasRequest) Rules() Rules {
+	return Rules{Fields: fields("older_than_seconds", Rule{Min: ptr64(0)}, "limit", limitRule(StuckSagasMax))}
 }
 
 // StuckSaga is one saga in progress past its deadline.

@@ -44,7 +44,7 @@ var knownKinds = []contracts.Kind{
 func (g *reflector) errors(errs []*contracts.Error) (*jsonschema.Schema, error) {
 	r := &jsonschema.Reflector{
 		Anonymous: true, ExpandedStruct: true, AllowAdditionalProperties: true,
-		Mapper: mapType, CommentMap: g.comments,
+		Mapper: openMapType, CommentMap: g.comments,
 	}
 	s, err := reflectSafely(r, typeOf[contracts.Error]())
 	if err != nil {
@@ -120,8 +120,15 @@ type indexFile struct {
 	Services  []indexService    `json:"services"`
 	Endpoints []indexEndpoint   `json:"endpoints"`
 	Events    []indexEvent      `json:"events"`
-	Errors    string            `json:"errors"`
-	Streams   string            `json:"streams"`
+	// Notifications are the kinds of stored notification, each with its data's shape.
+	Notifications []indexNotification `json:"notifications"`
+	Errors        string              `json:"errors"`
+	Streams       string              `json:"streams"`
+}
+
+type indexNotification struct {
+	Kind string `json:"kind"`
+	File string `json:"file"`
 }
 
 type indexService struct {
@@ -162,7 +169,7 @@ func indexDoc(in Input) indexFile {
 			HeaderMsgID:         "event: the envelope id (JetStream de-duplication)",
 			HeaderEventType:     "event: the envelope type",
 		},
-		Services: []indexService{}, Endpoints: []indexEndpoint{}, Events: []indexEvent{},
+		Services: []indexService{}, Endpoints: []indexEndpoint{}, Events: []indexEvent{}, Notifications: []indexNotification{},
 		Errors: "errors.json", Streams: "streams.json",
 	}
 	services := map[string]bool{}
@@ -172,6 +179,9 @@ func indexDoc(in Input) indexFile {
 			idx.Services = append(idx.Services, indexService{Name: ep.Service.Name, Version: ep.Service.Version, Prefix: p, Description: ep.Service.Description})
 		}
 		idx.Endpoints = append(idx.Endpoints, indexEndpoint{Subject: ep.Subject, File: EndpointFile(ep)})
+	}
+	for _, nk := range in.Notifications {
+		idx.Notifications = append(idx.Notifications, indexNotification{Kind: nk.Kind, File: NotificationFile(nk)})
 	}
 	for _, ev := range in.Events {
 		idx.Events = append(idx.Events, indexEvent{Type: ev.Type, Stream: ev.Stream, Subject: eventSubjectBase(ev) + ".{key}", File: EventFile(ev)})

@@ -2,6 +2,8 @@ package schemagen
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/invopop/jsonschema"
 
@@ -129,7 +131,47 @@ func (g *reflector) event(ev contracts.EventInfo) (*jsonschema.Schema, error) {
 func (g *reflector) envelope() (*jsonschema.Schema, error) {
 	r := &jsonschema.Reflector{
 		Anonymous: true, ExpandedStruct: true, AllowAdditionalProperties: true,
-		Mapper: mapType, CommentMap: g.comments,
+		Mapper: openMapType, CommentMap: g.comments,
 	}
 	return reflectSafely(r, typeOf[contracts.Envelope]())
+}
+
+// notification describes a stored notification of one kind (contracts.Notification, as
+// notify.v1.since and .list return it and the notification push carries it) with its kind
+// fixed and its data typed. It is open, like every reply.
+func (g *reflector) notification(nk contracts.NotificationKindInfo) (*jsonschema.Schema, error) {
+	base := BaseID + NotificationFile(nk)
+	s, err := g.message(contracts.Notification{}, base, false)
+	if err != nil {
+		return nil, fmt.Errorf("notification %s: %w", nk.Kind, err)
+	}
+	data, err := g.message(nk.Data, strings.TrimSuffix(base, ".json")+".data.json", false)
+	if err != nil {
+		return nil, fmt.Errorf("notification %s data: %w", nk.Kind, err)
+	}
+	def := s.Definitions["Notification"]
+	if def == nil {
+		return nil, fmt.Errorf("schemagen: contracts.Notification reflected without its definition")
+	}
+	kind, ok := def.Properties.Get("kind")
+	if !ok {
+		return nil, fmt.Errorf("schemagen: contracts.Notification has no kind field")
+	}
+	kind.Const = nk.Kind
+	d, ok := def.Properties.Get("data")
+	if !ok {
+		return nil, fmt.Errorf("schemagen: contracts.Notification has no data field")
+	}
+	*d = jsonschema.Schema{Ref: "#/$defs/data", Description: d.Description}
+	// The notify service always sets data for its own kinds.
+	if !slices.Contains(def.Required, "data") {
+		def.Required = append(def.Required, "data")
+	}
+	s.Definitions["data"] = data
+	s.Version = jsonschema.Version
+	s.Comments = generatedNote
+	s.Title = "notification " + nk.Kind
+	s.Description = "A stored notification of kind " + nk.Kind + ": " + nk.Description + "."
+	s.Extras = map[string]any{"x-moa": map[string]string{"kind": "notification", "notification_kind": nk.Kind}}
+	return s, nil
 }

@@ -36,7 +36,7 @@ func (g *reflector) message(v any, id string, strict bool) (*jsonschema.Schema, 
 		RequiredFromJSONSchemaTags: false,
 		AllowAdditionalProperties:  !strict,
 		Namer:                      n.name,
-		Mapper:                     mapType,
+		Mapper:                     func(t reflect.Type) *jsonschema.Schema { return mapType(t, strict) },
 		CommentMap:                 g.comments,
 	}
 	s, err := reflectSafely(r, t)
@@ -49,6 +49,9 @@ func (g *reflector) message(v any, id string, strict bool) (*jsonschema.Schema, 
 	for name, dt := range n.seen {
 		if def := s.Definitions[name]; def != nil && dt.Kind() == reflect.Struct {
 			allowNulls(def, dt)
+			if err := applyRules(def, dt); err != nil {
+				return nil, err
+			}
 		}
 	}
 	s.Version = "" // only the document root names the dialect
@@ -125,11 +128,12 @@ func reflectSafely(r *jsonschema.Reflector, t reflect.Type) (s *jsonschema.Schem
 var durationType = reflect.TypeOf(time.Duration(0))
 
 // mapType overrides the reflection of types whose JSON form is not what their kind suggests.
-func mapType(t reflect.Type) *jsonschema.Schema {
+// Strict (request) messages get closed enums, open ones known values (enumSchema).
+func mapType(t reflect.Type, strict bool) *jsonschema.Schema {
 	if t == durationType {
 		return &jsonschema.Schema{Type: "integer", Description: "a duration in nanoseconds"}
 	}
-	return nil
+	return enumSchema(t, strict)
 }
 
 // namer names $defs entries after their Go types. Generic instantiations get a readable name
@@ -160,3 +164,6 @@ func (n *namer) name(t reflect.Type) string {
 	n.seen[name] = t
 	return name
 }
+
+// openMapType is mapType for open documents (envelopes, error replies).
+func openMapType(t reflect.Type) *jsonschema.Schema { return mapType(t, false) }

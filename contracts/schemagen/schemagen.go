@@ -10,6 +10,7 @@
 //	<service>.v<major>.<endpoint>.json  $defs/request and $defs/response, plus x-moa metadata
 //	                                    (subject, timeout_ms, idempotent, access, owner_checked)
 //	evt.<domain>.<event_type>.json      the envelope of that event, with data typed
+//	notification.<kind>.json            a stored notification of that kind, with data typed
 //	errors.json                         the error reply body and the error-code catalogue
 //	streams.json                        the JetStream stream declarations
 //	index.json                          subject scheme, headers, and every file above
@@ -21,6 +22,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/invopop/jsonschema"
 
@@ -40,6 +43,8 @@ type Input struct {
 	Events    []contracts.EventInfo
 	Errors    []*contracts.Error
 	Streams   []contracts.StreamSpec
+	// Notifications are the notification kinds, each described with its data's shape.
+	Notifications []contracts.NotificationKindInfo
 	// SourceDir, when set, is the directory of the contracts package source: the Go doc
 	// comments of types and fields found there become schema descriptions.
 	SourceDir string
@@ -47,7 +52,8 @@ type Input struct {
 
 // Registry returns the input for the contracts package as registered.
 func Registry(sourceDir string) Input {
-	in := Input{Errors: contracts.Catalogue(), Streams: contracts.Streams(), Events: contracts.Events(), SourceDir: sourceDir}
+	in := Input{Errors: contracts.Catalogue(), Streams: contracts.Streams(), Events: contracts.Events(),
+		Notifications: contracts.NotificationKinds(), SourceDir: sourceDir}
 	for _, d := range contracts.Endpoints() {
 		in.Endpoints = append(in.Endpoints, d.Info())
 	}
@@ -94,6 +100,15 @@ func Generate(in Input) (map[string][]byte, error) {
 			return nil, err
 		}
 	}
+	for _, nk := range in.Notifications {
+		doc, err := g.notification(nk)
+		if err != nil {
+			return nil, err
+		}
+		if err := add(NotificationFile(nk), doc); err != nil {
+			return nil, err
+		}
+	}
 	errDoc, err := g.errors(in.Errors)
 	if err != nil {
 		return nil, err
@@ -113,6 +128,11 @@ func Generate(in Input) (map[string][]byte, error) {
 // EndpointFile is the file describing ep: its subject plus ".json".
 func EndpointFile(ep contracts.EndpointInfo) string { return ep.Subject + ".json" }
 
+// NotificationFile is the file describing a notification kind: notification.<kind>.json.
+func NotificationFile(nk contracts.NotificationKindInfo) string {
+	return "notification." + nk.Kind + ".json"
+}
+
 // EventFile is the file describing ev: its subject filter without the key wildcard, plus ".json".
 func EventFile(ev contracts.EventInfo) string { return eventSubjectBase(ev) + ".json" }
 
@@ -129,7 +149,32 @@ func encode(doc any) ([]byte, error) {
 	if err := enc.Encode(doc); err != nil {
 		return nil, err
 	}
-	return unescapeHTML(buf.Bytes()), nil
+	return escapeInvisible(unescapeHTML(buf.Bytes())), nil
+}
+
+// escapeInvisible writes the non-ASCII characters that render as nothing or as a plain space
+// (the Unicode white space and control characters in patterns, say) as JSON \u escapes, so
+// that a reader of the file sees which character a pattern means. They only occur inside JSON
+// strings, where the escape is the same character.
+func escapeInvisible(b []byte) []byte {
+	if utf8.Valid(b) && !bytes.ContainsFunc(b, invisible) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+64)
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if invisible(r) {
+			out = fmt.Appendf(out, `\u%04x`, r)
+		} else {
+			out = append(out, b[:n]...)
+		}
+		b = b[n:]
+	}
+	return out
+}
+
+func invisible(r rune) bool {
+	return r > 0x7f && r <= 0xffff && (unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r))
 }
 
 // unescapeHTML undoes the \u003c, \u003e and \u0026 escapes that invopop's Schema.MarshalJSON

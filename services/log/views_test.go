@@ -83,13 +83,13 @@ func TestConcurrentDuplicateViewsCountOnce(t *testing.T) {
 	t.Logf("%d concurrent calls, %d counted", visitors*copies+copies, counted.Load())
 }
 
-// Referrers keep the host alone, lower case, without port or userinfo; they are ranked by
+// Referrers keep the host alone, lower case, without port; they are ranked by
 // views, and views without a referrer count in no host.
 func TestReferrersAreNormalisedHosts(t *testing.T) {
 	h := newHarness(t, nil)
 	post := h.publish("author-1", "Hello")
 	refs := []string{
-		"https://WWW.Example.com:8443/a/b?q=1#x", "http://user:pw@www.example.com/", "https://www.example.com.",
+		"https://WWW.Example.com:8443/a/b?q=1#x", "HTTP://www.EXAMPLE.com/", "https://www.example.com.",
 		"https://news.ycombinator.com/item?id=1", "https://news.ycombinator.com/", "http://[::1]:8080/x", "",
 	}
 	for i, ref := range refs {
@@ -170,6 +170,7 @@ func TestBadInput(t *testing.T) {
 		{"visitor in Korean", contracts.RecordViewRequest{PostID: post, VisitorID: "방문자방문자방문자방문자"}, "visitor_id"},
 		{"referrer javascript", contracts.RecordViewRequest{PostID: post, VisitorID: ok, Referrer: "javascript:alert(1)"}, "referrer"},
 		{"referrer ftp", contracts.RecordViewRequest{PostID: post, VisitorID: ok, Referrer: "ftp://example.com/x"}, "referrer"},
+		{"referrer with user info", contracts.RecordViewRequest{PostID: post, VisitorID: ok, Referrer: "https://user:pw@example.com/"}, "referrer"},
 		{"referrer relative", contracts.RecordViewRequest{PostID: post, VisitorID: ok, Referrer: "/from/here"}, "referrer"},
 		{"referrer without host", contracts.RecordViewRequest{PostID: post, VisitorID: ok, Referrer: "https://"}, "referrer"},
 		{"referrer host underscore", contracts.RecordViewRequest{PostID: post, VisitorID: ok, Referrer: "https://exa_mple.com/"}, "referrer"},

@@ -79,7 +79,7 @@ func SubscriptionEnded(kind string, d Terminal, p Product) (Notices, error) {
 		})
 	}
 	ref := func(r contracts.Role) json.RawMessage {
-		b, _ := json.Marshal(contracts.NotificationRef{SubscriptionID: d.SubscriptionID, ProductID: d.ProductID, Role: r, Reason: d.Reason})
+		b, _ := json.Marshal(contracts.SubscriptionNoticeData{SubscriptionID: d.SubscriptionID, ProductID: d.ProductID, Role: r, Reason: d.Reason})
 		return b
 	}
 	return Notices{
@@ -96,7 +96,7 @@ func SubscriptionEnded(kind string, d Terminal, p Product) (Notices, error) {
 func TermsChanged(d Terms, p Product, subscribers []string) (Notices, error) {
 	name := productName(p, d.ProductID)
 	key := contracts.NotificationTermsChanged + ":" + d.ProductID + ":v" + strconv.Itoa(d.TermsVersion)
-	data, _ := json.Marshal(contracts.NotificationRef{ProductID: d.ProductID, Role: contracts.RoleConsumer, TermsVersion: d.TermsVersion})
+	data, _ := json.Marshal(contracts.TermsNoticeData{ProductID: d.ProductID, Role: contracts.RoleConsumer, TermsVersion: d.TermsVersion})
 	title := "New terms for " + name
 	body := fmt.Sprintf("The seller changed the terms of %s (version %d):\n\n%s", name, d.TermsVersion, Excerpt(d.Terms, TermsExcerptRunes))
 	mailBody := fmt.Sprintf("Hello,\n\nthe seller changed the terms of %s, which you subscribe to. "+
