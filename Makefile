@@ -81,4 +81,4 @@ deps-run:
 	@scripts/deps.sh postgres
 
 deps-test:
-	@scripts/deps.sh postgres chromium
+	@scripts/deps.sh postgres chromium cjkfont

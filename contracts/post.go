@@ -1,6 +1,7 @@
 package contracts
 
 import (
+	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -25,6 +26,11 @@ const (
 // Valid reports whether s is a declared status.
 func (s PostStatus) Valid() bool { return s == PostStatusDraft || s == PostStatusPublished }
 
+// EnumValues lists the statuses (see Enumerated).
+func (PostStatus) EnumValues() []string {
+	return []string{string(PostStatusDraft), string(PostStatusPublished)}
+}
+
 // CommentModeration is what a post's author does to a comment on it.
 type CommentModeration string
 
@@ -36,6 +42,16 @@ const (
 	ModerateDelete CommentModeration = "delete"
 )
 
+// Valid reports whether m is a declared action.
+func (m CommentModeration) Valid() bool {
+	return m == ModerateHide || m == ModerateUnhide || m == ModerateDelete
+}
+
+// EnumValues lists the moderation actions (see Enumerated).
+func (CommentModeration) EnumValues() []string {
+	return []string{string(ModerateHide), string(ModerateUnhide), string(ModerateDelete)}
+}
+
 // Limits of blog fields. A post's markdown and its HTML together stay well under the NATS
 // payload limit.
 const (
@@ -46,6 +62,39 @@ const (
 	MaxCoverImageIDLen = 64      // bytes
 	MaxCommentLen      = 2000    // runes
 	MaxExcerptLen      = 200     // runes
+)
+
+// Patterns of blog fields, tested by rules_test against the Go checks they state.
+const (
+	// slugChar is a character of a slug word: lower-case ASCII letters, digits and the
+	// Hangul syllables (U+AC00 to U+D7A3), written as themselves because RE2 and ECMA-262
+	// spell escapes differently.
+	slugChar = `[a-z0-9` + "\uac00-\ud7a3" + `]`
+	// PatternSlug is a post or category slug (ValidateSlug): words of slug characters joined
+	// by single hyphens, no leading or trailing hyphen.
+	PatternSlug = `^` + slugChar + `+(-` + slugChar + `+)*$`
+	// PatternCoverImageID is a cover image id (ValidateCoverImageID), possibly empty: ASCII
+	// letters, digits, '-' and '_'.
+	PatternCoverImageID = `^[A-Za-z0-9_-]*$`
+)
+
+// Rules of blog fields, written from the limits and patterns Validate uses.
+var (
+	ruleSlug     = Rule{MinLength: 1, MaxLength: MaxSlugLen, Pattern: PatternSlug, Example: "hello-세계-2"}
+	ruleCategory = Rule{MinLength: 1, MaxLength: MaxSlugLen, Pattern: PatternSlug, Example: "travel"}
+	// postRules are the fields of create_post, and of update_post when present.
+	postRules = map[string]Rule{
+		"slug":     ruleSlug,
+		"title":    {MinLength: 1, MaxLength: MaxPostTitleLen, Pattern: PatternLine, Example: "Hello, world"},
+		"body":     {MaxLength: MaxPostBodyLen, MaxBytes: MaxPostBodyLen, Pattern: PatternMultiline, Example: "# Hello\n\nSome *markdown*."},
+		"category": optional(ruleCategory),
+		"tags":     {MaxItems: MaxTags, Items: &ruleTag},
+		"cover_image_id": {MaxLength: MaxCoverImageIDLen, MaxBytes: MaxCoverImageIDLen, Pattern: PatternCoverImageID,
+			Example: "img_01"},
+	}
+	ruleCommentBody = Rule{MinLength: 1, MaxLength: MaxCommentLen, Pattern: PatternMultilineText, Example: "Nice post!"}
+	// checkCategory: a post's category must exist, which only the service knows.
+	checkCategory = Check{Field: "category", Rule: "the slug of an existing category (list_categories), or empty for none"}
 )
 
 // Post is the full view of a post. HTML is the body rendered from markdown and sanitised: no
@@ -108,6 +157,11 @@ func (r CreatePostRequest) Validate() error {
 		validateCategoryRef(r.Category), ValidateTags(r.Tags), ValidateCoverImageID(r.CoverImageID))
 }
 
+// Rules states Validate's rules (see Rules). The category must exist (x-moa-checks).
+func (CreatePostRequest) Rules() Rules {
+	return Rules{Fields: postRules, Checks: []Check{checkCategory}}
+}
+
 // UpdatePostRequest changes some fields of a post; absent fields keep their value. Tags
 // replace the whole list ([] clears it); an empty category or cover image id clears it.
 // Status moves a draft to published or back.
@@ -162,6 +216,19 @@ func (r UpdatePostRequest) Validate() error {
 	return catFirstErr(errs...)
 }
 
+// Rules states Validate's rules (see Rules): the post rules for the fields present, and at
+// least one field to change.
+func (UpdatePostRequest) Rules() Rules {
+	f := fields("id", ruleUUID, "expected_version", Rule{Min: ptr64(0)}, "status", Rule{Enum: PostStatus("").EnumValues()})
+	changes := []string{"status"}
+	for name, r := range postRules {
+		f[name] = r
+		changes = append(changes, name)
+	}
+	sort.Strings(changes)
+	return Rules{Fields: f, AnyOfRequired: changes, Checks: []Check{checkCategory}}
+}
+
 // PostRef names one post by id.
 type PostRef struct {
 	ID string `json:"id"`
@@ -170,23 +237,43 @@ type PostRef struct {
 // Validate checks the id.
 func (r PostRef) Validate() error { return ValidatePostID("id", r.ID) }
 
+// Rules states Validate's rules (see Rules).
+func (PostRef) Rules() Rules { return Rules{Fields: fields("id", ruleUUID)} }
+
 // GetPostRequest names one post by id or by slug (exactly one of them).
 type GetPostRequest struct {
 	ID   string `json:"id,omitempty"`
 	Slug string `json:"slug,omitempty"`
 }
 
-// Validate checks that exactly one of id and slug is given, and its form.
+// Validate checks the form of id and slug, then that exactly one of them is given. The forms
+// come first so that a malformed field is named as such even when both are given.
 func (r GetPostRequest) Validate() error {
+	if r.ID != "" {
+		if err := ValidatePostID("id", r.ID); err != nil {
+			return err
+		}
+	}
+	if r.Slug != "" {
+		if err := ValidateSlug("slug", r.Slug); err != nil {
+			return err
+		}
+	}
 	switch {
 	case r.ID != "" && r.Slug != "":
 		return ErrValidation.OnField("slug", "give id or slug, not both")
-	case r.ID != "":
-		return ValidatePostID("id", r.ID)
-	case r.Slug != "":
-		return ValidateSlug("slug", r.Slug)
+	case r.ID == "" && r.Slug == "":
+		return ErrValidation.OnField("id", "give id or slug")
 	}
-	return ErrValidation.OnField("id", "give id or slug")
+	return nil
+}
+
+// Rules states Validate's rules (see Rules): id or slug; that not both are given is in
+// x-moa-checks.
+func (GetPostRequest) Rules() Rules {
+	return Rules{Fields: fields("id", optional(ruleUUID), "slug", optional(ruleSlug)),
+		AnyOfRequired: []string{"id", "slug"},
+		Checks:        []Check{{Field: "slug", Rule: "give id or slug, not both"}}}
 }
 
 // ListPostsRequest asks for one page of published posts, newest first, optionally of one
@@ -208,6 +295,12 @@ func (r ListPostsRequest) Validate() error {
 	return catFirstErr(validateCategoryRef(r.Category), catValidateLimit(r.Limit), catValidateCursor(r.Cursor))
 }
 
+// Rules states Validate's rules (see Rules). An unknown category lists no post.
+func (ListPostsRequest) Rules() Rules {
+	return Rules{Fields: fields("category", optional(ruleCategory), "tag", optional(ruleTag),
+		"limit", ruleLimit, "cursor", ruleCursor), Checks: []Check{checkCursor}}
+}
+
 // SearchPostsRequest searches published posts' titles, bodies and tags, in Korean and English:
 // words match whole, by prefix and by substring (Korean compounds), and nearly (typos).
 type SearchPostsRequest struct {
@@ -220,6 +313,9 @@ type SearchPostsRequest struct {
 func (r SearchPostsRequest) Validate() error {
 	return SearchProductsRequest(r).Validate()
 }
+
+// Rules states Validate's rules (see Rules), those of search_products.
+func (r SearchPostsRequest) Rules() Rules { return SearchProductsRequest(r).Rules() }
 
 // Category groups posts. Slug names it in posts and filters.
 type Category struct {
@@ -245,6 +341,13 @@ func (r CreateCategoryRequest) Validate() error {
 		return err
 	}
 	return ValidateCategoryName(r.Name)
+}
+
+// Rules states Validate's rules (see Rules). The name's form is its normal form: the service
+// trims white space around it before counting.
+func (CreateCategoryRequest) Rules() Rules {
+	return Rules{Fields: fields("slug", ruleCategory,
+		"name", Rule{MinLength: 1, MaxLength: MaxCategoryNameLen, Pattern: PatternLine, Example: "Travel"})}
 }
 
 // ValidateCategoryName checks a category's display name.
@@ -300,6 +403,13 @@ func (r AddCommentRequest) Validate() error {
 	return ValidateCommentBody(r.Body)
 }
 
+// Rules states Validate's rules (see Rules). A parent must be a top-level comment of the same
+// post (x-moa-checks).
+func (AddCommentRequest) Rules() Rules {
+	return Rules{Fields: fields("post_id", ruleUUID, "parent_id", optional(ruleUUID), "body", ruleCommentBody),
+		Checks: []Check{{Field: "parent_id", Rule: "a top-level comment of the same post, or empty for a top-level comment"}}}
+}
+
 // EditCommentRequest changes the body of the caller's own comment.
 type EditCommentRequest struct {
 	ID   string `json:"id"`
@@ -311,6 +421,11 @@ func (r EditCommentRequest) Validate() error {
 	return catFirstErr(ValidatePostID("id", r.ID), ValidateCommentBody(r.Body))
 }
 
+// Rules states Validate's rules (see Rules).
+func (EditCommentRequest) Rules() Rules {
+	return Rules{Fields: fields("id", ruleUUID, "body", ruleCommentBody)}
+}
+
 // CommentRef names one comment.
 type CommentRef struct {
 	ID string `json:"id"`
@@ -318,6 +433,9 @@ type CommentRef struct {
 
 // Validate checks the id.
 func (r CommentRef) Validate() error { return ValidatePostID("id", r.ID) }
+
+// Rules states Validate's rules (see Rules).
+func (CommentRef) Rules() Rules { return Rules{Fields: fields("id", ruleUUID)} }
 
 // ModerateCommentRequest is the post author's action on a comment of their post.
 type ModerateCommentRequest struct {
@@ -330,11 +448,15 @@ func (r ModerateCommentRequest) Validate() error {
 	if err := ValidatePostID("id", r.ID); err != nil {
 		return err
 	}
-	switch r.Action {
-	case ModerateHide, ModerateUnhide, ModerateDelete:
+	if r.Action.Valid() {
 		return nil
 	}
 	return ErrValidation.OnField("action", "action must be %q, %q or %q", ModerateHide, ModerateUnhide, ModerateDelete)
+}
+
+// Rules states Validate's rules (see Rules).
+func (ModerateCommentRequest) Rules() Rules {
+	return Rules{Fields: fields("id", ruleUUID, "action", Rule{Enum: CommentModeration("").EnumValues()})}
 }
 
 // ListCommentsRequest asks for one page of a post's comments.
@@ -347,6 +469,11 @@ type ListCommentsRequest struct {
 // Validate checks the id, limit and cursor size.
 func (r ListCommentsRequest) Validate() error {
 	return catFirstErr(ValidatePostID("post_id", r.PostID), catValidateLimit(r.Limit), catValidateCursor(r.Cursor))
+}
+
+// Rules states Validate's rules (see Rules).
+func (ListCommentsRequest) Rules() Rules {
+	return Rules{Fields: fields("post_id", ruleUUID, "limit", ruleLimit, "cursor", ruleCursor), Checks: []Check{checkCursor}}
 }
 
 // Post endpoints. Writing posts and categories needs a writer's token; reading is open to

@@ -118,8 +118,12 @@ func limitRule(most int) Rule { return rangeRule(0, int64(most)) }
 
 // optional lets the zero value of an omitempty field through: encoding/json cannot tell
 // "limit": 0 or "tag": "" from an absent field, so the services accept them as absent, and
-// the schema must too.
+// the schema must too. A format is dropped (no format accepts ""); the pattern still states
+// the value's form.
 func optional(r Rule) Rule {
+	if r.Pattern != "" {
+		r.Format = ""
+	}
 	switch {
 	case r.Enum != nil:
 		r.Enum = append([]string{""}, r.Enum...)

@@ -134,6 +134,8 @@ func TestPatternsMatchTheGoChecks(t *testing.T) {
 			return contracts.ViewProductRequest{ID: requestgen.ExampleUUID, ViewerID: s}.Validate() == nil
 		}},
 		{"PatternNotBlank", contracts.PatternNotBlank, func(s string) bool { return contracts.RefreshRequest{RefreshToken: s}.Validate() == nil }},
+		{"PatternSlug", contracts.PatternSlug, func(s string) bool { return contracts.ValidateSlug("slug", s) == nil }},
+		{"PatternCoverImageID", contracts.PatternCoverImageID, func(s string) bool { return contracts.ValidateCoverImageID(s) == nil }},
 	}
 	var runes []rune
 	for r := rune(0); r < 0x10000; r++ {

@@ -83,7 +83,7 @@ var (
 // NOTIFY and CHAT were declared once and never written to; a deployment that has them can
 // delete them).
 func Streams() []StreamSpec {
-	return []StreamSpec{StreamAuth, StreamCatalog, StreamSubscription, StreamBilling, StreamPost, StreamLog, StreamDeadLetter}
+	return []StreamSpec{StreamAuth, StreamCatalog, StreamSubscription, StreamBilling, StreamPayout, StreamPost, StreamLog, StreamDeadLetter}
 }
 
 // ConsumerSpec declares a durable JetStream consumer.

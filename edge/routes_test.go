@@ -30,7 +30,8 @@ func TestRoutesFollowTheContracts(t *testing.T) {
 		"notify.since", "notify.list", "notify.mark_read", "notify.unread_count", "subscription.get", "billing.payments",
 		"post.add_comment", "post.edit_comment", "post.delete_comment"}
 	sellers := []string{"catalog.create_product", "catalog.update_product", "catalog.delete_product",
-		"catalog.my_products", "subscription.subscribers", "subscription.dashboard"}
+		"catalog.my_products", "subscription.subscribers", "subscription.dashboard",
+		"payout.request_payout", "payout.history", "payout.balance"}
 	consumers := []string{"chat.open_room", "subscription.subscribe", "subscription.mine", "subscription.cancel"}
 	writers := []string{"post.create_post", "post.update_post", "post.delete_post", "post.my_posts",
 		"post.create_category", "post.moderate_comment"}
@@ -62,7 +63,7 @@ func TestRoutesFollowTheContracts(t *testing.T) {
 	check(sellers, false, contracts.RoleSeller)
 	check(consumers, false, contracts.RoleConsumer)
 	check(writers, false, contracts.RoleWriter)
-	for _, m := range []string{"auth.keys", "auth.operator_token", "subscription.stuck", "subscription.rebuild_dashboard", "notify.dev_mailbox"} {
+	for _, m := range []string{"auth.keys", "auth.operator_token", "subscription.stuck", "subscription.rebuild_dashboard", "payout.rebuild_history", "notify.dev_mailbox"} {
 		if _, ok := routes[m]; ok {
 			t.Errorf("%s is routed", m)
 		}

@@ -3,7 +3,9 @@
 #   postgres  the PostgreSQL server binaries (initdb, postgres) and psql: `moa dev` and the
 #             test harness run a private server from them
 #   chromium  a headless browser for the browser tests
-# Usage: scripts/deps.sh postgres [chromium]
+#   cjkfont   a font with Korean glyphs (Debian's fonts-noto-cjk), so the browser tests'
+#             screenshots (MOA_SCREENSHOTS) show the Korean UI instead of empty boxes
+# Usage: scripts/deps.sh postgres [chromium] [cjkfont]
 # At most one `apt-get update`, and none when everything is there.
 set -euo pipefail
 
@@ -21,11 +23,21 @@ have_chromium() {
   command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null
 }
 
+# fc-list answers for any installed font with Korean glyphs, not only Noto; without
+# fontconfig, the package's own files are the test.
+have_cjkfont() {
+  if command -v fc-list >/dev/null; then
+    [ -n "$(fc-list :lang=ko family 2>/dev/null)" ] && return 0
+  fi
+  [ -d /usr/share/fonts/opentype/noto ] && ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1
+}
+
 missing=()
 for dep in "$@"; do
   case "$dep" in
     postgres) have_postgres || missing+=(postgresql) ;;
     chromium) have_chromium || missing+=(chromium) ;;
+    cjkfont) have_cjkfont || missing+=(fonts-noto-cjk) ;;
     *) echo "deps.sh: unknown dependency $dep" >&2; exit 2 ;;
   esac
 done

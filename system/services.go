@@ -12,6 +12,7 @@ import (
 	"github.com/moa-run/moa/services/chat"
 	logsvc "github.com/moa-run/moa/services/log"
 	"github.com/moa-run/moa/services/notify"
+	"github.com/moa-run/moa/services/payout"
 	"github.com/moa-run/moa/services/post"
 	"github.com/moa-run/moa/services/search"
 	"github.com/moa-run/moa/services/subscription"
@@ -36,6 +37,7 @@ var registry = map[string]Registration{
 	"edge":         withNote(edge.Registration, EdgeDevMailbox, "; `moa dev` turns it on unless set"),
 	"log":          logsvc.Registration,
 	"notify":       notify.Registration,
+	"payout":       payout.Registration,
 	"post":         post.Registration,
 	"search":       search.Registration,
 	"subscription": subscription.Registration,

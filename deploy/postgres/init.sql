@@ -31,6 +31,11 @@
 \else
   DO $$ BEGIN RAISE EXCEPTION 'MOA_NOTIFY_DB_PASSWORD is not set'; END $$;
 \endif
+\getenv payout_password MOA_PAYOUT_DB_PASSWORD
+\if :{?payout_password}
+\else
+  DO $$ BEGIN RAISE EXCEPTION 'MOA_PAYOUT_DB_PASSWORD is not set'; END $$;
+\endif
 \getenv post_password MOA_POST_DB_PASSWORD
 \if :{?post_password}
 \else
@@ -57,6 +62,10 @@ REVOKE ALL ON DATABASE moa_catalog FROM PUBLIC;
 CREATE ROLE moa_notify LOGIN PASSWORD :'notify_password';
 CREATE DATABASE moa_notify OWNER moa_notify;
 REVOKE ALL ON DATABASE moa_notify FROM PUBLIC;
+
+CREATE ROLE moa_payout LOGIN PASSWORD :'payout_password';
+CREATE DATABASE moa_payout OWNER moa_payout;
+REVOKE ALL ON DATABASE moa_payout FROM PUBLIC;
 
 CREATE ROLE moa_post LOGIN PASSWORD :'post_password';
 CREATE DATABASE moa_post OWNER moa_post;

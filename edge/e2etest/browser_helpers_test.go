@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -132,20 +133,45 @@ func publish(title string, until func(string) chromedp.Action[chromedp.Void]) []
 	}
 }
 
-// screenshots saves what each tab shows when MOA_BROWSER_SCREENSHOTS names a directory.
+// screenshotDir is where the browser tests write PNGs of the screens they reach, when
+// MOA_SCREENSHOTS is set: a folder per test under moa-screenshots in the tests' temp dir
+// (os.TempDir, $TMPDIR), or under MOA_SCREENSHOTS itself when it is an absolute path. Not
+// t.TempDir(): that is removed when the test ends, with the pictures. "" when unset.
+func screenshotDir(t *testing.T) string {
+	v := os.Getenv("MOA_SCREENSHOTS")
+	if v == "" {
+		return ""
+	}
+	root := filepath.Join(os.TempDir(), "moa-screenshots")
+	if filepath.IsAbs(v) {
+		root = v
+	}
+	dir := filepath.Join(root, strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("screenshots: %v", err)
+	}
+	return dir
+}
+
+// screenshots saves what each tab shows (the whole page) as <prefix>-<tab>.png, when
+// MOA_SCREENSHOTS is set (see screenshotDir).
 func (b *browser) screenshots(prefix string, tabs map[string]context.Context) {
-	dir := os.Getenv("MOA_BROWSER_SCREENSHOTS")
+	b.t.Helper()
+	dir := screenshotDir(b.t)
 	if dir == "" {
 		return
 	}
 	for name, tab := range tabs {
 		png, err := chromedp.Run(tab, chromedp.FullScreenshot(100))
+		file := filepath.Join(dir, prefix+"-"+name+".png")
 		if err == nil {
-			err = os.WriteFile(filepath.Join(dir, prefix+"-"+name+".png"), png, 0o644)
+			err = os.WriteFile(file, png, 0o644)
 		}
 		if err != nil {
 			b.t.Errorf("screenshot %s: %v", name, err)
+			continue
 		}
+		b.t.Logf("screenshot %s", file)
 	}
 }
 

@@ -7,7 +7,9 @@
 // marketplace page with the real services: currency refusal, paging past 20 products, the
 // product page and its view count, the seller's edit/delete and terms change (the
 // subscriber's notification and mail), the saga's steps live, search history, labels and
-// keyboard use. chat_test.go runs chat through two edge instances.
+// keyboard use (the focus surviving a live re-render). phone_test.go walks the main screens at a
+// phone's width. chat_test.go runs chat through two edge instances. With MOA_SCREENSHOTS set, the
+// tests write PNGs of the screens they reach (browser_helpers_test.go: screenshotDir).
 package e2etest
 
 import (

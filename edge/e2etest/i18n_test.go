@@ -70,7 +70,7 @@ func TestBrowserKoreanAndEnglish(t *testing.T) {
 		text("browse-h", "상품 둘러보기"),
 		text("whoami", "로그인하지 않음"),
 		until(`document.querySelector("#q").closest("label").textContent.includes("상품 검색")`),
-		until(`document.querySelector("#display-name").placeholder === "회원가입 시 입력"`),
+		until(`document.querySelector("#display-name").placeholder === "회원가입할 때만 입력"`),
 		// The period's option is shown in Korean and still sends its value.
 		until(`document.querySelector('#p-period option[value="monthly"]').textContent === "매월"`),
 	)
@@ -86,9 +86,9 @@ func TestBrowserKoreanAndEnglish(t *testing.T) {
 		chromedp.SetValue(chromedp.ID("p-title"), title),
 		chromedp.Click(chromedp.ID("publish")),
 		text("publish-result", "“"+title+"” 상품을 등록했습니다."),
-		until(`document.querySelector("#my-products").textContent.includes("좌석 0/100")`),
+		until(`document.querySelector("#my-products").textContent.includes("구독 0/100명")`),
 		// KRW in Korean: ₩5,900 per month, in the catalog list as well.
-		until(`[...document.querySelectorAll("#products li.product")].some((li) => li.textContent.includes(`+jsString(title)+`) && li.textContent.includes("₩5,900 / 매월") && li.textContent.includes("조회 0회"))`),
+		until(`[...document.querySelectorAll("#products li.product")].some((li) => li.textContent.includes(`+jsString(title)+`) && li.textContent.includes("₩5,900 / 월") && li.textContent.includes("조회 0회"))`),
 		// Delete asks twice, in Korean: the button's state is read from its (translated) text.
 		b.clickWhenPresent(`document.querySelector("#my-products li.my-product button.edit")`),
 		chromedp.WaitVisible(chromedp.ID("edit-form")),
@@ -99,6 +99,8 @@ func TestBrowserKoreanAndEnglish(t *testing.T) {
 		chromedp.Click(chromedp.ID("cancel-edit")),
 		text("delete-product", "삭제"),
 	)
+	// The Korean screen, for a look (MOA_SCREENSHOTS): make test installs a CJK font for it.
+	b.screenshots("korean", map[string]context.Context{"seller": ko})
 	run("the switch turns the page English", ko,
 		chromedp.SetValue(chromedp.ID("lang"), "en"),
 		b.eval(`document.querySelector("#lang").dispatchEvent(new Event("change"))`),

@@ -78,11 +78,18 @@ func TestOperatorSeesTheSagaTimeline(t *testing.T) {
 
 	steps := `[...document.querySelectorAll("#ops-timeline li.step")]`
 	hasAll := `["subscription", "catalog", "billing", "notify"].every(svc => ` + steps + `.some(li => li.dataset.service === svc))`
+	// The operator's browser is Korean: the operations page is in Korean, like the app.
 	b.run("operator opens the saga's timeline", opsTab,
+		koreanBrowser(),
 		chromedp.Navigate(url+"/#ops"),
 		b.until(`!document.querySelector("#ops").hidden && !document.querySelector("#ops-signin").hidden`),
+		b.until(`document.querySelector("#ops-h").textContent === "운영" && document.querySelector("#ops-signin-button").textContent === "운영자로 로그인"`),
+		b.until(`document.querySelector("#ops-secret").labels[0].textContent.includes("운영자 비밀 키")`),
 		chromedp.SetValue(chromedp.ID("ops-secret"), system.DevOperatorSecret),
-		chromedp.Click(chromedp.ID("ops-signin-button")),
+		// A click by script, not by the mouse at the button's place: the product list above
+		// the operations card may load meanwhile and move the button down, and the mouse
+		// would then press nothing. (#ops shown means ops.js is running, listener attached.)
+		b.clickWhenPresent(`document.querySelector("#ops-signin-button")`),
 		// Signed in when the figures show. A transient failure (a busy machine) is shown
 		// on the page, and the operator tries again, as a person would; any other error
 		// ends the wait with the page (and its error) in the failure.
@@ -95,8 +102,8 @@ func TestOperatorSeesTheSagaTimeline(t *testing.T) {
 			}
 			return false;
 		})()`, chromedp.WithPollingInterval(time.Second), chromedp.WithPollingTimeout(60*time.Second)),
-		// The saga's trace is among the recent ones, linked by its subscription id.
-		chromedp.Poll[chromedp.Void](`document.querySelector('#ops-traces a.saga-link[data-key="`+sub+`"]') != null`,
+		// The saga's trace is among the recent ones, linked by its subscription id (in Korean).
+		chromedp.Poll[chromedp.Void](`document.querySelector('#ops-traces a.saga-link[data-key="`+sub+`"]')?.textContent === `+jsString(sub+" 타임라인"),
 			chromedp.WithPollingInterval(200*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)),
 		b.clickWhenPresent(`document.querySelector('#ops-traces a.saga-link[data-key="`+sub+`"]')`),
 		b.until(`document.querySelector("#ops-timeline").dataset.key === `+jsString(sub)),
@@ -105,8 +112,23 @@ func TestOperatorSeesTheSagaTimeline(t *testing.T) {
 		chromedp.Poll[chromedp.Void](`(`+hasAll+`) || (document.querySelector("#ops-show").click(), false)`,
 			chromedp.WithPollingInterval(time.Second), chromedp.WithPollingTimeout(30*time.Second)),
 		// The live figures have counted the activation.
-		b.until(`document.querySelector('#ops-charts svg[data-figure="activated"] text')?.textContent.endsWith(": 1")`),
+		b.until(`document.querySelector('#ops-charts svg[data-figure="activated"] text')?.textContent === "활성화된 구독: 1"`),
 		b.until(`document.querySelectorAll('#ops-charts svg polyline').length >= 3`),
+	)
+	b.run("the operations page speaks Korean, and English after the switch", opsTab,
+		// The list keeps the last 50 traces, and the saga's may have left it by now: any will do.
+		b.until(`document.querySelector("#ops-traces li.trace .meta")?.textContent.includes("스팬 ")`),
+		b.until(`document.querySelector("#ops-timeline p").textContent.startsWith("트레이스 ")`),
+		b.until(`[...document.querySelectorAll("#ops-body h3")].map(h => h.textContent).join("|") === "실시간 지표|사가 타임라인|최근 트레이스"`),
+	)
+	b.screenshots("ops-korean", map[string]context.Context{"operator": opsTab})
+	b.run("the switch redraws it in English", opsTab,
+		chromedp.SetValue(chromedp.ID("lang"), "en"),
+		b.eval(`document.querySelector("#lang").dispatchEvent(new Event("change"))`),
+		b.until(`document.querySelector("#ops-h").textContent === "Operations"`),
+		b.until(`document.querySelector('#ops-charts svg[data-figure="activated"] text')?.textContent === "Subscriptions activated: 1"`),
+		b.until(`/ \d+ spans, /.test(document.querySelector("#ops-traces li.trace .meta")?.textContent)`),
+		b.until(`/^\d+ steps over /.test(document.querySelector("#ops-timeline p").textContent)`),
 	)
 	lines, err := chromedp.Run(opsTab, chromedp.Evaluate[[]string](steps+`.map(li => li.innerText.replace(/\s+/g, " ").trim())`))
 	if err != nil {

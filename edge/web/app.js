@@ -57,6 +57,55 @@ const money = (amount, currency) => {
   catch { return `${amount} ${currency}`; }
 };
 
+// ---- lists that re-render live ----
+
+// morph makes old look and act like fresh (the same row built anew from newer data) while
+// keeping old and its descendants in the document: a focused button, a caret or an open
+// <details> survives the live updates that re-render a list (seat counts, views, saga steps).
+// Where the shapes differ (a row gained a button), old's children are replaced.
+function morph(old, fresh) {
+  if (old.nodeType !== Node.ELEMENT_NODE) { if (old.nodeValue !== fresh.nodeValue) old.nodeValue = fresh.nodeValue; return; }
+  for (const a of [...old.attributes]) {
+    if (!fresh.hasAttribute(a.name) && !(a.name === "open" && old.localName === "details")) old.removeAttribute(a.name);
+  }
+  for (const a of fresh.attributes) if (old.getAttribute(a.name) !== a.value) old.setAttribute(a.name, a.value);
+  old.onclick = fresh.onclick; // handlers hold the row's data: the fresh ones hold the newer
+  if ("disabled" in old) old.disabled = fresh.disabled;
+  const oc = [...old.childNodes], fc = [...fresh.childNodes];
+  const same = oc.length === fc.length && oc.every((c, i) => c.nodeType === fc[i].nodeType && c.nodeName === fc[i].nodeName);
+  if (!same) { old.replaceChildren(...fc); return; }
+  oc.forEach((c, i) => morph(c, fc[i]));
+}
+
+// focusKey names the focused element inside list by stable keys (its row's data-id and its
+// class), so it can be found again after the list changed.
+function focusKey(list) {
+  const a = document.activeElement;
+  if (!a || a === list || !list.contains(a)) return null;
+  const row = [...list.children].find((r) => r.contains(a));
+  return { row, id: row.dataset.id, cls: a.className, index: [...list.children].indexOf(row) };
+}
+
+// renderRows shows rows (fresh elements, each with a data-id) in list: a row already shown
+// (same data-id) is updated in place, new ones are inserted, gone ones removed, and only rows
+// out of place are moved. If the focus was in the list and its element left the document
+// anyway (its row went, or changed shape), it goes to the same control of the same product,
+// or to the row now in that place.
+function renderRows(list, rows) {
+  const key = focusKey(list);
+  const ids = new Set();
+  rows = rows.filter((r) => !ids.has(r.dataset.id) && ids.add(r.dataset.id)); // a product that moved pages during a refresh shows once
+  const old = new Map([...list.children].filter((r) => r.dataset.id).map((r) => [r.dataset.id, r]));
+  const keep = rows.map((r) => { const o = old.get(r.dataset.id); if (o && o.localName === r.localName) { morph(o, r); return o; } return r; });
+  keep.forEach((r, i) => { if (list.children[i] !== r) list.insertBefore(r, list.children[i] || null); });
+  while (list.children.length > keep.length) list.lastElementChild.remove();
+  if (!key || list.contains(document.activeElement)) return;
+  const row = keep.find((r) => r.dataset.id === key.id) || keep[Math.min(key.index, keep.length - 1)];
+  if (!row) { list.setAttribute("tabindex", "-1"); list.focus(); return; }
+  const same = [...row.querySelectorAll("button, a, input, select, textarea, [tabindex]")];
+  (same.find((e) => e.className === key.cls) || same[0] || row).focus();
+}
+
 // ---- connection and identity ----
 
 // The connection's state is kept as a key and its parameters, so a switch of language redraws it.
@@ -69,6 +118,8 @@ moa.on("reconnecting", (e) => { showStatus("status.reconnecting", { ms: Math.rou
 // know is shown as the service sent it).
 const state = (s) => (has("state." + s) ? t("state." + s) : s);
 const period = (p) => (has("period." + p) ? t("period." + p) : p);
+// per is the period after a price ("₩5,900 / 월" in Korean, "/ monthly" in English).
+const per = (p) => (t("per." + p) !== "per." + p ? t("per." + p) : period(p));
 // word shows a word the services send (a payment's kind or status) in the page's language, as sent when unknown.
 const word = (group, w) => (has(group + "." + w) ? t(group + "." + w) : w);
 
@@ -153,7 +204,7 @@ function productItem(p) {
   const open = el("button", { className: "link open-product", textContent: p.title, onclick: () => openProduct(p.id) });
   open.setAttribute("aria-label", t("details", { title: p.title }));
   const li = el("li", { className: "product" }, open, " ",
-    el("span", { className: "meta", textContent: t("product.meta", { price: money(p.price_amount, p.currency), period: period(p.billing_period), taken: p.seats_taken, capacity: p.capacity, views: p.views }) }));
+    el("span", { className: "meta", textContent: t("product.meta", { price: money(p.price_amount, p.currency), period: per(p.billing_period), taken: p.seats_taken, capacity: p.capacity, views: p.views }) }));
   li.dataset.id = p.id;
   const u = me();
   if (u && u.role === "consumer") {
@@ -185,7 +236,7 @@ async function loadProducts(query, keep = false) {
     if (listing !== l) return; // a newer listing started meanwhile
     l.pages = 1;
     l.next = page.next_cursor || "";
-    $("products").replaceChildren(...page.items.map(productItem));
+    renderRows($("products"), page.items.map(productItem));
     $("products").dataset.query = l.query; // what the list shows the results of ("" for the catalog)
     $("load-more").hidden = !l.next;
     if (!page.items.length) $("browse-result").textContent = l.query ? t("nothing.found") : t("no.products");
@@ -229,7 +280,7 @@ async function refreshProducts() {
     }
     if (listing !== l) return;
     l.next = cursor;
-    $("products").replaceChildren(...items.map(productItem));
+    renderRows($("products"), items.map(productItem));
     $("load-more").hidden = !l.next;
   } catch (e) { console.warn("refresh:", e); }
 }
@@ -286,7 +337,7 @@ function showProduct(p, views) {
   titles.set(p.id, p.title);
   $("product").dataset.id = p.id;
   $("product-title").textContent = p.title;
-  $("product-price").textContent = t("price.per", { price: money(p.price_amount, p.currency), period: period(p.billing_period) });
+  $("product-price").textContent = t("price.per", { price: money(p.price_amount, p.currency), period: per(p.billing_period) });
   const left = Math.max(0, p.capacity - p.seats_taken);
   $("product-seats").textContent = t("seats.left", { left, capacity: p.capacity });
   $("product-seats").dataset.left = String(left);
@@ -421,7 +472,7 @@ async function subscriptionItem(s) {
   const payments = await paymentsOf(s);
   const title = await titleOf(s.product_id);
   const li = el("li", { className: "subscription" }, el("strong", { className: "state", textContent: state(s.state) }), " ", el("span", { textContent: title }), " ",
-     el("span", { className: "meta", textContent: `${money(s.price_minor, s.currency)} / ${period(s.billing_period)}${s.reason ? " · " + s.reason : ""}` }));
+     el("span", { className: "meta", textContent: `${money(s.price_minor, s.currency)} / ${per(s.billing_period)}${s.reason ? " · " + reasonText(s.reason) : ""}` }));
   li.dataset.id = s.id;
   li.dataset.state = s.state;
   const steps = el("ol", { className: "steps" });
@@ -449,8 +500,9 @@ async function subscriptionItem(s) {
 // showSubscription replaces one row (and the message the subscribe left, if it is this one's).
 async function showSubscription(s) {
   const li = await subscriptionItem(s);
-  const old = $("my-subscriptions").querySelector(`li.subscription[data-id="${s.id}"]`);
-  if (old) old.replaceWith(li); else $("my-subscriptions").prepend(li);
+  const old = [...$("my-subscriptions").children].find((r) => r.dataset.id === s.id);
+  if (old) renderRows($("my-subscriptions"), [...$("my-subscriptions").children].map((r) => (r === old ? li : r)));
+  else $("my-subscriptions").prepend(li);
   if ($("browse-result").dataset.sub === s.id) $("browse-result").textContent = t("sub.result", { title: await titleOf(s.product_id), state: state(s.state) });
 }
 
@@ -461,7 +513,7 @@ async function loadSubscriptions() {
     const list = await moa.call("subscription.mine", {});
     const items = await Promise.all(list.items.map(subscriptionItem));
     if (seq !== subsSeq) return; // a newer load finished first
-    $("my-subscriptions").replaceChildren(...items);
+    renderRows($("my-subscriptions"), items);
     for (const s of list.items) if (!settled(s.state)) watch(s.id);
     for (const s of list.items) if ($("browse-result").dataset.sub === s.id) $("browse-result").textContent = t("sub.result", { title: await titleOf(s.product_id), state: state(s.state) });
   } catch (e) { showError("subscriptions-result", e); }
@@ -487,7 +539,7 @@ let mine = { next: "" }; // the keyset cursor after the pages of my products sho
 function myProductItem(p) {
   titles.set(p.id, p.title);
   const li = el("li", { className: "my-product" }, el("button", { className: "link open-product", textContent: p.title, onclick: () => openProduct(p.id) }),
-    el("span", { className: "meta", textContent: t("mine.meta", { price: money(p.price_amount, p.currency), period: period(p.billing_period), taken: p.seats_taken, capacity: p.capacity }) }),
+    el("span", { className: "meta", textContent: t("mine.meta", { price: money(p.price_amount, p.currency), period: per(p.billing_period), taken: p.seats_taken, capacity: p.capacity }) }),
     el("button", { className: "secondary edit", textContent: t("edit"), ariaLabel: t("edit.of", { title: p.title }), onclick: () => editProduct(p.id) }));
   li.dataset.id = p.id;
   return li;
@@ -504,7 +556,7 @@ async function loadMyProducts(more = false) {
     if (mine !== m) return;
     m.next = page.next_cursor || "";
     const items = page.items.map(myProductItem);
-    if (more) $("my-products").append(...items); else $("my-products").replaceChildren(...items);
+    if (more) $("my-products").append(...items); else renderRows($("my-products"), items);
     $("my-products-more").hidden = !m.next;
     if (more && items.length) items[0].querySelector("button").focus();
   } catch (e) { showError("my-products-result", e); }
@@ -576,7 +628,9 @@ function dashChart(x, title) {
   return el("figure", { className: "dash-figure", style: "margin:.4rem 0 0" }, svg,
     el("figcaption", { className: "meta", textContent: t("chart.caption", { days: CHART_DAYS }) }),
     el("details", {}, el("summary", { textContent: t("chart.figures") }),
-      x.days && x.days.length ? table : el("p", { className: "meta", textContent: t("chart.none") })));
+      // The table scrolls sideways inside its box on a narrow screen, rather than squeezing its
+      // headings and amounts into broken pieces.
+      x.days && x.days.length ? el("div", { className: "table-scroll" }, table) : el("p", { className: "meta", textContent: t("chart.none") })));
 }
 
 let dashSeq = 0;
@@ -590,10 +644,11 @@ async function loadDashboard() {
         el("span", { textContent: t("dash.row", { active: x.active_subscribers, revenue: money(x.revenue_minor, x.currency || "KRW"), churned: x.churned, failed: x.failed }) }),
         dashChart(x, title));
       li.dataset.product = x.product_id;
+      li.dataset.id = x.product_id;
       return li;
     }));
     if (seq !== dashSeq) return; // a newer load finished first
-    $("dashboard").replaceChildren(...rows);
+    renderRows($("dashboard"), rows);
   } catch (e) { console.warn("dashboard:", e); }
 }
 

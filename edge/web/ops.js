@@ -3,6 +3,9 @@
 // and reads /ops/api/, which answers operators only (edge/ops.go): the operator signs in
 // with the operator secret (MOA_AUTH_OPERATOR_SECRET; moa dev has a default) or pastes an
 // operator token. Nothing here uses the app's session: an app user's token is refused.
+// Its text is in the page's language (i18n.js, the header's switch), like the app's.
+
+import { t, locale, onLangChange } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const el = (tag, props = {}, ...children) => {
@@ -27,16 +30,21 @@ let timers = [];
 
 // The charts: counters become rates per second between two polls; gauges and the business
 // totals are shown as they are.
+// Each chart's label is the dictionary's "ops.chart.<id>".
 const CHARTS = [
-  { id: "requests", label: "Requests /s", value: "requests", rate: true },
-  { id: "errors", label: "Handler errors /s", value: "errors", rate: true },
-  { id: "lag", label: "Consumer lag (pending)", value: "consumer_lag" },
-  { id: "started", label: "Subscriptions started", value: "subscriptions_started" },
-  { id: "activated", label: "Subscriptions activated", value: "subscriptions_activated" },
-  { id: "revenue", label: "Revenue (minor units)", value: "revenue_minor" },
+  { id: "requests", value: "requests", rate: true },
+  { id: "errors", value: "errors", rate: true },
+  { id: "lag", value: "consumer_lag" },
+  { id: "started", value: "subscriptions_started" },
+  { id: "activated", value: "subscriptions_activated" },
+  { id: "revenue", value: "revenue_minor" },
 ];
 const series = Object.fromEntries(CHARTS.map((c) => [c.id, []]));
 let last = null;
+// What the page last read, drawn again when the language changes.
+let lastTraces = null;
+let lastTimeline = null; // { key, tl }
+const num = (v, digits) => v.toLocaleString(locale(), { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 class OpsError extends Error {
   constructor(status, body) {
@@ -122,7 +130,12 @@ async function figures() {
     if (s.length > POINTS) s.shift();
   }
   last = f;
-  $("ops-revenue").textContent = Object.entries(f.revenue || {}).map(([cur, v]) => `${v} ${cur}`).join(", ") || "none yet";
+  drawFigures();
+}
+
+function drawFigures() {
+  if (!last) return;
+  $("ops-revenue").textContent = Object.entries(last.revenue || {}).map(([cur, v]) => `${v} ${cur}`).join(", ") || t("ops.none");
   drawCharts();
 }
 
@@ -138,9 +151,9 @@ function drawCharts() {
     const pts = s.map((v, i) => `${(i * W) / (POINTS - 1)},${H - 4 - (v / max) * (H - 18)}`).join(" ");
     if (s.length > 1) g.append(svg("polyline", { points: pts, fill: "none", stroke: "#2f6fde", "stroke-width": 2 }));
     const now = s.length ? s[s.length - 1] : 0;
-    const t = svg("text", { x: 4, y: 12, "font-size": 11, fill: "#1d2330" });
-    t.textContent = `${c.label}: ${Number.isInteger(now) ? now : now.toFixed(2)}`;
-    g.append(t);
+    const label = svg("text", { x: 4, y: 12, "font-size": 11, fill: "#1d2330" });
+    label.textContent = `${t("ops.chart." + c.id)}: ${Number.isInteger(now) ? now : num(now, 2)}`;
+    g.append(label);
     box.append(el("figure", { className: "chart-box" }, g));
   }
 }
@@ -148,36 +161,50 @@ function drawCharts() {
 // ---- recent traces ----
 
 async function recent() {
-  const list = await api("ops/api/traces?limit=50");
+  lastTraces = await api("ops/api/traces?limit=50");
+  drawTraces();
+}
+
+function drawTraces() {
+  const list = lastTraces;
+  if (!list) return;
   const ul = $("ops-traces");
   ul.replaceChildren();
   for (const tr of list) {
     const li = el("li", { className: "trace" },
       el("strong", { textContent: `${tr.service}: ${tr.root}` }),
-      el("span", { className: "meta", textContent: ` ${tr.spans} spans, ${tr.duration_ms.toFixed(1)} ms, ${tr.services.join(" → ")}${tr.errors ? `, ${tr.errors} failed` : ""}` }));
+      el("span", { className: "meta", textContent: " " + t("ops.trace.meta", { spans: tr.spans, ms: num(tr.duration_ms, 1), services: tr.services.join(" → ") })
+        + (tr.errors ? t("ops.trace.failed", { n: tr.errors }) : "") }));
     li.dataset.trace = tr.trace_id;
     for (const k of tr.keys || []) {
-      const a = el("a", { href: `#ops/${encodeURIComponent(k)}`, className: "saga-link", textContent: `timeline of ${k}` });
+      const a = el("a", { href: `#ops/${encodeURIComponent(k)}`, className: "saga-link", textContent: t("ops.timeline.of", { key: k }) });
       a.dataset.key = k;
       li.append(" ", a);
     }
     ul.append(li);
   }
-  if (!list.length) ul.append(el("li", { className: "meta", textContent: "No traces yet: use the app, then come back." }));
+  if (!list.length) ul.append(el("li", { className: "meta", textContent: t("ops.traces.none") }));
 }
 
 // ---- saga timeline ----
 
 async function timeline(key) {
   const tl = await api(`ops/api/timeline?subscription=${encodeURIComponent(key)}`);
+  lastTimeline = { key, tl };
+  drawTimeline();
+}
+
+function drawTimeline() {
+  if (!lastTimeline) return;
+  const { key, tl } = lastTimeline;
   const box = $("ops-timeline");
   box.replaceChildren();
   box.dataset.key = key;
   if (!tl.steps.length) {
-    box.append(el("p", { className: "meta", textContent: `No recorded trace carries ${key} (only the last traces are kept).` }));
+    box.append(el("p", { className: "meta", textContent: t("ops.timeline.none", { key }) }));
     return;
   }
-  box.append(el("p", { className: "meta", textContent: `${tl.steps.length} steps over ${tl.duration_ms.toFixed(1)} ms in ${tl.traces.length} trace(s): ${tl.services.join(", ")}` }));
+  box.append(el("p", { className: "meta", textContent: t("ops.timeline.summary", { steps: tl.steps.length, ms: num(tl.duration_ms, 1), traces: tl.traces.length, services: tl.services.join(", ") }) }));
   const ol = el("ol", { className: "list timeline" });
   const W = 160, total = Math.max(tl.duration_ms, 0.001);
   for (const s of tl.steps) {
@@ -185,15 +212,15 @@ async function timeline(key) {
     bar.append(svg("rect", { x: (s.offset_ms / total) * W, y: 1, width: Math.max(1, (s.duration_ms / total) * W), height: 8,
       fill: s.error ? "#c43a3a" : s.compensation ? "#b7791f" : "#2f6fde" }));
     const tags = [];
-    if (s.retry) tags.push(el("span", { className: "tag retry", textContent: s.deliveries > 1 ? `retry #${s.deliveries - 1}` : "retry" }));
-    if (s.compensation) tags.push(el("span", { className: "tag compensation", textContent: "compensation" }));
-    if (s.error) tags.push(el("span", { className: "tag error", textContent: `error ${s.error}` }));
+    if (s.retry) tags.push(el("span", { className: "tag retry", textContent: s.deliveries > 1 ? t("ops.retry.n", { n: s.deliveries - 1 }) : t("ops.retry") }));
+    if (s.compensation) tags.push(el("span", { className: "tag compensation", textContent: t("ops.compensation") }));
+    if (s.error) tags.push(el("span", { className: "tag error", textContent: t("ops.error", { code: s.error }) }));
     const li = el("li", { className: "step" },
       bar,
-      el("code", { className: "offset", textContent: `+${s.offset_ms.toFixed(1)} ms` }), " ",
+      el("code", { className: "offset", textContent: `+${num(s.offset_ms, 1)} ms` }), " ",
       el("strong", { textContent: s.service }), " ",
       el("span", { className: "name" }, "· ".repeat(s.depth) + s.name,
-        el("span", { className: "meta", textContent: ` ${s.kind}, ${s.duration_ms.toFixed(2)} ms${s.db_calls ? `, ${s.db_calls} db` : ""}` }),
+        el("span", { className: "meta", textContent: ` ${s.kind}, ${num(s.duration_ms, 2)} ms${s.db_calls ? ", " + t("ops.db", { n: s.db_calls }) : ""}` }),
         ...tags));
     li.dataset.service = s.service;
     li.dataset.kind = s.kind;
@@ -226,4 +253,5 @@ $("ops-timeline-form").addEventListener("submit", (e) => {
   else location.hash = h;
 });
 addEventListener("hashchange", show);
+onLangChange(() => { drawFigures(); drawTraces(); drawTimeline(); });
 show();
