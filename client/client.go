@@ -22,6 +22,7 @@ type Client struct {
 	Billing      *BillingClient
 
 	Post *PostClient // the blog
+	Log  *LogClient  // the blog's visit log
 }
 
 // New returns the typed clients over one bus client.
@@ -37,5 +38,6 @@ func New(c *bus.Client) *Client {
 		Billing:      &BillingClient{c: c},
 
 		Post: &PostClient{c: c},
+		Log:  &LogClient{c: c},
 	}
 }

@@ -64,6 +64,11 @@ var (
 		Storage: FileStorage, Replicas: 3, Retention: LimitsRetention,
 		MaxAge: 30 * 24 * time.Hour, Duplicates: 2 * time.Hour,
 	}
+	StreamLog = StreamSpec{
+		Name: "LOG", Description: "blog visit log events", Subjects: []string{"evt.log.>"},
+		Storage: FileStorage, Replicas: 3, Retention: LimitsRetention,
+		MaxAge: 30 * 24 * time.Hour, Duplicates: 2 * time.Hour,
+	}
 	// StreamDeadLetter holds messages that failed MaxDeliver times or with a permanent error.
 	StreamDeadLetter = StreamSpec{
 		Name: "DLQ", Description: "dead letters", Subjects: []string{"dlq.>"},
@@ -78,7 +83,7 @@ var (
 // NOTIFY and CHAT were declared once and never written to; a deployment that has them can
 // delete them).
 func Streams() []StreamSpec {
-	return []StreamSpec{StreamAuth, StreamCatalog, StreamSubscription, StreamBilling, StreamPayout, StreamPost, StreamDeadLetter}
+	return []StreamSpec{StreamAuth, StreamCatalog, StreamSubscription, StreamBilling, StreamPayout, StreamPost, StreamLog, StreamDeadLetter}
 }
 
 // ConsumerSpec declares a durable JetStream consumer.

@@ -22,7 +22,9 @@ func TestRoutesFollowTheContracts(t *testing.T) {
 		"search.popular", "search.suggest",
 		// The blog reads anonymously; get_post and list_comments also read a token that is
 		// sent (an author's drafts and hidden comments).
-		"post.get_post", "post.list_posts", "post.search_posts", "post.list_categories", "post.list_comments"}
+		"post.get_post", "post.list_posts", "post.search_posts", "post.list_categories", "post.list_comments",
+		// The visit log counts anonymous readers by their visitor id, signed-in ones by user.
+		"log.record_view", "log.post_stats", "log.popular_now"}
 	signedIn := []string{"auth.me", "search.record", "search.recent", "search.delete_recent", "search.clear_recent",
 		"chat.send", "chat.history", "chat.mark_read", "chat.rooms", "chat.unread", "chat.room",
 		"notify.since", "notify.list", "notify.mark_read", "notify.unread_count", "subscription.get", "billing.payments",

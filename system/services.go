@@ -10,6 +10,7 @@ import (
 	"github.com/moa-run/moa/services/billing"
 	"github.com/moa-run/moa/services/catalog"
 	"github.com/moa-run/moa/services/chat"
+	logsvc "github.com/moa-run/moa/services/log"
 	"github.com/moa-run/moa/services/notify"
 	"github.com/moa-run/moa/services/payout"
 	"github.com/moa-run/moa/services/post"
@@ -34,6 +35,7 @@ var registry = map[string]Registration{
 	"catalog":      catalog.Registration,
 	"chat":         chat.Registration,
 	"edge":         withNote(edge.Registration, EdgeDevMailbox, "; `moa dev` turns it on unless set"),
+	"log":          logsvc.Registration,
 	"notify":       notify.Registration,
 	"payout":       payout.Registration,
 	"post":         post.Registration,
