@@ -3,6 +3,7 @@ package e2etest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,10 +83,24 @@ func TestBlogWriterPublishesAndReaderComments(t *testing.T) {
 		b.until(`location.hash === `+jsString("#blog/"+slug)),
 	)
 
+	// The reader is on a phone: the blog's screens fit it (phone_test.go's check).
+	check := func(screen string, controls ...string) {
+		t.Helper()
+		bad, err := chromedp.Run(reader, chromedp.Evaluate[[]string](phoneProblemsJS+"("+jsonOf(controls)+")"))
+		if err != nil {
+			t.Fatalf("reader, %s: %v", screen, err)
+		}
+		if len(bad) > 0 {
+			t.Errorf("reader, blog %s at phone width:\n  %s", screen, strings.Join(bad, "\n  "))
+		}
+	}
 	comment := "Great post <b>" + suffix + "</b>"
-	b.run("reader reads it anonymously", reader,
+	b.run("reader opens the blog", reader, phone(),
 		chromedp.Navigate(url+"/blog"),
 		b.until(`document.querySelector("#status").textContent === "connected"`),
+		b.until(postRow(slug)+` != null`))
+	check("list", "#blog-q", "#blog-search", "#blog-category", "#blog-tag", "#blog-all", "#market-link", "#blog-posts li.blog-post .open-post")
+	b.run("reader reads it anonymously", reader,
 		b.clickWhenPresent(postRow(slug)+`?.querySelector(".open-post")`),
 		b.until(`!document.getElementById("blog-article").hidden && document.getElementById("blog-title").textContent === `+jsString(title)),
 		safe("blog-body"),
@@ -103,6 +118,8 @@ func TestBlogWriterPublishesAndReaderComments(t *testing.T) {
 		// Its author may edit and delete it.
 		b.until(commentWith(comment)+`.querySelector(".edit-comment") != null && `+commentWith(comment)+`.querySelector(".delete-comment") != null`),
 	)...)
+	check("post", "#blog-back", "#blog-comments-refresh", "#blog-comment", "#blog-comment-send", "#blog-comments li.comment .edit-comment",
+		"#blog-comments li.comment .delete-comment", "#blog-tags .chip")
 	b.screenshots("blog", map[string]context.Context{"writer": writer, "reader": reader})
 
 	b.run("writer sees the comment and hides it", writer,
