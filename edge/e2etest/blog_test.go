@@ -50,6 +50,7 @@ func TestBlogWriterPublishesAndReaderComments(t *testing.T) {
 	title := "Hello blog " + suffix
 	slug := "hello-blog-" + suffix
 	heading := "Heading " + suffix
+	category := "travel-" + suffix
 	body := "# " + heading + "\n\nSome *markdown* text.\n\n<script>window.blogXSS = true</script>\n\n" +
 		`<img src="x" onerror="window.blogXSS = true">` + "\n\n[link](javascript:window.blogXSS=true)\n"
 	// safe: the rendered body keeps the heading and has no script, handler or javascript: link,
@@ -71,6 +72,10 @@ func TestBlogWriterPublishesAndReaderComments(t *testing.T) {
 		chromedp.SetValue(chromedp.ID("bp-title"), title),
 		chromedp.SetValue(chromedp.ID("bp-body"), body),
 		chromedp.SetValue(chromedp.ID("bp-tags"), "hello"),
+		// A new category, added from the editor and chosen for the post.
+		chromedp.SetValue(chromedp.ID("bp-newcat"), "Travel "+suffix),
+		b.clickWhenPresent(`document.getElementById("bp-addcat")`),
+		b.until(`document.getElementById("bp-category").value === `+jsString(category)),
 		b.clickWhenPresent(`document.getElementById("bp-preview")`),
 		b.until(`!document.getElementById("bp-preview-box").hidden`),
 		safe("bp-preview-out"),
@@ -100,6 +105,13 @@ func TestBlogWriterPublishesAndReaderComments(t *testing.T) {
 		b.until(`document.querySelector("#status").textContent === "connected"`),
 		b.until(postRow(slug)+` != null`))
 	check("list", "#blog-q", "#blog-search", "#blog-category", "#blog-tag", "#blog-all", "#market-link", "#blog-posts li.blog-post .open-post")
+	b.run("reader finds it by category and by search", reader,
+		b.eval(`((s) => { s.value = `+jsString(category)+`; s.dispatchEvent(new Event("change")); })(document.getElementById("blog-category"))`),
+		b.until(`document.getElementById("blog-posts").dataset.category === `+jsString(category)+` && `+postRow(slug)+` != null`),
+		chromedp.SetValue(chromedp.ID("blog-q"), "hello blog"),
+		b.clickWhenPresent(`document.getElementById("blog-search")`),
+		b.until(`document.getElementById("blog-posts").dataset.kind === "search" && `+postRow(slug)+` != null`),
+	)
 	b.run("reader reads it anonymously", reader,
 		b.clickWhenPresent(postRow(slug)+`?.querySelector(".open-post")`),
 		b.until(`!document.getElementById("blog-article").hidden && document.getElementById("blog-title").textContent === `+jsString(title)),
@@ -122,16 +134,39 @@ func TestBlogWriterPublishesAndReaderComments(t *testing.T) {
 		"#blog-comments li.comment .delete-comment", "#blog-tags .chip")
 	b.screenshots("blog", map[string]context.Context{"writer": writer, "reader": reader})
 
-	b.run("writer sees the comment and hides it", writer,
+	reply := "Thanks, " + suffix
+	b.run("writer sees the comment, replies and hides it", writer,
 		chromedp.Poll[chromedp.Void](`(document.getElementById("blog-comments-refresh").click(), `+commentWith(comment)+` != null)`,
 			chromedp.WithPollingInterval(300*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)),
+		b.clickWhenPresent(commentWith(comment)+`?.querySelector("button.reply")`),
+		b.until(`!document.getElementById("blog-comment-mode").hidden && document.getElementById("blog-comment-mode-text").textContent.includes("Rae Reader")`),
+		chromedp.SetValue(chromedp.ID("blog-comment"), reply),
+		b.clickWhenPresent(`document.getElementById("blog-comment-send")`),
+		b.until(commentWith(reply)+`?.classList.contains("reply") === true`),
 		b.clickWhenPresent(commentWith(comment)+`?.querySelector("button.hide")`),
 		// The post's author still reads a hidden comment, marked hidden.
 		b.until(commentWith(comment)+`?.querySelector("button.unhide") != null`),
 	)
-	b.run("reader sees it hidden", reader,
+	b.run("reader sees it hidden, with the reply", reader,
 		chromedp.Poll[chromedp.Void](`(document.getElementById("blog-comments-refresh").click(), `+commentWith(comment)+` == null &&
-			document.querySelector("#blog-comments li.comment.hidden-comment") != null)`,
+			document.querySelector("#blog-comments li.comment.hidden-comment") != null && `+commentWith(reply)+` != null)`,
 			chromedp.WithPollingInterval(300*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)),
+	)
+	b.run("writer edits the post, then deletes it", writer,
+		b.clickWhenPresent(`((e) => e.hidden ? null : e)(document.getElementById("blog-edit"))`),
+		b.until(`!document.getElementById("blog-editor").hidden && document.getElementById("bp-title").value === `+jsString(title)),
+		chromedp.SetValue(chromedp.ID("bp-title"), title+" (edited)"),
+		b.clickWhenPresent(`document.getElementById("bp-publish")`),
+		b.until(`!document.getElementById("blog-article").hidden && document.getElementById("blog-title").textContent === `+jsString(title+" (edited)")),
+		// Delete asks once more on the same button.
+		b.clickWhenPresent(`document.getElementById("blog-delete")`),
+		b.until(`document.getElementById("blog-delete").dataset.armed === "1"`),
+		b.clickWhenPresent(`document.getElementById("blog-delete")`),
+		b.until(`!document.getElementById("blog-list-view").hidden && document.getElementById("blog-posts").dataset.kind === "list" && `+postRow(slug)+` == null`),
+	)
+	b.run("the reader's comment on the deleted post is refused", reader,
+		chromedp.SetValue(chromedp.ID("blog-comment"), "Still there?"),
+		b.clickWhenPresent(`document.getElementById("blog-comment-send")`),
+		b.until(`document.getElementById("blog-comment-result").textContent.startsWith("not_found")`),
 	)
 }

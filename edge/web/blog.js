@@ -106,11 +106,17 @@ function postRow(p) {
 function drawList() {
   $("blog-posts").replaceChildren(...listed.map(postRow));
   $("blog-more").hidden = !list.cursor;
-  if (!listed.length) $("blog-result").textContent = t("blog.none");
+  const r = $("blog-result");
+  if (!listed.length && (!r.textContent || r.dataset.none)) { r.textContent = t("blog.none"); r.dataset.none = "1"; }
 }
 
+// notice is said under the list once it has loaded (a post was just deleted).
+let notice = "";
+
 async function loadList(more) {
-  $("blog-result").textContent = "";
+  $("blog-result").textContent = notice;
+  $("blog-result").dataset.none = "";
+  notice = "";
   const q = { limit: PAGE, cursor: more ? list.cursor : undefined };
   try {
     let page;
@@ -119,7 +125,8 @@ async function loadList(more) {
     else page = await blog.listPosts(Object.assign(q, { category: list.category || undefined, tag: list.tag || undefined }));
     listed = more ? listed.concat(page.items || []) : page.items || [];
     list.cursor = page.next_cursor || "";
-    $("blog-posts").dataset.kind = list.kind;
+    // What the list shows, for tests and styles: its kind and filters.
+    Object.assign($("blog-posts").dataset, { kind: list.kind, category: list.category, tag: list.tag, query: list.query });
     drawList();
   } catch (e) { showError("blog-result", e); }
 }
@@ -214,7 +221,7 @@ $("blog-delete").addEventListener("click", async () => {
   if (!b.dataset.armed) { b.dataset.armed = "1"; b.textContent = t("blog.delete.sure"); return; }
   try {
     await blog.deletePost(post.id);
-    $("blog-result").textContent = t("blog.deleted", { title: post.title });
+    notice = t("blog.deleted", { title: post.title });
     goList();
   } catch (e) { showError("blog-article-result", e); }
 });
