@@ -88,6 +88,22 @@ func TestBlogWriterPublishesAndReaderComments(t *testing.T) {
 		b.until(`location.hash === `+jsString("#blog/"+slug)),
 	)
 
+	// Ten more posts, written through the SDK's Blog with the writer's session: the list has
+	// two pages, and the first post is on the second.
+	n, err := chromedp.Run(writer, chromedp.Evaluate[int](`import("/sdk/moa.js").then(async ({ BrowserSession, MoaClient, Blog }) => {
+		const s = new BrowserSession();
+		await s.refresh();
+		const c = new MoaClient({ token: () => s.accessToken, reconnect: false });
+		const blog = new Blog(c);
+		let n = 0;
+		for (let i = 0; i < 10; i++) { await blog.createPost({ slug: "filler-" + i, title: "Filler " + i, body: "Text " + i, publish: true }); n++; }
+		c.close();
+		return n;
+	})`, chromedp.EvalAwaitPromise))
+	if err != nil || n != 10 {
+		t.Fatalf("writing ten posts through the SDK: %d, %v", n, err)
+	}
+
 	// The reader is on a phone: the blog's screens fit it (phone_test.go's check).
 	check := func(screen string, controls ...string) {
 		t.Helper()
@@ -103,7 +119,10 @@ func TestBlogWriterPublishesAndReaderComments(t *testing.T) {
 	b.run("reader opens the blog", reader, phone(),
 		chromedp.Navigate(url+"/blog"),
 		b.until(`document.querySelector("#status").textContent === "connected"`),
-		b.until(postRow(slug)+` != null`))
+		// Newest first, ten to a page: the first post is on the second page.
+		b.until(`document.querySelectorAll("#blog-posts li.blog-post").length === 10 && `+postRow("filler-9")+` != null && `+postRow(slug)+` == null`),
+		b.clickWhenPresent(`((e) => e.hidden ? null : e)(document.getElementById("blog-more"))`),
+		b.until(`document.querySelectorAll("#blog-posts li.blog-post").length === 11 && `+postRow(slug)+` != null && document.getElementById("blog-more").hidden`))
 	check("list", "#blog-q", "#blog-search", "#blog-category", "#blog-tag", "#blog-all", "#market-link", "#blog-posts li.blog-post .open-post")
 	b.run("reader finds it by category and by search", reader,
 		b.eval(`((s) => { s.value = `+jsString(category)+`; s.dispatchEvent(new Event("change")); })(document.getElementById("blog-category"))`),
