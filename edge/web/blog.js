@@ -52,7 +52,9 @@ function route() {
   $("market-link").hidden = !on;
   if (!on || !started) return;
   const m = /^#blog\/(.+)$/.exec(location.hash);
-  if (m) openPost(decodeURIComponent(m[1]));
+  let slug = null;
+  try { slug = m ? decodeURIComponent(m[1]) : null; } catch { /* a mangled address: the list */ }
+  if (slug) openPost(slug);
   else showList();
 }
 
