@@ -8,7 +8,9 @@
 // product page and its view count, the seller's edit/delete and terms change (the
 // subscriber's notification and mail), the saga's steps live, search history, labels and
 // keyboard use (the focus surviving a live re-render). phone_test.go walks the main screens at a
-// phone's width. chat_test.go runs chat through two edge instances. With MOA_SCREENSHOTS set, the
+// phone's width. chat_test.go runs chat through two edge instances. blog_test.go walks the blog
+// at /blog with the real post service: a writer publishes (a script in the markdown never runs),
+// a reader reads anonymously, then comments; the writer replies and moderates. With MOA_SCREENSHOTS set, the
 // tests write PNGs of the screens they reach (browser_helpers_test.go: screenshotDir).
 package e2etest
 

@@ -32,6 +32,9 @@ const moa = new MoaClient({
 session.on("signed-out", () => location.reload());
 session.on("signed-in", (d) => { if (!me() || me().id !== d.user_id) location.reload(); });
 
+// The blog's page (static/blog.js) shares this tab's connection and session.
+export { moa, session, showError, clearInvalid };
+
 // showError writes a failed call's code and message under a form; when the error names a
 // field of that form (fields maps API field names to input ids), the input is marked invalid,
 // described by the message, and focused, so a keyboard or screen-reader user lands on it.
@@ -144,7 +147,7 @@ function render() {
   $("mailbox").hidden = !(u && (config.dev_mailbox || config.mailbox_url));
   if (u) {
     loadRooms();
-    if (u.role === "seller") { loadMyProducts(); loadDashboard(); } else loadSubscriptions();
+    if (u.role === "seller") { loadMyProducts(); loadDashboard(); } else if (u.role === "consumer") loadSubscriptions();
     loadMail();
   }
   loadProducts();

@@ -470,3 +470,32 @@ export class BrowserSession {
     return data;
   }
 }
+
+// Blog is the blog's calls (the post service, post.v1) over a MoaClient, one method each.
+// Reads work on an anonymous session; writing posts and categories needs a writer, commenting
+// any signed-in user, moderating the post's author. Post.html is sanitised by the service
+// and may be inserted as HTML; titles, names and comment bodies are text: show them as text.
+//
+//   const blog = new Blog(moa);
+//   const page = await blog.listPosts({ category: "travel", limit: 10 });
+//   const post = await blog.getPost({ slug: page.items[0].slug });
+export class Blog {
+  constructor(client) { this.moa = client; }
+  // Posts.
+  createPost(p) { return this.moa.call("post.create_post", p); }          // {slug, title, body, category?, tags?, publish?}
+  updatePost(p) { return this.moa.call("post.update_post", p); }          // {id, ...fields to change, status?, expected_version?}
+  deletePost(id) { return this.moa.call("post.delete_post", { id }); }
+  getPost(ref) { return this.moa.call("post.get_post", ref); }            // {id} or {slug}
+  listPosts(q = {}) { return this.moa.call("post.list_posts", q); }       // {category?, tag?, limit?, cursor?}
+  searchPosts(q) { return this.moa.call("post.search_posts", q); }        // {query, limit?, cursor?}
+  myPosts(q = {}) { return this.moa.call("post.my_posts", q); }           // {limit?, cursor?}: drafts included
+  // Categories.
+  listCategories() { return this.moa.call("post.list_categories", {}); }
+  createCategory(slug, name) { return this.moa.call("post.create_category", { slug, name }); }
+  // Comments.
+  listComments(q) { return this.moa.call("post.list_comments", q); }      // {post_id, limit?, cursor?}
+  addComment(c) { return this.moa.call("post.add_comment", c); }          // {post_id, parent_id?, body}
+  editComment(id, body) { return this.moa.call("post.edit_comment", { id, body }); }
+  deleteComment(id) { return this.moa.call("post.delete_comment", { id }); }
+  moderateComment(id, action) { return this.moa.call("post.moderate_comment", { id, action }); } // hide, unhide, delete
+}

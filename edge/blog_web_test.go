@@ -1,0 +1,68 @@
+package edge
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestSDKBlogCallsArePostRoutes: the JS SDK's Blog calls exactly the post service's routed
+// methods, each once, so a method added to the blog or renamed cannot be missed by the SDK.
+func TestSDKBlogCallsArePostRoutes(t *testing.T) {
+	src, err := webFiles.ReadFile("web/moa.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(string(src), "export class Blog")
+	if i < 0 {
+		t.Fatal("moa.js has no Blog class")
+	}
+	var got []string
+	for _, m := range regexp.MustCompile(`this\.moa\.call\("([a-z_.]+)"`).FindAllStringSubmatch(string(src[i:]), -1) {
+		got = append(got, m[1])
+	}
+	var want []string
+	for _, r := range DefaultRoutes() {
+		if strings.HasPrefix(r.Method, "post.") {
+			want = append(want, r.Method)
+		}
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("Blog calls %v\nthe edge routes %v", got, want)
+	}
+}
+
+// TestBlogPageIsServed: /blog is the demo page (blog.js shows the blog there), and blog.js is
+// served as a script under the page's policy.
+func TestBlogPageIsServed(t *testing.T) {
+	mux := http.NewServeMux()
+	(&Gateway{routes: map[string]*Route{}}).routesWeb(mux)
+	get := func(path string) (*http.Response, string) {
+		t.Helper()
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, httptest.NewRequest(http.MethodGet, path, nil))
+		b, _ := io.ReadAll(w.Result().Body)
+		return w.Result(), string(b)
+	}
+	r, body := get("/blog")
+	if r.StatusCode != http.StatusOK || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(body, `id="blog"`) || !strings.Contains(body, `src="static/blog.js"`) {
+		t.Errorf("/blog: %d %s, want the page with the blog section and its script", r.StatusCode, r.Header.Get("Content-Type"))
+	}
+	if r.Header.Get("Content-Security-Policy") == "" {
+		t.Error("/blog is served without the page's Content-Security-Policy")
+	}
+	r, body = get("/static/blog.js")
+	if r.StatusCode != http.StatusOK || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/javascript") || !strings.Contains(body, "post service") {
+		t.Errorf("/static/blog.js: %d %s", r.StatusCode, r.Header.Get("Content-Type"))
+	}
+	if r, _ := get("/blog/anything"); r.StatusCode != http.StatusNotFound {
+		t.Errorf("/blog/anything: %d, want 404 (posts are #blog/<slug>)", r.StatusCode)
+	}
+}
