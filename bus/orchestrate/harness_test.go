@@ -59,11 +59,12 @@ type ledger struct {
 	effects    map[string]int    // key -> effects applied (must stay 1)
 	fail       map[string]error  // endpoint -> the error it always answers
 	hang       map[string]bool   // endpoint -> apply the first delivery, then never answer it
+	stop       chan struct{}     // closed when the test ends, to let hung calls go
 }
 
 func newLedger() *ledger {
 	return &ledger{deliveries: map[string]int{}, done: map[string]string{}, effects: map[string]int{},
-		fail: map[string]error{}, hang: map[string]bool{}}
+		fail: map[string]error{}, hang: map[string]bool{}, stop: make(chan struct{})}
 }
 
 func (l *ledger) handler(name string) func(ctx context.Context, r cmdReq) (cmdResp, error) {
@@ -84,7 +85,10 @@ func (l *ledger) handler(name string) func(ctx context.Context, r cmdReq) (cmdRe
 		hang := l.hang[name] && l.deliveries[r.Key] == 1
 		l.mu.Unlock()
 		if hang { // the effect is applied but its reply is lost
-			<-ctx.Done()
+			select {
+			case <-ctx.Done():
+			case <-l.stop:
+			}
 			return cmdResp{}, contracts.ErrTimeout.Msg("hung")
 		}
 		return cmdResp{Ref: ref}, nil
@@ -209,6 +213,7 @@ func setup(t *testing.T) *env {
 		_ = rt.Close(ctx, false)
 	})
 	led := newLedger()
+	t.Cleanup(func() { close(led.stop) }) // before rt.Close, which waits for the handlers
 	svc, err := rt.AddService(partSvc)
 	if err != nil {
 		t.Fatal(err)

@@ -240,3 +240,41 @@ func TestBeginAndGetContract(t *testing.T) {
 		}
 	}
 }
+
+func TestStopHandsOverAtOnce(t *testing.T) {
+	e := setup(t)
+	e.led.set(func(l *ledger) { l.hang["charge"] = true })
+	// A long step timeout: were the lease not released by Stop, b would wait it out.
+	def := planSaga(20 * time.Second)
+	a, err := orchestrate.New(e.pool, e.rt.NewClient("orchestrator-a"), def, testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Begin(ctxT(t, 10*time.Second), "o6", plan{Order: "o6"}); err != nil {
+		t.Fatal(err)
+	}
+	moatest.Eventually(t, 20*time.Second, func() bool { return e.led.deliveriesOf(key("o6", "charge")) == 1 }, "charge called")
+	stopped := time.Now()
+	if err := a.Stop(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	// The call in flight was abandoned, not recorded as a failure.
+	if st, err := a.Get(ctxT(t, 10*time.Second), "o6"); err != nil || st.Phase != orchestrate.Running || st.Step != "charge" {
+		t.Fatalf("after Stop: %+v, %v; want still running at charge", st, err)
+	}
+	b := e.start(t, def, testOptions())
+	st := wait(t, b, "o6")
+	if st.Phase != orchestrate.Completed {
+		t.Fatalf("status = %+v, want completed", st)
+	}
+	t.Logf("taken over %v after Stop", time.Since(stopped).Round(time.Millisecond))
+	if el := time.Since(stopped); el > 5*time.Second {
+		t.Fatalf("b took over after %v: Stop kept the lease", el)
+	}
+	if d, n := e.led.deliveriesOf(key("o6", "charge")), e.led.effectsOf(key("o6", "charge")); d != 2 || n != 1 {
+		t.Fatalf("charge delivered %d times, applied %d; want 2 and 1", d, n)
+	}
+}

@@ -206,8 +206,8 @@ func (o *Orchestrator[S]) Wait(ctx context.Context, id string, interval time.Dur
 
 // Start starts driving: the sagas left unfinished (by this instance before a restart, or by
 // one that died), those begun from now on, and whatever another instance abandons. It returns
-// at once; ctx bounds nothing but is the parent of the orchestrator's work. Starting twice is
-// an error.
+// at once. The work keeps ctx's values but not its cancellation: Stop ends it. Starting a
+// started orchestrator is an error; one that was stopped may start again.
 func (o *Orchestrator[S]) Start(ctx context.Context) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
