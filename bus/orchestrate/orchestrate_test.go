@@ -134,7 +134,9 @@ func TestCrashMidSagaResumes(t *testing.T) {
 	// switch applies its effect and its reply is lost, as if the orchestrator died mid-call.
 	e.led.set(func(l *ledger) { l.hang["switch"] = true })
 	def := planSaga(time.Second)
-	a, err := orchestrate.New(e.pool, e.rt.NewClient("orchestrator-a"), def, testOptions())
+	optsA := testOptions()
+	optsA.Owner = "a"
+	a, err := orchestrate.New(e.pool, e.rt.NewClient("orchestrator-a"), def, optsA)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,15 +152,15 @@ func TestCrashMidSagaResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Phase != orchestrate.Running || st.Step != "switch" || st.State.Charge == "" {
+	if st.Phase != orchestrate.Running || st.Step != "switch" || st.State.Charge == "" || st.Owner != "a" {
 		t.Fatalf("before the crash: %+v, want step 2 persisted and switch next", st)
 	}
 	a.Crash()
 
 	b := e.start(t, def, testOptions())
 	st = wait(t, b, "o5")
-	if st.Phase != orchestrate.Completed {
-		t.Fatalf("after the crash: %+v, want completed", st)
+	if st.Phase != orchestrate.Completed || st.Owner == "a" {
+		t.Fatalf("after the crash: %+v, want completed by the new instance", st)
 	}
 	// b resumed at switch: the persisted steps were not repeated, switch was (its reply was
 	// lost), and every key's effect happened once.
@@ -178,28 +180,42 @@ func TestCrashMidSagaResumes(t *testing.T) {
 func TestTwoInstancesDriveEachSagaOnce(t *testing.T) {
 	e := setup(t)
 	def := planSaga(2 * time.Second)
-	a := e.start(t, def, testOptions())
-	b := e.start(t, def, testOptions())
+	// The sagas wait in the table before either instance starts, so both claim from the same
+	// rows at once: SKIP LOCKED and the lease must split them. Each takes at most 10.
+	opts := func(owner string) orchestrate.Options {
+		o := testOptions()
+		o.Owner, o.MaxConcurrent = owner, 10
+		return o
+	}
+	begin, err := orchestrate.New(e.pool, e.rt.Client(), def, testOptions()) // never started
+	if err != nil {
+		t.Fatal(err)
+	}
 	const n = 20
 	for i := range n {
-		o := a
-		if i%2 == 1 {
-			o = b
-		}
-		if err := o.Begin(ctxT(t, 10*time.Second), fmt.Sprintf("s%d", i), plan{Order: fmt.Sprint(i)}); err != nil {
+		if err := begin.Begin(ctxT(t, 10*time.Second), fmt.Sprintf("s%d", i), plan{Order: fmt.Sprint(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	a := e.start(t, def, opts("a"))
+	e.start(t, def, opts("b"))
+	drove := map[string]int{}
 	for i := range n {
 		id := fmt.Sprintf("s%d", i)
-		if st := wait(t, a, id); st.Phase != orchestrate.Completed {
+		st := wait(t, a, id)
+		if st.Phase != orchestrate.Completed {
 			t.Fatalf("saga %s: %+v", id, st)
 		}
+		drove[st.Owner]++
 		for _, s := range []string{"reserve", "charge", "switch"} {
 			if d := e.led.deliveriesOf(key(id, s)); d != 1 {
 				t.Errorf("saga %s step %s delivered %d times, want 1: two drivers", id, s, d)
 			}
 		}
+	}
+	t.Logf("finished by: %v", drove)
+	if drove["a"] == 0 || drove["b"] == 0 || drove["a"]+drove["b"] != n {
+		t.Fatalf("finished by %v, want both instances sharing the %d sagas", drove, n)
 	}
 }
 

@@ -156,10 +156,11 @@ func (o *Orchestrator[S]) Get(ctx context.Context, id string) (Status[S], error)
 		step               int
 		data               []byte
 		code, msg, failure *string
+		owner              *string
 	)
-	err := o.pool.QueryRow(ctx, `SELECT status, step, state, error_code, error, failure, created_at, updated_at
+	err := o.pool.QueryRow(ctx, `SELECT status, step, state, error_code, error, failure, lease_owner, created_at, updated_at
 		FROM moa_saga WHERE saga = $1 AND id = $2`, o.def.Name, id).
-		Scan(&phase, &step, &data, &code, &msg, &failure, &st.CreatedAt, &st.UpdatedAt)
+		Scan(&phase, &step, &data, &code, &msg, &failure, &owner, &st.CreatedAt, &st.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return st, contracts.ErrNotFound.Msg("no saga %s %s", o.def.Name, id)
 	}
@@ -179,6 +180,9 @@ func (o *Orchestrator[S]) Get(ctx context.Context, id string) (Status[S], error)
 	st.Err = decodeErr(code, msg)
 	if failure != nil {
 		st.Failure = *failure
+	}
+	if owner != nil {
+		st.Owner = *owner
 	}
 	return st, nil
 }
@@ -229,7 +233,7 @@ func (o *Orchestrator[S]) Stop(ctx context.Context) error {
 		return ctx.Err()
 	}
 	_, err := o.pool.Exec(ctx, `UPDATE moa_saga SET lease_owner = NULL, lease_until = NULL
-		WHERE saga = $1 AND lease_owner = $2`, o.def.Name, o.opt.Owner)
+		WHERE saga = $1 AND lease_owner = $2 AND status IN ('running', 'compensating')`, o.def.Name, o.opt.Owner)
 	return err
 }
 
@@ -511,7 +515,7 @@ func (o *Orchestrator[S]) renew(ctx context.Context, id string, lease time.Durat
 }
 
 // persist writes the saga's position after a transition, if this instance still holds the
-// lease. A terminal saga gives its lease up.
+// lease. A terminal saga gives its lease up but keeps lease_owner: who finished it.
 func (o *Orchestrator[S]) persist(ctx context.Context, r *row, state *S) error {
 	var data []byte
 	if state != nil {
@@ -522,7 +526,6 @@ func (o *Orchestrator[S]) persist(ctx context.Context, r *row, state *S) error {
 	}
 	tag, err := o.pool.Exec(ctx, `UPDATE moa_saga SET status = $4, step = $5, state = COALESCE($6, state),
 			error_code = $7, error = $8, failure = $9, updated_at = now(),
-			lease_owner = CASE WHEN $10 THEN NULL ELSE lease_owner END,
 			lease_until = CASE WHEN $10 THEN NULL ELSE lease_until END
 		WHERE saga = $1 AND id = $2 AND lease_owner = $3`,
 		o.def.Name, r.id, o.opt.Owner, string(r.phase), r.step, data, r.code, r.msg, r.failed, r.phase.Terminal())

@@ -131,7 +131,10 @@ type Status[S any] struct {
 	// while running and when completed.
 	Err *contracts.Error
 	// Failure says which compensation failed and how (Failed only).
-	Failure   string
+	Failure string
+	// Owner is the orchestrator (Options.Owner) that holds or last held the saga's lease; on a
+	// terminal saga, the one that finished it.
+	Owner     string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }

@@ -4,7 +4,8 @@
 -- status is running, compensating, completed, compensated or failed. step is, while running,
 -- the index of the next step to run; while compensating, the number of steps still to undo
 -- (the next compensation is step-1). lease_owner/lease_until say which orchestrator drives the
--- saga and until when: another takes it over only once the lease has passed.
+-- saga and until when: another takes it over only once the lease has passed. A finished saga
+-- keeps lease_owner (who finished it) and has no lease_until.
 CREATE TABLE IF NOT EXISTS moa_saga (
     saga          text        NOT NULL,
     id            text        NOT NULL,
