@@ -127,6 +127,21 @@ func TestCompensationFailureStaysFailed(t *testing.T) {
 	if after := e.led.deliveriesOf(ckey("o4", "charge")); after != before {
 		t.Fatalf("a failed saga was driven again: refund deliveries %d -> %d", before, after)
 	}
+
+	// The operator fixes the bank and resumes: compensation carries on where it failed.
+	moatest.WantError(t, o.Resume(ctxT(t, 10*time.Second), "nope"), contracts.ErrNotFound, "")
+	e.led.set(func(l *ledger) { delete(l.fail, "refund") })
+	if err := o.Resume(ctxT(t, 10*time.Second), "o4"); err != nil {
+		t.Fatal(err)
+	}
+	st = wait(t, o, "o4")
+	if st.Phase != orchestrate.Compensated || st.Failure != "" || !errors.Is(st.Err, contracts.ErrPaymentDeclined) {
+		t.Fatalf("after Resume: %+v, want compensated, the step's error kept", st)
+	}
+	if e.led.effectsOf(ckey("o4", "charge")) != 1 || e.led.effectsOf(ckey("o4", "reserve")) != 1 {
+		t.Fatal("after Resume: want the refund and the seat release applied once each")
+	}
+	moatest.WantError(t, o.Resume(ctxT(t, 10*time.Second), "o4"), contracts.ErrIllegalTransition, "")
 }
 
 func TestCrashMidSagaResumes(t *testing.T) {

@@ -187,6 +187,35 @@ func (o *Orchestrator[S]) Get(ctx context.Context, id string) (Status[S], error)
 	return st, nil
 }
 
+// Resume is the operator's way out of Failed, once the cause is fixed (the participant is
+// back, the data repaired): the saga goes back to compensating from the compensation that
+// failed, with fresh attempts, and a running orchestrator finishes it. A saga that is not
+// Failed is contracts.ErrIllegalTransition; an unknown one contracts.ErrNotFound.
+func (o *Orchestrator[S]) Resume(ctx context.Context, id string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	var phase string
+	err := o.pool.QueryRow(ctx, `WITH old AS (SELECT status FROM moa_saga WHERE saga = $1 AND id = $2),
+		upd AS (UPDATE moa_saga SET status = $3, failure = NULL, lease_owner = NULL, lease_until = NULL, updated_at = now()
+			WHERE saga = $1 AND id = $2 AND status = $4 RETURNING 1)
+		SELECT status FROM old`, o.def.Name, id, string(Compensating), string(Failed)).Scan(&phase)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return contracts.ErrNotFound.Msg("no saga %s %s", o.def.Name, id)
+	}
+	if err != nil {
+		return contracts.ErrUnavailable.Msg("resuming saga %s %s: %v", o.def.Name, id, err).Wrap(err)
+	}
+	if Phase(phase) != Failed {
+		return contracts.ErrIllegalTransition.Msg("saga %s %s is %s, not failed", o.def.Name, id, phase)
+	}
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
 // Wait polls Get every interval until the saga reaches a terminal phase or ctx is done, and
 // returns its last status (ctx's error, as contracts.ErrTimeout, if it did not finish).
 func (o *Orchestrator[S]) Wait(ctx context.Context, id string, interval time.Duration) (Status[S], error) {

@@ -111,7 +111,7 @@ const (
 	Compensating Phase = "compensating" // a step failed; undoing the steps done, in reverse
 	Completed    Phase = "completed"    // every step succeeded
 	Compensated  Phase = "compensated"  // a step failed and every compensation succeeded
-	Failed       Phase = "failed"       // a compensation failed after its retries: needs an operator
+	Failed       Phase = "failed"       // a compensation failed after its retries: needs an operator (Resume)
 )
 
 // Terminal reports whether no orchestrator will touch the saga again.
