@@ -309,3 +309,34 @@ func TestStopHandsOverAtOnce(t *testing.T) {
 		t.Fatalf("charge delivered %d times, applied %d; want 2 and 1", d, n)
 	}
 }
+
+// Rows a definition cannot drive (a state that no longer decodes, a step the definition lost)
+// end Failed with the reason, for an operator; they never panic or loop.
+func TestUndrivableRowsFail(t *testing.T) {
+	e := setup(t)
+	ctx := ctxT(t, 30*time.Second)
+	_, err := e.pool.Exec(ctx, `INSERT INTO moa_saga (saga, id, status, step, state) VALUES
+		('plan_test', 'badstate', 'running', 0, '{"order": 5}'),
+		('plan_test', 'badstep', 'compensating', 7, '{"order": "x"}')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := e.start(t, planSaga(time.Second), testOptions())
+	for id, want := range map[string]string{"badstate": "does not decode", "badstep": "at step 7"} {
+		var phase, failure string
+		moatest.Eventually(t, 10*time.Second, func() bool {
+			err := e.pool.QueryRow(ctx, `SELECT status, coalesce(failure, '') FROM moa_saga
+				WHERE saga = 'plan_test' AND id = $1`, id).Scan(&phase, &failure)
+			return err == nil && phase == string(orchestrate.Failed)
+		}, id+" failed")
+		if !strings.Contains(failure, want) {
+			t.Fatalf("%s: failure %q, want %q", id, failure, want)
+		}
+	}
+	// Get reports a state it cannot decode with a stable code, not a panic or a zero state.
+	_, err = o.Get(ctx, "badstate")
+	moatest.WantError(t, err, contracts.ErrInternal, "")
+	if n := len(e.led.sequence("plan_test", "badstep")); n != 0 {
+		t.Fatalf("badstep made %d calls", n)
+	}
+}

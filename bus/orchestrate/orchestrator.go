@@ -405,6 +405,15 @@ func (o *Orchestrator[S]) drive(ctx context.Context, r row) {
 		return
 	}
 	steps := o.def.Steps
+	if r.step < 0 || r.step > len(steps) {
+		// A definition that lost steps while sagas were on them: where to go on is unknowable.
+		r.phase, r.failed = Failed, ptr(fmt.Sprintf("the saga is at step %d of a definition with %d steps", r.step, len(steps)))
+		if err := o.persist(ctx, &r, nil); err != nil {
+			log.Warn("orchestrate: recording an out-of-range step", "err", err)
+		}
+		log.Error("orchestrate: saga failed", "failure", *r.failed)
+		return
+	}
 	for {
 		switch r.phase {
 		case Running:

@@ -48,7 +48,10 @@ type Step[S any] struct {
 	Timeout time.Duration
 }
 
-// Saga is a saga's definition: a name and its steps, in order.
+// Saga is a saga's definition: a name and its steps, in order. Its state S is persisted as
+// JSON (and each action works on a JSON copy), so only what round-trips through encoding/json
+// survives a transition. Steps may be appended to a definition in use; renaming, reordering or
+// removing steps strands the sagas that are on them.
 type Saga[S any] struct {
 	// Name is the saga's type, e.g. "plan_change": [a-z0-9_]+. Instances of different sagas
 	// share the table; their ids need only be unique within one saga.
