@@ -60,11 +60,21 @@ type ledger struct {
 	fail       map[string]error  // endpoint -> the error it always answers
 	hang       map[string]bool   // endpoint -> apply the first delivery, then never answer it
 	stop       chan struct{}     // closed when the test ends, to let hung calls go
+	// gate holds an endpoint's calls until gateAt of them are in flight together.
+	gate   map[string]chan struct{}
+	gateAt map[string]int
+	calls1 map[string]int // endpoint -> calls received
+}
+
+// hold makes endpoint's calls wait until n of them have arrived.
+func (l *ledger) hold(endpoint string, n int) {
+	l.set(func(l *ledger) { l.gate[endpoint], l.gateAt[endpoint] = make(chan struct{}), n })
 }
 
 func newLedger() *ledger {
 	return &ledger{deliveries: map[string]int{}, done: map[string]string{}, effects: map[string]int{},
-		fail: map[string]error{}, hang: map[string]bool{}, stop: make(chan struct{})}
+		fail: map[string]error{}, hang: map[string]bool{}, stop: make(chan struct{}),
+		gate: map[string]chan struct{}{}, gateAt: map[string]int{}, calls1: map[string]int{}}
 }
 
 func (l *ledger) handler(name string) func(ctx context.Context, r cmdReq) (cmdResp, error) {
@@ -75,6 +85,21 @@ func (l *ledger) handler(name string) func(ctx context.Context, r cmdReq) (cmdRe
 		if err := l.fail[name]; err != nil {
 			l.mu.Unlock()
 			return cmdResp{}, err
+		}
+		l.calls1[name]++
+		if g := l.gate[name]; g != nil {
+			if l.calls1[name] == l.gateAt[name] {
+				close(g)
+			}
+			l.mu.Unlock()
+			select {
+			case <-g:
+			case <-ctx.Done():
+				return cmdResp{}, contracts.ErrTimeout.Msg("gate")
+			case <-l.stop:
+				return cmdResp{}, contracts.ErrTimeout.Msg("gate")
+			}
+			l.mu.Lock()
 		}
 		ref, seen := l.done[r.Key]
 		if !seen { // dedupe: a key's effect happens once, a repeat returns its first outcome
