@@ -16,7 +16,11 @@
 //     instance once its lease passes) from the last persisted step, and repeats that call.
 //     Every command and compensation therefore receives a stable idempotency key
 //     ("<saga>:<id>:<step>", and "<saga>:<id>:<step>:compensate"), and participants must
-//     deduplicate on it: a repeated key returns the first outcome and changes nothing.
+//     deduplicate on it: a repeated key returns the first outcome and changes nothing. The
+//     same key may arrive twice at once (Stop releases its leases while the calls it abandoned
+//     may still be running at the participant, and another instance takes over at once), so
+//     the deduplication must be atomic (a unique key inserted in the same transaction as the
+//     effect), not a check followed by an act.
 //   - One driver at a time. Instances sharing a database claim sagas with a lease (SELECT ...
 //     FOR UPDATE SKIP LOCKED, then lease_owner/lease_until), renewed before every call and
 //     checked on every write; an instance that lost its lease stops driving that saga.
