@@ -203,10 +203,11 @@ func TestBlogWriterPublishesAndReaderComments(t *testing.T) {
 		chromedp.Poll[chromedp.Void](`(document.getElementById("blog-comments-refresh").click(), `+commentWith(comment)+` == null &&
 			document.querySelector("#blog-comments li.comment.hidden-comment") != null && `+commentWith(reply)+` != null)`,
 			chromedp.WithPollingInterval(300*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)),
-		// In Korean, the blog's text and what it drew (the hidden comment's placeholder) change.
+		// In Korean, the blog's text and what it drew (the hidden comment's placeholder, the views) change.
 		b.eval(`((s) => { s.value = "ko"; s.dispatchEvent(new Event("change")); })(document.getElementById("lang"))`),
 		b.until(`document.getElementById("blog-h").textContent === "블로그" && document.getElementById("blog-comment-send").textContent === "댓글 달기" &&
-			document.querySelector("#blog-comments li.comment.hidden-comment .body").textContent === "(글쓴이가 숨긴 댓글)"`),
+			document.querySelector("#blog-comments li.comment.hidden-comment .body").textContent === "(글쓴이가 숨긴 댓글)" &&
+			/^조회 \d+회$/.test(document.getElementById("blog-views").textContent)`),
 	)
 	b.run("writer edits the post, then deletes it", writer,
 		b.clickWhenPresent(`((e) => e.hidden ? null : e)(document.getElementById("blog-edit"))`),
