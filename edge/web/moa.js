@@ -499,3 +499,13 @@ export class Blog {
   deleteComment(id) { return this.moa.call("post.delete_comment", { id }); }
   moderateComment(id, action) { return this.moa.call("post.moderate_comment", { id, action }); } // hide, unhide, delete
 }
+
+// Log is the blog's visit log (the log service): views of published posts, counted once per
+// visitor per window. A signed-in caller is the visitor; an anonymous one sends visitor_id, an
+// opaque id of 16 to 64 letters, digits, '-' and '_' that the client made up once and keeps.
+export class Log {
+  constructor(client) { this.moa = client; }
+  recordView(v) { return this.moa.call("log.record_view", v); }          // {post_id, visitor_id?, referrer?} → {counted, views}
+  postStats(postId) { return this.moa.call("log.post_stats", { post_id: postId }); } // {views, days, referrers}
+  popularNow(q = {}) { return this.moa.call("log.popular_now", q); }     // {limit?, window_hours?} → {items, since}
+}
