@@ -66,9 +66,12 @@ type PaymentData struct {
 	SubscriptionID string `json:"subscription_id"`
 	PaymentID      string `json:"payment_id"`
 	ProductID      string `json:"product_id"`
-	AmountMinor    int64  `json:"amount_minor"`
-	Currency       string `json:"currency"`
-	FailureCode    string `json:"failure_code,omitempty"` // for payment_failed: declined, provider_error
+	// SellerID is the product's seller when the payment was made: payout credits them without
+	// asking the catalog, which no longer knows a deleted product. Empty in older events.
+	SellerID    string `json:"seller_id,omitempty"`
+	AmountMinor int64  `json:"amount_minor"`
+	Currency    string `json:"currency"`
+	FailureCode string `json:"failure_code,omitempty"` // for payment_failed: declined, provider_error
 }
 
 // Billing events.

@@ -38,11 +38,15 @@ func TestReemittedRequestsOnTwoReplicasChargeOnce(t *testing.T) {
 	if ps[0].Status != contracts.PaymentSucceeded || ps[0].AmountMinor != 1200 {
 		t.Fatalf("payment %+v", ps[0])
 	}
-	// Every answer names the same payment.
+	// Every answer names the same payment and its seller.
 	for _, e := range h.events(s) {
 		var d contracts.PaymentData
 		if err := json.Unmarshal(e.Data, &d); err != nil || d.PaymentID != ps[0].ID {
 			t.Fatalf("event names payment %s (%v), want %s", d.PaymentID, err, ps[0].ID)
+		}
+		// And its seller: payout credits them without the catalog, which forgets deleted products.
+		if d.SellerID != s.seller.UserID {
+			t.Fatalf("event names seller %q, want %s", d.SellerID, s.seller.UserID)
 		}
 	}
 }

@@ -65,6 +65,18 @@ func (f *fixture) billing(ev contracts.Event[contracts.PaymentData], product str
 	return env
 }
 
+// send publishes a billing event with body d (a fresh event id each time, as billing's
+// re-emit gives it) and returns it.
+func (f *fixture) send(ev contracts.Event[contracts.PaymentData], d contracts.PaymentData) contracts.Envelope {
+	f.t.Helper()
+	env, subject, err := bus.NewEnvelope(ctxT(f.t), nil, "billing", ev, d.SubscriptionID, d)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.publish(subject, env, env.ID)
+	return env
+}
+
 // publish stores env on subject with msgID as its Nats-Msg-Id: another id than the event's is
 // how a re-publish past the stream's duplicate window looks. It returns the stream sequence.
 func (f *fixture) publish(subject string, env contracts.Envelope, msgID string) uint64 {

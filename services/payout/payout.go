@@ -95,9 +95,9 @@ func StartWithBank(ctx context.Context, env bus.Env, bank app.Bank) (bus.Compone
 				},
 				Consumers: ports.Consumers(a, history, adapters.LedgerCodec, concurrency),
 				Jobs: []*bus.Job{bus.Every("payout schedule", every, func(ctx context.Context) error {
-					n, err := a.RunSchedule(ctx, history, int64(minPayout), retryAfter, scheduleBatch)
-					if n > 0 {
-						d.Log.Info("scheduled payouts", "payouts", n)
+					n, failed, err := a.RunSchedule(ctx, history, int64(minPayout), retryAfter, scheduleBatch)
+					if n > 0 || failed > 0 {
+						d.Log.Info("scheduled payouts", "payouts", n, "failed", failed)
 					}
 					return err
 				})},

@@ -14,8 +14,11 @@ var (
 		"platform fee kept on each payment, in basis points (1000 = 10%); refunds take the whole payment back off the seller")
 	SettingSnapshotEvery = bus.IntSetting("SNAPSHOT_EVERY", 100, 1, math.MaxInt32,
 		"a ledger snapshot every this many entries: a load reads the snapshot and at most this many entries after it")
-	SettingSeenWindow = bus.IntSetting("DEDUPE_WINDOW", domain.DefaultSeenWindow, 1, 1_000_000,
-		"ledger entry ids each ledger remembers to drop duplicates, beside the stream's duplicate window")
+	// The remembered ids travel in the ledger's snapshot, one NATS message: at about 39 bytes an
+	// id (a quoted UUID and a comma), 20 000 of them stay well under NATS's 1 MB max payload with
+	// the rest of the ledger; a larger window would make every snapshot fail to save.
+	SettingSeenWindow = bus.IntSetting("DEDUPE_WINDOW", domain.DefaultSeenWindow, 1, 20_000,
+		"ledger entry ids each ledger remembers to drop duplicates, beside the stream's duplicate window; at most 20000, so that a snapshot fits in NATS's 1 MB max payload")
 	SettingScheduleInterval = bus.DurationSetting("SCHEDULE_INTERVAL", 24*time.Hour, time.Millisecond,
 		"how often every balance of at least `MIN_PAYOUT` is paid out and pending payouts retried")
 	SettingMinPayout = bus.IntSetting("MIN_PAYOUT", 1000, 1, math.MaxInt,

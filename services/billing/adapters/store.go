@@ -150,7 +150,7 @@ func emit(ctx context.Context, tx pgx.Tx, p domain.Payment) error {
 // eventData is the body of a settled step's event.
 func eventData(p domain.Payment) contracts.PaymentData {
 	return contracts.PaymentData{SubscriptionID: p.SubscriptionID, PaymentID: p.ID, ProductID: p.ProductID,
-		AmountMinor: p.AmountMinor, Currency: p.Currency, FailureCode: p.FailureCode}
+		SellerID: p.SellerID, AmountMinor: p.AmountMinor, Currency: p.Currency, FailureCode: p.FailureCode}
 }
 
 // List returns a subscription's steps, charge first.

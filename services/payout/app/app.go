@@ -8,7 +8,6 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
@@ -177,18 +176,25 @@ type Payment struct {
 	EventID     string
 	PaymentID   string
 	ProductID   string
+	SellerID    string // from the event; empty in events older than the field
 	AmountMinor int64
 	Currency    string
 	At          time.Time
 }
 
+// sellerOf is the seller the payment's event names, else (an event older than the field) the
+// catalog's answer: a product deleted since is not_found there, and its payments and refunds
+// would never reach the ledger.
 func (a *App) sellerOf(ctx context.Context, p Payment) (string, error) {
-	seller, err := a.sellers.SellerOf(ctx, p.ProductID)
-	if err != nil {
-		return "", err
+	seller := p.SellerID
+	if seller == "" {
+		var err error
+		if seller, err = a.sellers.SellerOf(ctx, p.ProductID); err != nil {
+			return "", err
+		}
 	}
 	if !contracts.IsUUID(seller) {
-		return "", contracts.ErrValidation.Msg("product %s has no valid seller id", p.ProductID)
+		return "", contracts.ErrValidation.Msg("payment %s of product %s has no valid seller id", p.PaymentID, p.ProductID)
 	}
 	if contracts.ValidateCurrency("currency", p.Currency) != nil || p.AmountMinor < 0 {
 		return "", contracts.ErrValidation.Msg("payment %s: amount %d %q is not valid", p.PaymentID, p.AmountMinor, p.Currency)
@@ -228,7 +234,6 @@ func (a *App) RequestPayout(ctx context.Context, seller, currency string, amount
 	if err != nil {
 		return domain.PayoutRecord{}, err
 	}
-	var req domain.Entry
 	_, e, err := a.execute(ctx, seller, func(l *domain.Ledger) (*domain.Entry, error) {
 		e, err := l.RequestPayout(id.String(), currency, amount, a.now())
 		return &e, err
@@ -236,10 +241,29 @@ func (a *App) RequestPayout(ctx context.Context, seller, currency string, amount
 	if err != nil {
 		return domain.PayoutRecord{}, err
 	}
-	req = *e
-	rec := domain.PayoutRecord{ID: req.PayoutID, AmountMinor: req.AmountMinor, Currency: req.Currency,
-		Status: contracts.PayoutPending, RequestedAt: req.At, UpdatedAt: req.At}
+	if e == nil {
+		// The store reported the entry as a duplicate: this payout id was appended already (a
+		// retried append whose first answer was lost). It is pending on the ledger, or settled.
+		return a.pendingPayout(ctx, seller, id.String())
+	}
+	rec := domain.PayoutRecord{ID: e.PayoutID, AmountMinor: e.AmountMinor, Currency: e.Currency,
+		Status: contracts.PayoutPending, RequestedAt: e.At, UpdatedAt: e.At}
 	return a.settle(ctx, seller, rec)
+}
+
+// pendingPayout reloads seller's ledger and settles payout id if it is still pending; a payout
+// no longer pending was settled by someone else, and its outcome is in the history only.
+func (a *App) pendingPayout(ctx context.Context, seller, id string) (domain.PayoutRecord, error) {
+	l, err := a.store.Load(ctx, seller)
+	if err != nil {
+		return domain.PayoutRecord{}, err
+	}
+	p, ok := l.Pending[id]
+	if !ok {
+		return domain.PayoutRecord{}, contracts.ErrUnavailable.Msg("payout %s was recorded but its state is not known yet; see the history", id)
+	}
+	return a.settle(ctx, seller, domain.PayoutRecord{ID: p.ID, AmountMinor: p.AmountMinor, Currency: p.Currency,
+		Status: contracts.PayoutPending, RequestedAt: p.RequestedAt, UpdatedAt: p.RequestedAt})
 }
 
 // Settle sends pending payout id of seller to the bank again (the schedule's retry).
@@ -311,31 +335,44 @@ type Scheduler interface {
 // balance of at least min. The lists come from the projection (a little behind); each payout
 // is decided on the ledger itself, so a balance another instance just paid out is not paid
 // twice.
-func (a *App) RunSchedule(ctx context.Context, s Scheduler, min int64, retryAfter time.Duration, batch int) (paid int, err error) {
+//
+// One seller's failure (its ledger kept changing, a load timed out) is logged and counted in
+// failed, and the run goes on with the others: it must not hold every other seller's payout
+// back until the next run. Only the lists themselves failing ends the run with an error.
+func (a *App) RunSchedule(ctx context.Context, s Scheduler, min int64, retryAfter time.Duration, batch int) (paid, failed int, err error) {
 	pending, err := s.Pending(ctx, a.now().Add(-retryAfter), batch)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	for _, d := range pending {
+		if ctx.Err() != nil {
+			return paid, failed, ctx.Err()
+		}
 		if _, err := a.Settle(ctx, d.SellerID, d.PayoutID); err != nil {
-			return paid, err
+			failed++
+			a.log.Warn("scheduled payout retry failed; next run tries again", "seller", d.SellerID, "payout", d.PayoutID, "error", err)
 		}
 	}
 	due, err := s.Payable(ctx, min, batch)
 	if err != nil {
-		return 0, err
+		return paid, failed, err
 	}
 	for _, d := range due {
+		if ctx.Err() != nil {
+			return paid, failed, ctx.Err()
+		}
 		_, err := a.RequestPayout(ctx, d.SellerID, d.Currency, 0)
 		if errors.Is(err, domain.ErrNothingToPay) {
 			continue
 		}
 		if err != nil {
-			return paid, fmt.Errorf("payout of %s %s: %w", d.SellerID, d.Currency, err)
+			failed++
+			a.log.Warn("scheduled payout failed; next run tries again", "seller", d.SellerID, "currency", d.Currency, "error", err)
+			continue
 		}
 		paid++
 	}
-	return paid, nil
+	return paid, failed, nil
 }
 
 // RebuildHistory replays the whole ledger stream into an emptied history projection and

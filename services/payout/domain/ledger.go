@@ -153,22 +153,29 @@ func (l *Ledger) Apply(e Entry, seq uint64) {
 // Fee is the platform's fee on gross at bps basis points, rounded down.
 func Fee(gross int64, bps int) int64 { return gross * int64(bps) / 10000 }
 
-// Credit is the entry of a payment to the seller, or nil when it was applied already.
+// Credit is the entry of a payment to the seller, or nil when it was applied already. Its id
+// comes from the payment, not the event: billing re-emits a settled payment's event under a
+// new event id (its sweeper re-sending a stuck saga step), and that must not credit twice. The
+// event id is kept as information only.
 func (l *Ledger) Credit(eventID, paymentID, currency string, gross int64, feeBps int, at time.Time) *Entry {
-	e := Entry{ID: EntryID(Credited, eventID), Kind: Credited, SellerID: l.SellerID, Currency: currency,
+	e := Entry{ID: EntryID(Credited, paymentID), Kind: Credited, SellerID: l.SellerID, Currency: currency,
 		SourceEventID: eventID, PaymentID: paymentID, GrossMinor: gross, FeeMinor: Fee(gross, feeBps), At: at}
-	if l.Has(e.ID) {
+	// The event-id form is what entries recorded before ids came from payments carry.
+	if l.Has(e.ID) || l.Has(EntryID(Credited, eventID)) {
 		return nil
 	}
 	return &e
 }
 
 // Refund is the entry of a refund of the seller's payment, or nil when it was applied already.
-// The fee is not given back: the platform keeps it (billing refunds the consumer in full).
+// The fee is not given back: the platform keeps it (billing refunds the consumer in full). As
+// for Credit, the id comes from paymentID (a refund is its own payment in billing, with its own
+// id), so a re-emitted refund_issued under a new event id is recognised.
 func (l *Ledger) Refund(eventID, paymentID, currency string, gross int64, at time.Time) *Entry {
-	e := Entry{ID: EntryID(Refunded, eventID), Kind: Refunded, SellerID: l.SellerID, Currency: currency,
+	e := Entry{ID: EntryID(Refunded, paymentID), Kind: Refunded, SellerID: l.SellerID, Currency: currency,
 		SourceEventID: eventID, PaymentID: paymentID, GrossMinor: gross, At: at}
-	if l.Has(e.ID) {
+	// The event-id form is what entries recorded before ids came from payments carry.
+	if l.Has(e.ID) || l.Has(EntryID(Refunded, eventID)) {
 		return nil
 	}
 	return &e

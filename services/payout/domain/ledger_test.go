@@ -15,14 +15,18 @@ func TestLedgerCountsAnEntryOnce(t *testing.T) {
 	if again := l.Credit("ev-1", "pay-1", "KRW", 1_000, 1000, now); again != nil {
 		t.Fatalf("the same payment decided twice: %+v", again)
 	}
+	// Billing re-emits a settled payment under a new event id: the payment is the cause.
+	if again := l.Credit("ev-1-reemitted", "pay-1", "KRW", 1_000, 1000, now); again != nil {
+		t.Fatalf("the same payment under a new event id decided twice: %+v", again)
+	}
 	l.Apply(*e, 2)
 	if l.Balances["KRW"] != 900 || l.Events != 1 || l.Seq != 2 {
 		t.Fatalf("ledger %+v, want 900 once, at sequence 2", l)
 	}
 	// The memory is bounded: past the window, the oldest id is forgotten (the stream's
 	// duplicate window is the other layer).
-	for i, ev := range []string{"ev-2", "ev-3", "ev-4"} {
-		l.Apply(*l.Refund(ev, "p", "KRW", 1, now), uint64(3+i))
+	for i, pay := range []string{"pay-2", "pay-3", "pay-4"} {
+		l.Apply(*l.Refund("ev-"+pay, pay, "KRW", 1, now), uint64(3+i))
 	}
 	if l.Has(e.ID) || len(l.Seen) != 3 {
 		t.Fatalf("window of 3 still holds the oldest entry: %v", l.Seen)

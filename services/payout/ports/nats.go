@@ -145,7 +145,7 @@ func projectHandler(h Projector, codec Decoder) bus.Handler {
 
 func payment(e bus.Event[contracts.PaymentData]) app.Payment {
 	return app.Payment{EventID: e.ID, PaymentID: e.Data.PaymentID, ProductID: e.Data.ProductID,
-		AmountMinor: e.Data.AmountMinor, Currency: e.Data.Currency, At: e.OccurredAt}
+		SellerID: e.Data.SellerID, AmountMinor: e.Data.AmountMinor, Currency: e.Data.Currency, At: e.OccurredAt}
 }
 
 func sortAmounts(a []contracts.CurrencyAmount) {
