@@ -82,7 +82,11 @@ var allowedElements = map[string]bool{
 func TestRenderXSSCorpus(t *testing.T) {
 	for _, payload := range xssCorpus {
 		for _, md := range []string{payload, "Intro *text*.\n\n" + payload + "\n\nOutro."} {
-			out := domain.Render(md).HTML
+			r, err := domain.Render(md)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := r.HTML
 			if problem := unsafeHTML(out); problem != "" {
 				t.Errorf("payload %q rendered %q: %s", md, out, problem)
 			}
@@ -144,7 +148,10 @@ func badURL(u string) string {
 
 // Ordinary markdown still renders: the sanitiser keeps what writers need.
 func TestRenderKeepsMarkdown(t *testing.T) {
-	r := domain.Render("# 제목\n\nSome **bold**, a [link](https://example.com/a?b=c), `code`,\n\n- one\n- two\n\n![alt](https://img.example.com/x.png)\n\n~~gone~~")
+	r, err := domain.Render("# 제목\n\nSome **bold**, a [link](https://example.com/a?b=c), `code`,\n\n- one\n- two\n\n![alt](https://img.example.com/x.png)\n\n~~gone~~")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, want := range []string{"<h1", "제목</h1>", "<strong>bold</strong>", `href="https://example.com/a?b=c"`, "<code>code</code>",
 		"<li>one</li>", `src="https://img.example.com/x.png"`, "<del>gone</del>"} {
 		if !strings.Contains(r.HTML, want) {
