@@ -62,6 +62,11 @@ const (
 	MaxCoverImageIDLen = 64      // bytes
 	MaxCommentLen      = 2000    // runes
 	MaxExcerptLen      = 200     // runes
+
+	// MaxCategories bounds the blog's categories, so that list_categories, which answers
+	// every one of them in one reply, stays under the payload limit. create_category past it
+	// is refused with conflict.
+	MaxCategories = 200
 )
 
 // Patterns of blog fields, tested by rules_test against the Go checks they state.
@@ -119,6 +124,8 @@ type Post struct {
 }
 
 // PostSummary is a post as lists and events show it: an excerpt of the text instead of the body.
+// Excerpt is plain text cut from the rendered post, never HTML: clients show it as text, and
+// any '<' in it is a character, not markup.
 type PostSummary struct {
 	ID           string     `json:"id"`
 	AuthorID     string     `json:"author_id"`

@@ -222,3 +222,21 @@ func TestReferrersAreBounded(t *testing.T) {
 		t.Fatalf("stats: %d views, referrers %+v; want %+v first", st.Views, st.Referrers, want)
 	}
 }
+
+// A post id in upper case names the same post: the log stores ids as the post service writes
+// them, lower case, and lower-cases what callers send.
+func TestUpperCasePostID(t *testing.T) {
+	h := newHarness(t, nil)
+	post := h.publish("author-1", "Hello")
+	upper := strings.ToUpper(post)
+	if r, err := h.view(upper, visitor(1), ""); err != nil || !r.Counted || r.Views != 1 {
+		t.Fatalf("view by the upper-case id: %+v, %v; want counted, 1 view", r, err)
+	}
+	if r, err := h.view(post, visitor(1), ""); err != nil || r.Counted || r.Views != 1 {
+		t.Fatalf("the same visitor by the lower-case id: %+v, %v; want not counted again, 1 view", r, err)
+	}
+	st := h.stats(upper)
+	if st.PostID != post || st.Views != 1 {
+		t.Fatalf("stats by the upper-case id: %+v, want post %s with 1 view", st, post)
+	}
+}

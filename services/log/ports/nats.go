@@ -4,6 +4,7 @@ package ports
 
 import (
 	"context"
+	"strings"
 
 	"github.com/moa-run/moa/bus"
 	"github.com/moa-run/moa/client/authn"
@@ -47,7 +48,7 @@ func (e endpoints) recordView(ctx context.Context, req contracts.RecordViewReque
 	if err != nil {
 		return contracts.RecordViewResponse{}, err
 	}
-	r, err := e.app.RecordView(ctx, req.PostID, visitor, host)
+	r, err := e.app.RecordView(ctx, postKey(req.PostID), visitor, host)
 	if err != nil {
 		return contracts.RecordViewResponse{}, err
 	}
@@ -55,11 +56,12 @@ func (e endpoints) recordView(ctx context.Context, req contracts.RecordViewReque
 }
 
 func (e endpoints) postStats(ctx context.Context, req contracts.PostStatsRequest) (contracts.PostStats, error) {
-	st, err := e.app.Stats(ctx, req.PostID)
+	id := postKey(req.PostID)
+	st, err := e.app.Stats(ctx, id)
 	if err != nil {
 		return contracts.PostStats{}, err
 	}
-	out := contracts.PostStats{PostID: req.PostID, Views: st.Views,
+	out := contracts.PostStats{PostID: id, Views: st.Views,
 		Days: make([]contracts.DayViews, len(st.Days)), Referrers: make([]contracts.ReferrerViews, len(st.Referrers))}
 	for i, d := range st.Days {
 		out.Days[i] = contracts.DayViews{Day: d.Day, Views: d.Views}
@@ -81,3 +83,8 @@ func (e endpoints) popularNow(ctx context.Context, req contracts.PopularNowReque
 	}
 	return out, nil
 }
+
+// postKey is the form in which the log stores a post id: lower case, as the post service
+// writes UUIDs. A UUID's hex digits are case-insensitive, and a caller's upper-case copy of an
+// id names the same post.
+func postKey(id string) string { return strings.ToLower(id) }

@@ -118,10 +118,24 @@ func (s *Store) Delete(ctx context.Context, id string, fn func(p *domain.Post) e
 	})
 }
 
-// CreateCategory inserts a category.
+// CreateCategory inserts a category unless the blog has contracts.MaxCategories already. The
+// table lock serialises category inserts only (posts referencing categories take weaker
+// locks), so two writers cannot both see room for the last one.
 func (s *Store) CreateCategory(ctx context.Context, c domain.Category) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO categories (slug, name, created_at) VALUES ($1, $2, $3)`, c.Slug, c.Name, c.CreatedAt)
-	return dbError("create category", err)
+	return inTx(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `LOCK TABLE categories IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return dbError("lock categories", err)
+		}
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM categories`).Scan(&n); err != nil {
+			return dbError("count categories", err)
+		}
+		if n >= contracts.MaxCategories {
+			return contracts.ErrConflict.Msg("the blog has %d categories, the most it may have", contracts.MaxCategories)
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO categories (slug, name, created_at) VALUES ($1, $2, $3)`, c.Slug, c.Name, c.CreatedAt)
+		return dbError("create category", err)
+	})
 }
 
 // inTx runs fn in a transaction through the outbox, which wakes this process's relay at once

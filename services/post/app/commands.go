@@ -21,6 +21,10 @@ func (a *App) UpdatePost(ctx context.Context, actor domain.Actor, id string, pat
 	if err := domain.RequireWriter(actor); err != nil {
 		return domain.Post{}, err
 	}
+	// Render before the store locks the post's row: see Patch.Prepare.
+	if err := patch.Prepare(); err != nil {
+		return domain.Post{}, err
+	}
 	now := a.now()
 	return a.posts.Update(ctx, id, func(p *domain.Post) (domain.Change, error) { return p.Apply(actor, patch, now) })
 }

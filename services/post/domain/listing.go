@@ -66,6 +66,9 @@ func withCursor(q ListQuery, cursor string) (ListQuery, error) {
 	if c.Kind != q.Kind || c.Filter != q.filterKey() || c.ID == "" || c.At.IsZero() {
 		return q, contracts.ErrValidation.OnField("cursor", "the cursor belongs to another list")
 	}
+	if err := checkCursorIDs(c.ID); err != nil {
+		return q, err
+	}
 	q.After = &c
 	return q, nil
 }
@@ -124,6 +127,17 @@ func DecodeCursor(s string) (Cursor, error) {
 		return c, contracts.ErrValidation.OnField("cursor", "cursor is not valid")
 	}
 	return c, nil
+}
+
+// checkCursorIDs refuses a cursor whose ids are not ids. Cursors are opaque but not signed: a
+// forged one must be a validation error, not a failed ::uuid cast in the store.
+func checkCursorIDs(ids ...string) error {
+	for _, id := range ids {
+		if contracts.ValidatePostID("cursor", id) != nil {
+			return contracts.ErrValidation.OnField("cursor", "cursor is not valid")
+		}
+	}
+	return nil
 }
 
 // SearchQuery is a normalised search: Text is lower-case with single spaces, Words its words.
@@ -190,6 +204,9 @@ func NewCommentQuery(postID string, limit int, cursor string) (CommentQuery, err
 	}
 	if c.Kind != listComments || c.Filter != q.filterKey() || c.ID == "" || c.Thread == "" {
 		return q, contracts.ErrValidation.OnField("cursor", "the cursor belongs to another list")
+	}
+	if err := checkCursorIDs(c.ID, c.Thread); err != nil {
+		return q, err
 	}
 	q.After = &c
 	return q, nil

@@ -59,6 +59,33 @@ type Patch struct {
 	CoverImageID    *string
 	Status          *contracts.PostStatus
 	ExpectedVersion int64
+
+	rendered *renderedBody // set by Prepare
+}
+
+// renderedBody is a body rendered ahead of Apply.
+type renderedBody struct {
+	body string
+	Rendered
+}
+
+// Prepare renders the patch's body, if it has one, so that Apply, which runs while the store
+// holds the post's row locked, need not: rendering is the costly part of an update, and a body
+// that renders too large is refused before any transaction opens.
+func (patch *Patch) Prepare() error {
+	if patch.Body == nil {
+		return nil
+	}
+	body := strings.TrimSpace(*patch.Body) // as normalise stores it
+	if err := contracts.ValidatePostBody(body); err != nil {
+		return err
+	}
+	r, err := Render(body)
+	if err != nil {
+		return err
+	}
+	patch.rendered = &renderedBody{body: body, Rendered: r}
+	return nil
 }
 
 // Change describes what an applied patch did, so the adapter can emit the matching event.
@@ -93,7 +120,9 @@ func NewPost(id string, actor Actor, f Fields, now time.Time) (Post, error) {
 	}
 	now = now.UTC().Truncate(time.Microsecond)
 	p := Post{ID: id, AuthorID: actor.UserID, Version: 1, CreatedAt: now, UpdatedAt: now}
-	p.setFields(f)
+	if err := p.setFields(f, nil); err != nil {
+		return Post{}, err
+	}
 	if p.Status == contracts.PostStatusPublished {
 		p.PublishedAt = &now
 	}
@@ -144,7 +173,9 @@ func (p *Post) Apply(actor Actor, patch Patch, now time.Time) (Change, error) {
 	}
 	now = now.UTC().Truncate(time.Microsecond)
 	ch.Published = p.Status != contracts.PostStatusPublished && next.Status == contracts.PostStatusPublished
-	p.setFields(next)
+	if err := p.setFields(next, patch.rendered); err != nil {
+		return Change{}, err
+	}
 	if ch.Published && p.PublishedAt == nil {
 		p.PublishedAt = &now
 	}
@@ -158,14 +189,24 @@ func (p *Post) fields() Fields {
 		CoverImageID: p.CoverImageID, Status: p.Status}
 }
 
-// setFields sets f on p and renders the body again when it changed.
-func (p *Post) setFields(f Fields) {
+// setFields sets f on p and renders the body again when it changed, using pre if it is that
+// body rendered ahead. A body that renders too large leaves p unchanged.
+func (p *Post) setFields(f Fields, pre *renderedBody) error {
 	if f.Body != p.Body || p.HTML == "" && f.Body != "" {
-		r := Render(f.Body)
+		var r Rendered
+		if pre != nil && pre.body == f.Body {
+			r = pre.Rendered
+		} else {
+			var err error
+			if r, err = Render(f.Body); err != nil {
+				return err
+			}
+		}
 		p.HTML, p.Text = r.HTML, r.Text
 	}
 	p.Slug, p.Title, p.Body, p.Category, p.Tags = f.Slug, f.Title, f.Body, f.Category, f.Tags
 	p.CoverImageID, p.Status = f.CoverImageID, f.Status
+	return nil
 }
 
 func diff(a, b Fields) Change {

@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/services/post/domain"
 )
 
@@ -82,7 +83,11 @@ var allowedElements = map[string]bool{
 func TestRenderXSSCorpus(t *testing.T) {
 	for _, payload := range xssCorpus {
 		for _, md := range []string{payload, "Intro *text*.\n\n" + payload + "\n\nOutro."} {
-			out := domain.Render(md).HTML
+			r, err := domain.Render(md)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := r.HTML
 			if problem := unsafeHTML(out); problem != "" {
 				t.Errorf("payload %q rendered %q: %s", md, out, problem)
 			}
@@ -144,7 +149,10 @@ func badURL(u string) string {
 
 // Ordinary markdown still renders: the sanitiser keeps what writers need.
 func TestRenderKeepsMarkdown(t *testing.T) {
-	r := domain.Render("# 제목\n\nSome **bold**, a [link](https://example.com/a?b=c), `code`,\n\n- one\n- two\n\n![alt](https://img.example.com/x.png)\n\n~~gone~~")
+	r, err := domain.Render("# 제목\n\nSome **bold**, a [link](https://example.com/a?b=c), `code`,\n\n- one\n- two\n\n![alt](https://img.example.com/x.png)\n\n~~gone~~")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, want := range []string{"<h1", "제목</h1>", "<strong>bold</strong>", `href="https://example.com/a?b=c"`, "<code>code</code>",
 		"<li>one</li>", `src="https://img.example.com/x.png"`, "<del>gone</del>"} {
 		if !strings.Contains(r.HTML, want) {
@@ -170,5 +178,32 @@ func TestUnsafeHTMLCatchesVectors(t *testing.T) {
 	}
 	if p := unsafeHTML(`<p><a href="https://example.com" rel="nofollow">x</a> <img src="/a.png"></p>`); p != "" {
 		t.Errorf("safe HTML refused: %s", p)
+	}
+}
+
+// Size limits refuse a body as validation_failed on body; tables nested in quotes count, and
+// ordinary tables, rules and lists pass.
+func TestRenderLimits(t *testing.T) {
+	wide := strings.Repeat("|a", 65) + "|\n" + strings.Repeat("|-", 65) + "|\n"
+	for name, md := range map[string]string{
+		"wide table":        wide,
+		"quoted wide table": "> " + strings.Repeat("| a ", 65) + "|\n> " + strings.Repeat("| --- ", 65) + "|\n",
+		"many cells":        "|a|b|\n|-|-|\n" + strings.Repeat("x\n", domain.MaxTableCells),
+		"huge html":         strings.Repeat("[a]\n", 20_000) + "\n[a]: https://example.com/" + strings.Repeat("p", 200),
+		"huge on the wire":  strings.Repeat("&", 90_000),
+	} {
+		_, err := domain.Render(md)
+		if ce := contracts.AsError(err); ce == nil || ce.Code != contracts.ErrValidation.Code || ce.Field != "body" {
+			t.Errorf("%s: got %v, want validation_failed on body", name, err)
+		}
+	}
+	for name, md := range map[string]string{
+		"64 columns": strings.Repeat("|a", 64) + "|\n" + strings.Repeat("|-", 64) + "|\n" + strings.Repeat("|1", 64) + "|",
+		"rules":      strings.Repeat("a\n\n---\n\n- - -\n\n", 1000),
+		"list":       strings.Repeat("- item\n", 5000),
+	} {
+		if _, err := domain.Render(md); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }
