@@ -22,7 +22,7 @@ func TestSDKBlogCallsArePostRoutes(t *testing.T) {
 		t.Fatal("moa.js has no Blog class")
 	}
 	var got []string
-	for _, m := range regexp.MustCompile(`this\.moa\.call\("([a-z_.]+)"`).FindAllStringSubmatch(string(src[i:]), -1) {
+	for _, m := range regexp.MustCompile(`this\.moa\.call\("([a-z_.]+)"`).FindAllStringSubmatch(sdkClass(src, i), -1) {
 		got = append(got, m[1])
 	}
 	var want []string
