@@ -1,7 +1,9 @@
 package e2etest
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,12 +36,14 @@ func TestSellerPaysOutTheBalance(t *testing.T) {
 	title := "Tea club " + suffix
 	const net = 5900 - 590 // the form's default price, KRW, less the default fee of 1000 bps
 
-	b.run("seller signs up and publishes", sellerTab, append(signUp(url, "seller", suffix, b.until),
-		append(publish(title, b.until),
-			// The panel is there, labelled, with nothing on the balance and no payouts yet.
-			b.until(`document.querySelector("#payouts")?.getAttribute("aria-labelledby") === "payouts-h" && document.querySelector("#payouts-h").textContent.includes("Payouts")`),
-			b.until(`document.querySelector("#payout-history li.none") != null && document.querySelector("#payout-balances").textContent.includes("No balance yet")`),
-		)...)...)
+	// The seller is on a phone: the panel must fit its width and its buttons be tappable.
+	steps := append([]chromedp.Action[chromedp.Void]{phone()}, signUp(url, "seller", suffix, b.until)...)
+	steps = append(steps, publish(title, b.until)...)
+	b.run("seller signs up and publishes", sellerTab, append(steps,
+		// The panel is there, labelled, with nothing on the balance and no payouts yet.
+		b.until(`document.querySelector("#payouts")?.getAttribute("aria-labelledby") === "payouts-h" && document.querySelector("#payouts-h").textContent.includes("Payouts")`),
+		b.until(`document.querySelector("#payout-history li.none") != null && document.querySelector("#payout-balances").textContent.includes("No balance yet")`),
+	)...)
 	b.run("consumer subscribes", consumerTab, append(signUp(url, "consumer", suffix, b.until),
 		chromedp.SetValue(chromedp.ID("q"), suffix),
 		chromedp.Click(chromedp.ID("search")),
@@ -51,6 +55,17 @@ func TestSellerPaysOutTheBalance(t *testing.T) {
 		b.until(payoutBalance("KRW")+`.textContent.includes("5,310")`),
 		b.until(payoutBalance("KRW")+`.querySelector("button.pay-out:not(:disabled)")?.getAttribute("aria-label")?.includes("5,310")`),
 	)
+	fits := func(screen string, controls ...string) {
+		t.Helper()
+		bad, err := chromedp.Run(sellerTab, chromedp.Evaluate[[]string](phoneProblemsJS+"("+jsonOf(controls)+")"))
+		if err != nil {
+			t.Fatalf("%s: %v", screen, err)
+		}
+		if len(bad) > 0 {
+			t.Errorf("%s at phone width:\n  %s", screen, strings.Join(bad, "\n  "))
+		}
+	}
+	fits("the balance", "#refresh-payouts", "#payout-balances button.pay-out")
 	b.run("the seller pays out", sellerTab,
 		b.clickWhenPresent(payoutBalance("KRW")+`?.querySelector("button.pay-out:not(:disabled)")`),
 		b.until(`document.querySelector("#payout-result").textContent.includes("Payout of ₩5,310 requested")`),
@@ -60,6 +75,7 @@ func TestSellerPaysOutTheBalance(t *testing.T) {
 		refreshPayoutsUntil(payoutBalance("KRW")+`?.dataset.amount === "0" && `+payoutBalance("KRW")+`.querySelector("button.pay-out").disabled`),
 		b.until(`document.querySelector("#payout-error").textContent === ""`),
 	)
+	fits("the payout history", "#refresh-payouts")
 	b.run("a payout of an empty balance is refused, clearly", sellerTab,
 		// The button is disabled at 0; enabled by hand, its call is refused by the service.
 		b.eval(`(() => { const p = `+payoutBalance("KRW")+`.querySelector("button.pay-out"); p.disabled = false; p.click(); })()`),
@@ -67,4 +83,11 @@ func TestSellerPaysOutTheBalance(t *testing.T) {
 		b.until(`document.querySelector("#payout-error").getAttribute("role") === "alert"`),
 		b.until(`document.querySelectorAll("#payout-history li.payout").length === 1`),
 	)
+	b.run("the panel speaks Korean", sellerTab,
+		chromedp.SetValue(chromedp.ID("lang"), "ko"),
+		b.eval(`document.querySelector("#lang").dispatchEvent(new Event("change"))`),
+		b.until(`document.querySelector("#payouts-h").textContent.includes("정산") && document.querySelector("#payout-history-h").textContent === "정산 내역"`),
+		b.until(`document.querySelector("#payout-history li.payout[data-status=PAID]")?.textContent.includes("지급 완료")`),
+	)
+	b.screenshots("payout", map[string]context.Context{"seller": sellerTab})
 }
