@@ -88,6 +88,8 @@ func TestSellerPaysOutTheBalance(t *testing.T) {
 		b.eval(`document.querySelector("#lang").dispatchEvent(new Event("change"))`),
 		b.until(`document.querySelector("#payouts-h").textContent.includes("정산") && document.querySelector("#payout-history-h").textContent === "정산 내역"`),
 		b.until(`document.querySelector("#payout-history li.payout[data-status=PAID]")?.textContent.includes("지급 완료")`),
+		// The refusal shown is said again in Korean, not left in English.
+		b.until(`document.querySelector("#payout-error").textContent.startsWith("정산을 요청하지 못했습니다: conflict")`),
 	)
 	b.screenshots("payout", map[string]context.Context{"seller": sellerTab})
 }

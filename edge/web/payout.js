@@ -33,6 +33,9 @@ let balSeq = 0;    // the newest balance load; an older one that ends later is d
 let histSeq = 0;   // likewise for the history's first page
 let cursor = "";   // where the history's next page starts ("" when it has no more)
 let followUps = 0; // reloads left while a payout is still pending at the bank
+// The messages shown (functions, so that a language switch says them again in the new one).
+const said = { result: null, error: null };
+const say = (which, f) => { said[which] = f; panel[which].textContent = f ? f() : ""; };
 
 // showPayouts draws (or redraws, in the page's language) the seller's payouts panel under the
 // dashboard and loads it; app.js calls it whenever it renders a seller.
@@ -44,6 +47,7 @@ export function showPayouts(client) {
   panel.historyH.textContent = t("payout.history");
   panel.more.textContent = t("payout.more");
   panel.balances.setAttribute("aria-label", t("payout.balance"));
+  for (const w of ["result", "error"]) say(w, said[w]);
   reload();
 }
 
@@ -64,7 +68,7 @@ function build() {
   const section = el("section", { id: "payouts", className: "payouts" }, h, p.balances, p.result, p.error, p.historyH, p.history, p.more);
   section.setAttribute("aria-labelledby", "payouts-h");
   document.getElementById("seller").append(section);
-  p.refresh.addEventListener("click", () => { p.error.textContent = ""; reload(); });
+  p.refresh.addEventListener("click", () => { say("error", null); reload(); });
   p.more.addEventListener("click", () => loadHistory(true));
   return p;
 }
@@ -83,7 +87,7 @@ async function loadBalance() {
     if (!rows.length) rows.push(el("li", { className: "meta", textContent: t("payout.balance.none") }));
     panel.balances.replaceChildren(...rows);
   } catch (e) {
-    if (seq === balSeq) panel.error.textContent = t("payout.load.error", { msg: errText(e) });
+    if (seq === balSeq) say("error", () => t("payout.load.error", { msg: errText(e) }));
   }
 }
 
@@ -101,15 +105,15 @@ function balanceRow(x, pendingMinor) {
 
 async function payOut(currency, button) {
   button.disabled = true;
-  panel.error.textContent = "";
-  panel.result.textContent = t("payout.paying");
+  say("error", null);
+  say("result", () => t("payout.paying"));
   try {
     const p = await api.requestPayout(currency, 0); // 0: the whole balance
-    panel.result.textContent = t("payout.requested", { amount: money(p.amount_minor, p.currency) });
+    say("result", () => t("payout.requested", { amount: money(p.amount_minor, p.currency) }));
     followUps = 5;
   } catch (e) {
-    panel.result.textContent = "";
-    panel.error.textContent = t("payout.failed", { msg: errText(e) });
+    say("result", null);
+    say("error", () => t("payout.failed", { msg: errText(e) }));
     button.disabled = false;
     button.focus(); // the error is announced (role=alert); the keyboard stays where it was
   }
@@ -135,7 +139,7 @@ async function loadHistory(more) {
       setTimeout(reload, 1000);
     }
   } catch (e) {
-    if (seq === histSeq) panel.error.textContent = t("payout.load.error", { msg: errText(e) });
+    if (seq === histSeq) say("error", () => t("payout.load.error", { msg: errText(e) }));
   } finally {
     panel.more.disabled = false;
   }
