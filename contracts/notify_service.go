@@ -21,6 +21,7 @@ const (
 	NotificationTermsChanged          = "product.terms_changed"
 	NotificationPostCommented         = "post.commented"
 	NotificationCommentReplied        = "comment.replied"
+	NotificationPostPopular           = "post.popular"
 )
 
 // SubscriptionNoticeData is the Data of subscription.activated and subscription.cancelled
@@ -55,6 +56,14 @@ type CommentNoticeData struct {
 	OnYourPost bool   `json:"on_your_post,omitempty"`
 }
 
+// PopularNoticeData is the Data of the blog's post.popular notification: the author's post
+// whose views reached Threshold (the log service's log.post_popular). A post gets one per
+// threshold it crosses.
+type PopularNoticeData struct {
+	PostID    string `json:"post_id"`
+	Threshold int64  `json:"threshold"`
+}
+
 // NotificationKindInfo declares one notification kind: its Kind, what it tells, and a zero
 // value of its Data type, from which contracts/schemas/notification.<kind>.json is generated.
 type NotificationKindInfo struct {
@@ -68,6 +77,7 @@ func NotificationKinds() []NotificationKindInfo {
 	return []NotificationKindInfo{
 		{Kind: NotificationCommentReplied, Description: "someone replied to the user's comment on a blog post", Data: CommentNoticeData{}},
 		{Kind: NotificationPostCommented, Description: "someone commented on the user's blog post, or replied to another reader's comment on it", Data: CommentNoticeData{}},
+		{Kind: NotificationPostPopular, Description: "the user's blog post reached a number of views (once per post and number)", Data: PopularNoticeData{}},
 		{Kind: NotificationTermsChanged, Description: "the seller changed the terms of a product the user subscribes to", Data: TermsNoticeData{}},
 		{Kind: NotificationSubscriptionActivated, Description: "a subscription became active (to its consumer and to the product's seller)", Data: SubscriptionNoticeData{}},
 		{Kind: NotificationSubscriptionCancelled, Description: "a subscription was cancelled or could not start (to its consumer and to the product's seller)", Data: SubscriptionNoticeData{}},
@@ -89,6 +99,7 @@ type NotificationRef struct {
 	AuthorID       string `json:"author_id,omitempty"`
 	ParentID       string `json:"parent_id,omitempty"`
 	OnYourPost     bool   `json:"on_your_post,omitempty"`
+	Threshold      int64  `json:"threshold,omitempty"`
 }
 
 // More notify endpoints. The user is always the one of the caller's access token, except for

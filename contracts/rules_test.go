@@ -86,6 +86,7 @@ func TestNotificationKindSchemas(t *testing.T) {
 		contracts.NotificationSubscriptionCancelled: contracts.SubscriptionNoticeData{SubscriptionID: "s-1", ProductID: "p-1", Role: contracts.RoleConsumer, Reason: "by_consumer"},
 		contracts.NotificationTermsChanged:          contracts.TermsNoticeData{ProductID: "p-1", Role: contracts.RoleConsumer, TermsVersion: 2},
 		contracts.NotificationPostCommented:         contracts.CommentNoticeData{PostID: "post-1", PostSlug: "hello", CommentID: "c-2", AuthorID: "u-2", ParentID: "c-1"},
+		contracts.NotificationPostPopular:           contracts.PopularNoticeData{PostID: "post-1", Threshold: 100},
 		contracts.NotificationCommentReplied:        contracts.CommentNoticeData{PostID: "post-1", PostSlug: "hello", CommentID: "c-2", AuthorID: "u-2", ParentID: "c-1", OnYourPost: true},
 	}
 	kinds := contracts.NotificationKinds()

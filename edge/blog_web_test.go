@@ -11,30 +11,39 @@ import (
 )
 
 // TestSDKBlogCallsArePostRoutes: the JS SDK's Blog calls exactly the post service's routed
-// methods, each once, so a method added to the blog or renamed cannot be missed by the SDK.
+// methods, its Log exactly the log service's and its Payout the payout service's, each once, so a method added to the blog or
+// renamed cannot be missed by the SDK.
 func TestSDKBlogCallsArePostRoutes(t *testing.T) {
 	src, err := webFiles.ReadFile("web/moa.js")
 	if err != nil {
 		t.Fatal(err)
 	}
-	i := strings.Index(string(src), "export class Blog")
-	if i < 0 {
-		t.Fatal("moa.js has no Blog class")
-	}
-	var got []string
-	for _, m := range regexp.MustCompile(`this\.moa\.call\("([a-z_.]+)"`).FindAllStringSubmatch(sdkClass(src, i), -1) {
-		got = append(got, m[1])
-	}
-	var want []string
-	for _, r := range DefaultRoutes() {
-		if strings.HasPrefix(r.Method, "post.") {
-			want = append(want, r.Method)
+	for _, c := range []struct{ class, prefix string }{{"Blog", "post."}, {"Log", "log."}, {"Payout", "payout."}} {
+		i := strings.Index(string(src), "export class "+c.class+" ")
+		if i < 0 {
+			t.Errorf("moa.js has no %s class", c.class)
+			continue
 		}
-	}
-	slices.Sort(got)
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
-		t.Errorf("Blog calls %v\nthe edge routes %v", got, want)
+		body := string(src[i:])
+		// The class ends where the next top-level declaration starts.
+		if j := strings.Index(body[1:], "\nexport "); j >= 0 {
+			body = body[:j+1]
+		}
+		var got []string
+		for _, m := range regexp.MustCompile(`this\.moa\.call\("([a-z_.]+)"`).FindAllStringSubmatch(body, -1) {
+			got = append(got, m[1])
+		}
+		var want []string
+		for _, r := range DefaultRoutes() {
+			if strings.HasPrefix(r.Method, c.prefix) {
+				want = append(want, r.Method)
+			}
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if len(want) == 0 || !slices.Equal(got, want) {
+			t.Errorf("%s calls %v\nthe edge routes %v", c.class, got, want)
+		}
 	}
 }
 

@@ -29,6 +29,11 @@ func postRow(slug string) string {
 	return `[...document.querySelectorAll("#blog-posts li.blog-post")].find((li) => li.dataset.slug === ` + jsString(slug) + `)`
 }
 
+// popularRow is a JavaScript expression for the "popular now" row of the post titled title (or undefined).
+func popularRow(title string) string {
+	return `[...document.querySelectorAll("#blog-popular li")].find((li) => li.querySelector(".open-post").textContent === ` + jsString(title) + `)`
+}
+
 // commentWith is a JavaScript expression for the comment row whose body is text (or undefined).
 func commentWith(text string) string {
 	return `[...document.querySelectorAll("#blog-comments li.comment")].find((li) => li.querySelector(".body").textContent === ` + jsString(text) + `)`
@@ -40,10 +45,12 @@ func commentWith(text string) string {
 // the preview nor the post runs the script or keeps it. A reader in another browser reads the
 // post anonymously (no comment form, a sign-in hint), signs up and comments; the comment's
 // markup stays text. The writer sees the comment on the post and hides it, and the reader then
-// sees it hidden.
+// sees it hidden. The reader's read is counted in the visit log (the post shows its views) and
+// the post is then popular now; the writer gets the comment alert live, without reloading, on
+// the blog page's alert line and in the notifications, and the mail in the dev mailbox.
 func TestBlogWriterPublishesAndReaderComments(t *testing.T) {
 	browser := chromium(t)
-	url := bootMarket(t, "auth", "post")
+	url := bootMarket(t, "auth", "post", "log", "notify")
 	b := newBrowser(t, browser)
 	writer, reader := b.tab(), b.tab()
 	suffix := fmt.Sprint(time.Now().UnixNano())
@@ -138,6 +145,9 @@ func TestBlogWriterPublishesAndReaderComments(t *testing.T) {
 		b.until(`!document.getElementById("blog-signin-to-comment").hidden && document.getElementById("blog-comment-form").hidden`),
 		// Not the author: no edit or delete.
 		b.until(`document.getElementById("blog-edit").hidden && document.getElementById("blog-delete").hidden`),
+		// The anonymous read is counted: the post shows its views.
+		b.until(`!document.getElementById("blog-views").hidden && Number(document.getElementById("blog-views").dataset.views) >= 1 &&
+			/^\d+ views?$/.test(document.getElementById("blog-views").textContent)`),
 	)
 	b.run("reader signs up and comments", reader, append(blogSignUp(b, "consumer", "reader-"+suffix+"@example.test", "Rae Reader"),
 		b.until(`!document.getElementById("blog-comment-form").hidden && document.getElementById("blog-title").textContent === `+jsString(title)),
@@ -151,7 +161,30 @@ func TestBlogWriterPublishesAndReaderComments(t *testing.T) {
 	)...)
 	check("post", "#blog-back", "#blog-comments-refresh", "#blog-comment", "#blog-comment-send", "#blog-comments li.comment .edit-comment",
 		"#blog-comments li.comment .delete-comment", "#blog-tags .chip")
+	b.run("writer gets the comment alert live, and the mail", writer,
+		// No refresh: the alert is pushed, and the open post's comments are read again with it.
+		b.until(`!document.getElementById("blog-alert").hidden && document.getElementById("blog-alert").dataset.kind === "post.commented" &&
+			document.getElementById("blog-alert-text").textContent === `+jsString("New comment on your post “"+title+"”")),
+		b.until(commentWith(comment)+` != null`),
+		// The notifications panel shows on the blog page too, with the same push.
+		b.until(`document.getElementById("notifications-card").checkVisibility() && [...document.querySelectorAll("#notifications .notification")].some(n =>
+			n.textContent.includes("New comment on your post") && n.textContent.includes("Rae Reader") && n.textContent.includes(`+jsString(suffix)+`))`),
+		chromedp.Poll[chromedp.Void](`(document.querySelector("#refresh-mail").click(), document.getElementById("mailbox").checkVisibility() &&
+			[...document.querySelectorAll("#mails li")].some(m => m.textContent.includes("New comment on your post") && m.textContent.includes(`+jsString(comment)+`)))`,
+			chromedp.WithPollingInterval(time.Second), chromedp.WithPollingTimeout(30*time.Second)),
+	)
 	b.screenshots("blog", map[string]context.Context{"writer": writer, "reader": reader})
+	b.run("reader sees the post popular now and opens it from there", reader,
+		b.clickWhenPresent(`document.getElementById("blog-back")`),
+		chromedp.Poll[chromedp.Void](`(document.getElementById("blog-all").click(), `+popularRow(title)+` != null && Number(`+popularRow(title)+`.dataset.views) >= 1)`,
+			chromedp.WithPollingInterval(500*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)),
+	)
+	check("list with popular now", "#blog-popular li .open-post")
+	b.run("reader opens the post from popular now", reader,
+		b.clickWhenPresent(popularRow(title)+`?.querySelector(".open-post")`),
+		b.until(`!document.getElementById("blog-article").hidden && document.getElementById("blog-title").textContent === `+jsString(title)+
+			` && `+commentWith(comment)+` != null`),
+	)
 
 	reply := "Thanks, " + suffix
 	b.run("writer sees the comment, replies and hides it", writer,
@@ -170,10 +203,11 @@ func TestBlogWriterPublishesAndReaderComments(t *testing.T) {
 		chromedp.Poll[chromedp.Void](`(document.getElementById("blog-comments-refresh").click(), `+commentWith(comment)+` == null &&
 			document.querySelector("#blog-comments li.comment.hidden-comment") != null && `+commentWith(reply)+` != null)`,
 			chromedp.WithPollingInterval(300*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)),
-		// In Korean, the blog's text and what it drew (the hidden comment's placeholder) change.
+		// In Korean, the blog's text and what it drew (the hidden comment's placeholder, the views) change.
 		b.eval(`((s) => { s.value = "ko"; s.dispatchEvent(new Event("change")); })(document.getElementById("lang"))`),
 		b.until(`document.getElementById("blog-h").textContent === "블로그" && document.getElementById("blog-comment-send").textContent === "댓글 달기" &&
-			document.querySelector("#blog-comments li.comment.hidden-comment .body").textContent === "(글쓴이가 숨긴 댓글)"`),
+			document.querySelector("#blog-comments li.comment.hidden-comment .body").textContent === "(글쓴이가 숨긴 댓글)" &&
+			/^조회 \d+회$/.test(document.getElementById("blog-views").textContent)`),
 	)
 	b.run("writer edits the post, then deletes it", writer,
 		b.clickWhenPresent(`((e) => e.hidden ? null : e)(document.getElementById("blog-edit"))`),

@@ -8,8 +8,14 @@
 // markdown and sanitises (contracts.Post.HTML: no script, no handler, no javascript: URL).
 // There is no preview endpoint: the preview is the service's own rendering of the draft,
 // saved first.
+//
+// Reading a published post records a view in the visit log (the signed-in user, or an
+// anonymous visitor by a random id kept in localStorage) and shows its views; the list shows
+// the posts viewed most now. A comment alert for the writer (notify's post.commented and
+// comment.replied) shows live above the blog; the notifications and the dev mailbox (app.js)
+// show under it.
 
-import { Blog } from "../sdk/moa.js";
+import { Blog, Log } from "../sdk/moa.js";
 import { moa, session, showError, clearInvalid } from "./app.js";
 import { t, locale, onLangChange } from "./i18n.js";
 
@@ -20,6 +26,7 @@ const el = (tag, props = {}, ...children) => {
   return e;
 };
 const blog = new Blog(moa);
+const visits = new Log(moa);
 const me = () => session.user;
 const isWriter = () => !!(me() && me().role === "writer");
 const when = (s) => (s ? new Date(s).toLocaleString(locale(), { dateStyle: "medium", timeStyle: "short" }) : "");
@@ -68,6 +75,7 @@ function showList() {
   post = null;
   view("list");
   loadList(false);
+  loadPopular();
 }
 
 // goPost shows a post by its slug (a hash change; the same hash again reads it anew).
@@ -145,7 +153,38 @@ $("blog-all").addEventListener("click", () => {
   $("blog-q").value = ""; $("blog-tag").value = ""; $("blog-category").value = "";
   list = { kind: "list", category: "", tag: "", query: "", cursor: "" };
   loadList(false);
+  loadPopular();
 });
+
+// ---- popular now ----
+
+let popular = []; // the popular list's posts, drawn again when the language changes
+
+function popularRow(p) {
+  const li = el("li", { className: "popular-post" },
+    el("button", { type: "button", className: "link open-post", textContent: p.title, onclick: () => openById(p.post_id) }),
+    el("span", { className: "meta views", textContent: t("blog.views", { n: p.views }) }));
+  li.dataset.id = p.post_id;
+  li.dataset.views = String(p.views);
+  return li;
+}
+
+function drawPopular() {
+  $("blog-popular").replaceChildren(...popular.map(popularRow));
+  $("blog-popular-box").hidden = !popular.length;
+}
+
+async function loadPopular() {
+  try {
+    popular = (await visits.popularNow({ limit: 5 })).items || [];
+    drawPopular();
+  } catch (e) { console.warn("popular now:", e); }
+}
+
+// openById opens a post the popular list or an alert names by id: the address is its slug.
+async function openById(id) {
+  try { goPost((await blog.getPost({ id })).slug); } catch (e) { showError("blog-result", e); }
+}
 $("blog-mine").addEventListener("click", () => { list = { kind: "mine", category: "", tag: "", query: "", cursor: "" }; loadList(false); });
 $("blog-more").addEventListener("click", () => loadList(true));
 
@@ -192,6 +231,60 @@ async function openPost(slug) {
   drawPost();
   $("blog-article").focus();
   loadComments(false);
+  countView(post);
+}
+
+// ---- views ----
+
+const VISITOR = "moa.visitor";
+
+// visitorId is this browser's anonymous visitor id for the visit log: made up once (128
+// random bits in hex) and kept, so a reader who comes back is not counted again in the window.
+function visitorId() {
+  let id = "";
+  try { id = localStorage.getItem(VISITOR) || ""; } catch { /* storage off: a new id per page */ }
+  if (!/^[A-Za-z0-9_-]{16,64}$/.test(id)) {
+    id = [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+    try { localStorage.setItem(VISITOR, id); } catch { /* kept for this page only */ }
+  }
+  return id;
+}
+
+// referrer is the page the reader came from, when it is a web page (the log keeps its host).
+function referrer() {
+  const r = document.referrer;
+  return /^https?:\/\//.test(r) && r.length <= 2048 ? r : undefined;
+}
+
+function drawViews(n) {
+  const v = $("blog-views");
+  v.hidden = n == null;
+  v.dataset.views = n == null ? "" : String(n);
+  v.textContent = n == null ? "" : t("blog.views", { n });
+}
+
+// countView records the reader's view of a published post and shows the post's views. The log
+// learns of a post from the post service's event a moment after it is published, so a
+// not_found is tried again a few times; a referrer the log refuses is left out.
+async function countView(p) {
+  drawViews(null);
+  if (p.status !== "published") return;
+  const v = { post_id: p.id, visitor_id: me() ? undefined : visitorId(), referrer: referrer() };
+  for (let i = 0, wait = 300; i < 5; i++, wait *= 2) {
+    try {
+      await visits.recordView(v);
+      break;
+    } catch (e) {
+      if (e.code === "validation_failed" && e.field === "referrer" && v.referrer) { v.referrer = undefined; i--; continue; }
+      if (e.code !== "not_found" || i === 4) { console.warn("record view:", e); break; }
+      await new Promise((r) => setTimeout(r, wait));
+      if (!post || post.id !== p.id) return;
+    }
+  }
+  try {
+    const s = await visits.postStats(p.id);
+    if (post && post.id === p.id) drawViews(s.views);
+  } catch (e) { console.warn("post stats:", e); }
 }
 
 function drawPost() {
@@ -406,6 +499,7 @@ function drawWho() {
 moa.on("authenticated", () => {
   started = true;
   drawWho();
+  drawAlert();
   if (!blogShown()) return;
   loadCategories();
   if (!$("blog-editor").hidden) return;
@@ -413,8 +507,39 @@ moa.on("authenticated", () => {
 });
 onLangChange(() => {
   if (!blogShown()) return;
-  loadCategories().then(() => { drawList(); drawPost(); drawComments(); });
+  loadCategories().then(() => { drawList(); drawPopular(); drawPost(); drawComments(); drawAlert(); });
+  const v = $("blog-views");
+  if (v.dataset.views) drawViews(Number(v.dataset.views));
 });
 addEventListener("hashchange", route);
+
+// ---- the comment alert ----
+
+// The latest alert about a comment for this user, pushed live: a comment on their post or a
+// reply to their comment. Its text is the page's; the post is opened by its slug.
+let alertNote = null;
+
+function drawAlert() {
+  const on = !!(alertNote && me() && me().id === alertNote.user);
+  $("blog-alert").hidden = !on;
+  if (!on) return;
+  $("blog-alert-text").textContent = t("blog.alert." + alertNote.kind, { title: alertNote.title });
+  $("blog-alert").dataset.kind = alertNote.kind;
+  $("blog-alert").dataset.post = alertNote.slug;
+}
+
+moa.on("notification", (n) => {
+  if (n.kind !== "post.commented" && n.kind !== "comment.replied") return;
+  const d = n.data || {};
+  // The post's title is in the notification's body, quoted ("… your post "Title":").
+  const m = /"((?:[^"\\]|\\.)*)"/.exec(n.body || "");
+  let title = d.post_slug || "";
+  try { if (m) title = JSON.parse('"' + m[1] + '"'); } catch { /* the slug then */ }
+  alertNote = { kind: n.kind, slug: d.post_slug || "", title, seq: n.seq, user: me() && me().id };
+  drawAlert();
+  // The post open is the one commented on: its comments are read again.
+  if (post && post.id === d.post_id) loadComments(false);
+});
+$("blog-alert-open").addEventListener("click", () => { if (alertNote && alertNote.slug) goPost(alertNote.slug); });
 drawWho();
 route();

@@ -238,6 +238,11 @@ const en = {
   "blog.hide": "Hide",
   "blog.unhide": "Show",
   "blog.remove": "Remove",
+  "blog.views": (p) => `${p.n} ${p.n === 1 ? "view" : "views"}`,
+  "blog.popular": "Popular now",
+  "blog.alert.post.commented": "New comment on your post “{title}”",
+  "blog.alert.comment.replied": "New reply to your comment on “{title}”",
+  "blog.alert.open": "Open the post",
 };
 
 const ko = {
@@ -472,6 +477,11 @@ const ko = {
   "blog.hide": "숨기기",
   "blog.unhide": "보이기",
   "blog.remove": "삭제",
+  "blog.views": "조회 {n}회",
+  "blog.popular": "지금 인기 있는 글",
+  "blog.alert.post.commented": "내 글 “{title}”에 새 댓글이 달렸습니다",
+  "blog.alert.comment.replied": "“{title}”에 남긴 내 댓글에 새 답글이 달렸습니다",
+  "blog.alert.open": "글 보기",
 };
 
 // The seller's payouts (payout.js), kept in their own block.

@@ -500,6 +500,16 @@ export class Blog {
   moderateComment(id, action) { return this.moa.call("post.moderate_comment", { id, action }); } // hide, unhide, delete
 }
 
+// Log is the blog's visit log (the log service): views of published posts, counted once per
+// visitor per window. A signed-in caller is the visitor; an anonymous one sends visitor_id, an
+// opaque id of 16 to 64 letters, digits, '-' and '_' that the client made up once and keeps.
+export class Log {
+  constructor(client) { this.moa = client; }
+  recordView(v) { return this.moa.call("log.record_view", v); }          // {post_id, visitor_id?, referrer?} → {counted, views}
+  postStats(postId) { return this.moa.call("log.post_stats", { post_id: postId }); } // {views, days, referrers}
+  popularNow(q = {}) { return this.moa.call("log.popular_now", q); }     // {limit?, window_hours?} → {items, since}
+}
+
 // Payout is the payout service's API for a seller: their balance per currency (the ledger the
 // payments credit, less the platform fee), paying it out to their bank, and their payouts,
 // newest first. A seller only ever sees and moves their own ledger: the seller is the caller,

@@ -1,5 +1,6 @@
 // Package notify is the notification service: it turns the subscription saga's terminal events,
-// sellers' terms changes and new comments on blog posts into notifications, stored per user under a gap-free sequence and
+// sellers' terms changes, new comments on blog posts and posts crossing a view threshold into
+// notifications, stored per user under a gap-free sequence and
 // pushed live on the user's push subject, and into mails, queued in its database and sent by
 // a sender loop to an SMTP server, or to a dev mailbox when none is configured (moa dev).
 // It reads accounts (for addresses) and product titles from the auth and catalog events into
@@ -61,7 +62,7 @@ func Start(ctx context.Context, env bus.Env) (bus.Component, error) {
 			return nil, err
 		}
 	}
-	streams := []contracts.StreamSpec{contracts.StreamSubscription, contracts.StreamCatalog, contracts.StreamAuth, contracts.StreamPost, contracts.StreamDeadLetter}
+	streams := []contracts.StreamSpec{contracts.StreamSubscription, contracts.StreamCatalog, contracts.StreamAuth, contracts.StreamPost, contracts.StreamLog, contracts.StreamDeadLetter}
 	return host.Start(ctx, env, host.Service{
 		Spec:     contracts.NotifyService,
 		Postgres: &host.Postgres{Migrate: adapters.Migrate},

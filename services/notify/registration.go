@@ -13,9 +13,9 @@ var Registration = host.Registration{
 	Postgres: true,
 	Settings: Settings,
 	NATS: host.NATS{
-		Comment:   "Pushes stored notifications to their users; consumes four other domains' streams.",
+		Comment:   "Pushes stored notifications to their users; consumes five other domains' streams.",
 		Calls:     []contracts.Describer{contracts.AuthKeys, contracts.SubscriptionSubscribers},
-		Consumers: []contracts.ConsumerSpec{ports.SubscriptionConsumer, ports.CatalogConsumer, ports.DirectoryConsumer, ports.PostConsumer},
+		Consumers: []contracts.ConsumerSpec{ports.SubscriptionConsumer, ports.CatalogConsumer, ports.DirectoryConsumer, ports.PostConsumer, ports.LogConsumer},
 		Pushes:    []string{contracts.PushUserPrefix},
 	},
 	Compose: host.Compose{Comment: "Without MOA_NOTIFY_SMTP_ADDR mails go to notify's dev mailbox, not to anyone."},

@@ -49,6 +49,16 @@ func (a *App) Commented(ctx context.Context, w Writer, c domain.Comment) (Effect
 	return a.store(ctx, w, n)
 }
 
+// PostPopular handles a blog post crossing a view threshold: one alert with a mail to its
+// author per post and threshold (domain.Popularity).
+func (a *App) PostPopular(ctx context.Context, w Writer, p domain.Popular) (Effects, error) {
+	n, err := domain.Popularity(p)
+	if err != nil {
+		return Effects{}, err
+	}
+	return a.store(ctx, w, n)
+}
+
 // ProductSeen records a product's title for the words of later notifications.
 func (a *App) ProductSeen(ctx context.Context, w Writer, p domain.Product) error {
 	return w.SaveProduct(ctx, p)

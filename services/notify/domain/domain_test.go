@@ -206,3 +206,38 @@ func TestCommentedRefusesBadIDs(t *testing.T) {
 		t.Errorf("reply without parent author: %v, want validation", err)
 	}
 }
+
+func TestPopularityKeysByPostAndThreshold(t *testing.T) {
+	p := domain.Popular{PostID: "p-1", AuthorID: "w-1", Title: strings.Repeat("가", domain.PopularTitleRunes+50), Threshold: 1}
+	n, err := domain.Popularity(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(n.Notifications) != 1 || len(n.Mails) != 1 {
+		t.Fatalf("%d notifications, %d mails, want one each", len(n.Notifications), len(n.Mails))
+	}
+	d, m := n.Notifications[0], n.Mails[0]
+	if d.UserID != "w-1" || m.UserID != "w-1" || d.DedupKey != "post.popular:p-1:1" || m.DedupKey != d.DedupKey {
+		t.Errorf("draft %+v, mail %+v", d, m)
+	}
+	if !strings.HasSuffix(d.Body, "…\" has reached 1 view.") || strings.Count(d.Body, "가") != domain.PopularTitleRunes {
+		t.Errorf("body of a long title at one view: %q", d.Body)
+	}
+	p.Threshold = 50
+	if n2, _ := domain.Popularity(p); n2.Notifications[0].DedupKey == d.DedupKey {
+		t.Errorf("thresholds 1 and 50 share the key %q", d.DedupKey)
+	}
+}
+
+func TestPopularityRefusesBadInput(t *testing.T) {
+	for _, p := range []domain.Popular{
+		{PostID: "p.1", AuthorID: "w-1", Threshold: 5},
+		{PostID: "p-1", AuthorID: "w *", Threshold: 5},
+		{PostID: "p-1", AuthorID: "", Threshold: 5},
+		{PostID: "p-1", AuthorID: "w-1", Threshold: 0},
+	} {
+		if _, err := domain.Popularity(p); !errors.Is(err, contracts.ErrValidation) {
+			t.Errorf("%+v: %v, want a validation error", p, err)
+		}
+	}
+}

@@ -45,6 +45,14 @@ var (
 		MaxDeliver:     10,
 		Backoff:        []time.Duration{200 * time.Millisecond, time.Second, 5 * time.Second, 15 * time.Second},
 	}
+	// LogConsumer takes the blog's popular posts, keyed by post id, to tell their authors. Like
+	// PostConsumer it needs nothing but notify's own database.
+	LogConsumer = contracts.ConsumerSpec{
+		Stream: contracts.StreamLog, Durable: "notify_log",
+		FilterSubjects: []string{contracts.LogPostPopular.Filter()},
+		MaxDeliver:     10,
+		Backoff:        []time.Duration{200 * time.Millisecond, time.Second, 5 * time.Second, 15 * time.Second},
+	}
 	DirectoryConsumer = contracts.ConsumerSpec{
 		Stream: contracts.StreamAuth, Durable: "notify_directory",
 		FilterSubjects: []string{contracts.AuthUserSignedUp.Filter()},
@@ -106,13 +114,18 @@ func Consumers(a *app.App, d Deps) []host.Consumer {
 		return effect(ctx, func(w app.Writer) (app.Effects, error) { return a.Commented(ctx, w, comment(e.Data)) })
 	})
 
+	logs := bus.NewEventMux()
+	bus.On(logs, contracts.LogPostPopular, func(ctx context.Context, e bus.Event[contracts.PostPopularData]) error {
+		return effect(ctx, func(w app.Writer) (app.Effects, error) { return a.PostPopular(ctx, w, popular(e.Data)) })
+	})
+
 	m := newMetrics(d.Registry)
 	var cs []host.Consumer
 	for _, c := range []struct {
 		spec contracts.ConsumerSpec
 		h    bus.Handler
 	}{{SubscriptionConsumer, sub.Handler()}, {CatalogConsumer, cat.Handler()}, {DirectoryConsumer, dir.Handler()},
-		{PostConsumer, post.Handler()}} {
+		{PostConsumer, post.Handler()}, {LogConsumer, logs.Handler()}} {
 		dups := m.duplicates.WithLabelValues(c.spec.Durable)
 		// afterCommit runs outside the inbox, the writer inside its transaction.
 		cs = append(cs, host.Consumer{Spec: c.spec, Handler: writer(d.Writer)(c.h),

@@ -47,3 +47,7 @@ func comment(d contracts.PostCommentedData) domain.Comment {
 		CommentID: d.CommentID, AuthorID: d.AuthorID, AuthorName: d.AuthorName, ParentID: d.ParentID,
 		ParentAuthorID: d.ParentAuthorID, Excerpt: d.Excerpt}
 }
+
+func popular(d contracts.PostPopularData) domain.Popular {
+	return domain.Popular{PostID: d.PostID, AuthorID: d.AuthorID, Title: d.Title, Threshold: d.Threshold}
+}
