@@ -11,8 +11,8 @@ import (
 )
 
 // TestSDKBlogCallsArePostRoutes: the JS SDK's Blog calls exactly the post service's routed
-// methods, its Log exactly the log service's and its Payout the payout service's, each once, so a method added to the blog or
-// renamed cannot be missed by the SDK.
+// methods, its Log exactly the log service's and its Payout the payout service's, each once,
+// so a method added to a service or renamed cannot be missed by the SDK.
 func TestSDKBlogCallsArePostRoutes(t *testing.T) {
 	src, err := webFiles.ReadFile("web/moa.js")
 	if err != nil {
