@@ -11,14 +11,14 @@ import (
 )
 
 // TestSDKBlogCallsArePostRoutes: the JS SDK's Blog calls exactly the post service's routed
-// methods, and its Log exactly the log service's, each once, so a method added to the blog or
-// renamed cannot be missed by the SDK.
+// methods, its Log exactly the log service's and its Payout the payout service's, each once,
+// so a method added to a service or renamed cannot be missed by the SDK.
 func TestSDKBlogCallsArePostRoutes(t *testing.T) {
 	src, err := webFiles.ReadFile("web/moa.js")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct{ class, prefix string }{{"Blog", "post."}, {"Log", "log."}} {
+	for _, c := range []struct{ class, prefix string }{{"Blog", "post."}, {"Log", "log."}, {"Payout", "payout."}} {
 		i := strings.Index(string(src), "export class "+c.class+" ")
 		if i < 0 {
 			t.Errorf("moa.js has no %s class", c.class)

@@ -69,8 +69,9 @@ func (g *Gateway) routesWeb(mux *http.ServeMux) {
 	mux.HandleFunc("GET /static/app.js", file("app.js", "text/javascript; charset=utf-8"))
 	mux.HandleFunc("GET /static/i18n.js", file("i18n.js", "text/javascript; charset=utf-8")) // UI text, Korean and English
 	mux.HandleFunc("GET /static/style.css", file("style.css", "text/css; charset=utf-8"))
-	mux.HandleFunc("GET /static/blog.js", file("blog.js", "text/javascript; charset=utf-8")) // the blog (post service)
-	mux.HandleFunc("GET /static/ops.js", file("ops.js", "text/javascript; charset=utf-8"))   // the operations page (ops.go)
+	mux.HandleFunc("GET /static/blog.js", file("blog.js", "text/javascript; charset=utf-8"))     // the blog (post service)
+	mux.HandleFunc("GET /static/payout.js", file("payout.js", "text/javascript; charset=utf-8")) // the seller's payouts
+	mux.HandleFunc("GET /static/ops.js", file("ops.js", "text/javascript; charset=utf-8"))       // the operations page (ops.go)
 	// Browsers ask for /favicon.ico by themselves; a 404 there is noise in every log.
 	mux.HandleFunc("GET /favicon.ico", file("favicon.ico", "image/x-icon"))
 	mux.HandleFunc("GET /config.json", func(w http.ResponseWriter, _ *http.Request) {

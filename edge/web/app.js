@@ -1,6 +1,7 @@
 // The Moa demo page: everything goes through one WebSocket to the edge, with the SDK.
 import { BrowserSession, MoaClient, MoaError } from "../sdk/moa.js";
 import { t, has, locale, applyStatic, setLang, onLangChange } from "./i18n.js";
+import { showPayouts } from "./payout.js";
 
 // The page's static text in the chosen language, before anything else shows; the switch in the
 // header changes it, and what the app drew is drawn again in the new language.
@@ -147,7 +148,7 @@ function render() {
   $("mailbox").hidden = !(u && (config.dev_mailbox || config.mailbox_url));
   if (u) {
     loadRooms();
-    if (u.role === "seller") { loadMyProducts(); loadDashboard(); } else if (u.role === "consumer") loadSubscriptions();
+    if (u.role === "seller") { loadMyProducts(); loadDashboard(); showPayouts(moa); } else if (u.role === "consumer") loadSubscriptions();
     loadMail();
   }
   loadProducts();

@@ -484,6 +484,54 @@ const ko = {
   "blog.alert.open": "글 보기",
 };
 
+// The seller's payouts (payout.js), kept in their own block.
+Object.assign(en, {
+  "payout.h": "Payouts",
+  "payout.balance": "Balance",
+  "payout.balance.none": "No balance yet: payments for your products show here, less the platform fee.",
+  "payout.pending": "{amount} on its way to your bank",
+  "payout.pay": "Pay out",
+  "payout.pay.label": "Pay out {amount} to your bank",
+  "payout.paying": "Paying out…",
+  "payout.requested": "Payout of {amount} requested.",
+  "payout.failed": "The payout could not be requested: {msg}",
+  "payout.history": "Payout history",
+  "payout.history.none": "No payouts yet.",
+  "payout.more": "Load more payouts",
+  "payout.row": "{amount} — {status}",
+  "payout.requested.at": "requested {when}",
+  "payout.bank.ref": "bank reference {ref}",
+  "payout.reason": "reason: {reason}",
+  "payout.status.PENDING": "pending",
+  "payout.status.PAID": "paid",
+  "payout.status.REVERSED": "reversed (back on your balance)",
+  "payout.status.FAILED": "failed",
+  "payout.load.error": "Payouts could not be loaded: {msg}",
+});
+Object.assign(ko, {
+  "payout.h": "정산",
+  "payout.balance": "잔액",
+  "payout.balance.none": "아직 잔액이 없습니다. 상품 결제액이 플랫폼 수수료를 빼고 여기에 표시됩니다.",
+  "payout.pending": "{amount} 은행으로 이체 중",
+  "payout.pay": "정산 받기",
+  "payout.pay.label": "{amount}을(를) 은행 계좌로 정산 받기",
+  "payout.paying": "정산 요청 중…",
+  "payout.requested": "{amount} 정산을 요청했습니다.",
+  "payout.failed": "정산을 요청하지 못했습니다: {msg}",
+  "payout.history": "정산 내역",
+  "payout.history.none": "아직 정산 내역이 없습니다.",
+  "payout.more": "정산 내역 더 보기",
+  "payout.row": "{amount} — {status}",
+  "payout.requested.at": "{when} 요청",
+  "payout.bank.ref": "은행 참조 번호 {ref}",
+  "payout.reason": "사유: {reason}",
+  "payout.status.PENDING": "처리 중",
+  "payout.status.PAID": "지급 완료",
+  "payout.status.REVERSED": "반환됨 (잔액으로 복원)",
+  "payout.status.FAILED": "실패",
+  "payout.load.error": "정산 정보를 불러오지 못했습니다: {msg}",
+});
+
 const DICT = { en, ko };
 
 // pick chooses from the stored choice, then the browser's languages (ko* → ko, en* → en).

@@ -509,3 +509,21 @@ export class Log {
   postStats(postId) { return this.moa.call("log.post_stats", { post_id: postId }); } // {views, days, referrers}
   popularNow(q = {}) { return this.moa.call("log.popular_now", q); }     // {limit?, window_hours?} → {items, since}
 }
+
+// Payout is the payout service's API for a seller: their balance per currency (the ledger the
+// payments credit, less the platform fee), paying it out to their bank, and their payouts,
+// newest first. A seller only ever sees and moves their own ledger: the seller is the caller,
+// never a field. Amounts are in minor units.
+//
+//   const payout = new Payout(moa);
+//   const { balances } = await payout.balance();
+//   const p = await payout.requestPayout("KRW");      // the whole KRW balance
+//   const page = await payout.history({ limit: 10 });  // then { cursor: page.next_cursor }
+export class Payout {
+  constructor(client) { this.moa = client; }
+  balance() { return this.moa.call("payout.balance", {}); }                     // {balances, pending?}
+  history(q = {}) { return this.moa.call("payout.history", q); }                // {limit?, cursor?} → {items, next_cursor?}
+  requestPayout(currency, amountMinor = 0) {                                   // 0 = the whole balance
+    return this.moa.call("payout.request_payout", { currency, amount_minor: amountMinor });
+  }
+}
