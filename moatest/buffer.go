@@ -2,6 +2,8 @@ package moatest
 
 import (
 	"bytes"
+	"context"
+	"log/slog"
 	"sync"
 )
 
@@ -23,4 +25,31 @@ func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// ErrorLog is a slog.Handler that keeps the messages of records at level ERROR and above, for
+// tests that hold that bad input never makes one: give a service slog.New(&ErrorLog{}) and
+// read Errors at the end.
+type ErrorLog struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (l *ErrorLog) Enabled(_ context.Context, lv slog.Level) bool { return lv >= slog.LevelError }
+
+func (l *ErrorLog) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.msgs = append(l.msgs, r.Message)
+	return nil
+}
+
+func (l *ErrorLog) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *ErrorLog) WithGroup(string) slog.Handler      { return l }
+
+// Errors is the messages of the ERROR records so far.
+func (l *ErrorLog) Errors() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.msgs...)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,12 +27,12 @@ type harness struct {
 	*moatest.Kit[bus.Component]
 	t    testing.TB
 	log  *client.LogClient
-	errs *errorLog
+	errs *moatest.ErrorLog
 }
 
 func newHarness(t testing.TB, settings map[string]string) *harness {
 	t.Helper()
-	errs := &errorLog{}
+	errs := &moatest.ErrorLog{}
 	k := moatest.Service(t, logsvc.Start, moatest.With{Mongo: true, Declared: logsvc.Settings, Settings: settings,
 		Logger: slog.New(errs)})
 	return &harness{Kit: k, t: t, log: k.Client.Log, errs: errs}
@@ -104,26 +103,4 @@ func (h *harness) stats(postID string) contracts.PostStats {
 		h.t.Fatalf("post_stats %s: %v", postID, err)
 	}
 	return st
-}
-
-// errorLog counts the records of level ERROR and above: bad input must never make one.
-type errorLog struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (l *errorLog) Enabled(_ context.Context, lv slog.Level) bool { return lv >= slog.LevelError }
-func (l *errorLog) Handle(_ context.Context, r slog.Record) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.msgs = append(l.msgs, r.Message)
-	return nil
-}
-func (l *errorLog) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *errorLog) WithGroup(string) slog.Handler      { return l }
-
-func (l *errorLog) errors() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]string(nil), l.msgs...)
 }

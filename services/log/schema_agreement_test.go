@@ -18,7 +18,7 @@ func TestGeneratedRequestsAgreeWithTheService(t *testing.T) {
 	sent := requestgen.Against(t, ctxT(t), h.Runtime, eps, nil)
 	sent += requestgen.Against(t, h.As(ctxT(t), authntest.Consumer()), h.Runtime, eps, nil)
 	t.Logf("%d generated requests sent", sent)
-	if errs := h.errs.errors(); len(errs) > 0 {
+	if errs := h.errs.Errors(); len(errs) > 0 {
 		t.Fatalf("generated requests logged at ERROR: %q", errs)
 	}
 }

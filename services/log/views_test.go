@@ -197,7 +197,7 @@ func TestBadInput(t *testing.T) {
 	if st := h.stats(post); st.Views != 0 {
 		t.Fatalf("bad input counted %d views", st.Views)
 	}
-	if errs := h.errs.errors(); len(errs) > 0 {
+	if errs := h.errs.Errors(); len(errs) > 0 {
 		t.Fatalf("bad input logged at ERROR: %q", errs)
 	}
 }

@@ -39,7 +39,7 @@ type fixture struct {
 	notify *client.NotifyClient
 	smtp   *mailServer
 	subs   *fakeSubscriptions
-	errs   *errorLog // the service's and the runtime's ERROR records
+	errs   *moatest.ErrorLog // the service's and the runtime's ERROR records
 }
 
 // option changes notify's settings (keys without MOA_NOTIFY_).
@@ -58,7 +58,7 @@ func start(t testing.TB, opts ...option) *fixture {
 	ns := moatest.NATS(t)
 	// The subscription service is another service: it answers on a connection of its own.
 	subs := serveSubscriptions(t, moatest.Runtime(t, ns))
-	errs := &errorLog{}
+	errs := &moatest.ErrorLog{}
 	k := moatest.Service(t, notify.Start, moatest.With{NATS: ns, Postgres: true, Settings: settings, Declared: notify.Settings,
 		Logger: slog.New(errs)})
 	return &fixture{Kit: k, t: t, notify: k.Client.Notify, smtp: smtp, subs: subs, errs: errs}
@@ -177,28 +177,6 @@ func (f *fixture) waitNotifications(p contracts.Principal, n int) []contracts.No
 		f.t.Fatalf("%s: got %d notifications (last seq %d, recoverable %v), want %d", p.UserID, len(r.Items), r.LastSeq, r.Recoverable, n)
 	}
 	return r.Items
-}
-
-// errorLog keeps the records of level ERROR and above: bad input must never make one.
-type errorLog struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (l *errorLog) Enabled(_ context.Context, lv slog.Level) bool { return lv >= slog.LevelError }
-func (l *errorLog) Handle(_ context.Context, r slog.Record) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.msgs = append(l.msgs, r.Message)
-	return nil
-}
-func (l *errorLog) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *errorLog) WithGroup(string) slog.Handler      { return l }
-
-func (l *errorLog) errors() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]string(nil), l.msgs...)
 }
 
 // count runs a count query on notify's database.

@@ -97,7 +97,7 @@ func TestPopularAlertsThePostsAuthor(t *testing.T) {
 		t.Errorf("later alerts: %+v", ns[1:])
 	}
 	f.devMails(w, 3)
-	if errs := f.errs.errors(); len(errs) > 0 {
+	if errs := f.errs.Errors(); len(errs) > 0 {
 		t.Errorf("ERROR logs: %q", errs)
 	}
 }
@@ -147,7 +147,7 @@ func TestPopularWithBadInputStoresNothing(t *testing.T) {
 		}
 		return nil
 	})
-	if errs := f.errs.errors(); len(errs) > 0 {
+	if errs := f.errs.Errors(); len(errs) > 0 {
 		t.Errorf("ERROR logs for bad input: %q", errs)
 	}
 }

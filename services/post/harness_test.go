@@ -3,7 +3,6 @@ package post_test
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -35,28 +34,6 @@ func newHarnessLogging(t testing.TB, log *slog.Logger) *harness {
 	t.Helper()
 	k := moatest.Service(t, post.Start, moatest.With{Postgres: true, Declared: post.Settings, Logger: log})
 	return &harness{Kit: k, t: t, post: k.Client.Post}
-}
-
-// errorLog counts the records of level ERROR and above: bad input must never make one.
-type errorLog struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (l *errorLog) Enabled(_ context.Context, lv slog.Level) bool { return lv >= slog.LevelError }
-func (l *errorLog) Handle(_ context.Context, r slog.Record) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.msgs = append(l.msgs, r.Message)
-	return nil
-}
-func (l *errorLog) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *errorLog) WithGroup(string) slog.Handler      { return l }
-
-func (l *errorLog) errors() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]string(nil), l.msgs...)
 }
 
 // as returns a context carrying p's access token.

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/moatest"
 )
 
 // wantField fails the test unless err is validation_failed on field.
@@ -35,7 +36,7 @@ func wideTable() string {
 // update, and nothing is stored; an ordinary table still renders.
 func TestRenderBombRefused(t *testing.T) {
 	t.Parallel()
-	errs := &errorLog{}
+	errs := &moatest.ErrorLog{}
 	h := newHarnessLogging(t, slog.New(errs))
 	w := writer()
 	bomb := wideTable()
@@ -64,7 +65,7 @@ func TestRenderBombRefused(t *testing.T) {
 	if err != nil || !strings.Contains(got.HTML, "<table>") || !strings.Contains(got.HTML, "<td>1</td>") {
 		t.Fatalf("an ordinary table: %+v, %v", got.HTML, err)
 	}
-	if e := errs.errors(); len(e) != 0 {
+	if e := errs.Errors(); len(e) != 0 {
 		t.Fatalf("refusals logged errors: %v", e)
 	}
 }
@@ -119,7 +120,7 @@ func forge(t *testing.T, cursor string, set map[string]string) string {
 // no ERROR logged, instead of failing the store's uuid casts.
 func TestForgedCursorRefused(t *testing.T) {
 	t.Parallel()
-	errs := &errorLog{}
+	errs := &moatest.ErrorLog{}
 	h := newHarnessLogging(t, slog.New(errs))
 	w := writer()
 	p := h.create(w, samplePost("cursor-one"))
@@ -149,7 +150,7 @@ func TestForgedCursorRefused(t *testing.T) {
 		_, err = h.post.ListComments(anon(), contracts.ListCommentsRequest{PostID: p.ID, Limit: 1, Cursor: forge(t, cs.NextCursor, set)})
 		wantField(t, fmt.Sprintf("comments after %v", set), err, "cursor")
 	}
-	if e := errs.errors(); len(e) != 0 {
+	if e := errs.Errors(); len(e) != 0 {
 		t.Fatalf("forged cursors logged errors: %v", e)
 	}
 }

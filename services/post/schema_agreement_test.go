@@ -6,6 +6,7 @@ import (
 
 	"github.com/moa-run/moa/contracts"
 	"github.com/moa-run/moa/contracts/schemagen/requestgen"
+	"github.com/moa-run/moa/moatest"
 )
 
 // TestGeneratedRequestsAgreeWithTheService sends the requests generated from the schemas
@@ -17,7 +18,7 @@ import (
 // service's own checks; none of them may make an ERROR record. delete_post and delete_comment keep the example id (not_found), so that
 // they delete nothing the other endpoints need.
 func TestGeneratedRequestsAgreeWithTheService(t *testing.T) {
-	errs := &errorLog{}
+	errs := &moatest.ErrorLog{}
 	h := newHarnessLogging(t, slog.New(errs))
 	w := writer()
 	ctx := h.as(w)
@@ -71,7 +72,7 @@ func TestGeneratedRequestsAgreeWithTheService(t *testing.T) {
 		return body
 	})
 	t.Logf("%d generated requests sent, %d categories named", sent, len(categories))
-	if msgs := errs.errors(); len(msgs) > 0 {
+	if msgs := errs.Errors(); len(msgs) > 0 {
 		t.Errorf("generated requests made %d ERROR records, first: %s", len(msgs), msgs[0])
 	}
 }

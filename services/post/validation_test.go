@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/moa-run/moa/contracts"
+	"github.com/moa-run/moa/moatest"
 )
 
 // Bad input is refused with validation_failed naming its field, before anything is stored or
@@ -15,7 +16,7 @@ import (
 // subject even when valid.
 func TestBadInputRefused(t *testing.T) {
 	t.Parallel()
-	errs := &errorLog{}
+	errs := &moatest.ErrorLog{}
 	h := newHarnessLogging(t, slog.New(errs))
 	w := writer()
 	with := func(f func(r *contracts.CreatePostRequest)) contracts.CreatePostRequest {
@@ -79,7 +80,7 @@ func TestBadInputRefused(t *testing.T) {
 		t.Fatalf("%d posts stored, %v; want only the valid one", n, err)
 	}
 	h.WaitEvents(t, "evt.post.>", 1)
-	if e := errs.errors(); len(e) > 0 {
+	if e := errs.Errors(); len(e) > 0 {
 		t.Fatalf("bad input logged errors: %q", e)
 	}
 }
