@@ -160,8 +160,7 @@ func Fee(gross int64, bps int) int64 { return gross * int64(bps) / 10000 }
 func (l *Ledger) Credit(eventID, paymentID, currency string, gross int64, feeBps int, at time.Time) *Entry {
 	e := Entry{ID: EntryID(Credited, paymentID), Kind: Credited, SellerID: l.SellerID, Currency: currency,
 		SourceEventID: eventID, PaymentID: paymentID, GrossMinor: gross, FeeMinor: Fee(gross, feeBps), At: at}
-	// The event-id form is what entries recorded before ids came from payments carry.
-	if l.Has(e.ID) || l.Has(EntryID(Credited, eventID)) {
+	if l.Has(e.ID) {
 		return nil
 	}
 	return &e
@@ -174,8 +173,7 @@ func (l *Ledger) Credit(eventID, paymentID, currency string, gross int64, feeBps
 func (l *Ledger) Refund(eventID, paymentID, currency string, gross int64, at time.Time) *Entry {
 	e := Entry{ID: EntryID(Refunded, paymentID), Kind: Refunded, SellerID: l.SellerID, Currency: currency,
 		SourceEventID: eventID, PaymentID: paymentID, GrossMinor: gross, At: at}
-	// The event-id form is what entries recorded before ids came from payments carry.
-	if l.Has(e.ID) || l.Has(EntryID(Refunded, eventID)) {
+	if l.Has(e.ID) {
 		return nil
 	}
 	return &e
